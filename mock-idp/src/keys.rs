@@ -1,0 +1,291 @@
+//! Signing keys: made once per process (or derived from a seed), shared by every tenant that
+//! asks for the same label, and exported in every encoding a forged token may need.
+//!
+//! RSA generation costs 50-500 ms, so keys are never made per test: [`SigningKey::derive`]
+//! caches by `(seed, label, kind)` for the life of the process.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, EncodingKey};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// The kinds of key a mock IdP publishes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyKind {
+    /// RSA 2048, for RS256/384/512 and PS256/384/512.
+    Rsa,
+    /// NIST P-256, for ES256.
+    P256,
+    /// NIST P-384, for ES384.
+    P384,
+    /// Ed25519, for EdDSA.
+    Ed25519,
+}
+
+impl KeyKind {
+    /// The kind of key an algorithm needs, or `None` for symmetric and `none`.
+    pub fn for_alg(alg: &str) -> Option<KeyKind> {
+        match alg {
+            "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" => Some(KeyKind::Rsa),
+            "ES256" => Some(KeyKind::P256),
+            "ES384" => Some(KeyKind::P384),
+            "EdDSA" => Some(KeyKind::Ed25519),
+            _ => None,
+        }
+    }
+}
+
+/// The asymmetric JWS algorithms the mock IdPs can sign with.
+pub const ASYMMETRIC_ALGS: &[&str] = &[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
+
+/// Maps a JWS `alg` name onto jsonwebtoken's enum.
+pub fn jwt_alg(alg: &str) -> Option<Algorithm> {
+    Some(match alg {
+        "RS256" => Algorithm::RS256,
+        "RS384" => Algorithm::RS384,
+        "RS512" => Algorithm::RS512,
+        "PS256" => Algorithm::PS256,
+        "PS384" => Algorithm::PS384,
+        "PS512" => Algorithm::PS512,
+        "ES256" => Algorithm::ES256,
+        "ES384" => Algorithm::ES384,
+        "EdDSA" => Algorithm::EdDSA,
+        "HS256" => Algorithm::HS256,
+        "HS384" => Algorithm::HS384,
+        "HS512" => Algorithm::HS512,
+        _ => return None,
+    })
+}
+
+/// A private key with its public half in every encoding the forge needs.
+///
+/// ```
+/// use mock_idp::keys::{KeyKind, SigningKey};
+/// let key = SigningKey::derive(7, "doc-example", KeyKind::P256);
+/// assert_eq!(key.public_jwk()["kty"], "EC");
+/// ```
+pub struct SigningKey {
+    kind: KeyKind,
+    kid: String,
+    encoding: EncodingKey,
+    jwk: Value,
+    spki_der: Vec<u8>,
+    spki_pem: String,
+    pkcs1_pem: Option<String>,
+    modulus: Option<Vec<u8>>,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey").field("kind", &self.kind).field("kid", &self.kid).finish()
+    }
+}
+
+type Cache = Mutex<HashMap<(u64, String, KeyKind), Arc<OnceLock<Arc<SigningKey>>>>>;
+
+fn cache() -> &'static Cache {
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+impl SigningKey {
+    /// Returns the key for `(seed, label, kind)`, making it on first use.
+    ///
+    /// The same triple always gives the same key material and `kid`, in this process and in
+    /// any other built from the same crate versions. Concurrent callers for one triple wait
+    /// for a single generation; different triples generate in parallel.
+    pub fn derive(seed: u64, label: &str, kind: KeyKind) -> Arc<SigningKey> {
+        let cell = {
+            let mut map = cache().lock().unwrap_or_else(|e| e.into_inner());
+            map.entry((seed, label.to_string(), kind)).or_default().clone()
+        };
+        cell.get_or_init(|| Arc::new(Self::generate(seed, label, kind))).clone()
+    }
+
+    fn generate(seed: u64, label: &str, kind: KeyKind) -> SigningKey {
+        let mut h = Sha256::new();
+        h.update(seed.to_be_bytes());
+        h.update(label.as_bytes());
+        h.update([kind as u8]);
+        let digest: [u8; 32] = h.finalize().into();
+        let mut rng = ChaCha20Rng::from_seed(digest);
+        // A kid shaped like a vendor's (base64url of a short hash), stable for the triple.
+        let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(digest)[..12]);
+        match kind {
+            KeyKind::Rsa => rsa_key(&mut rng, kid),
+            KeyKind::P256 => ec_key::<p256::NistP256>(&mut rng, kid, KeyKind::P256, "P-256"),
+            KeyKind::P384 => ec_key::<p384::NistP384>(&mut rng, kid, KeyKind::P384, "P-384"),
+            KeyKind::Ed25519 => ed25519_key(&mut rng, kid),
+        }
+    }
+
+    /// The key's kind.
+    pub fn kind(&self) -> KeyKind {
+        self.kind
+    }
+    /// The key id published in the JWKS.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+    /// The private key, ready for jsonwebtoken.
+    pub fn encoding_key(&self) -> &EncodingKey {
+        &self.encoding
+    }
+    /// The public key as a JWK (`kty`, `kid`, and the key's members; no `use` or `alg`).
+    pub fn public_jwk(&self) -> &Value {
+        &self.jwk
+    }
+    /// The public key as DER SubjectPublicKeyInfo.
+    pub fn spki_der(&self) -> &[u8] {
+        &self.spki_der
+    }
+    /// The public key as a PEM `PUBLIC KEY` block, ending in a newline.
+    pub fn spki_pem(&self) -> &str {
+        &self.spki_pem
+    }
+    /// RSA only: the public key as a PEM `RSA PUBLIC KEY` (PKCS#1) block.
+    pub fn pkcs1_pem(&self) -> Option<&str> {
+        self.pkcs1_pem.as_deref()
+    }
+    /// RSA only: the raw big-endian modulus.
+    pub fn modulus(&self) -> Option<&[u8]> {
+        self.modulus.as_deref()
+    }
+    /// The JWK SHA-256 thumbprint (RFC 7638), base64url.
+    pub fn thumbprint(&self) -> String {
+        let j = &self.jwk;
+        let canonical = match self.kind {
+            KeyKind::Rsa => json!({"e": j["e"], "kty": "RSA", "n": j["n"]}),
+            KeyKind::P256 | KeyKind::P384 => {
+                json!({"crv": j["crv"], "kty": "EC", "x": j["x"], "y": j["y"]})
+            }
+            KeyKind::Ed25519 => json!({"crv": "Ed25519", "kty": "OKP", "x": j["x"]}),
+        };
+        URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.to_string().as_bytes()))
+    }
+}
+
+fn rsa_key(rng: &mut ChaCha20Rng, kid: String) -> SigningKey {
+    use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey};
+    use rsa::pkcs8::{EncodePublicKey, LineEnding};
+    use rsa::traits::PublicKeyParts;
+    // Generation from a seeded RNG cannot fail for a 2048-bit modulus except on a bug.
+    let private = rsa::RsaPrivateKey::new(rng, 2048).expect("RSA-2048 generation");
+    let public = private.to_public_key();
+    let der = private.to_pkcs1_der().expect("PKCS#1 encoding");
+    let n = public.n().to_bytes_be();
+    let e = public.e().to_bytes_be();
+    SigningKey {
+        kind: KeyKind::Rsa,
+        jwk: json!({"kty": "RSA", "kid": kid, "n": URL_SAFE_NO_PAD.encode(&n), "e": URL_SAFE_NO_PAD.encode(&e)}),
+        kid,
+        encoding: EncodingKey::from_rsa_der(der.as_bytes()),
+        spki_der: public.to_public_key_der().expect("SPKI").as_bytes().to_vec(),
+        spki_pem: public.to_public_key_pem(LineEnding::LF).expect("SPKI PEM"),
+        pkcs1_pem: Some(public.to_pkcs1_pem(LineEnding::LF).expect("PKCS#1 PEM")),
+        modulus: Some(n),
+    }
+}
+
+fn ec_key<C>(rng: &mut ChaCha20Rng, kid: String, kind: KeyKind, crv: &str) -> SigningKey
+where
+    C: p256::elliptic_curve::CurveArithmetic + p256::elliptic_curve::point::PointCompression,
+    C::AffinePoint: p256::elliptic_curve::sec1::FromEncodedPoint<C>
+        + p256::elliptic_curve::sec1::ToEncodedPoint<C>,
+    C::FieldBytesSize: p256::elliptic_curve::sec1::ModulusSize,
+    C: p256::elliptic_curve::pkcs8::AssociatedOid,
+{
+    use p256::elliptic_curve::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
+    let secret = p256::elliptic_curve::SecretKey::<C>::random(rng);
+    let point = secret.public_key().to_encoded_point(false);
+    let x = point.x().expect("uncompressed point").to_vec();
+    let y = point.y().expect("uncompressed point").to_vec();
+    let pkcs8 = secret.to_pkcs8_der().expect("PKCS#8");
+    let public = secret.public_key();
+    SigningKey {
+        kind,
+        jwk: json!({"kty": "EC", "kid": kid, "crv": crv, "x": URL_SAFE_NO_PAD.encode(&x), "y": URL_SAFE_NO_PAD.encode(&y)}),
+        kid,
+        encoding: EncodingKey::from_ec_der(pkcs8.as_bytes()),
+        spki_der: public.to_public_key_der().expect("SPKI").as_bytes().to_vec(),
+        spki_pem: public.to_public_key_pem(LineEnding::LF).expect("SPKI PEM"),
+        pkcs1_pem: None,
+        modulus: None,
+    }
+}
+
+fn ed25519_key(rng: &mut ChaCha20Rng, kid: String) -> SigningKey {
+    use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey};
+    let mut seed = [0u8; 32];
+    rng.fill_bytes(&mut seed);
+    let secret = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let public = secret.verifying_key();
+    let pkcs8 = secret.to_pkcs8_der().expect("PKCS#8");
+    let spki = public.to_public_key_der().expect("SPKI");
+    let spki_pem = pem_block("PUBLIC KEY", spki.as_bytes());
+    SigningKey {
+        kind: KeyKind::Ed25519,
+        jwk: json!({"kty": "OKP", "kid": kid, "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(public.as_bytes())}),
+        kid,
+        encoding: EncodingKey::from_ed_der(pkcs8.as_bytes()),
+        spki_der: spki.as_bytes().to_vec(),
+        spki_pem,
+        pkcs1_pem: None,
+        modulus: None,
+    }
+}
+
+/// Wraps DER bytes in a PEM block with 64-character lines and a final newline.
+pub fn pem_block(label: &str, der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derive_is_stable_and_cached() {
+        let a = SigningKey::derive(1, "t", KeyKind::P256);
+        let b = SigningKey::derive(1, "t", KeyKind::P256);
+        assert!(Arc::ptr_eq(&a, &b));
+        let c = SigningKey::derive(2, "t", KeyKind::P256);
+        assert_ne!(a.public_jwk()["x"], c.public_jwk()["x"]);
+        assert_ne!(a.kid(), c.kid());
+    }
+
+    #[test]
+    fn every_kind_signs_and_verifies() {
+        for (kind, alg) in [
+            (KeyKind::Rsa, Algorithm::RS256),
+            (KeyKind::P256, Algorithm::ES256),
+            (KeyKind::P384, Algorithm::ES384),
+            (KeyKind::Ed25519, Algorithm::EdDSA),
+        ] {
+            let key = SigningKey::derive(0, "unit", kind);
+            let sig = jsonwebtoken::crypto::sign(b"msg", key.encoding_key(), alg).expect("sign");
+            let jwk: jsonwebtoken::jwk::Jwk =
+                serde_json::from_value(key.public_jwk().clone()).expect("jwk");
+            let dk = jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("decoding key");
+            assert!(jsonwebtoken::crypto::verify(&sig, b"msg", &dk, alg).expect("verify"));
+            assert!(!jsonwebtoken::crypto::verify(&sig, b"msG", &dk, alg).expect("verify"));
+        }
+    }
+}

@@ -1,0 +1,450 @@
+//! The HTTP side: one listener serves many tenants, each under its own paths, plus the admin
+//! API under `/_admin/`. Routing is a single hash lookup on the path so tenants can be added
+//! while running and the JWKS path stays cheap under load.
+
+use std::collections::{BTreeMap, HashMap};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, RwLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use crate::flavor::{Flavor, TokenKind};
+use crate::journal::{Endpoint, Journal};
+use crate::tenant::{Fault, Faults, KeyRing, MintOptions, Quirks, RotationStep, Tenant, TenantInner, TenantSpec};
+
+#[derive(Clone)]
+struct Route {
+    tenant: Arc<TenantInner>,
+    endpoint: Endpoint,
+}
+
+/// State shared by the handlers of one listener.
+pub(crate) struct Shared {
+    pub base: String,
+    pub seed: u64,
+    routes: RwLock<HashMap<String, Route>>,
+    tenants: RwLock<BTreeMap<String, Tenant>>,
+    rings: Mutex<HashMap<String, Arc<KeyRing>>>,
+    commons: Mutex<HashMap<String, Arc<TenantInner>>>,
+    pub journal: Journal,
+    /// The attacker host counts every request, matched or not, against this tenant.
+    catch_all: Option<Arc<TenantInner>>,
+}
+
+impl Shared {
+    pub(crate) fn new(base: String, seed: u64, journal_capacity: usize) -> Self {
+        Shared {
+            base,
+            seed,
+            routes: RwLock::default(),
+            tenants: RwLock::default(),
+            rings: Mutex::default(),
+            commons: Mutex::default(),
+            journal: Journal::new(journal_capacity),
+            catch_all: None,
+        }
+    }
+
+    pub(crate) fn set_catch_all(&mut self, tenant: &Tenant) {
+        self.catch_all = Some(tenant.0.clone());
+    }
+
+    fn ring(&self, name: &str) -> Arc<KeyRing> {
+        let mut rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
+        rings.entry(name.to_string()).or_insert_with(|| Arc::new(KeyRing::new(name, self.seed))).clone()
+    }
+
+    /// Adds a tenant and its routes.
+    pub(crate) fn add_tenant(&self, spec: &TenantSpec) -> Result<Tenant, crate::Error> {
+        if spec.slug.is_empty() || spec.slug.contains(['/', '?', '#', ' ']) {
+            return Err(crate::Error::InvalidTenant(format!("slug `{}` must be non-empty with no `/`, `?`, `#` or space", spec.slug)));
+        }
+        if self.tenants.read().unwrap_or_else(|e| e.into_inner()).contains_key(&spec.slug) {
+            return Err(crate::Error::InvalidTenant(format!("tenant `{}` already exists", spec.slug)));
+        }
+        let ring_name = spec.key_ring.clone().unwrap_or_else(|| {
+            if spec.flavor.is_entra() { "entra".to_string() } else { format!("tenant-{}", spec.slug) }
+        });
+        let ring = self.ring(&ring_name);
+        let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
+        let common = if spec.flavor == Flavor::EntraCommon {
+            let mut commons = self.commons.lock().unwrap_or_else(|e| e.into_inner());
+            let doc = commons
+                .entry(ring_name.clone())
+                .or_insert_with(|| {
+                    let doc = Arc::new(TenantInner::common_doc(&self.base, ring.clone()));
+                    routes.insert(doc.layout.discovery.clone(), Route { tenant: doc.clone(), endpoint: Endpoint::Discovery });
+                    routes.insert(doc.layout.jwks.clone(), Route { tenant: doc.clone(), endpoint: Endpoint::Jwks });
+                    doc
+                })
+                .clone();
+            Some(doc)
+        } else {
+            None
+        };
+        let inner = Arc::new(TenantInner::new(spec, &self.base, ring, common.clone()));
+        let mut paths = vec![(inner.layout.token.clone(), Endpoint::Token)];
+        if common.is_none() {
+            paths.push((inner.layout.discovery.clone(), Endpoint::Discovery));
+            paths.push((inner.layout.jwks.clone(), Endpoint::Jwks));
+            if let Some(m) = &inner.layout.oauth_metadata {
+                paths.push((m.clone(), Endpoint::OauthMetadata));
+            }
+        }
+        if let Some((p, _)) = paths.iter().find(|(p, _)| routes.contains_key(p)) {
+            return Err(crate::Error::InvalidTenant(format!("path `{p}` of tenant `{}` is taken", spec.slug)));
+        }
+        for (path, endpoint) in paths {
+            routes.insert(path, Route { tenant: inner.clone(), endpoint });
+        }
+        let tenant = Tenant(inner);
+        self.tenants.write().unwrap_or_else(|e| e.into_inner()).insert(spec.slug.clone(), tenant.clone());
+        Ok(tenant)
+    }
+
+    pub(crate) fn tenant(&self, slug: &str) -> Option<Tenant> {
+        self.tenants.read().unwrap_or_else(|e| e.into_inner()).get(slug).cloned()
+    }
+
+    pub(crate) fn tenants(&self) -> Vec<Tenant> {
+        self.tenants.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+    }
+}
+
+/// The router of one listener.
+pub(crate) fn router(shared: Arc<Shared>) -> axum::Router {
+    axum::Router::new().fallback(dispatch).with_state(shared)
+}
+
+async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let path = req.uri().path().to_string();
+    if let Some(rest) = path.strip_prefix("/_admin/") {
+        let rest = rest.to_string();
+        return admin(&shared, req, &rest).await;
+    }
+    let route = shared.routes.read().unwrap_or_else(|e| e.into_inner()).get(&path).cloned();
+    let Some(route) = route else {
+        match &shared.catch_all {
+            Some(t) => {
+                shared.journal.record(&t.slug, Endpoint::Other, &path);
+                t.counters.bump(Endpoint::Other);
+            }
+            None => shared.journal.record("unmatched", Endpoint::Other, &path),
+        }
+        return json_response(StatusCode::NOT_FOUND, &json!({"error": "not_found"}));
+    };
+    let tenant = route.tenant;
+    shared.journal.record(&tenant.slug, route.endpoint, &path);
+    tenant.counters.bump(route.endpoint);
+    if let Some(t) = &shared.catch_all {
+        if !Arc::ptr_eq(t, &tenant) {
+            t.counters.bump(Endpoint::Other);
+        }
+    }
+    let faults = tenant.faults();
+    match route.endpoint {
+        Endpoint::Discovery | Endpoint::OauthMetadata => {
+            if let Some(r) = apply_fault(faults.discovery.as_ref(), false).await {
+                return r;
+            }
+            json_response(StatusCode::OK, &tenant.discovery_json())
+        }
+        Endpoint::Jwks => {
+            if let Some(r) = apply_fault(faults.jwks.as_ref(), true).await {
+                return r;
+            }
+            let mut resp = Response::new(Body::from(tenant.jwks_bytes()));
+            let headers = resp.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+            if let Some(age) = tenant.quirks().jwks_max_age {
+                if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={age}")) {
+                    headers.insert(header::CACHE_CONTROL, v);
+                }
+            }
+            resp
+        }
+        Endpoint::Token => {
+            if let Some(r) = apply_fault(faults.token.as_ref(), false).await {
+                return r;
+            }
+            token_endpoint(&tenant, req).await
+        }
+        Endpoint::Other => json_response(StatusCode::NOT_FOUND, &json!({"error": "not_found"})),
+    }
+}
+
+async fn apply_fault(fault: Option<&Fault>, is_jwks: bool) -> Option<Response> {
+    match fault? {
+        Fault::Status { status } => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            Some(json_response(status, &json!({"error": "server_error", "error_description": "injected fault"})))
+        }
+        Fault::Delay { ms } => {
+            tokio::time::sleep(Duration::from_millis((*ms).min(60_000))).await;
+            None
+        }
+        Fault::MalformedJson => {
+            let mut r = Response::new(Body::from("{\"keys\": [ {\"kty\": \"RSA\", <html>oops"));
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            Some(r)
+        }
+        Fault::EmptyKeySet if is_jwks => Some(json_response(StatusCode::OK, &json!({"keys": []}))),
+        Fault::EmptyKeySet => None,
+        Fault::Reset => Some(Response::new(Body::new(FailingBody))),
+    }
+}
+
+/// A body that fails on first poll: hyper then drops the connection mid-response, which a
+/// client sees as a reset.
+struct FailingBody;
+
+impl http_body::Body for FailingBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+    fn poll_frame(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        Poll::Ready(Some(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected reset"))))
+    }
+}
+
+pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response {
+    let mut r = (status, value.to_string()).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    r
+}
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    let mut r = json_response(status, &json!({"error": error, "error_description": description}));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// OAuth 2.0 client credentials (RFC 6749 section 4.4) with RFC 6749 section 5.2 errors.
+async fn token_endpoint(tenant: &TenantInner, req: Request) -> Response {
+    if req.method() != Method::POST {
+        return oauth_error(StatusCode::METHOD_NOT_ALLOWED, "invalid_request", "the token endpoint accepts POST only");
+    }
+    let basic = basic_credentials(req.headers());
+    let Ok(body) = axum::body::to_bytes(req.into_body(), 64 * 1024).await else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "request body too large");
+    };
+    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let Some(grant) = get("grant_type") else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "missing grant_type");
+    };
+    let post = get("client_id").zip(get("client_secret"));
+    let (id, secret) = match (&basic, post) {
+        (Some(_), Some(_)) => {
+            return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "more than one client authentication method");
+        }
+        (Some((i, s)), None) => (i.clone(), s.clone()),
+        (None, Some((i, s))) => (i.to_string(), s.to_string()),
+        (None, None) => return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed"),
+    };
+    let Some(client) = tenant.clients.iter().find(|c| c.id == id && c.secret == secret) else {
+        let mut r = oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
+        if basic.is_some() {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"token\""));
+        }
+        return r;
+    };
+    if grant != "client_credentials" {
+        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "only client_credentials is supported");
+    }
+    let scope = get("scope").unwrap_or("");
+    let audience = tenant.audience.as_str();
+    let mut scopes = Vec::new();
+    match tenant.flavor {
+        Flavor::EntraV2 | Flavor::EntraCommon | Flavor::EntraV1 => {
+            let ok = scope
+                .strip_suffix("/.default")
+                .is_some_and(|r| r == audience || r == format!("api://{audience}") || r.trim_end_matches('/') == audience.trim_end_matches('/'))
+                || (tenant.flavor == Flavor::EntraV1 && get("resource") == Some(audience));
+            if !ok {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_scope",
+                    &format!("the scope must be `{audience}/.default` for the client credentials flow"),
+                );
+            }
+        }
+        Flavor::Auth0 => {
+            if get("audience") != Some(audience) {
+                return oauth_error(StatusCode::FORBIDDEN, "access_denied", "Service not found for the given audience");
+            }
+        }
+        Flavor::Okta | Flavor::Generic => {
+            for s in scope.split(' ').filter(|s| !s.is_empty()) {
+                if !["api.read", "api.write"].contains(&s) {
+                    return oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", "one or more scopes are not configured");
+                }
+                scopes.push(s.to_string());
+            }
+        }
+    }
+    let opts = MintOptions { client_id: Some(client.id.clone()), scopes, ..MintOptions::default() };
+    let parts = tenant.parts(&opts);
+    let expires_in = parts.claims.get("exp").and_then(Value::as_i64).unwrap_or(0)
+        - parts.claims.get("iat").and_then(Value::as_i64).unwrap_or(0);
+    let mut out = json!({"token_type": "Bearer", "expires_in": expires_in, "access_token": parts.compact()});
+    if tenant.flavor.is_entra() {
+        out["ext_expires_in"] = json!(expires_in);
+    }
+    let mut r = json_response(StatusCode::OK, &out);
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r
+}
+
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    // RFC 6749 section 2.3.1: both parts are form-urlencoded before joining.
+    let unescape = |s: &str| {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={s}"))
+            .ok()
+            .and_then(|v| v.into_iter().next())
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| s.to_string())
+    };
+    Some((unescape(id), unescape(secret)))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateBody {
+    step: RotationStep,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MintBody {
+    #[serde(default = "default_kind")]
+    kind: String,
+    #[serde(default)]
+    nonce: Option<String>,
+    #[serde(default)]
+    roles: Option<Vec<String>>,
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+fn default_kind() -> String {
+    "app".into()
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddTenantBody {
+    slug: String,
+    flavor: Flavor,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    key_ring: Option<String>,
+}
+
+fn bad_request(reason: impl std::fmt::Display) -> Response {
+    json_response(StatusCode::BAD_REQUEST, &json!({"error": reason.to_string()}))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| bad_request(format!("invalid JSON body: {e}")))
+}
+
+/// Describes a tenant for the admin API and `byoid idp serve`.
+pub(crate) fn describe(t: &Tenant) -> Value {
+    json!({
+        "slug": t.slug(),
+        "flavor": t.flavor(),
+        "tenant_id": t.tenant_key(),
+        "issuer": t.issuer(),
+        "discovery_url": t.discovery_url(),
+        "jwks_url": t.jwks_url(),
+        "token_url": t.token_url(),
+        "audience": t.audience(),
+        "clients": t.clients(),
+    })
+}
+
+/// The admin API: inspect and steer tenants while running. Answers 400 with a reason.
+async fn admin(shared: &Shared, req: Request, rest: &str) -> Response {
+    let method = req.method().clone();
+    let Ok(body) = axum::body::to_bytes(req.into_body(), 64 * 1024).await else {
+        return bad_request("body too large");
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    let result: Result<Value, Response> = (|| match (method.as_str(), parts.as_slice()) {
+        ("GET", ["tenants"]) => Ok(Value::Array(shared.tenants().iter().map(describe).collect())),
+        ("POST", ["tenants"]) => {
+            let b: AddTenantBody = parse(&body)?;
+            let mut spec = TenantSpec::new(b.slug, b.flavor).roles(b.roles);
+            if let Some(r) = b.key_ring {
+                spec = spec.key_ring(r);
+            }
+            shared.add_tenant(&spec).map(|t| describe(&t)).map_err(bad_request)
+        }
+        ("GET", ["journal"]) => Ok(serde_json::to_value(shared.journal.recent()).unwrap_or_default()),
+        (m, ["tenants", slug, what]) => {
+            let t = shared.tenant(slug).ok_or_else(|| {
+                json_response(StatusCode::NOT_FOUND, &json!({"error": format!("no tenant `{slug}`")}))
+            })?;
+            match (m, *what) {
+                ("GET", "quirks") => Ok(serde_json::to_value(t.quirks()).unwrap_or_default()),
+                ("PUT", "quirks") => {
+                    let q: Quirks = parse(&body)?;
+                    if let Some(alg) = &q.alg {
+                        if !Tenant::supported_algs().contains(&alg.as_str()) {
+                            return Err(bad_request(format!("unsupported alg `{alg}` (supported: {})", Tenant::supported_algs().join(", "))));
+                        }
+                    }
+                    t.set_quirks(q);
+                    Ok(serde_json::to_value(t.quirks()).unwrap_or_default())
+                }
+                ("GET", "faults") => Ok(serde_json::to_value(t.faults()).unwrap_or_default()),
+                ("PUT", "faults") => {
+                    let f: Faults = parse(&body)?;
+                    t.set_faults(f);
+                    Ok(serde_json::to_value(t.faults()).unwrap_or_default())
+                }
+                ("POST", "rotate") => {
+                    let b: RotateBody = parse(&body)?;
+                    Ok(serde_json::to_value(t.rotate(b.step)).unwrap_or_default())
+                }
+                ("GET", "keys") => Ok(serde_json::to_value(t.key_statuses()).unwrap_or_default()),
+                ("GET", "traffic") => Ok(serde_json::to_value(t.traffic()).unwrap_or_default()),
+                ("POST", "tokens") => {
+                    let b: MintBody = parse(&body)?;
+                    let kind = match b.kind.as_str() {
+                        "app" => TokenKind::AppAccess,
+                        "user" => TokenKind::UserAccess,
+                        "id_token" => TokenKind::IdToken { nonce: b.nonce.unwrap_or_else(|| "n-0S6_WzA2Mj".into()), access_token: None },
+                        other => return Err(bad_request(format!("unknown token kind `{other}` (known: app, user, id_token)"))),
+                    };
+                    let token = t.mint(&MintOptions { kind, roles: b.roles, scopes: b.scopes, ..MintOptions::default() });
+                    Ok(json!({"token": token}))
+                }
+                _ => Err(json_response(StatusCode::NOT_FOUND, &json!({"error": format!("no admin route {m} /_admin/{rest}")}))),
+            }
+        }
+        _ => Err(json_response(StatusCode::NOT_FOUND, &json!({"error": format!("no admin route {} /_admin/{rest}", method)}))),
+    })();
+    match result {
+        Ok(v) => json_response(StatusCode::OK, &v),
+        Err(r) => r,
+    }
+}

@@ -1,0 +1,758 @@
+//! Tenants: one issuer each, with its key ring, quirks, faults and traffic counters.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::flavor::{self, Flavor, Layout, ShapeInput, TokenKind};
+use crate::forge::{self, Signature};
+use crate::journal::{Counters, Traffic};
+use crate::keys::{KeyKind, SigningKey, ASYMMETRIC_ALGS};
+
+/// What a tenant should look like; pass it to [`crate::MockIdpBuilder::tenant`] or
+/// [`crate::MockIdp::add_tenant`].
+///
+/// ```
+/// use mock_idp::{Flavor, TenantSpec};
+/// let spec = TenantSpec::new("contoso", Flavor::EntraV2).roles(["admin"]);
+/// assert_eq!(spec.slug(), "contoso");
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct TenantSpec {
+    pub(crate) slug: String,
+    pub(crate) flavor: Flavor,
+    pub(crate) audience: Option<String>,
+    pub(crate) roles: Vec<String>,
+    pub(crate) key_ring: Option<String>,
+    pub(crate) quirks: Quirks,
+    pub(crate) clients: Vec<Client>,
+}
+
+impl TenantSpec {
+    /// A tenant named `slug` of `flavor`, with the flavor's defaults.
+    pub fn new(slug: impl Into<String>, flavor: Flavor) -> Self {
+        TenantSpec {
+            slug: slug.into(),
+            flavor,
+            audience: None,
+            roles: Vec::new(),
+            key_ring: None,
+            quirks: Quirks::default(),
+            clients: Vec::new(),
+        }
+    }
+    /// The slug.
+    pub fn slug(&self) -> &str {
+        &self.slug
+    }
+    /// Overrides the audience of access tokens.
+    pub fn audience(mut self, aud: impl Into<String>) -> Self {
+        self.audience = Some(aud.into());
+        self
+    }
+    /// Roles (groups for Okta, a namespaced claim for Auth0) put on app-only access tokens.
+    pub fn roles<I: IntoIterator<Item = S>, S: Into<String>>(mut self, roles: I) -> Self {
+        self.roles = roles.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Names the key ring. Entra tenants share the ring `entra` by default (as every real
+    /// Entra tenant shares Microsoft's keys); other flavors get a ring of their own.
+    pub fn key_ring(mut self, name: impl Into<String>) -> Self {
+        self.key_ring = Some(name.into());
+        self
+    }
+    /// Starting quirks.
+    pub fn quirks(mut self, quirks: Quirks) -> Self {
+        self.quirks = quirks;
+        self
+    }
+    /// Registers an extra client for the token endpoint.
+    pub fn client(mut self, id: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.clients.push(Client { id: id.into(), secret: secret.into() });
+        self
+    }
+}
+
+/// A client registered at a tenant's token endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Client {
+    /// `client_id`.
+    pub id: String,
+    /// `client_secret`.
+    pub secret: String,
+}
+
+/// The JOSE `typ` a tenant puts on its access tokens.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TypQuirk {
+    /// What the flavor's real tokens carry.
+    #[default]
+    Flavor,
+    /// No `typ` member.
+    Absent,
+    /// This exact value (`JWT`, `at+jwt`, `application/at+jwt`, `AT+JWT`, `id_token`, ...).
+    Value(String),
+}
+
+/// Per-tenant deviations, changeable while running (library or admin API).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Quirks {
+    /// The `typ` header of access tokens.
+    pub typ: TypQuirk,
+    /// Omit `kid` from the token header.
+    pub omit_kid: bool,
+    /// Put the key id in `x5t` only (no `kid`).
+    pub x5t_only: bool,
+    /// The signing algorithm of genuine tokens (default RS256).
+    pub alg: Option<String>,
+    /// Seconds added to `iat`, `nbf` and `exp` (an IdP whose clock is off).
+    pub clock_offset_seconds: i64,
+    /// Token lifetime in seconds (default: the flavor's, 3600-5400).
+    pub lifetime_seconds: Option<i64>,
+    /// The JWKS also publishes a different key under the active key's `kid`, listed first.
+    pub duplicate_kids: bool,
+    /// The JWKS also publishes a `use: enc` key.
+    pub extra_enc_key: bool,
+    /// `Cache-Control: max-age` on the JWKS response.
+    pub jwks_max_age: Option<u64>,
+    /// Auth0 only: the RFC 9068 access-token profile (`typ: at+jwt`, `client_id`, `jti`).
+    pub rfc9068_profile: bool,
+}
+
+/// A fault injected into one endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Fault {
+    /// Answer with this status and a small JSON error body.
+    Status {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// Answer correctly after a delay (capped at 60 s).
+    Delay {
+        /// Milliseconds.
+        ms: u64,
+    },
+    /// Answer 200 with a body that is not JSON.
+    MalformedJson,
+    /// JWKS only: answer `{"keys":[]}`.
+    EmptyKeySet,
+    /// Drop the connection without an answer.
+    Reset,
+}
+
+/// The faults of one tenant.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// Fault on the discovery (and RFC 8414 metadata) document.
+    pub discovery: Option<Fault>,
+    /// Fault on the JWKS.
+    pub jwks: Option<Fault>,
+    /// Fault on the token endpoint.
+    pub token: Option<Fault>,
+    /// The discovery document claims this `issuer` instead (mix-up, RFC 8414 section 3.3).
+    pub issuer_override: Option<String>,
+}
+
+/// Where a key stands in a rotation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyStatus {
+    /// Published in the JWKS ahead of use.
+    Next,
+    /// Published and signing.
+    Active,
+    /// Published after being replaced (the overlap window), no longer signing.
+    Previous,
+    /// Removed from the JWKS.
+    Retired,
+}
+
+#[derive(Clone, Debug)]
+struct RingKey {
+    key: Arc<SigningKey>,
+    status: KeyStatus,
+}
+
+/// Keys shared by the tenants that name the same ring.
+#[derive(Debug)]
+pub(crate) struct KeyRing {
+    name: String,
+    seed: u64,
+    keys: RwLock<Vec<RingKey>>,
+    generation: AtomicU64,
+    pub(crate) version: AtomicU64,
+}
+
+impl KeyRing {
+    pub(crate) fn new(name: &str, seed: u64) -> Self {
+        let ring = KeyRing {
+            name: name.to_string(),
+            seed,
+            keys: RwLock::new(Vec::new()),
+            generation: AtomicU64::new(0),
+            version: AtomicU64::new(0),
+        };
+        ring.active(KeyKind::Rsa);
+        ring
+    }
+
+    fn make(&self, kind: KeyKind) -> Arc<SigningKey> {
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        SigningKey::derive(self.seed, &format!("{}/{generation}", self.name), kind)
+    }
+
+    /// The active key of `kind`, made on first use.
+    pub(crate) fn active(&self, kind: KeyKind) -> Arc<SigningKey> {
+        if let Some(k) = self.find(kind, KeyStatus::Active) {
+            return k;
+        }
+        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(k) = keys.iter().find(|k| k.key.kind() == kind && k.status == KeyStatus::Active) {
+            return k.key.clone();
+        }
+        let key = self.make(kind);
+        keys.push(RingKey { key: key.clone(), status: KeyStatus::Active });
+        self.version.fetch_add(1, Ordering::Relaxed);
+        key
+    }
+
+    fn find(&self, kind: KeyKind, status: KeyStatus) -> Option<Arc<SigningKey>> {
+        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        keys.iter().find(|k| k.key.kind() == kind && k.status == status).map(|k| k.key.clone())
+    }
+
+    pub(crate) fn rotate(&self, step: RotationStep, kind: KeyKind) -> Vec<(String, KeyStatus)> {
+        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        match step {
+            RotationStep::PublishNext => {
+                if !keys.iter().any(|k| k.key.kind() == kind && k.status == KeyStatus::Next) {
+                    drop(keys);
+                    let key = self.make(kind);
+                    keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+                    keys.push(RingKey { key, status: KeyStatus::Next });
+                }
+            }
+            RotationStep::Promote => {
+                if keys.iter().any(|k| k.key.kind() == kind && k.status == KeyStatus::Next) {
+                    for k in keys.iter_mut().filter(|k| k.key.kind() == kind) {
+                        k.status = match k.status {
+                            KeyStatus::Active => KeyStatus::Previous,
+                            KeyStatus::Next => KeyStatus::Active,
+                            other => other,
+                        };
+                    }
+                }
+            }
+            RotationStep::RetirePrevious => {
+                for k in keys.iter_mut().filter(|k| k.key.kind() == kind && k.status == KeyStatus::Previous) {
+                    k.status = KeyStatus::Retired;
+                }
+            }
+        }
+        self.version.fetch_add(1, Ordering::Relaxed);
+        keys.iter().map(|k| (k.key.kid().to_string(), k.status)).collect()
+    }
+
+    fn published(&self) -> Vec<Arc<SigningKey>> {
+        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        keys.iter().filter(|k| k.status != KeyStatus::Retired).map(|k| k.key.clone()).collect()
+    }
+
+    /// Every key with its status, for inspection.
+    pub(crate) fn statuses(&self) -> Vec<(String, KeyStatus)> {
+        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        keys.iter().map(|k| (k.key.kid().to_string(), k.status)).collect()
+    }
+
+    /// A previous or retired key of `kind` (for "token signed with a retired key" cases).
+    pub(crate) fn non_active(&self, kind: KeyKind) -> Option<Arc<SigningKey>> {
+        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        keys.iter()
+            .rev()
+            .find(|k| k.key.kind() == kind && matches!(k.status, KeyStatus::Previous | KeyStatus::Retired))
+            .map(|k| k.key.clone())
+    }
+
+    pub(crate) fn seed(&self) -> u64 {
+        self.seed
+    }
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// One step of a key rotation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RotationStep {
+    /// Publish the next key in the JWKS (not yet signing).
+    PublishNext,
+    /// Start signing with the next key; the old one stays published (overlap).
+    Promote,
+    /// Remove the previous key from the JWKS.
+    RetirePrevious,
+}
+
+/// Options for minting a token by library call.
+///
+/// ```
+/// use mock_idp::{MintOptions, TokenKind};
+/// let opts = MintOptions { kind: TokenKind::UserAccess, ..MintOptions::default() };
+/// assert!(opts.roles.is_none());
+/// ```
+#[derive(Clone, Debug)]
+pub struct MintOptions {
+    /// App, user, or id_token.
+    pub kind: TokenKind,
+    /// Roles to carry (default: the tenant's).
+    pub roles: Option<Vec<String>>,
+    /// Scopes to carry (default: the flavor's).
+    pub scopes: Vec<String>,
+    /// The client the token is for (default: the tenant's first client).
+    pub client_id: Option<String>,
+    /// Audience (default: the tenant's).
+    pub audience: Option<String>,
+}
+
+impl Default for MintOptions {
+    fn default() -> Self {
+        MintOptions { kind: TokenKind::AppAccess, roles: None, scopes: Vec::new(), client_id: None, audience: None }
+    }
+}
+
+/// A genuine token taken apart, for callers that edit it before signing.
+#[derive(Clone, Debug)]
+pub struct TokenParts {
+    /// The JOSE header.
+    pub header: Map<String, Value>,
+    /// The claims.
+    pub claims: Map<String, Value>,
+    /// The genuine signer.
+    pub signature: Signature,
+}
+
+impl TokenParts {
+    /// Serializes and signs.
+    pub fn compact(&self) -> String {
+        let h = Value::Object(self.header.clone()).to_string();
+        let c = Value::Object(self.claims.clone()).to_string();
+        forge::compact(h.as_bytes(), c.as_bytes(), &self.signature)
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct TenantInner {
+    pub slug: String,
+    pub flavor: Flavor,
+    pub key: String,
+    pub base: String,
+    pub layout: Layout,
+    pub audience: String,
+    pub roles: Vec<String>,
+    pub clients: Vec<Client>,
+    pub ring: Arc<KeyRing>,
+    pub quirks: RwLock<Quirks>,
+    pub faults: RwLock<Faults>,
+    pub version: AtomicU64,
+    pub counters: Arc<Counters>,
+    seq: AtomicU64,
+    jwks_cache: RwLock<Option<(u64, u64, Bytes)>>,
+    /// For `entra-common` tenants: the `common` document they are configured through.
+    pub common: Option<Arc<TenantInner>>,
+}
+
+impl TenantInner {
+    pub(crate) fn new(spec: &TenantSpec, base: &str, ring: Arc<KeyRing>, common: Option<Arc<TenantInner>>) -> Self {
+        let key = if spec.flavor.is_entra() { flavor::guid(&format!("tenant/{}", spec.slug)) } else { spec.slug.clone() };
+        let common_prefix = ring_prefix(ring.name());
+        let layout = flavor::layout(spec.flavor, base, &key, &common_prefix);
+        let mut clients = vec![default_client(spec.flavor, &spec.slug, ring.seed())];
+        clients.extend(spec.clients.iter().cloned());
+        TenantInner {
+            slug: spec.slug.clone(),
+            flavor: spec.flavor,
+            key,
+            base: base.to_string(),
+            layout,
+            audience: spec.audience.clone().unwrap_or_else(|| spec.flavor.default_audience().to_string()),
+            roles: spec.roles.clone(),
+            clients,
+            ring,
+            quirks: RwLock::new(spec.quirks.clone()),
+            faults: RwLock::new(Faults::default()),
+            version: AtomicU64::new(0),
+            counters: common.as_ref().map(|c| c.counters.clone()).unwrap_or_default(),
+            seq: AtomicU64::new(0),
+            jwks_cache: RwLock::new(None),
+            common,
+        }
+    }
+
+    /// The `common` pseudo-tenant that serves the multi-tenant document of a ring.
+    pub(crate) fn common_doc(base: &str, ring: Arc<KeyRing>) -> Self {
+        let prefix = ring_prefix(ring.name());
+        let layout = Layout {
+            issuer: format!("{base}/{{tenantid}}/v2.0"),
+            discovery: format!("{prefix}/common/v2.0/.well-known/openid-configuration"),
+            oauth_metadata: None,
+            jwks: format!("{prefix}/common/discovery/v2.0/keys"),
+            token: format!("{prefix}/common/oauth2/v2.0/token"),
+            authorize: format!("{prefix}/common/oauth2/v2.0/authorize"),
+        };
+        TenantInner {
+            slug: if prefix.is_empty() { "common".to_string() } else { format!("{}/common", ring.name()) },
+            flavor: Flavor::EntraCommon,
+            key: "common".into(),
+            base: base.to_string(),
+            layout,
+            audience: Flavor::EntraCommon.default_audience().into(),
+            roles: Vec::new(),
+            clients: Vec::new(),
+            ring,
+            quirks: RwLock::new(Quirks::default()),
+            faults: RwLock::new(Faults::default()),
+            version: AtomicU64::new(0),
+            counters: Arc::default(),
+            seq: AtomicU64::new(0),
+            jwks_cache: RwLock::new(None),
+            common: None,
+        }
+    }
+
+    pub(crate) fn quirks(&self) -> Quirks {
+        self.quirks.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    pub(crate) fn faults(&self) -> Faults {
+        self.faults.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    pub(crate) fn bump_version(&self) {
+        self.version.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The algorithm genuine tokens are signed with now.
+    pub(crate) fn alg(&self) -> String {
+        self.quirks().alg.unwrap_or_else(|| "RS256".to_string())
+    }
+
+    /// The algorithms advertised in discovery: every asymmetric alg the ring can serve.
+    pub(crate) fn advertised_algs(&self) -> Vec<String> {
+        let alg = self.alg();
+        let mut algs = vec!["RS256".to_string()];
+        if alg != "RS256" {
+            algs.push(alg);
+        }
+        algs
+    }
+
+    pub(crate) fn discovery_json(&self) -> Value {
+        let issuer = self.faults().issuer_override.unwrap_or_else(|| self.layout.issuer.clone());
+        flavor::discovery_document(self.flavor, &self.base, &self.layout, &issuer, &self.advertised_algs())
+    }
+
+    /// The JWKS bytes, rebuilt only when the ring, quirks or faults changed.
+    pub(crate) fn jwks_bytes(&self) -> Bytes {
+        let ring_v = self.ring.version.load(Ordering::Relaxed);
+        let own_v = self.version.load(Ordering::Relaxed);
+        if let Some((r, o, b)) = &*self.jwks_cache.read().unwrap_or_else(|e| e.into_inner()) {
+            if *r == ring_v && *o == own_v {
+                return b.clone();
+            }
+        }
+        let bytes = Bytes::from(self.jwks_json().to_string());
+        *self.jwks_cache.write().unwrap_or_else(|e| e.into_inner()) = Some((ring_v, own_v, bytes.clone()));
+        bytes
+    }
+
+    pub(crate) fn jwks_json(&self) -> Value {
+        let quirks = self.quirks();
+        // Make sure the key the tenant signs with is published.
+        if let Some(kind) = KeyKind::for_alg(&self.alg()) {
+            self.ring.active(kind);
+        }
+        let mut keys: Vec<Value> = Vec::new();
+        let active_rsa = self.ring.active(KeyKind::Rsa);
+        if quirks.duplicate_kids {
+            // A different key under the active kid, listed first: a validator that takes the
+            // first kid match without trying the others rejects genuine tokens.
+            let impostor = SigningKey::derive(self.ring.seed(), &format!("{}/duplicate", self.ring.name()), KeyKind::Rsa);
+            let mut jwk = self.jwk_for(&impostor, "sig");
+            jwk["kid"] = json!(active_rsa.kid());
+            if self.flavor.is_entra() {
+                jwk["x5t"] = json!(active_rsa.kid());
+            }
+            keys.push(jwk);
+        }
+        for key in self.ring.published() {
+            keys.push(self.jwk_for(&key, "sig"));
+        }
+        if quirks.extra_enc_key {
+            let enc = SigningKey::derive(self.ring.seed(), &format!("{}/enc", self.ring.name()), KeyKind::Rsa);
+            keys.push(self.jwk_for(&enc, "enc"));
+        }
+        json!({ "keys": keys })
+    }
+
+    fn jwk_for(&self, key: &SigningKey, usage: &str) -> Value {
+        let mut jwk = Map::new();
+        let public = key.public_jwk().as_object().cloned().unwrap_or_default();
+        jwk.insert("kty".into(), public["kty"].clone());
+        jwk.insert("use".into(), json!(usage));
+        jwk.insert("kid".into(), json!(key.kid()));
+        if self.flavor.is_entra() || self.flavor == Flavor::Auth0 {
+            jwk.insert("x5t".into(), json!(key.kid()));
+        }
+        for (k, v) in public {
+            if k != "kty" && k != "kid" {
+                jwk.insert(k, v);
+            }
+        }
+        if matches!(self.flavor, Flavor::Okta | Flavor::Auth0 | Flavor::Generic) && usage == "sig" {
+            let alg = self.alg();
+            let alg = if KeyKind::for_alg(&alg) == Some(key.kind()) {
+                alg
+            } else {
+                default_alg(key.kind()).to_string()
+            };
+            jwk.insert("alg".into(), json!(alg));
+        }
+        if self.flavor.is_entra() {
+            jwk.insert("issuer".into(), json!(format!("{}/{{tenantid}}/v2.0", self.base)));
+        }
+        Value::Object(jwk)
+    }
+
+    /// The header, claims and signer of a genuine token.
+    pub(crate) fn parts(&self, opts: &MintOptions) -> TokenParts {
+        let quirks = self.quirks();
+        let alg = self.alg();
+        let kind = KeyKind::for_alg(&alg).unwrap_or(KeyKind::Rsa);
+        let key = self.ring.active(kind);
+        let mut header = Map::new();
+        let typ = match (&opts.kind, &quirks.typ) {
+            (TokenKind::IdToken { .. }, _) => Some("JWT".to_string()).filter(|_| self.flavor != Flavor::Okta),
+            (_, TypQuirk::Flavor) => self.flavor.default_typ(quirks.rfc9068_profile).map(str::to_string),
+            (_, TypQuirk::Absent) => None,
+            (_, TypQuirk::Value(v)) => Some(v.clone()),
+        };
+        if self.flavor == Flavor::Okta {
+            header.insert("kid".into(), json!(key.kid()));
+            header.insert("alg".into(), json!(alg));
+            if let Some(t) = typ {
+                header.insert("typ".into(), json!(t));
+            }
+        } else {
+            if let Some(t) = typ {
+                header.insert("typ".into(), json!(t));
+            }
+            header.insert("alg".into(), json!(alg));
+            if self.flavor.is_entra() {
+                header.insert("x5t".into(), json!(key.kid()));
+            }
+            header.insert("kid".into(), json!(key.kid()));
+        }
+        if quirks.omit_kid || quirks.x5t_only {
+            header.remove("kid");
+        }
+        if quirks.x5t_only {
+            header.insert("x5t".into(), json!(key.kid()));
+        }
+        let client_id = opts.client_id.clone().unwrap_or_else(|| self.clients[0].id.clone());
+        let now = now_unix() + quirks.clock_offset_seconds;
+        let lifetime = quirks.lifetime_seconds.unwrap_or(match self.flavor {
+            Flavor::EntraV2 | Flavor::EntraV1 | Flavor::EntraCommon => 4799,
+            _ => 3600,
+        });
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let roles = opts.roles.clone().unwrap_or_else(|| self.roles.clone());
+        let audience = opts.audience.clone().unwrap_or_else(|| self.audience.clone());
+        let claims = flavor::claims(&ShapeInput {
+            flavor: self.flavor,
+            kind: &opts.kind,
+            issuer: &self.layout.issuer,
+            tenant_key: &self.key,
+            audience: &audience,
+            client_id: &client_id,
+            now,
+            lifetime,
+            seq,
+            roles: &roles,
+            scopes: &opts.scopes,
+            rfc9068_profile: quirks.rfc9068_profile,
+            alg: &alg,
+        });
+        TokenParts { header, claims, signature: Signature::Key { key, alg } }
+    }
+}
+
+fn ring_prefix(ring: &str) -> String {
+    if ring == "entra" {
+        String::new()
+    } else {
+        format!("/{ring}")
+    }
+}
+
+fn default_alg(kind: KeyKind) -> &'static str {
+    match kind {
+        KeyKind::Rsa => "RS256",
+        KeyKind::P256 => "ES256",
+        KeyKind::P384 => "ES384",
+        KeyKind::Ed25519 => "EdDSA",
+    }
+}
+
+fn default_client(flavor: Flavor, slug: &str, seed: u64) -> Client {
+    let id = match flavor {
+        Flavor::EntraV2 | Flavor::EntraV1 | Flavor::EntraCommon => flavor::guid(&format!("client/{slug}")),
+        Flavor::Okta => format!("0oa{}", flavor::alnum(&format!("client/{slug}"), 17)),
+        Flavor::Auth0 => flavor::alnum(&format!("client/{slug}"), 32),
+        Flavor::Generic => format!("{slug}-client"),
+    };
+    Client { id, secret: flavor::alnum(&format!("secret/{slug}/{seed}"), 40) }
+}
+
+pub(crate) fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+/// A running tenant. Cheap to clone; changes take effect on the next request.
+#[derive(Clone, Debug)]
+pub struct Tenant(pub(crate) Arc<TenantInner>);
+
+impl Tenant {
+    /// The slug.
+    pub fn slug(&self) -> &str {
+        &self.0.slug
+    }
+    /// The flavor.
+    pub fn flavor(&self) -> Flavor {
+        self.0.flavor
+    }
+    /// The Entra tenant id (GUID), or the slug for other flavors.
+    pub fn tenant_key(&self) -> &str {
+        &self.0.key
+    }
+    /// `iss` of this tenant's tokens.
+    pub fn issuer(&self) -> &str {
+        &self.0.layout.issuer
+    }
+    /// The discovery URL a validator should be configured with (for `entra-common`, the
+    /// shared multi-tenant document).
+    pub fn discovery_url(&self) -> String {
+        format!("{}{}", self.0.base, self.0.layout.discovery)
+    }
+    /// The JWKS URL.
+    pub fn jwks_url(&self) -> String {
+        format!("{}{}", self.0.base, self.0.layout.jwks)
+    }
+    /// The token endpoint URL.
+    pub fn token_url(&self) -> String {
+        format!("{}{}", self.0.base, self.0.layout.token)
+    }
+    /// The audience of access tokens.
+    pub fn audience(&self) -> &str {
+        &self.0.audience
+    }
+    /// The registered clients; the first is the default.
+    pub fn clients(&self) -> &[Client] {
+        &self.0.clients
+    }
+    /// The claim that carries roles in this flavor's tokens.
+    pub fn roles_claim(&self) -> &'static str {
+        self.0.flavor.roles_claim()
+    }
+
+    /// Mints a genuine token.
+    pub fn mint(&self, opts: &MintOptions) -> String {
+        self.parts(opts).compact()
+    }
+    /// A genuine app-only access token with the tenant's roles.
+    pub fn access_token(&self) -> String {
+        self.mint(&MintOptions::default())
+    }
+    /// A genuine token taken apart, to edit before signing.
+    pub fn parts(&self, opts: &MintOptions) -> TokenParts {
+        self.0.parts(opts)
+    }
+
+    /// Current quirks.
+    pub fn quirks(&self) -> Quirks {
+        self.0.quirks()
+    }
+    /// Replaces the quirks.
+    pub fn set_quirks(&self, quirks: Quirks) {
+        *self.0.quirks.write().unwrap_or_else(|e| e.into_inner()) = quirks;
+        self.0.bump_version();
+    }
+    /// Changes the quirks in place.
+    pub fn update_quirks(&self, f: impl FnOnce(&mut Quirks)) {
+        let mut q = self.quirks();
+        f(&mut q);
+        self.set_quirks(q);
+    }
+    /// Current faults.
+    pub fn faults(&self) -> Faults {
+        self.0.faults()
+    }
+    /// Replaces the faults; for `entra-common` tenants, the faults of the shared document.
+    pub fn set_faults(&self, faults: Faults) {
+        let target = self.0.common.as_ref().unwrap_or(&self.0);
+        *target.faults.write().unwrap_or_else(|e| e.into_inner()) = faults;
+        target.bump_version();
+    }
+    /// Clears every fault.
+    pub fn clear_faults(&self) {
+        self.set_faults(Faults::default());
+    }
+
+    /// Moves the key ring one step through a rotation and returns every key's status.
+    /// The ring may be shared (Entra): every tenant on it sees the change.
+    pub fn rotate(&self, step: RotationStep) -> Vec<(String, KeyStatus)> {
+        let kind = KeyKind::for_alg(&self.0.alg()).unwrap_or(KeyKind::Rsa);
+        self.0.ring.rotate(step, kind)
+    }
+    /// Every key of the ring with its status.
+    pub fn key_statuses(&self) -> Vec<(String, KeyStatus)> {
+        self.0.ring.statuses()
+    }
+    /// The key genuine tokens are signed with now.
+    pub fn active_key(&self) -> Arc<SigningKey> {
+        self.0.ring.active(KeyKind::for_alg(&self.0.alg()).unwrap_or(KeyKind::Rsa))
+    }
+    /// The active key of `kind` (made and published on first use).
+    pub fn key(&self, kind: KeyKind) -> Arc<SigningKey> {
+        self.0.ring.active(kind)
+    }
+    /// The most recent previous or retired key, if a rotation happened.
+    pub fn previous_key(&self) -> Option<Arc<SigningKey>> {
+        self.0.ring.non_active(KeyKind::for_alg(&self.0.alg()).unwrap_or(KeyKind::Rsa))
+    }
+    /// The JWKS as served now (faults aside).
+    pub fn jwks(&self) -> Value {
+        self.0.common.as_ref().unwrap_or(&self.0).jwks_json()
+    }
+    /// The discovery document as served now (faults aside).
+    pub fn discovery(&self) -> Value {
+        self.0.common.as_ref().unwrap_or(&self.0).discovery_json()
+    }
+    /// Requests this tenant's endpoints received so far (for `entra-common`, the shared
+    /// document's counts).
+    pub fn traffic(&self) -> Traffic {
+        self.0.counters.snapshot()
+    }
+    /// The asymmetric algorithms a tenant can be switched to.
+    pub fn supported_algs() -> &'static [&'static str] {
+        ASYMMETRIC_ALGS
+    }
+}
