@@ -1,1 +1,252 @@
-pub fn _x(){}
+//! byoid: a conformance harness for BYOID ("bring your own identity") access-token
+//! validators. It starts mock identity providers that behave like Entra ID, Okta and Auth0,
+//! tells the validator under test about them through a manifest, sends it tokens and requests
+//! from a catalog of RFC 9068, RFC 6750 and RFC 8725 cases, and judges the status,
+//! `WWW-Authenticate` challenge and IdP traffic of each answer.
+//!
+//! It is not a validator library: the validator under test is a separate HTTP service that
+//! speaks the target contract (`byoid-target/1`). The built-in reference validator
+//! (`byoid-reference`) is the default target.
+//!
+//! # Running the catalog from code
+//!
+//! ```no_run
+//! # #[tokio::main] async fn main() -> Result<(), byoid::HarnessError> {
+//! let opts = byoid::ScenarioOptions::default(); // built-in reference validator
+//! let report = byoid::run_scenarios(&opts).await?;
+//! assert_eq!(report.must_failures(), 0);
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//!
+//! * [`catalog`]: the TOML scenario files and their schema.
+//! * [`world`]: the mock IdPs, one tenant per case, and the manifest.
+//! * [`target`]: launching or attaching to the target.
+//! * [`recipe`], [`client`], [`judge`]: making tokens, sending requests, judging answers.
+//! * [`runner`]: positive controls, then the cases, concurrently.
+//! * [`report`]: the result model and its renderers.
+//! * [`exit`]: the process exit codes.
+
+#![warn(missing_docs)]
+
+pub mod catalog;
+pub mod client;
+pub mod exit;
+pub mod judge;
+pub mod recipe;
+pub mod report;
+pub mod runner;
+pub mod target;
+pub mod world;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use catalog::Case;
+use report::{Report, RunInfo};
+use runner::{CaseResult, RunOptions, Verdict};
+use target::{RunningTarget, TargetSpec};
+use world::{Settings, TenantSource, World};
+
+/// Everything `byoid scenarios` can be told.
+#[derive(Clone, Debug)]
+pub struct ScenarioOptions {
+    /// The target.
+    pub target: TargetSpec,
+    /// A catalog directory instead of the built-in catalog.
+    pub catalog_dir: Option<PathBuf>,
+    /// `--filter` terms (any matches).
+    pub filters: Vec<String>,
+    /// Where requests name the tenant.
+    pub tenant_source: TenantSource,
+    /// Cases in flight.
+    pub jobs: usize,
+    /// Per-request limit.
+    pub timeout: Duration,
+    /// Readiness limit.
+    pub ready_timeout: Duration,
+    /// Key seed.
+    pub seed: u64,
+    /// Where the IdPs listen.
+    pub idp_listen: SocketAddr,
+    /// Where to write the manifest (default: a temporary file).
+    pub manifest_out: Option<PathBuf>,
+}
+
+impl Default for ScenarioOptions {
+    fn default() -> Self {
+        ScenarioOptions {
+            target: TargetSpec::Builtin { defects: Vec::new() },
+            catalog_dir: None,
+            filters: Vec::new(),
+            tenant_source: TenantSource::Header("X-Tenant-Slug".into()),
+            jobs: 32,
+            timeout: Duration::from_secs(5),
+            ready_timeout: Duration::from_secs(30),
+            seed: 0,
+            idp_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            manifest_out: None,
+        }
+    }
+}
+
+/// Why a run could not produce verdicts.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    /// The catalog is invalid.
+    #[error("{0}")]
+    Catalog(#[from] catalog::CatalogError),
+    /// No case matched the filters.
+    #[error("no case matches the filters {0:?}")]
+    NoCases(Vec<String>),
+    /// The mock IdPs could not start.
+    #[error("mock IdPs: {0}")]
+    Idp(#[from] mock_idp::Error),
+    /// The target could not be used.
+    #[error("{0}")]
+    Target(#[from] target::TargetError),
+    /// Files.
+    #[error("{0}")]
+    Io(String),
+}
+
+impl HarnessError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            HarnessError::Catalog(_) | HarnessError::Idp(_) | HarnessError::Io(_) => exit::SETUP_ERROR,
+            HarnessError::NoCases(_) => exit::NO_CASES,
+            HarnessError::Target(_) => exit::TARGET_FAILED,
+        }
+    }
+}
+
+/// Loads and filters the catalog.
+pub fn select_cases(opts: &ScenarioOptions) -> Result<Vec<Case>, HarnessError> {
+    let all = match &opts.catalog_dir {
+        Some(dir) => catalog::load_dir(dir)?,
+        None => catalog::builtin()?,
+    };
+    let cases: Vec<Case> = if opts.filters.is_empty() {
+        all
+    } else {
+        all.into_iter().filter(|c| opts.filters.iter().any(|f| catalog::matches_filter(c, f))).collect()
+    };
+    if cases.is_empty() {
+        return Err(HarnessError::NoCases(opts.filters.clone()));
+    }
+    Ok(cases)
+}
+
+/// Starts the IdPs, writes the manifest, starts the target, runs the cases and stops it all.
+pub async fn run_scenarios(opts: &ScenarioOptions) -> Result<Report, HarnessError> {
+    run_scenarios_with(opts, |_| {}).await
+}
+
+/// Like [`run_scenarios`], calling `on_result` as each case finishes (for progress output).
+pub async fn run_scenarios_with(
+    opts: &ScenarioOptions,
+    on_result: impl Fn(&CaseResult) + Send + Sync + 'static,
+) -> Result<Report, HarnessError> {
+    let started = Instant::now();
+    let cases = select_cases(opts)?;
+    let settings = Settings { tenant_source: opts.tenant_source.clone(), seed: opts.seed, idp_listen: opts.idp_listen, ..Settings::default() };
+    let world = World::build(&cases, settings).await?;
+    let (manifest_path, _tmp) = match &opts.manifest_out {
+        Some(p) => (p.clone(), None),
+        None => {
+            let dir = std::env::temp_dir().join(format!("byoid-{}-{}", std::process::id(), started.elapsed().as_nanos()));
+            (dir.join("manifest.json"), Some(TempDir(dir)))
+        }
+    };
+    target::write_manifest(&manifest_path, &world.manifest).map_err(|e| HarnessError::Io(format!("{}: cannot write the manifest: {e}", manifest_path.display())))?;
+    let target = RunningTarget::start(&opts.target, &manifest_path, opts.ready_timeout).await?;
+    let world = Arc::new(world);
+    let (controls, mut results) = runner::run(
+        world.clone(),
+        target.addr.clone(),
+        cases,
+        RunOptions { jobs: opts.jobs, timeout: opts.timeout },
+        on_result,
+    )
+    .await;
+    // A launched target that died mid-run: say so on every case it took down.
+    let mut target = target;
+    if let Some(status) = target.exit_status() {
+        let tail = target.stderr_tail();
+        for r in results.iter_mut().filter(|r| r.verdict == Verdict::Error) {
+            r.reasons.push(format!("the target exited during the run ({status})"));
+            if !tail.is_empty() {
+                r.reasons.push(tail.trim_end().to_string());
+            }
+        }
+    }
+    let description = target.description.clone();
+    target.stop().await;
+    let info = RunInfo {
+        target: description,
+        harness_version: env!("CARGO_PKG_VERSION").to_string(),
+        catalog_hash: if opts.catalog_dir.is_none() { catalog::builtin_hash() } else { "custom".into() },
+        seed: opts.seed,
+        tenant_source: opts.tenant_source.name().to_string(),
+        filters: opts.filters.clone(),
+    };
+    Ok(Report::new(info, controls, results, started.elapsed().as_millis() as u64))
+}
+
+struct TempDir(PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Cases known to fail for a target, each with a reason (`--expected-failures FILE`).
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedFailures {
+    /// Case id (or id prefix) to reason.
+    #[serde(default)]
+    pub expected_failures: BTreeMap<String, String>,
+}
+
+impl ExpectedFailures {
+    /// Loads the file; errors name the file, line and field.
+    pub fn load(path: &std::path::Path) -> Result<Self, HarnessError> {
+        let text = std::fs::read_to_string(path).map_err(|e| HarnessError::Io(format!("{}: {e}", path.display())))?;
+        toml::from_str(&text).map_err(|e| HarnessError::Io(format!("{}: {}", path.display(), e.to_string().trim())))
+    }
+
+    fn covers(&self, id: &str) -> Option<&str> {
+        self.expected_failures
+            .iter()
+            .find(|(k, _)| id == k.as_str() || id.starts_with(&format!("{k}/")))
+            .map(|(k, _)| k.as_str())
+    }
+
+    /// Compares a run with the list: (new failures, entries that now pass, entries matching nothing).
+    pub fn compare(&self, report: &Report, strict: bool) -> (Vec<String>, Vec<String>, Vec<String>) {
+        let failing = |v: Verdict| matches!(v, Verdict::Fail | Verdict::Error) || (strict && v == Verdict::Warn);
+        let mut new = Vec::new();
+        let mut fixed = BTreeMap::new();
+        let mut used = std::collections::BTreeSet::new();
+        for c in &report.cases {
+            match self.covers(&c.id) {
+                Some(k) => {
+                    used.insert(k.to_string());
+                    if !failing(c.verdict) && c.verdict != Verdict::Warn {
+                        fixed.insert(c.id.clone(), ());
+                    }
+                }
+                None if failing(c.verdict) => new.push(c.id.clone()),
+                None => {}
+            }
+        }
+        let stale = self.expected_failures.keys().filter(|k| !used.contains(*k)).cloned().collect();
+        (new, fixed.into_keys().collect(), stale)
+    }
+}

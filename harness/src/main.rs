@@ -1,1 +1,278 @@
-fn main(){}
+//! The `byoid` command: run the scenario catalog against a validator, or serve the mock IdPs.
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use byoid::report::console::{self, Color};
+use byoid::target::TargetSpec;
+use byoid::{exit, ExpectedFailures, ScenarioOptions};
+use clap::{Parser, Subcommand};
+
+/// Conformance harness for BYOID access-token validators.
+#[derive(Parser, Debug)]
+#[command(name = "byoid", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the RFC 9068 / 6750 / 8725 catalog against a target (default: the built-in reference validator).
+    Scenarios(ScenariosArgs),
+    /// Mock identity providers.
+    Idp {
+        #[command(subcommand)]
+        command: IdpCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum IdpCommand {
+    /// Serve mock IdPs (one tenant per flavor by default) until Ctrl-C.
+    Serve {
+        /// Address to listen on (loopback only).
+        #[arg(long, default_value = "127.0.0.1:8089")]
+        listen: SocketAddr,
+        /// Key seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct ScenariosArgs {
+    /// Launch the target with this shell command (it gets BYOID_PORT and BYOID_MANIFEST).
+    #[arg(long, conflicts_with = "target_url")]
+    target_cmd: Option<String>,
+    /// Test a target that is already running at this loopback URL (use with --idp-listen and --manifest-out).
+    #[arg(long)]
+    target_url: Option<String>,
+    /// Plant a defect in the built-in reference validator (repeatable; see `byoid-reference --list-defects`).
+    #[arg(long = "defect")]
+    defects: Vec<String>,
+    /// Where the mock IdPs listen.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    idp_listen: SocketAddr,
+    /// Write the manifest here (attached mode: load it into your target before the run).
+    #[arg(long)]
+    manifest_out: Option<PathBuf>,
+    /// Where requests name the tenant.
+    #[arg(long, default_value = "header", value_parser = ["header", "path", "subdomain"])]
+    tenant_source: String,
+    /// Only cases whose id starts with, or whose tag or flavor equals, one of these (repeatable).
+    #[arg(long)]
+    filter: Vec<String>,
+    /// List the selected cases and exit.
+    #[arg(long)]
+    list: bool,
+    /// Cases in flight at once.
+    #[arg(long, default_value_t = 32)]
+    jobs: usize,
+    /// Per-request time limit in seconds.
+    #[arg(long, default_value_t = 5.0)]
+    timeout: f64,
+    /// How long to wait for /healthz, in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    ready_timeout: f64,
+    /// Key seed (same seed, same keys, same report bytes).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Load the catalog from this directory instead of the built-in one.
+    #[arg(long)]
+    catalog: Option<PathBuf>,
+    /// Write report.json here.
+    #[arg(long)]
+    report_dir: Option<PathBuf>,
+    /// Cases known to fail for this target (TOML `[expected_failures]` id = "reason").
+    #[arg(long)]
+    expected_failures: Option<PathBuf>,
+    /// SHOULD-level misses fail the run too.
+    #[arg(long)]
+    strict: bool,
+    /// Colour: auto, always, never.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
+    color: String,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = e.print();
+            return ExitCode::from(code as u8);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::UNEXPECTED as u8);
+        }
+    };
+    let code = rt.block_on(async {
+        match cli.command {
+            Command::Scenarios(args) => scenarios(args).await,
+            Command::Idp { command: IdpCommand::Serve { listen, seed } } => idp_serve(listen, seed).await,
+        }
+    });
+    ExitCode::from(code as u8)
+}
+
+async fn scenarios(args: ScenariosArgs) -> i32 {
+    let target = match (&args.target_cmd, &args.target_url) {
+        (Some(cmd), _) => TargetSpec::Command(cmd.clone()),
+        (None, Some(url)) => TargetSpec::Url(url.clone()),
+        (None, None) => TargetSpec::Builtin { defects: args.defects.clone() },
+    };
+    if !args.defects.is_empty() && !matches!(target, TargetSpec::Builtin { .. }) {
+        eprintln!("error: --defect applies to the built-in reference validator only");
+        return exit::USAGE;
+    }
+    if !args.idp_listen.ip().is_loopback() {
+        eprintln!("error: --idp-listen must be a loopback address, got `{}`", args.idp_listen);
+        return exit::USAGE;
+    }
+    let opts = ScenarioOptions {
+        target,
+        catalog_dir: args.catalog.clone(),
+        filters: args.filter.clone(),
+        tenant_source: args.tenant_source.parse().unwrap_or(byoid::world::TenantSource::Header("X-Tenant-Slug".into())),
+        jobs: args.jobs.clamp(1, 256),
+        timeout: Duration::from_secs_f64(args.timeout.clamp(0.05, 120.0)),
+        ready_timeout: Duration::from_secs_f64(args.ready_timeout.clamp(0.1, 600.0)),
+        seed: args.seed,
+        idp_listen: args.idp_listen,
+        manifest_out: args.manifest_out.clone(),
+    };
+    let expected = match &args.expected_failures {
+        Some(p) => match ExpectedFailures::load(p) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return e.exit_code();
+            }
+        },
+        None => None,
+    };
+    if args.list {
+        return match byoid::select_cases(&opts) {
+            Ok(cases) => {
+                let mut out = std::io::stdout().lock();
+                for c in cases {
+                    let _ = writeln!(out, "{:<6} {}  {}", c.level.to_string(), c.id, c.title);
+                }
+                exit::OK
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                e.exit_code()
+            }
+        };
+    }
+    // A report directory that cannot be written is reported before the run, not after.
+    if let Some(dir) = &args.report_dir {
+        if let Err(e) = std::fs::create_dir_all(dir).and_then(|_| std::fs::write(dir.join(".byoid-write-check"), b"")) {
+            eprintln!("error: report directory `{}` is not writable: {e}", dir.display());
+            return exit::SETUP_ERROR;
+        }
+        let _ = std::fs::remove_file(dir.join(".byoid-write-check"));
+    }
+    let color = match args.color.as_str() {
+        "always" => Color::On,
+        "never" => Color::Off,
+        _ if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() => Color::On,
+        _ => Color::Off,
+    };
+    let tty = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let report = byoid::run_scenarios_with(&opts, move |r| {
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if tty {
+            eprint!("\r\x1b[2K[{n:>4}] {}", byoid::recipe::truncate(&r.id, 70));
+        }
+    })
+    .await;
+    if tty {
+        eprint!("\r\x1b[2K");
+    }
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return e.exit_code();
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{}", console::render(&report, color)).is_err() {
+        return exit::OK; // broken pipe: the reader went away
+    }
+    let _ = writeln!(out, "Target: {}  ({} ms, seed {})", report.run.target, report.timings.run_ms, report.run.seed);
+    if let Some(dir) = &args.report_dir {
+        let path = dir.join("report.json");
+        if let Err(e) = std::fs::write(&path, report.to_json()) {
+            eprintln!("error: cannot write `{}`: {e}", path.display());
+            return exit::SETUP_ERROR;
+        }
+        let _ = writeln!(out, "Report: {}", path.display());
+    }
+    if let Some(expected) = expected {
+        let (new, fixed, stale) = expected.compare(&report, args.strict);
+        for id in &stale {
+            eprintln!("warning: expected failure `{id}` matches no selected case");
+        }
+        for id in &fixed {
+            eprintln!("error: `{id}` is listed as an expected failure but now passes: remove it from the list");
+        }
+        for id in &new {
+            eprintln!("error: `{id}` failed and is not an expected failure");
+        }
+        return if new.is_empty() && fixed.is_empty() { exit::OK } else { exit::CASES_FAILED };
+    }
+    let fatal = report.must_failures() + if args.strict { report.summary.warn } else { 0 };
+    if fatal > 0 {
+        exit::CASES_FAILED
+    } else {
+        exit::OK
+    }
+}
+
+async fn idp_serve(listen: SocketAddr, seed: u64) -> i32 {
+    if !listen.ip().is_loopback() {
+        eprintln!("error: --listen must be a loopback address, got `{listen}`");
+        return exit::USAGE;
+    }
+    let mut builder = mock_idp::MockIdp::builder().seed(seed).listen(listen);
+    for f in mock_idp::Flavor::ALL {
+        builder = builder.tenant(mock_idp::TenantSpec::new(f.name(), f).roles(["admin"]));
+    }
+    let idp = match builder.start().await {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::SETUP_ERROR;
+        }
+    };
+    println!("byoid mock IdPs on {} (admin API: {}/_admin/tenants; attacker host: {})\n", idp.uri(), idp.uri(), idp.attacker().uri());
+    for t in idp.tenants() {
+        let c = &t.clients()[0];
+        println!("{} ({})", t.slug(), t.flavor());
+        println!("  discovery: {}", t.discovery_url());
+        println!("  issuer:    {}", t.issuer());
+        println!("  audience:  {}", t.audience());
+        println!("  client:    {} / {}", c.id, c.secret);
+        let extra = match t.flavor() {
+            mock_idp::Flavor::Auth0 => format!("-d audience={}", t.audience()),
+            f if f.is_entra() => format!("-d scope={}/.default", t.audience()),
+            _ => "-d scope=api.read".to_string(),
+        };
+        println!("  token:     curl -s {} -d grant_type=client_credentials -d client_id={} -d client_secret={} {extra}\n", t.token_url(), c.id, c.secret);
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    println!("stopping");
+    exit::OK
+}

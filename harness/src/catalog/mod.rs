@@ -1,0 +1,227 @@
+//! The scenario catalog: TOML files in `scenarios/`, one per RFC section, validated strictly.
+//!
+//! A file holds a section header and `[[case]]` tables. Unknown keys are errors naming the
+//! file, line and field; a case that lists several flavors expands into one case per flavor,
+//! with the flavor appended to its id (`rfc8725/3.1/alg-none/okta`).
+//!
+//! See `scenarios/README.md` for the schema with examples.
+
+mod schema;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use mock_idp::Flavor;
+pub use schema::{
+    CaseFile, CaseSpec, Expect, ExpectSpec, FlavorSel, Level, Origin, Outcome, Placement, RequestSpec, SignSpec, Step,
+    TenantSpec, TokenIn, TokenKindSpec, TokenSpec, TrafficExpect,
+};
+
+/// A case ready to run: one flavor, one id.
+#[derive(Clone, Debug)]
+pub struct Case {
+    /// Stable id: `section/name[/flavor]`.
+    pub id: String,
+    /// The RFC section key, e.g. `rfc8725/3.1`.
+    pub section: String,
+    /// The section's title.
+    pub section_title: String,
+    /// One-line title.
+    pub title: String,
+    /// The requirement, quoted or paraphrased.
+    pub requirement: String,
+    /// References: RFC sections, CVEs.
+    pub refs: Vec<String>,
+    /// MUST, SHOULD or MAY.
+    pub level: Level,
+    /// Tags for filtering.
+    pub tags: Vec<String>,
+    /// The flavor of the case's tenant.
+    pub flavor: Flavor,
+    /// Tenant settings.
+    pub tenant: TenantSpec,
+    /// The token to send.
+    pub token: TokenSpec,
+    /// The request to send it in.
+    pub request: RequestSpec,
+    /// Steps for stateful cases (empty: one request).
+    pub steps: Vec<Step>,
+    /// The expectation of the final (or only) request.
+    pub expect: ExpectSpec,
+    /// Where the case is defined, for messages.
+    pub origin: String,
+}
+
+impl Case {
+    /// Stateful cases change IdP state or wait; they run after the independent ones.
+    pub fn is_stateful(&self) -> bool {
+        !self.steps.is_empty()
+    }
+}
+
+/// A catalog error: names the file, the line and the field.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct CatalogError {
+    /// The file.
+    pub file: PathBuf,
+    /// What is wrong, with line and field.
+    pub message: String,
+}
+
+/// Loads every `*.toml` file under `dir` (sorted by name) and expands the cases.
+pub fn load_dir(dir: &Path) -> Result<Vec<Case>, CatalogError> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| CatalogError { file: dir.to_path_buf(), message: format!("cannot read the catalog directory: {e}") })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let mut cases = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f)
+            .map_err(|e| CatalogError { file: f.clone(), message: format!("cannot read: {e}") })?;
+        cases.extend(parse_file(&f, &text)?);
+    }
+    check_unique(&cases)?;
+    Ok(cases)
+}
+
+/// The catalog compiled into the binary, so `byoid scenarios` works from any directory.
+pub fn builtin() -> Result<Vec<Case>, CatalogError> {
+    let mut cases = Vec::new();
+    for (name, text) in BUILTIN {
+        cases.extend(parse_file(Path::new(&format!("scenarios/{name}")), text)?);
+    }
+    check_unique(&cases)?;
+    Ok(cases)
+}
+
+/// A hash of the built-in catalog text, recorded in reports.
+pub fn builtin_hash() -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (name, text) in BUILTIN {
+        h.update(name.as_bytes());
+        h.update(text.as_bytes());
+    }
+    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+include!(concat!(env!("OUT_DIR"), "/builtin_catalog.rs"));
+
+fn check_unique(cases: &[Case]) -> Result<(), CatalogError> {
+    let mut seen = BTreeSet::new();
+    for c in cases {
+        if !seen.insert(c.id.as_str()) {
+            return Err(CatalogError { file: PathBuf::from(&c.origin), message: format!("duplicate case id `{}`", c.id) });
+        }
+    }
+    Ok(())
+}
+
+/// Parses one catalog file.
+pub fn parse_file(path: &Path, text: &str) -> Result<Vec<Case>, CatalogError> {
+    let file: CaseFile = toml::from_str(text).map_err(|e| CatalogError {
+        file: path.to_path_buf(),
+        message: describe_toml_error(text, &e),
+    })?;
+    let mut out = Vec::new();
+    for spec in file.case.iter() {
+        let line = spec.id.span().start;
+        let line_no = text[..line.min(text.len())].lines().count().max(1);
+        let origin = format!("{}:{line_no}", path.display());
+        let name = spec.id.get_ref();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_') {
+            return Err(CatalogError {
+                file: path.to_path_buf(),
+                message: format!("line {line_no}: field `id`: `{name}` must be non-empty ASCII letters, digits, `-`, `_` or `.`"),
+            });
+        }
+        let flavors: Vec<Flavor> = match &spec.flavors {
+            FlavorSel::All => Flavor::ALL.to_vec(),
+            FlavorSel::List(list) => list.clone(),
+        };
+        let multi = flavors.len() > 1 || matches!(spec.flavors, FlavorSel::All);
+        for flavor in flavors {
+            let id = if multi { format!("{}/{name}/{flavor}", file.section) } else { format!("{}/{name}", file.section) };
+            out.push(Case {
+                id,
+                section: file.section.clone(),
+                section_title: file.title.clone(),
+                title: spec.title.clone(),
+                requirement: spec.requirement.clone().unwrap_or_else(|| file.requirement.clone().unwrap_or_default()),
+                refs: if spec.refs.is_empty() { file.refs.clone() } else { spec.refs.clone() },
+                level: spec.level.unwrap_or(file.level),
+                tags: spec.tags.iter().chain(file.tags.iter()).cloned().collect(),
+                flavor,
+                tenant: spec.tenant.clone(),
+                token: spec.token.clone(),
+                request: spec.request.clone(),
+                steps: spec.steps.clone(),
+                expect: spec.expect.clone(),
+                origin: origin.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Turns a TOML error into "line N, column M: field `x`: message".
+fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().to_string();
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.lines().count().max(1) + usize::from(before.ends_with('\n'));
+            let line = line.min(text.lines().count().max(1));
+            let col = before.rsplit('\n').next().map(|l| l.chars().count() + 1).unwrap_or(1);
+            let snippet = text.lines().nth(line - 1).unwrap_or("").trim();
+            let field = text.get(span.clone()).map(|s| s.trim()).filter(|s| !s.is_empty() && s.len() < 60);
+            let field = field.map(|f| format!(" (at `{f}`)")).unwrap_or_default();
+            format!("line {line}, column {col}{field}: {msg}\n    | {snippet}")
+        }
+        None => msg,
+    }
+}
+
+/// Whether `case` matches a `--filter` term: an id prefix at `/` boundaries (`rfc6750`,
+/// `rfc6750/3`, `rfc6750/3/no-credentials`), a flavor name, or a tag.
+pub fn matches_filter(case: &Case, term: &str) -> bool {
+    let term = term.trim_end_matches('/');
+    case.id == term
+        || case.id.starts_with(&format!("{term}/"))
+        || case.tags.iter().any(|t| t == term)
+        || case.flavor.name() == term
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_names_file_line_and_field() {
+        let text = "section = \"x/1\"\ntitle = \"X\"\nlevel = \"must\"\n\n[[case]]\nid = \"a\"\ntitle = \"t\"\nexpect = \"ok\"\nbogus = 1\n";
+        let err = parse_file(Path::new("scenarios/x.toml"), text).unwrap_err();
+        let s = err.to_string();
+        assert!(s.starts_with("scenarios/x.toml: line 9"), "{s}");
+        assert!(s.contains("bogus"), "{s}");
+    }
+
+    #[test]
+    fn flavors_expand_with_suffix() {
+        let text = "section = \"x/1\"\ntitle = \"X\"\nlevel = \"must\"\n[[case]]\nid = \"a\"\ntitle = \"t\"\nflavors = \"all\"\nexpect = \"ok\"\n";
+        let cases = parse_file(Path::new("x.toml"), text).unwrap();
+        assert_eq!(cases.len(), Flavor::ALL.len());
+        assert_eq!(cases[3].id, "x/1/a/okta");
+        assert!(matches_filter(&cases[3], "x/1"));
+        assert!(matches_filter(&cases[3], "okta"));
+        assert!(!matches_filter(&cases[3], "x/1/a/ok"));
+    }
+
+    #[test]
+    fn builtin_catalog_loads_and_is_large() {
+        let cases = builtin().expect("the shipped catalog is valid");
+        assert!(cases.len() >= 150, "catalog has {} cases", cases.len());
+    }
+}

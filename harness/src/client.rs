@@ -1,0 +1,128 @@
+//! A bounded HTTP/1.1 client for talking to targets. It sends headers exactly as given
+//! (duplicates, odd spacing, any scheme) and reports hangs, resets and garbage as such.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::Request;
+use serde::Serialize;
+use tokio::net::TcpStream;
+
+/// A request as the harness sends it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Outgoing {
+    /// `GET` or `POST`.
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// Headers in order; names may repeat.
+    pub headers: Vec<(String, String)>,
+    /// Body (form-encoded for the body method).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub body: String,
+}
+
+/// What the target answered.
+#[derive(Clone, Debug, Serialize)]
+pub struct Answer {
+    /// Status code.
+    pub status: u16,
+    /// Headers, lowercase names, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body, at most 64 KiB.
+    #[serde(skip)]
+    pub body: Bytes,
+}
+
+impl Answer {
+    /// Every value of a header.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
+    }
+    /// The body as text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Why no answer came.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "kind", content = "detail", rename_all = "kebab-case")]
+pub enum Failure {
+    /// The connection was refused: nothing listens.
+    #[error("connection refused")]
+    Refused,
+    /// No complete answer within the time limit.
+    #[error("no answer within {0} ms")]
+    Timeout(u64),
+    /// The connection was closed or reset before a complete answer.
+    #[error("connection closed before a complete answer: {0}")]
+    Closed(String),
+    /// The bytes were not HTTP.
+    #[error("not a valid HTTP answer: {0}")]
+    Garbage(String),
+    /// The harness could not build the request (a header value that HTTP forbids).
+    #[error("request not sendable: {0}")]
+    Unsendable(String),
+}
+
+/// Sends `req` to `addr` (`127.0.0.1:port`) with `host` as the Host header, on a fresh
+/// connection, within `timeout`.
+pub async fn send(addr: &str, host: &str, req: &Outgoing, timeout: Duration) -> Result<Answer, Failure> {
+    let ms = timeout.as_millis() as u64;
+    match tokio::time::timeout(timeout, send_inner(addr, host, req)).await {
+        Ok(r) => r,
+        Err(_) => Err(Failure::Timeout(ms)),
+    }
+}
+
+async fn send_inner(addr: &str, host: &str, req: &Outgoing) -> Result<Answer, Failure> {
+    let stream = TcpStream::connect(addr).await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => Failure::Refused,
+        _ => Failure::Closed(e.to_string()),
+    })?;
+    let _ = stream.set_nodelay(true);
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+        .max_buf_size(256 * 1024)
+        .handshake::<_, Full<Bytes>>(io)
+        .await
+        .map_err(|e| Failure::Closed(e.to_string()))?;
+    let conn_task = tokio::spawn(conn);
+    let mut builder = Request::builder().method(req.method.as_str()).uri(req.path.as_str()).header("host", host);
+    for (n, v) in &req.headers {
+        let value = hyper::header::HeaderValue::from_bytes(v.as_bytes()).map_err(|e| Failure::Unsendable(e.to_string()))?;
+        builder = builder.header(n.as_str(), value);
+    }
+    let request = builder.body(Full::new(Bytes::from(req.body.clone()))).map_err(|e| Failure::Unsendable(e.to_string()))?;
+    let resp = sender.send_request(request).await.map_err(classify)?;
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let body = Limited::new(resp.into_body(), 64 * 1024);
+    let body = match body.collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) => {
+            // A body larger than we keep is fine; a broken one is not.
+            if e.to_string().contains("length limit") {
+                Bytes::from_static(b"<body longer than 64 KiB>")
+            } else {
+                return Err(Failure::Closed(e.to_string()));
+            }
+        }
+    };
+    conn_task.abort();
+    Ok(Answer { status, headers, body })
+}
+
+fn classify(e: hyper::Error) -> Failure {
+    if e.is_parse() || e.is_parse_status() {
+        Failure::Garbage(e.to_string())
+    } else {
+        Failure::Closed(e.to_string())
+    }
+}

@@ -1,0 +1,330 @@
+//! Named verifiers: status, `WWW-Authenticate` (parsed per RFC 7235/6750), body claims,
+//! leakage. A verdict comes only from what the target answered.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::catalog::{Expect, Outcome};
+use crate::client::{Answer, Failure};
+
+/// One challenge of a `WWW-Authenticate` header.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Challenge {
+    /// The auth scheme as sent.
+    pub scheme: String,
+    /// Parameters in order: name (lowercased), value, whether it was a quoted-string.
+    pub params: Vec<(String, String, bool)>,
+}
+
+impl Challenge {
+    /// The value of parameter `name`.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(n, _, _)| n == name).map(|(_, v, _)| v.as_str())
+    }
+}
+
+/// Parses a `WWW-Authenticate` value into challenges (RFC 7235 section 4.1 grammar).
+///
+/// ```
+/// let c = byoid::judge::parse_challenges(r#"Bearer realm="api", error="invalid_token""#).unwrap();
+/// assert_eq!(c[0].param("error"), Some("invalid_token"));
+/// ```
+pub fn parse_challenges(value: &str) -> Result<Vec<Challenge>, String> {
+    let b = value.as_bytes();
+    let mut i = 0;
+    let mut out: Vec<Challenge> = Vec::new();
+    let is_tchar = |c: u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c);
+    let skip_ws = |i: &mut usize| {
+        while *i < b.len() && (b[*i] == b' ' || b[*i] == b'\t') {
+            *i += 1;
+        }
+    };
+    loop {
+        skip_ws(&mut i);
+        while i < b.len() && b[i] == b',' {
+            i += 1;
+            skip_ws(&mut i);
+        }
+        if i >= b.len() {
+            break;
+        }
+        let start = i;
+        while i < b.len() && is_tchar(b[i]) {
+            i += 1;
+        }
+        if start == i {
+            return Err(format!("unexpected `{}` at byte {i}", b[i] as char));
+        }
+        let word = &value[start..i];
+        // A token followed by `=` is a parameter of the current challenge.
+        let mut j = i;
+        skip_ws(&mut j);
+        if j < b.len() && b[j] == b'=' && !out.is_empty() && !(j + 1 < b.len() && b[j + 1] == b'=') {
+            i = j + 1;
+            skip_ws(&mut i);
+            let (val, quoted) = if i < b.len() && b[i] == b'"' {
+                i += 1;
+                let mut v = String::new();
+                loop {
+                    if i >= b.len() {
+                        return Err("unterminated quoted-string".into());
+                    }
+                    match b[i] {
+                        b'"' => {
+                            i += 1;
+                            break;
+                        }
+                        b'\\' if i + 1 < b.len() => {
+                            v.push(b[i + 1] as char);
+                            i += 2;
+                        }
+                        c => {
+                            v.push(c as char);
+                            i += 1;
+                        }
+                    }
+                }
+                (v, true)
+            } else {
+                let s = i;
+                while i < b.len() && is_tchar(b[i]) {
+                    i += 1;
+                }
+                (value[s..i].to_string(), false)
+            };
+            if let Some(last) = out.last_mut() {
+                last.params.push((word.to_ascii_lowercase(), val, quoted));
+            }
+            skip_ws(&mut i);
+            if i < b.len() && b[i] != b',' {
+                return Err(format!("expected `,` at byte {i}"));
+            }
+        } else {
+            out.push(Challenge { scheme: word.to_string(), params: Vec::new() });
+            // token68 form (`Basic abc==`): a run of token68 characters, optional `=`
+            // padding, then the end or a comma.
+            skip_ws(&mut i);
+            let s = i;
+            let mut k = i;
+            while k < b.len() && (b[k].is_ascii_alphanumeric() || b"-._~+/".contains(&b[k])) {
+                k += 1;
+            }
+            let body_end = k;
+            while k < b.len() && b[k] == b'=' {
+                k += 1;
+            }
+            let mut after = k;
+            skip_ws(&mut after);
+            if body_end > s && (after >= b.len() || b[after] == b',') {
+                i = after;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What was observed, in the terms the expectations use.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Observed {
+    /// The outcome the answer amounts to, if it is one of the named ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// Status code, when an answer came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Parsed `WWW-Authenticate` challenges.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub challenges: Vec<Challenge>,
+    /// The first bytes of the body.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub body: String,
+    /// Why no answer came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+}
+
+/// How a request's answer compares to its expectation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Match {
+    /// Exactly what the specification asks for.
+    Expected,
+    /// An outcome the specification also allows.
+    Acceptable,
+    /// Neither.
+    Wrong,
+    /// The target could not answer (hang, reset, garbage).
+    NoAnswer,
+}
+
+/// Text that betrays an exception or stack trace in a response body.
+const LEAK_MARKERS: &[&str] = &[
+    "panicked at",
+    "Traceback (most recent call last)",
+    "Exception",
+    "exception",
+    "stack backtrace",
+    "    at ",
+    "RUST_BACKTRACE",
+    "Error {",
+    "node:internal",
+    "File \"/",
+];
+
+/// Judges one answer. Returns the match and the reasons it is not `Expected`.
+pub fn judge(expect: &Expect, result: &Result<Answer, Failure>) -> (Match, Observed, Vec<String>) {
+    let answer = match result {
+        Ok(a) => a,
+        Err(f) => {
+            let obs = Observed { outcome: None, status: None, challenges: Vec::new(), body: String::new(), failure: Some(f.clone()) };
+            return (Match::NoAnswer, obs, vec![format!("no answer: {f}")]);
+        }
+    };
+    let mut reasons = Vec::new();
+    let mut challenges = Vec::new();
+    let www = answer.all("www-authenticate");
+    for v in &www {
+        match parse_challenges(v) {
+            Ok(c) => challenges.extend(c),
+            Err(e) => reasons.push(format!("WWW-Authenticate `{v}` does not parse: {e}")),
+        }
+    }
+    let bearer: Vec<&Challenge> = challenges.iter().filter(|c| c.scheme.eq_ignore_ascii_case("bearer")).collect();
+    for c in &bearer {
+        let mut names: Vec<&str> = c.params.iter().map(|(n, _, _)| n.as_str()).collect();
+        names.sort_unstable();
+        if names.windows(2).any(|w| w[0] == w[1]) {
+            reasons.push("a Bearer challenge repeats a parameter (RFC 6750 section 3: each at most once)".into());
+        }
+        for (n, _, quoted) in &c.params {
+            if ["error", "error_description", "realm", "scope", "error_uri"].contains(&n.as_str()) && !quoted {
+                reasons.push(format!("`{n}` is not a quoted-string (RFC 6750 section 3)"));
+            }
+        }
+    }
+    let error = bearer.iter().find_map(|c| c.param("error"));
+    let outcome = match (answer.status, error) {
+        (200, _) => Some(Outcome::Ok),
+        (401, Some("invalid_token")) => Some(Outcome::InvalidToken),
+        (401, None) if !bearer.is_empty() => Some(Outcome::NoCredentials),
+        (400, Some("invalid_request")) => Some(Outcome::InvalidRequest),
+        (403, Some("insufficient_scope")) => Some(Outcome::InsufficientScope),
+        _ => None,
+    };
+    let text = answer.text();
+    let body = crate::recipe::truncate(&text, 300);
+    if answer.status >= 500 {
+        reasons.push(format!("answered {} (a target never answers 5xx for a bad token)", answer.status));
+    }
+    if let Some(m) = LEAK_MARKERS.iter().find(|m| text.contains(*m)) {
+        reasons.push(format!("the body contains `{}`: exception text leaked", m.trim()));
+    }
+    if outcome == Some(Outcome::Ok) {
+        if let Some(want) = &expect.claims {
+            check_claims(want, &text, &mut reasons);
+        }
+    }
+    let obs = Observed { outcome, status: Some(answer.status), challenges: challenges.clone(), body, failure: None };
+    let m = match outcome {
+        Some(o) if o == expect.outcome && reasons.is_empty() => Match::Expected,
+        Some(o) if expect.acceptable.contains(&o) && reasons.is_empty() => Match::Acceptable,
+        _ => {
+            if outcome != Some(expect.outcome) && !outcome.is_some_and(|o| expect.acceptable.contains(&o)) {
+                let got = match (outcome, error) {
+                    (Some(o), _) => o.to_string(),
+                    (None, Some(e)) => format!("{} with error=\"{e}\"", answer.status),
+                    (None, None) if www.is_empty() => format!("{} without WWW-Authenticate", answer.status),
+                    (None, None) => format!("{} with WWW-Authenticate `{}`", answer.status, www.join(", ")),
+                };
+                reasons.insert(0, format!("expected {}, got {got}", expect_text(expect)));
+            }
+            Match::Wrong
+        }
+    };
+    (m, obs, reasons)
+}
+
+/// "401 invalid_token (or 400 invalid_request)".
+pub fn expect_text(e: &Expect) -> String {
+    let mut s = e.outcome.to_string();
+    if !e.acceptable.is_empty() {
+        let alts: Vec<String> = e.acceptable.iter().map(ToString::to_string).collect();
+        s.push_str(&format!(" (or {})", alts.join(", ")));
+    }
+    s
+}
+
+fn check_claims(want: &std::collections::BTreeMap<String, toml::Value>, body: &str, reasons: &mut Vec<String>) {
+    let Ok(v) = serde_json::from_str::<Value>(body) else {
+        reasons.push("the 200 body is not JSON".into());
+        return;
+    };
+    for (name, expected) in want {
+        let got = &v["claims"][name];
+        let expected_json = toml_to_json(expected);
+        let ok = match (&expected_json, got) {
+            (Value::Array(want), Value::Array(have)) => want.iter().all(|w| have.contains(w)),
+            (Value::Array(want), Value::String(s)) => want.len() == 1 && want[0] == Value::String(s.clone()),
+            (w, h) => w == h,
+        };
+        if !ok {
+            reasons.push(format!("claims.{name}: expected {expected_json}, got {got}"));
+        }
+    }
+}
+
+fn toml_to_json(v: &toml::Value) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_bearer_and_basic() {
+        let c = parse_challenges(r#"Bearer realm="x", error="invalid_token", error_description="bad", Basic realm="y""#).unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].param("error"), Some("invalid_token"));
+        assert_eq!(c[1].scheme, "Basic");
+        let c = parse_challenges("Bearer").unwrap();
+        assert_eq!(c[0].params.len(), 0);
+        let c = parse_challenges("Bearer error=invalid_token").unwrap();
+        assert_eq!(c[0].params[0], ("error".into(), "invalid_token".into(), false));
+        assert!(parse_challenges("Bearer error=\"x").is_err());
+    }
+
+    fn answer(status: u16, www: &str, body: &str) -> Result<Answer, Failure> {
+        let mut headers = vec![];
+        if !www.is_empty() {
+            headers.push(("www-authenticate".to_string(), www.to_string()));
+        }
+        Ok(Answer { status, headers, body: bytes::Bytes::from(body.to_string()) })
+    }
+
+    #[test]
+    fn verdicts_follow_the_contract_table() {
+        let e = Expect { outcome: Outcome::InvalidToken, ..Expect::default() };
+        assert_eq!(judge(&e, &answer(401, r#"Bearer error="invalid_token""#, "")).0, Match::Expected);
+        assert_eq!(judge(&e, &answer(401, "Bearer", "")).0, Match::Wrong, "no error param");
+        assert_eq!(judge(&e, &answer(200, "", "{}")).0, Match::Wrong);
+        let (m, _, r) = judge(&e, &answer(401, r#"Bearer error="invalid_token", error="invalid_token""#, ""));
+        assert_eq!(m, Match::Wrong);
+        assert!(r[0].contains("repeats"), "{r:?}");
+        let (m, _, r) = judge(&e, &answer(500, "", "thread 'main' panicked at src/x.rs"));
+        assert_eq!(m, Match::Wrong);
+        assert!(r.iter().any(|x| x.contains("5xx")) && r.iter().any(|x| x.contains("leaked")));
+        let e2 = Expect { outcome: Outcome::InvalidRequest, acceptable: vec![Outcome::InvalidToken], ..Expect::default() };
+        assert_eq!(judge(&e2, &answer(401, r#"Bearer error="invalid_token""#, "")).0, Match::Acceptable);
+        assert_eq!(judge(&e, &Err(Failure::Timeout(10))).0, Match::NoAnswer);
+    }
+
+    #[test]
+    fn claims_are_checked_on_200() {
+        let mut want = std::collections::BTreeMap::new();
+        want.insert("roles".to_string(), toml::Value::Array(vec![toml::Value::String("admin".into())]));
+        let e = Expect { outcome: Outcome::Ok, claims: Some(want), ..Expect::default() };
+        assert_eq!(judge(&e, &answer(200, "", r#"{"claims":{"roles":["x","admin"]}}"#)).0, Match::Expected);
+        assert_eq!(judge(&e, &answer(200, "", r#"{"claims":{"groups":["admin"]}}"#)).0, Match::Wrong);
+    }
+}

@@ -1,0 +1,360 @@
+//! Turns a case's token recipe into a compact token, with placeholders resolved.
+//!
+//! Placeholders in string values:
+//! * a whole value `{now}`, `{now+3600}`, `{now-skew-5}` becomes a JSON integer; with a
+//!   fractional tail (`{now+3600}.5`) a JSON float;
+//! * `str:` at the start keeps the value a string (`"str:{now+3600}"` for `exp` as a string);
+//! * a whole value `{jwk}` or `{attacker.jwk}` becomes that public JWK as a JSON object;
+//! * otherwise `{issuer}`, `{audience}`, `{client_id}`, `{tenant_id}`, `{kid}`, `{jwks_url}`,
+//!   `{other.issuer}`, `{other.client_id}`, `{other.kid}`, `{attacker.issuer}`,
+//!   `{attacker.kid}`, `{attacker.jku}` are replaced inside the text.
+
+use mock_idp::forge::{self, NonCanonical, PublicKeyEncoding, Signature, SignatureDamage};
+use mock_idp::{MintOptions, Tenant, TokenKind};
+use serde_json::{Map, Value};
+
+use crate::catalog::{SignSpec, TokenSpec};
+use crate::catalog::{Origin, TokenKindSpec};
+
+/// Everything placeholders can name.
+pub struct Context<'a> {
+    /// Unix time of the run's clock.
+    pub now: i64,
+    /// The manifest's clock skew.
+    pub skew: i64,
+    /// The case's tenant.
+    pub tenant: &'a Tenant,
+    /// The "other" tenant (different keys, same flavor), if the case has one.
+    pub other: Option<&'a Tenant>,
+    /// The sibling tenant (same keys), if the case has one.
+    pub sibling: Option<&'a Tenant>,
+    /// The attacker's tenant.
+    pub attacker: &'a Tenant,
+    /// A per-case URL on the attacker host that serves its keys.
+    pub attacker_jku: String,
+}
+
+/// Why a recipe could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum RecipeError {
+    /// A placeholder names nothing.
+    #[error("unknown placeholder `{{{0}}}`")]
+    UnknownPlaceholder(String),
+    /// The case refers to a tenant it does not have.
+    #[error("the case uses `{0}` but has no such tenant")]
+    MissingTenant(&'static str),
+    /// Anything else.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Context<'_> {
+    fn other(&self) -> Result<&Tenant, RecipeError> {
+        self.other.ok_or(RecipeError::MissingTenant("other"))
+    }
+
+    fn name(&self, name: &str) -> Result<String, RecipeError> {
+        Ok(match name {
+            "issuer" => self.tenant.issuer().to_string(),
+            "audience" => self.tenant.audience().to_string(),
+            "client_id" => self.tenant.clients()[0].id.clone(),
+            "tenant_id" => self.tenant.tenant_key().to_string(),
+            "kid" => self.tenant.active_key().kid().to_string(),
+            "jwks_url" => self.tenant.jwks_url(),
+            "other.issuer" => self.other()?.issuer().to_string(),
+            "other.client_id" => self.other()?.clients()[0].id.clone(),
+            "other.audience" => self.other()?.audience().to_string(),
+            "other.kid" => self.other()?.active_key().kid().to_string(),
+            "other.tenant_id" => self.other()?.tenant_key().to_string(),
+            "attacker.issuer" => self.attacker.issuer().to_string(),
+            "attacker.kid" => self.attacker.active_key().kid().to_string(),
+            "attacker.jku" => self.attacker_jku.clone(),
+            other => return Err(RecipeError::UnknownPlaceholder(other.to_string())),
+        })
+    }
+
+    fn arith(&self, expr: &str) -> Option<i64> {
+        let mut total = 0i64;
+        let mut sign = 1i64;
+        let mut term = String::new();
+        let flush = |term: &str, sign: i64, total: &mut i64| -> Option<()> {
+            let v = match term {
+                "now" => self.now,
+                "skew" => self.skew,
+                t => t.parse::<i64>().ok()?,
+            };
+            *total += sign * v;
+            Some(())
+        };
+        for ch in expr.chars() {
+            if ch == '+' || ch == '-' {
+                flush(term.trim(), sign, &mut total)?;
+                term.clear();
+                sign = if ch == '+' { 1 } else { -1 };
+            } else {
+                term.push(ch);
+            }
+        }
+        flush(term.trim(), sign, &mut total)?;
+        Some(total)
+    }
+
+    /// Resolves one string value.
+    pub fn value(&self, s: &str) -> Result<Value, RecipeError> {
+        if let Some(rest) = s.strip_prefix("str:") {
+            return Ok(Value::String(self.interpolate(rest)?));
+        }
+        if s == "{jwk}" {
+            return Ok(self.tenant.active_key().public_jwk().clone());
+        }
+        if s == "{attacker.jwk}" {
+            return Ok(self.attacker.active_key().public_jwk().clone());
+        }
+        if let Some(inner) = s.strip_prefix('{') {
+            if let Some((expr, tail)) = inner.split_once('}') {
+                if let Some(n) = self.arith(expr) {
+                    if tail.is_empty() {
+                        return Ok(Value::from(n));
+                    }
+                    if let Some(frac) = tail.strip_prefix('.') {
+                        if let Ok(f) = format!("{n}.{frac}").parse::<f64>() {
+                            return Ok(Value::from(f));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Value::String(self.interpolate(s)?))
+    }
+
+    /// Replaces `{name}` inside text; `{now...}` becomes digits.
+    pub fn interpolate(&self, s: &str) -> Result<String, RecipeError> {
+        let mut out = String::with_capacity(s.len());
+        let mut rest = s;
+        while let Some(start) = rest.find('{') {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 1..];
+            let Some(end) = after.find('}') else {
+                out.push_str(&rest[start..]);
+                return Ok(out);
+            };
+            let name = &after[..end];
+            match self.arith(name) {
+                Some(n) if name.contains("now") || name.contains("skew") => out.push_str(&n.to_string()),
+                _ => out.push_str(&self.name(name)?),
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    /// Converts a TOML value to JSON, resolving placeholders in strings.
+    pub fn json(&self, v: &toml::Value) -> Result<Value, RecipeError> {
+        Ok(match v {
+            toml::Value::String(s) => self.value(s)?,
+            toml::Value::Integer(i) => Value::from(*i),
+            toml::Value::Float(f) => Value::from(*f),
+            toml::Value::Boolean(b) => Value::Bool(*b),
+            toml::Value::Datetime(d) => Value::String(d.to_string()),
+            toml::Value::Array(a) => Value::Array(a.iter().map(|x| self.json(x)).collect::<Result<_, _>>()?),
+            toml::Value::Table(t) => {
+                let mut m = Map::new();
+                for (k, x) in t {
+                    m.insert(k.clone(), self.json(x)?);
+                }
+                Value::Object(m)
+            }
+        })
+    }
+}
+
+/// The token a recipe describes, with its decoded parts for evidence.
+pub struct Built {
+    /// The compact token as sent.
+    pub token: String,
+}
+
+/// Makes the token of `spec` in `ctx`.
+pub fn build(spec: &TokenSpec, ctx: &Context<'_>) -> Result<Built, RecipeError> {
+    if let Some(raw) = &spec.raw {
+        return Ok(Built { token: ctx.interpolate(raw)? });
+    }
+    let origin = match spec.from {
+        Origin::Own => ctx.tenant,
+        Origin::Other => ctx.other()?,
+        Origin::Sibling => ctx.sibling.ok_or(RecipeError::MissingTenant("sibling"))?,
+        Origin::Attacker => ctx.attacker,
+    };
+    let kind = match spec.kind {
+        TokenKindSpec::Access => TokenKind::AppAccess,
+        TokenKindSpec::User => TokenKind::UserAccess,
+        TokenKindSpec::IdToken => TokenKind::IdToken { nonce: "n-0S6_WzA2Mj".into(), access_token: None },
+    };
+    let parts = origin.parts(&MintOptions { kind, ..MintOptions::default() });
+    let mut header = parts.header;
+    let mut claims = parts.claims;
+    for (k, v) in &spec.header {
+        header.insert(k.clone(), ctx.json(v)?);
+    }
+    for k in &spec.remove_header {
+        header.remove(k);
+    }
+    for (k, v) in &spec.claims {
+        claims.insert(k.clone(), ctx.json(v)?);
+    }
+    for k in &spec.remove_claims {
+        claims.remove(k);
+    }
+    let mut header_text = Value::Object(header.clone()).to_string();
+    for (name, raw) in &spec.append_header {
+        header_text = forge::append_member(&header_text, name, &ctx.interpolate(raw)?);
+    }
+    let mut claims_text = match spec.nested_depth {
+        Some(d) => forge::nested_json(d.min(1_000_000)),
+        None => Value::Object(claims).to_string(),
+    };
+    for (name, raw) in &spec.append_claims {
+        claims_text = forge::append_member(&claims_text, name, &ctx.interpolate(raw)?);
+    }
+    if let Some(target) = spec.pad_to {
+        // base64 grows 4/3; pad the JSON so the whole token reaches the target length.
+        let current = (header_text.len() + claims_text.len()) * 4 / 3 + 350;
+        if target > current {
+            let pad = "A".repeat((target - current) * 3 / 4);
+            claims_text = forge::append_member(&claims_text, "pad", &Value::String(pad).to_string());
+        }
+    }
+    let header_alg = header.get("alg").and_then(Value::as_str).unwrap_or("RS256").to_string();
+    let genuine_alg = |key: &mock_idp::keys::SigningKey| -> String {
+        let alg = spec.sign_alg.clone().unwrap_or_else(|| header_alg.clone());
+        if mock_idp::keys::KeyKind::for_alg(&alg) == Some(key.kind()) {
+            alg
+        } else {
+            match key.kind() {
+                mock_idp::keys::KeyKind::Rsa => "RS256",
+                mock_idp::keys::KeyKind::P256 => "ES256",
+                mock_idp::keys::KeyKind::P384 => "ES384",
+                mock_idp::keys::KeyKind::Ed25519 => "EdDSA",
+            }
+            .to_string()
+        }
+    };
+    let key_sig = |key: std::sync::Arc<mock_idp::keys::SigningKey>| {
+        let alg = genuine_alg(&key);
+        Signature::Key { key, alg }
+    };
+    let signature = match spec.sign {
+        SignSpec::Genuine => match &parts.signature {
+            Signature::Key { key, .. } => key_sig(key.clone()),
+            other => other.clone(),
+        },
+        SignSpec::Empty => Signature::Segment(String::new()),
+        SignSpec::Junk => Signature::Segment("c2lnbmF0dXJlLXRoYXQtaXMtbm90LW9uZQ".into()),
+        SignSpec::Hmac => {
+            let alg = spec.sign_alg.clone().unwrap_or_else(|| {
+                if header_alg.starts_with("HS") { header_alg.clone() } else { "HS256".into() }
+            });
+            let secret = match spec.hmac_secret.as_deref().unwrap_or("spki-pem") {
+                "empty" => Vec::new(),
+                name => {
+                    let enc = PublicKeyEncoding::from_name(name)
+                        .ok_or_else(|| RecipeError::Invalid(format!("unknown hmac_secret `{name}`")))?;
+                    forge::public_key_bytes(&origin.active_key(), enc)
+                }
+            };
+            Signature::Hmac { alg, secret }
+        }
+        SignSpec::Attacker => key_sig(ctx.attacker.active_key()),
+        SignSpec::OtherTenant => key_sig(ctx.other()?.active_key()),
+        SignSpec::EcdsaZero => Signature::Bytes(forge::ecdsa_zero(&header_alg)),
+        SignSpec::EcdsaOrder => Signature::Bytes(forge::ecdsa_order(&header_alg)),
+        SignSpec::EcdsaDer => {
+            let kind = mock_idp::keys::KeyKind::for_alg(&header_alg)
+                .ok_or_else(|| RecipeError::Invalid(format!("ecdsa-der needs an ES alg, header has `{header_alg}`")))?;
+            let key = origin.key(kind);
+            let input = format!("{}.{}", forge::b64(header_text.as_bytes()), forge::b64(claims_text.as_bytes()));
+            let seg = forge::sign_segment(input.as_bytes(), &Signature::Key { key, alg: header_alg.clone() })
+                .map_err(|e| RecipeError::Invalid(e.to_string()))?;
+            let raw = base64_decode(&seg);
+            Signature::Bytes(forge::ecdsa_raw_to_der(&raw))
+        }
+        SignSpec::Previous => key_sig(
+            origin.previous_key().ok_or_else(|| RecipeError::Invalid("no previous key: rotate first".into()))?,
+        ),
+        SignSpec::EncKey => key_sig(origin.enc_key()),
+    };
+    let mut token = forge::try_compact(header_text.as_bytes(), claims_text.as_bytes(), &signature)
+        .map_err(|e| RecipeError::Invalid(e.to_string()))?;
+    if let Some(d) = &spec.damage {
+        let damage = match d.as_str() {
+            "flip-bit" => SignatureDamage::FlipBit,
+            "strip" => SignatureDamage::Strip,
+            "strip-with-dot" => SignatureDamage::StripWithDot,
+            "truncate" => SignatureDamage::Truncate,
+            other => return Err(RecipeError::Invalid(format!("unknown damage `{other}`"))),
+        };
+        token = forge::damage_signature(&token, damage);
+    }
+    if let Some((segment, how)) = &spec.non_canonical {
+        let how = match how.as_str() {
+            "padding" => NonCanonical::Padding,
+            "standard-alphabet" => NonCanonical::StandardAlphabet,
+            "whitespace" => NonCanonical::Whitespace,
+            other => return Err(RecipeError::Invalid(format!("unknown non_canonical form `{other}`"))),
+        };
+        token = forge::non_canonical(&token, *segment, how);
+    }
+    Ok(Built { token })
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap_or_default()
+}
+
+/// The decoded header and claims of a token for evidence, with times shown relative to `now`
+/// so that two runs give the same bytes. Undecodable parts are shown as text.
+pub fn decode_for_evidence(token: &str, now: i64) -> Value {
+    use base64::Engine;
+    let mut parts = token.split('.');
+    let mut seg = |limit: usize| -> Value {
+        let Some(s) = parts.next() else { return Value::Null };
+        match base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')) {
+            Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+                Ok(Value::Object(mut m)) => {
+                    for k in ["iat", "nbf", "exp", "auth_time"] {
+                        if let Some(n) = m.get(k).and_then(Value::as_i64) {
+                            let d = n - now;
+                            m.insert(k.into(), Value::String(if d >= 0 { format!("now+{d}") } else { format!("now{d}") }));
+                        }
+                    }
+                    for k in ["aio", "uti", "rh", "jti", "pad"] {
+                        if let Some(Value::String(s)) = m.get(k) {
+                            if s.len() > 12 {
+                                m.insert(k.into(), Value::String(format!("{}…", &s[..s.char_indices().nth(8).map(|(i, _)| i).unwrap_or(0)])));
+                            }
+                        }
+                    }
+                    Value::Object(m)
+                }
+                _ => Value::String(truncate(&String::from_utf8_lossy(&bytes), limit)),
+            },
+            Err(_) => Value::String(truncate(s, limit)),
+        }
+    };
+    let header = seg(200);
+    let claims = seg(400);
+    serde_json::json!({ "header": header, "claims": claims, "segments": token.split('.').count(), "length": token.len() })
+}
+
+/// Shortens text to `n` characters with an ellipsis.
+pub fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(n).collect();
+        out.push('…');
+        out
+    }
+}

@@ -1,0 +1,105 @@
+//! Console output in the manner of h2spec: grouped by RFC section, one line a case, failure
+//! details indented, a summary line and a failure recap.
+
+use std::fmt::Write;
+
+use crate::report::Report;
+use crate::runner::{CaseResult, Verdict};
+
+/// Whether to use colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Color {
+    /// ANSI colours.
+    On,
+    /// Plain text.
+    Off,
+}
+
+fn paint(color: Color, code: &str, s: &str) -> String {
+    match color {
+        Color::On => format!("\x1b[{code}m{s}\x1b[0m"),
+        Color::Off => s.to_string(),
+    }
+}
+
+fn verdict_code(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass | Verdict::Acceptable => "32",
+        Verdict::Warn | Verdict::Untestable | Verdict::Skip => "33",
+        Verdict::Fail | Verdict::Error => "31",
+    }
+}
+
+/// One line for a case: `  PASS rfc8725/3.1/alg-none/okta  alg none is rejected`.
+pub fn case_line(c: &CaseResult, color: Color) -> String {
+    let word = format!("{:>10}", c.verdict.word());
+    let short = c.id.strip_prefix(&format!("{}/", c.section)).unwrap_or(&c.id);
+    format!("  {} {short}  {}", paint(color, verdict_code(c.verdict), &word), c.title)
+}
+
+fn details(c: &CaseResult, out: &mut String) {
+    if matches!(c.verdict, Verdict::Pass | Verdict::Acceptable | Verdict::Skip) {
+        return;
+    }
+    let _ = writeln!(out, "             -> {} [{}]", c.requirement, c.level);
+    let _ = writeln!(out, "                expected: {}", c.expected);
+    for r in &c.reasons {
+        let _ = writeln!(out, "                  actual: {r}");
+    }
+}
+
+/// The whole report, grouped by section, with the summary.
+pub fn render(report: &Report, color: Color) -> String {
+    let mut out = String::new();
+    for ctl in &report.controls {
+        if !ctl.accepted {
+            let _ = writeln!(out, "{} positive control for {}: {}", paint(color, "33", "warning:"), ctl.flavor, ctl.detail);
+        }
+    }
+    let mut section = "";
+    for c in &report.cases {
+        if c.section != section {
+            section = &c.section;
+            let _ = writeln!(out, "\n{} {}", paint(color, "1", &section_name(&c.section)), c.section_title);
+        }
+        let _ = writeln!(out, "{}", case_line(c, color));
+        details(c, &mut out);
+    }
+    out.push('\n');
+    out.push_str(&summary(report, color));
+    out
+}
+
+/// `rfc8725/3.1` → `RFC 8725 §3.1`.
+pub fn section_name(s: &str) -> String {
+    match s.split_once('/') {
+        Some((rfc, sec)) if rfc.starts_with("rfc") => format!("RFC {} §{sec}", &rfc[3..]),
+        _ => s.to_string(),
+    }
+}
+
+/// The summary line and, when anything failed, the recap by section.
+pub fn summary(report: &Report, color: Color) -> String {
+    let s = &report.summary;
+    let mut out = String::new();
+    let bad: Vec<&CaseResult> = report.cases.iter().filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Error | Verdict::Warn | Verdict::Untestable)).collect();
+    if !bad.is_empty() {
+        let _ = writeln!(out, "Failures:");
+        let mut section = "";
+        for c in bad {
+            if c.section != section {
+                section = &c.section;
+                let _ = writeln!(out, "  {} {}", section_name(&c.section), c.section_title);
+            }
+            let _ = writeln!(out, "  {}", case_line(c, color));
+        }
+        out.push('\n');
+    }
+    let line = format!(
+        "Summary: {} cases, {} passed, {} acceptable, {} warned, {} failed, {} untestable, {} errors, {} skipped",
+        s.total, s.pass, s.acceptable, s.warn, s.fail, s.untestable, s.error, s.skip
+    );
+    let code = if s.fail + s.error > 0 { "31" } else if s.warn + s.untestable > 0 { "33" } else { "32" };
+    let _ = writeln!(out, "{}", paint(color, code, &line));
+    out
+}

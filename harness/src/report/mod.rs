@@ -1,0 +1,147 @@
+//! One result model, several renderers: the console (h2spec-style), JSON (versioned schema).
+//!
+//! # JSON schema `byoid-report/1`
+//!
+//! ```json
+//! {
+//!   "schema": "byoid-report/1",
+//!   "run": {"target": "builtin:reference", "harness_version": "0.1.0", "catalog_hash": "…",
+//!           "seed": 0, "tenant_source": "header"},
+//!   "summary": {"total": 312, "pass": 300, "acceptable": 2, "warn": 1, "fail": 0,
+//!               "untestable": 0, "skip": 0, "error": 0, "must_failures": 0},
+//!   "controls": [{"flavor": "okta", "accepted": true, "detail": "genuine token accepted"}],
+//!   "cases": [{"id": "rfc8725/3.1/alg-none/okta", "section": "rfc8725/3.1", "title": "…",
+//!              "level": "must", "verdict": "pass", "expected": "401 invalid_token",
+//!              "observed": {"outcome": "invalid-token", "status": 401, …},
+//!              "evidence": {"request": {…}, "token": {"header": {…}, "claims": {…}}}}],
+//!   "timings": {"run_ms": 1234, "cases_ms": {"rfc8725/3.1/alg-none/okta": 3}}
+//! }
+//! ```
+//!
+//! Everything but `timings` (and `run.started_at`) is the same for two runs with the same
+//! seed, catalog and target: cases are sorted by id and times in tokens are relative.
+
+pub mod console;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::runner::{CaseResult, Control, Verdict};
+
+/// The report schema version.
+pub const SCHEMA: &str = "byoid-report/1";
+
+/// Run metadata.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunInfo {
+    /// The target.
+    pub target: String,
+    /// The harness version.
+    pub harness_version: String,
+    /// A hash of the catalog.
+    pub catalog_hash: String,
+    /// Key seed.
+    pub seed: u64,
+    /// Tenant source.
+    pub tenant_source: String,
+    /// Filters applied.
+    pub filters: Vec<String>,
+}
+
+/// Verdict counts.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    /// Cases.
+    pub total: usize,
+    /// Passed.
+    pub pass: usize,
+    /// Passed with an allowed alternative.
+    pub acceptable: usize,
+    /// SHOULD/MAY misses.
+    pub warn: usize,
+    /// MUST misses.
+    pub fail: usize,
+    /// Not judgeable.
+    pub untestable: usize,
+    /// Not run.
+    pub skip: usize,
+    /// Target or harness problems.
+    pub error: usize,
+}
+
+impl Summary {
+    /// Counts the verdicts of `cases`.
+    pub fn of(cases: &[CaseResult]) -> Summary {
+        let mut s = Summary { total: cases.len(), ..Summary::default() };
+        for c in cases {
+            match c.verdict {
+                Verdict::Pass => s.pass += 1,
+                Verdict::Acceptable => s.acceptable += 1,
+                Verdict::Warn => s.warn += 1,
+                Verdict::Fail => s.fail += 1,
+                Verdict::Untestable => s.untestable += 1,
+                Verdict::Skip => s.skip += 1,
+                Verdict::Error => s.error += 1,
+            }
+        }
+        s
+    }
+}
+
+/// A whole run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// Always [`SCHEMA`].
+    pub schema: &'static str,
+    /// Run metadata.
+    pub run: RunInfo,
+    /// Counts.
+    pub summary: Summary,
+    /// Positive controls.
+    pub controls: Vec<Control>,
+    /// Case results, sorted by id.
+    pub cases: Vec<CaseResult>,
+    /// Wall times, kept apart from verdicts.
+    pub timings: Timings,
+}
+
+/// Wall times.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Timings {
+    /// The whole run, startup included.
+    pub run_ms: u64,
+    /// Each case.
+    pub cases_ms: BTreeMap<String, u64>,
+}
+
+impl Report {
+    /// Builds a report; sorts cases by id.
+    pub fn new(run: RunInfo, controls: Vec<Control>, mut cases: Vec<CaseResult>, run_ms: u64) -> Report {
+        cases.sort_by(|a, b| a.id.cmp(&b.id));
+        let timings = Timings {
+            run_ms,
+            cases_ms: cases.iter().map(|c| (c.id.clone(), c.duration.as_millis() as u64)).collect(),
+        };
+        Report { schema: SCHEMA, run, summary: Summary::of(&cases), controls, cases, timings }
+    }
+
+    /// The JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
+
+    /// The JSON text without timings: the bytes two runs with the same seed share.
+    pub fn verdict_json(&self) -> String {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(m) = v.as_object_mut() {
+            m.remove("timings");
+        }
+        serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+    }
+
+    /// MUST-level failures and errors.
+    pub fn must_failures(&self) -> usize {
+        self.cases.iter().filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Error)).count()
+    }
+}

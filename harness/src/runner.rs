@@ -1,0 +1,444 @@
+//! Runs cases against a target: positive controls first, then every case on its own tenant,
+//! concurrently. The verdict of a case comes only from what the target answered.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mock_idp::{Flavor, MintOptions};
+use serde::Serialize;
+
+use crate::catalog::{Case, Expect, Level, Outcome, Placement, Step, TokenIn, TrafficExpect};
+use crate::client::{self, Outgoing};
+use crate::judge::{self, Match, Observed};
+use crate::recipe::{self, Context};
+use crate::world::{CaseTenants, TenantSource, World};
+
+/// The verdict of one case (Wycheproof-style valid/invalid/acceptable, plus run problems).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// What the specification asks for.
+    Pass,
+    /// Another outcome the specification allows.
+    Acceptable,
+    /// A SHOULD or MAY requirement missed.
+    Warn,
+    /// A MUST requirement missed.
+    Fail,
+    /// Could not be judged: the flavor's positive control failed.
+    Untestable,
+    /// Not run.
+    Skip,
+    /// The target hung, reset the connection or answered garbage, or the case could not be built.
+    Error,
+}
+
+impl Verdict {
+    /// Upper-case word for the console.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Acceptable => "ACCEPT",
+            Verdict::Warn => "WARN",
+            Verdict::Fail => "FAIL",
+            Verdict::Untestable => "UNTESTABLE",
+            Verdict::Skip => "SKIP",
+            Verdict::Error => "ERROR",
+        }
+    }
+    /// How bad, for baselines: higher is worse.
+    pub fn severity(self) -> u8 {
+        match self {
+            Verdict::Pass | Verdict::Acceptable | Verdict::Skip => 0,
+            Verdict::Warn => 1,
+            Verdict::Untestable => 2,
+            Verdict::Fail | Verdict::Error => 3,
+        }
+    }
+}
+
+/// Evidence of the request that decided the verdict.
+#[derive(Clone, Debug, Serialize)]
+pub struct Evidence {
+    /// The request as sent, the token shortened.
+    pub request: Outgoing,
+    /// The token decoded (times relative to the run's clock).
+    pub token: serde_json::Value,
+}
+
+/// The result of one case.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseResult {
+    /// Stable id.
+    pub id: String,
+    /// Section key.
+    pub section: String,
+    /// Section title.
+    pub section_title: String,
+    /// Title.
+    pub title: String,
+    /// Requirement.
+    pub requirement: String,
+    /// References.
+    pub refs: Vec<String>,
+    /// Level.
+    pub level: Level,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Flavor.
+    pub flavor: Flavor,
+    /// Verdict.
+    pub verdict: Verdict,
+    /// What was expected, as text.
+    pub expected: String,
+    /// What was observed on the deciding request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed: Option<Observed>,
+    /// Why the verdict is not a pass.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    /// The deciding request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
+    /// Wall time (kept out of the verdict bytes by the report writer).
+    #[serde(skip)]
+    pub duration: Duration,
+}
+
+/// Options of a run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Cases in flight at once.
+    pub jobs: usize,
+    /// Per-request time limit.
+    pub timeout: Duration,
+}
+
+/// The outcome of a flavor's positive control.
+#[derive(Clone, Debug, Serialize)]
+pub struct Control {
+    /// The flavor.
+    pub flavor: Flavor,
+    /// Whether a genuine token was accepted.
+    pub accepted: bool,
+    /// What happened.
+    pub detail: String,
+}
+
+/// Runs the positive controls, then the cases. `on_result` sees each result as it lands.
+pub async fn run(
+    world: Arc<World>,
+    target_addr: String,
+    cases: Vec<Case>,
+    opts: RunOptions,
+    on_result: impl Fn(&CaseResult) + Send + Sync + 'static,
+) -> (Vec<Control>, Vec<CaseResult>) {
+    let mut controls = Vec::new();
+    for (flavor, tenant) in &world.controls {
+        let token = tenant.mint(&MintOptions::default());
+        let req = request_for(&world, &target_addr, tenant.slug(), &crate::catalog::RequestSpec::default(), &token);
+        let res = client::send(&target_addr, &req.1, &req.0, opts.timeout).await;
+        let (accepted, detail) = match &res {
+            Ok(a) if a.status == 200 => (true, "genuine token accepted".to_string()),
+            Ok(a) => (false, format!("a genuine {flavor} token got {} ({})", a.status, a.all("www-authenticate").join(", "))),
+            Err(e) => (false, format!("a genuine {flavor} token got no answer: {e}")),
+        };
+        controls.push(Control { flavor: *flavor, accepted, detail });
+    }
+    let controls_arc = Arc::new(controls.clone());
+    let sem = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
+    let on_result = Arc::new(on_result);
+    let mut set = tokio::task::JoinSet::new();
+    for (index, case) in cases.into_iter().enumerate() {
+        let world = world.clone();
+        let sem = sem.clone();
+        let addr = target_addr.clone();
+        let controls = controls_arc.clone();
+        let on_result = on_result.clone();
+        let timeout = opts.timeout;
+        set.spawn(async move {
+            let _permit = sem.acquire().await;
+            let start = Instant::now();
+            let control = controls.iter().find(|c| c.flavor == case.flavor);
+            let mut result = match control {
+                Some(c) if !c.accepted => base_result(&case, Verdict::Untestable, vec![format!("positive control failed: {}", c.detail)]),
+                _ => run_case(&world, &addr, &case, timeout).await,
+            };
+            result.duration = start.elapsed();
+            on_result(&result);
+            (index, result)
+        });
+    }
+    let mut results: Vec<(usize, CaseResult)> = Vec::new();
+    while let Some(r) = set.join_next().await {
+        if let Ok(r) = r {
+            results.push(r);
+        }
+    }
+    results.sort_by_key(|(i, _)| *i);
+    (controls, results.into_iter().map(|(_, r)| r).collect())
+}
+
+fn base_result(case: &Case, verdict: Verdict, reasons: Vec<String>) -> CaseResult {
+    CaseResult {
+        id: case.id.clone(),
+        section: case.section.clone(),
+        section_title: case.section_title.clone(),
+        title: case.title.clone(),
+        requirement: case.requirement.clone(),
+        refs: case.refs.clone(),
+        level: case.level,
+        tags: case.tags.clone(),
+        flavor: case.flavor,
+        verdict,
+        expected: judge::expect_text(&case.expect.full()),
+        observed: None,
+        reasons,
+        evidence: None,
+        duration: Duration::ZERO,
+    }
+}
+
+struct Tally {
+    worst: Match,
+    observed: Option<Observed>,
+    evidence: Option<Evidence>,
+    reasons: Vec<String>,
+}
+
+impl Tally {
+    fn record(&mut self, m: Match, obs: Observed, ev: Evidence, reasons: Vec<String>, label: &str) {
+        let rank = |m: Match| match m {
+            Match::Expected => 0,
+            Match::Acceptable => 1,
+            Match::Wrong => 2,
+            Match::NoAnswer => 3,
+        };
+        if rank(m) > rank(self.worst) || self.observed.is_none() {
+            if rank(m) > rank(self.worst) {
+                self.reasons = reasons.into_iter().map(|r| if label.is_empty() { r } else { format!("{label}: {r}") }).collect();
+            }
+            self.worst = if rank(m) > rank(self.worst) { m } else { self.worst };
+            self.observed = Some(obs);
+            self.evidence = Some(ev);
+        }
+    }
+}
+
+async fn run_case(world: &World, addr: &str, case: &Case, timeout: Duration) -> CaseResult {
+    let Some(tenants) = world.cases.get(&case.id) else {
+        return base_result(case, Verdict::Error, vec!["no tenant was made for this case".into()]);
+    };
+    let before = tenants.own.traffic();
+    let jku_marker = format!("/c/{}/", tenants.own.slug());
+    let attacker_jku = format!("{}{jku_marker}jwks", world.idp.attacker().uri());
+    let mut tally = Tally { worst: Match::Expected, observed: None, evidence: None, reasons: Vec::new() };
+    let default_steps = [Step { send: true, ..Step::default() }];
+    let steps: &[Step] = if case.steps.is_empty() { &default_steps } else { &case.steps };
+    let case_expect = case.expect.full();
+    for (n, step) in steps.iter().enumerate() {
+        let label = if case.steps.is_empty() { String::new() } else { format!("step {}", n + 1) };
+        if let Some(r) = step.rotate {
+            tenants.own.rotate(r);
+        }
+        if let Some(f) = &step.faults {
+            tenants.own.set_faults(f.clone());
+        }
+        if let Some(q) = &step.quirks {
+            tenants.own.set_quirks(q.clone());
+        }
+        if let Some(ms) = step.wait_ms {
+            tokio::time::sleep(Duration::from_millis(ms.min(10_000))).await;
+        }
+        let expect = step.expect.as_ref().map(|e| e.full()).unwrap_or_else(|| case_expect.clone());
+        let token_spec = step.token.as_ref().unwrap_or(&case.token);
+        let sends = if step.send { 1 } else { step.repeat.unwrap_or(0).min(1000) };
+        for _ in 0..sends {
+            let ctx = context(world, tenants, &attacker_jku);
+            match recipe::build(token_spec, &ctx) {
+                Ok(built) => {
+                    let (m, obs, ev, reasons) = exchange(world, addr, case, tenants, &built.token, &expect, timeout).await;
+                    let stop = m == Match::NoAnswer;
+                    tally.record(m, obs, ev, reasons, &label);
+                    if stop {
+                        break;
+                    }
+                }
+                Err(e) => return base_result(case, Verdict::Error, vec![format!("{}: cannot build the token: {e}", case.origin)]),
+            }
+        }
+        if let Some(k) = step.unknown_kids {
+            for i in 0..k.min(1000) {
+                let mut spec = token_spec.clone();
+                spec.header.insert("kid".into(), toml::Value::String(format!("unknown-kid-{i}")));
+                let ctx = context(world, tenants, &attacker_jku);
+                let Ok(built) = recipe::build(&spec, &ctx) else { continue };
+                let e = step.expect.as_ref().map(|e| e.full()).unwrap_or(Expect { outcome: Outcome::InvalidToken, ..Expect::default() });
+                let (m, obs, ev, reasons) = exchange(world, addr, case, tenants, &built.token, &e, timeout).await;
+                tally.record(m, obs, ev, reasons, &label);
+            }
+        }
+        if let Some(t) = &step.traffic {
+            check_traffic(t, &tenants.own.traffic().since(&before), &label, &mut tally);
+        }
+    }
+    if let Some(t) = &case_expect.traffic {
+        check_traffic(t, &tenants.own.traffic().since(&before), "", &mut tally);
+    }
+    if !case_expect.attacker_may_be_contacted {
+        let hits = world.idp.attacker().journal().recent().iter().filter(|e| e.path.contains(&jku_marker)).count();
+        if hits > 0 {
+            tally.worst = Match::Wrong;
+            tally.reasons.push(format!("the target fetched from the attacker host {hits} time(s) (SSRF / untrusted key URL)"));
+        }
+    }
+    let verdict = match tally.worst {
+        Match::Expected => Verdict::Pass,
+        Match::Acceptable => Verdict::Acceptable,
+        Match::Wrong if case.level == Level::Must => Verdict::Fail,
+        Match::Wrong => Verdict::Warn,
+        Match::NoAnswer => Verdict::Error,
+    };
+    let mut r = base_result(case, verdict, tally.reasons);
+    r.observed = tally.observed;
+    r.evidence = tally.evidence;
+    r
+}
+
+fn check_traffic(t: &TrafficExpect, d: &mock_idp::Traffic, label: &str, tally: &mut Tally) {
+    let mut fail = |msg: String| {
+        tally.worst = if tally.worst == Match::NoAnswer { Match::NoAnswer } else { Match::Wrong };
+        tally.reasons.push(if label.is_empty() { msg } else { format!("{label}: {msg}") });
+    };
+    if let Some(max) = t.jwks_max {
+        if d.jwks > max {
+            fail(format!("JWKS fetched {} times, at most {max} allowed", d.jwks));
+        }
+    }
+    if let Some(min) = t.jwks_min {
+        if d.jwks < min {
+            fail(format!("JWKS fetched {} times, at least {min} expected", d.jwks));
+        }
+    }
+    if let Some(max) = t.discovery_max {
+        let n = d.discovery + d.oauth_metadata;
+        if n > max {
+            fail(format!("discovery fetched {n} times, at most {max} allowed"));
+        }
+    }
+    if let Some(max) = t.total_max {
+        if d.total() > max {
+            fail(format!("the IdP got {} requests for this tenant, at most {max} allowed", d.total()));
+        }
+    }
+}
+
+fn context<'a>(world: &'a World, tenants: &'a CaseTenants, attacker_jku: &str) -> Context<'a> {
+    Context {
+        now: now_unix(),
+        skew: world.settings.clock_skew_seconds,
+        tenant: &tenants.own,
+        other: tenants.other.as_ref(),
+        sibling: tenants.sibling.as_ref(),
+        attacker: world.idp.attacker().tenant(),
+        attacker_jku: attacker_jku.to_string(),
+    }
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
+}
+
+async fn exchange(
+    world: &World,
+    addr: &str,
+    case: &Case,
+    tenants: &CaseTenants,
+    token: &str,
+    expect: &Expect,
+    timeout: Duration,
+) -> (Match, Observed, Evidence, Vec<String>) {
+    let slug = match case.request.tenant {
+        Placement::Own => tenants.own.slug().to_string(),
+        Placement::Other => tenants.other.as_ref().map(|t| t.slug().to_string()).unwrap_or_default(),
+        Placement::Unknown => "no-such-tenant".to_string(),
+        Placement::Missing => String::new(),
+        Placement::Malformed => "bad_slug%2F..".to_string(),
+    };
+    let (req, host) = request_for(world, addr, &slug, &case.request, token);
+    let res = client::send(addr, &host, &req, timeout).await;
+    let (m, obs, reasons) = judge::judge(expect, &res);
+    let evidence = Evidence { request: shorten(&req, token), token: recipe::decode_for_evidence(token, now_unix()) };
+    (m, obs, evidence, reasons)
+}
+
+/// Builds the request; returns it with the Host header to use.
+pub fn request_for(world: &World, addr: &str, slug: &str, spec: &crate::catalog::RequestSpec, token: &str) -> (Outgoing, String) {
+    let port = addr.rsplit(':').next().unwrap_or("80");
+    let mut headers: Vec<(String, String)> = Vec::new();
+    let mut host = format!("127.0.0.1:{port}");
+    let route = format!("/api/{}", spec.route);
+    let mut path = route.clone();
+    match &world.settings.tenant_source {
+        TenantSource::Header(h) if !slug.is_empty() => headers.push((h.clone(), slug.to_string())),
+        TenantSource::Header(_) => {}
+        TenantSource::Path if !slug.is_empty() => path = format!("/{slug}{route}"),
+        TenantSource::Path => {}
+        TenantSource::Subdomain if !slug.is_empty() => host = format!("{slug}.localhost:{port}"),
+        TenantSource::Subdomain => host = format!("localhost:{port}"),
+    }
+    let auth = spec
+        .authorization
+        .as_ref()
+        .map(|a| a.replace("{token}", token))
+        .unwrap_or_else(|| format!("{}{}{token}", spec.scheme, spec.separator));
+    let form = format!("access_token={}", urlencode(token));
+    let mut body = String::new();
+    let mut method = spec.method.clone().unwrap_or_else(|| "GET".into());
+    match spec.token_in {
+        TokenIn::Header => headers.push(("authorization".into(), auth)),
+        TokenIn::Query => path = format!("{path}?{form}"),
+        TokenIn::Body | TokenIn::HeaderAndBody => {
+            if spec.token_in == TokenIn::HeaderAndBody {
+                headers.push(("authorization".into(), auth));
+            }
+            method = spec.method.clone().unwrap_or_else(|| "POST".into());
+            headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
+            body = form;
+        }
+        TokenIn::HeaderAndQuery => {
+            headers.push(("authorization".into(), auth));
+            path = format!("{path}?{form}");
+        }
+        TokenIn::TwoHeaders => {
+            headers.push(("authorization".into(), auth.clone()));
+            headers.push(("authorization".into(), auth));
+        }
+        TokenIn::None => {}
+    }
+    for (k, v) in &spec.headers {
+        headers.push((k.to_ascii_lowercase(), v.replace("{token}", token)));
+    }
+    (Outgoing { method, path, headers, body }, host)
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The request with the token shortened, for evidence.
+fn shorten(req: &Outgoing, token: &str) -> Outgoing {
+    let short = if token.len() > 48 { format!("{}…({} chars)", &token[..token.char_indices().nth(40).map(|(i, _)| i).unwrap_or(0)], token.len()) } else { token.to_string() };
+    let fix = |s: &str| if token.is_empty() { s.to_string() } else { s.replace(token, &short).replace(&urlencode(token), &short) };
+    Outgoing {
+        method: req.method.clone(),
+        path: crate::recipe::truncate(&fix(&req.path), 200),
+        headers: req.headers.iter().map(|(n, v)| (n.clone(), crate::recipe::truncate(&fix(v), 200))).collect(),
+        body: crate::recipe::truncate(&fix(&req.body), 200),
+    }
+}

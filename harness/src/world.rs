@@ -1,0 +1,253 @@
+//! The world a run happens in: the mock IdPs, one tenant per case (plus the "other" and
+//! "sibling" tenants a case names), and the manifest that tells the target about them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+
+use mock_idp::{Flavor, MockIdp, Quirks, Tenant, TenantSpec as IdpTenantSpec, TypQuirk};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::catalog::{Case, Origin, Placement, SignSpec};
+
+/// How the target finds the tenant in a request (contract section 2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TenantSource {
+    /// A request header.
+    Header(String),
+    /// The first path segment.
+    Path,
+    /// The first label of the Host header.
+    Subdomain,
+}
+
+impl std::str::FromStr for TenantSource {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "header" => Ok(TenantSource::Header("X-Tenant-Slug".into())),
+            "path" => Ok(TenantSource::Path),
+            "subdomain" => Ok(TenantSource::Subdomain),
+            other => Err(format!("unknown tenant source `{other}` (known: header, path, subdomain)")),
+        }
+    }
+}
+
+impl TenantSource {
+    /// The contract's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TenantSource::Header(_) => "header",
+            TenantSource::Path => "path",
+            TenantSource::Subdomain => "subdomain",
+        }
+    }
+}
+
+/// Run-wide settings written into the manifest.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Where requests name the tenant.
+    pub tenant_source: TenantSource,
+    /// `clock_skew_seconds`.
+    pub clock_skew_seconds: i64,
+    /// `jwks_cache_seconds`.
+    pub jwks_cache_seconds: u64,
+    /// Key seed.
+    pub seed: u64,
+    /// Where the IdPs listen.
+    pub idp_listen: SocketAddr,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            tenant_source: TenantSource::Header("X-Tenant-Slug".into()),
+            clock_skew_seconds: 60,
+            jwks_cache_seconds: 3,
+            seed: 0,
+            idp_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        }
+    }
+}
+
+/// The tenants of one case.
+#[derive(Clone, Debug)]
+pub struct CaseTenants {
+    /// The case's own tenant.
+    pub own: Tenant,
+    /// Another tenant of the flavor with its own keys (Entra: the shared keys).
+    pub other: Option<Tenant>,
+    /// Another tenant sharing the case tenant's keys.
+    pub sibling: Option<Tenant>,
+}
+
+/// The running mock IdPs and the tenants of every case.
+pub struct World {
+    /// The IdPs.
+    pub idp: MockIdp,
+    /// Settings.
+    pub settings: Settings,
+    /// Tenants by case id.
+    pub cases: HashMap<String, CaseTenants>,
+    /// The positive-control tenant of each flavor.
+    pub controls: BTreeMap<Flavor, Tenant>,
+    /// The manifest (contract section 2).
+    pub manifest: Value,
+}
+
+/// A slug for a case: stable across runs and filters, and a valid DNS label.
+pub fn slug_for(prefix: &str, id: &str) -> String {
+    let h = Sha256::digest(id.as_bytes());
+    let hex: String = h.iter().take(5).map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}{hex}")
+}
+
+fn needs_own_keys(case: &Case) -> bool {
+    let key_quirk = |q: &Quirks| q.alg.is_some() || q.duplicate_kids || q.extra_enc_key;
+    case.tenant.own_keys
+        || case.tenant.quirks.as_ref().is_some_and(key_quirk)
+        || case.tenant.faults.is_some()
+        || !case.steps.is_empty()
+        || case.expect.full().traffic.is_some()
+}
+
+fn uses_other(case: &Case) -> bool {
+    let tok = |t: &crate::catalog::TokenSpec| t.from == Origin::Other || t.sign == SignSpec::OtherTenant || t.raw.as_deref().is_some_and(|r| r.contains("{other."));
+    tok(&case.token)
+        || case.request.tenant == Placement::Other
+        || case.steps.iter().any(|s| s.token.as_ref().is_some_and(tok))
+        || case.token.claims.values().any(|v| v.to_string().contains("{other."))
+        || case.token.header.values().any(|v| v.to_string().contains("{other."))
+}
+
+fn uses_sibling(case: &Case) -> bool {
+    case.token.from == Origin::Sibling
+}
+
+/// Harness defaults per flavor: contract v1 rejects a missing `typ`, which genuine Okta
+/// tokens lack, so Okta tenants emit `typ: JWT` unless a case asks for the real shape.
+fn base_quirks(flavor: Flavor) -> Quirks {
+    let mut q = Quirks::default();
+    if flavor == Flavor::Okta {
+        q.typ = TypQuirk::Value("JWT".into());
+    }
+    q
+}
+
+impl World {
+    /// Starts the IdPs and creates every tenant the cases need.
+    pub async fn build(cases: &[Case], settings: Settings) -> Result<World, mock_idp::Error> {
+        let idp = MockIdp::builder().seed(settings.seed).listen(settings.idp_listen).start().await?;
+        let mut world = World { idp, settings, cases: HashMap::new(), controls: BTreeMap::new(), manifest: Value::Null };
+        let mut entries: Vec<Value> = Vec::new();
+        let shared_ring = |f: Flavor| if f.is_entra() { "entra".to_string() } else { format!("shared-{}", f.name()) };
+        let mut flavors: Vec<Flavor> = cases.iter().map(|c| c.flavor).collect();
+        flavors.sort();
+        flavors.dedup();
+        for f in &flavors {
+            let spec = IdpTenantSpec::new(slug_for("ctl", f.name()), *f).key_ring(shared_ring(*f)).quirks(base_quirks(*f));
+            let t = world.idp.add_tenant(spec)?;
+            entries.push(world.entry(&t, None));
+            world.controls.insert(*f, t);
+        }
+        for case in cases {
+            let own_ring = needs_own_keys(case);
+            let ring = if own_ring { format!("case-{}", slug_for("", &case.id)) } else { shared_ring(case.flavor) };
+            let mut quirks = base_quirks(case.flavor);
+            if let Some(q) = &case.tenant.quirks {
+                quirks = q.clone();
+                if case.flavor == Flavor::Okta && q.typ == TypQuirk::Flavor {
+                    quirks.typ = base_quirks(Flavor::Okta).typ;
+                }
+            }
+            let spec = IdpTenantSpec::new(slug_for("t", &case.id), case.flavor)
+                .key_ring(ring.clone())
+                .roles(case.tenant.roles.clone())
+                .quirks(quirks.clone());
+            let own = world.idp.add_tenant(spec)?;
+            if let Some(f) = &case.tenant.faults {
+                own.set_faults(f.clone());
+            }
+            entries.push(world.entry(&own, Some(case)));
+            let other = if uses_other(case) {
+                let ring = if case.flavor.is_entra() { ring.clone() } else { format!("other-{}", case.flavor.name()) };
+                let spec = IdpTenantSpec::new(slug_for("o", &case.id), case.flavor).key_ring(ring).quirks(base_quirks(case.flavor)).roles(case.tenant.roles.clone());
+                let t = world.idp.add_tenant(spec)?;
+                entries.push(world.entry(&t, None));
+                Some(t)
+            } else {
+                None
+            };
+            let sibling = if uses_sibling(case) {
+                let spec = IdpTenantSpec::new(slug_for("s", &case.id), case.flavor).key_ring(ring).quirks(quirks).roles(case.tenant.roles.clone());
+                let t = world.idp.add_tenant(spec)?;
+                entries.push(world.entry(&t, None));
+                Some(t)
+            } else {
+                None
+            };
+            world.cases.insert(case.id.clone(), CaseTenants { own, other, sibling });
+        }
+        // Make every key before the clock starts, two at a time (the machine has two cores).
+        let mut keys: Vec<Tenant> = world.cases.values().map(|c| c.own.clone()).collect();
+        keys.extend(world.cases.values().filter_map(|c| c.other.clone()));
+        keys.push(world.idp.attacker().tenant().clone());
+        let handles: Vec<_> = keys
+            .chunks(keys.len().div_ceil(2).max(1))
+            .map(|chunk| {
+                let chunk = chunk.to_vec();
+                tokio::task::spawn_blocking(move || chunk.iter().for_each(|t| drop(t.active_key())))
+            })
+            .collect();
+        for h in handles {
+            let _ = h.await;
+        }
+        let source = match &world.settings.tenant_source {
+            TenantSource::Header(h) => json!({"kind": "header", "header": h}),
+            TenantSource::Path => json!({"kind": "path"}),
+            TenantSource::Subdomain => json!({"kind": "subdomain"}),
+        };
+        world.manifest = json!({
+            "contract": "byoid-target/1",
+            "tenant_source": source,
+            "clock_skew_seconds": world.settings.clock_skew_seconds,
+            "jwks_cache_seconds": world.settings.jwks_cache_seconds,
+            "require_https_metadata": false,
+            "ca_bundle": null,
+            "tenants": entries,
+        });
+        Ok(world)
+    }
+
+    /// The manifest entry of a tenant.
+    fn entry(&self, t: &Tenant, case: Option<&Case>) -> Value {
+        let interp = |s: &String| -> String {
+            s.replace("{issuer}", t.issuer())
+                .replace("{audience}", t.audience())
+                .replace("{client_id}", &t.clients()[0].id)
+                .replace("{tenant_id}", t.tenant_key())
+        };
+        let spec = case.map(|c| c.tenant.clone()).unwrap_or_default();
+        let default_issuers = match t.flavor() {
+            // The common document's issuer is a template, and Entra v1 issues from another host
+            // than its metadata: both need the accepted issuer spelled out.
+            Flavor::EntraCommon | Flavor::EntraV1 => json!([t.issuer()]),
+            _ => Value::Null,
+        };
+        let mut mappings = BTreeMap::new();
+        if t.roles_claim() != "roles" {
+            mappings.insert(t.roles_claim().to_string(), "roles".to_string());
+        }
+        json!({
+            "slug": t.slug(),
+            "enabled": !spec.disabled,
+            "metadata_address": t.discovery_url(),
+            "valid_issuers": spec.valid_issuers.as_ref().map(|v| json!(v.iter().map(interp).collect::<Vec<_>>())).unwrap_or(default_issuers),
+            "valid_audiences": spec.valid_audiences.as_ref().map(|v| v.iter().map(interp).collect()).unwrap_or_else(|| vec![t.audience().to_string()]),
+            "allowed_client_ids": spec.allowed_client_ids.as_ref().map(|v| v.iter().map(interp).collect()).unwrap_or_else(|| vec![t.clients()[0].id.clone()]),
+            "require_access_token_type": spec.require_access_token_type,
+            "claim_mappings": spec.claim_mappings.clone().unwrap_or(mappings),
+        })
+    }
+}

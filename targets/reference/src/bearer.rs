@@ -1,0 +1,263 @@
+//! Bearer token extraction (RFC 6750 section 2).
+//!
+//! Decisions, all documented in the crate docs and `--help`:
+//!
+//! * **Header** (`Authorization: Bearer <token>`, section 2.1): the scheme is
+//!   case-insensitive, one or more spaces may separate it from the token
+//!   (RFC 7235's `1*SP`), and the token must match ``b64token``. A `Bearer` scheme
+//!   with an empty token is answered 401 `invalid_token` (a credential was
+//!   offered and it is invalid). Any other scheme (`Basic`, ...) is not a bearer
+//!   credential: the request counts as having none. Two `Authorization` headers
+//!   are 400 `invalid_request`.
+//! * **Form body** (section 2.2): accepted only on `POST` with
+//!   `Content-Type: application/x-www-form-urlencoded`; on any other method a
+//!   body token is 400 `invalid_request` (section 2.2 forbids `GET`).
+//! * **Query** (`?access_token=`, section 2.3): refused with 400
+//!   `invalid_request`; RFC 6750 discourages it and RFC 9700 section 2.4 says
+//!   it MUST NOT be used.
+//! * A token sent by more than one method, or twice by one method, is 400
+//!   `invalid_request` (section 2: "MUST NOT use more than one method").
+
+use axum::http::{header, HeaderMap, Method};
+
+use crate::defect::{Defect, DefectSet};
+use crate::error::AuthError;
+
+/// Whether `s` matches RFC 6750's `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+pub fn is_b64token(s: &str) -> bool {
+    let body = s.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
+/// Parses one `Authorization` value: `Ok(None)` when it is not a bearer credential.
+pub fn parse_authorization(value: &[u8]) -> Result<Option<String>, AuthError> {
+    let (scheme, rest) = match value.iter().position(|&b| b == b' ') {
+        Some(i) => (&value[..i], &value[i..]),
+        None => (value, &value[value.len()..]),
+    };
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return Ok(None);
+    }
+    let token = rest
+        .iter()
+        .position(|&b| b != b' ')
+        .map_or(&rest[rest.len()..], |i| &rest[i..]);
+    if token.is_empty() {
+        return Err(AuthError::invalid_token("empty bearer token"));
+    }
+    match std::str::from_utf8(token) {
+        Ok(t) if is_b64token(t) => Ok(Some(t.to_owned())),
+        _ => Err(AuthError::invalid_token("malformed bearer token")),
+    }
+}
+
+fn form_tokens(encoded: &[u8]) -> Vec<String> {
+    form_urlencoded::parse(encoded)
+        .filter(|(k, _)| k == "access_token")
+        .map(|(_, v)| v.into_owned())
+        .collect()
+}
+
+/// Finds the bearer token of a request.
+///
+/// `form_body` is the body when the request declared
+/// `application/x-www-form-urlencoded` (else `None`). `Ok(None)` means no
+/// bearer credentials at all.
+pub fn extract(
+    method: &Method,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    form_body: Option<&[u8]>,
+    defects: &DefectSet,
+) -> Result<Option<String>, AuthError> {
+    let mut auth = headers.get_all(header::AUTHORIZATION).iter();
+    let from_header = match (auth.next(), auth.next()) {
+        (Some(_), Some(_)) => {
+            return Err(AuthError::invalid_request(
+                "more than one Authorization header",
+            ))
+        }
+        (Some(v), None) => parse_authorization(v.as_bytes())?,
+        (None, _) => None,
+    };
+    let from_query = form_tokens(query.unwrap_or("").as_bytes());
+    let from_body = form_body.map(form_tokens).unwrap_or_default();
+    if from_query.len() > 1 || from_body.len() > 1 {
+        return Err(AuthError::invalid_request(
+            "access_token given more than once",
+        ));
+    }
+    let methods = usize::from(from_header.is_some()) + from_query.len() + from_body.len();
+    if methods > 1 {
+        if let (Some(h), true) = (
+            &from_header,
+            defects.contains(Defect::MultipleMethodsAccepted),
+        ) {
+            return Ok(Some(h.clone()));
+        }
+        return Err(AuthError::invalid_request(
+            "token sent by more than one method",
+        ));
+    }
+    if let Some(h) = from_header {
+        return Ok(Some(h));
+    }
+    if let Some(q) = from_query.into_iter().next() {
+        if !defects.contains(Defect::QueryTokenAccepted) {
+            return Err(AuthError::invalid_request(
+                "the access_token query parameter is not supported",
+            ));
+        }
+        return nonempty(q).map(Some);
+    }
+    if let Some(b) = from_body.into_iter().next() {
+        if method != Method::POST {
+            return Err(AuthError::invalid_request(
+                "a form-body token requires POST",
+            ));
+        }
+        return nonempty(b).map(Some);
+    }
+    Ok(None)
+}
+
+fn nonempty(t: String) -> Result<String, AuthError> {
+    if t.is_empty() {
+        Err(AuthError::invalid_token("empty bearer token"))
+    } else {
+        Ok(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::AuthErrorKind;
+    use axum::http::HeaderValue;
+
+    fn h(values: &[&str]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for v in values {
+            m.append(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+        }
+        m
+    }
+    fn get(
+        values: &[&str],
+        query: Option<&str>,
+        body: Option<&str>,
+    ) -> Result<Option<String>, AuthErrorKind> {
+        extract(
+            &Method::GET,
+            &h(values),
+            query,
+            body.map(str::as_bytes),
+            &DefectSet::new(),
+        )
+        .map_err(|e| e.kind())
+    }
+
+    #[test]
+    fn header_forms() {
+        assert_eq!(
+            get(&["Bearer abc.def-_~+/=="], None, None),
+            Ok(Some("abc.def-_~+/==".into()))
+        );
+        assert_eq!(get(&["bearer abc"], None, None), Ok(Some("abc".into())));
+        assert_eq!(get(&["BEARER   abc"], None, None), Ok(Some("abc".into())));
+        assert_eq!(
+            get(&["Bearer"], None, None),
+            Err(AuthErrorKind::InvalidToken)
+        );
+        assert_eq!(
+            get(&["Bearer    "], None, None),
+            Err(AuthErrorKind::InvalidToken)
+        );
+        assert_eq!(
+            get(&["Bearer a b"], None, None),
+            Err(AuthErrorKind::InvalidToken)
+        );
+        assert_eq!(
+            get(&["Bearer a=b"], None, None),
+            Err(AuthErrorKind::InvalidToken)
+        );
+        assert_eq!(get(&["Basic dXNlcjpwYXNz"], None, None), Ok(None));
+        assert_eq!(get(&["Bearerabc"], None, None), Ok(None));
+        assert_eq!(get(&[], None, None), Ok(None));
+        assert_eq!(
+            get(&["Bearer a", "Bearer a"], None, None),
+            Err(AuthErrorKind::InvalidRequest)
+        );
+    }
+
+    #[test]
+    fn query_and_body_methods() {
+        assert_eq!(
+            get(&[], Some("access_token=abc"), None),
+            Err(AuthErrorKind::InvalidRequest)
+        );
+        assert_eq!(get(&[], Some("other=1"), None), Ok(None));
+        assert_eq!(
+            get(&["Bearer a"], Some("access_token=abc"), None),
+            Err(AuthErrorKind::InvalidRequest)
+        );
+        assert_eq!(
+            get(&["Bearer a"], None, Some("access_token=abc")),
+            Err(AuthErrorKind::InvalidRequest)
+        );
+        assert_eq!(
+            get(&[], None, Some("access_token=abc")),
+            Err(AuthErrorKind::InvalidRequest),
+            "GET body"
+        );
+        let post = extract(
+            &Method::POST,
+            &h(&[]),
+            None,
+            Some(b"x=1&access_token=abc"),
+            &DefectSet::new(),
+        );
+        assert_eq!(post.unwrap(), Some("abc".into()));
+        let post = extract(
+            &Method::POST,
+            &h(&[]),
+            None,
+            Some(b"access_token=a&access_token=b"),
+            &DefectSet::new(),
+        );
+        assert_eq!(post.unwrap_err().kind(), AuthErrorKind::InvalidRequest);
+    }
+
+    #[test]
+    fn defects_change_only_their_case() {
+        let q = DefectSet::from(Defect::QueryTokenAccepted);
+        assert_eq!(
+            extract(&Method::GET, &h(&[]), Some("access_token=abc"), None, &q).unwrap(),
+            Some("abc".into())
+        );
+        assert!(extract(
+            &Method::GET,
+            &h(&["Bearer a"]),
+            Some("access_token=abc"),
+            None,
+            &q
+        )
+        .is_err());
+        let m = DefectSet::from(Defect::MultipleMethodsAccepted);
+        assert_eq!(
+            extract(
+                &Method::GET,
+                &h(&["Bearer a"]),
+                Some("access_token=b"),
+                None,
+                &m
+            )
+            .unwrap(),
+            Some("a".into())
+        );
+        assert!(extract(&Method::GET, &h(&[]), Some("access_token=b"), None, &m).is_err());
+    }
+}

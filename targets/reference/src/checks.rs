@@ -1,0 +1,543 @@
+//! Header and claim checks (RFC 9068 section 4, RFC 8725, RFC 7519 section 4.1).
+//!
+//! Each check is a small pure function, returning a fixed description on
+//! failure so it can go into `error_description` without leaking anything.
+
+use std::collections::BTreeMap;
+
+use jsonwebtoken::Algorithm;
+use serde_json::{Map, Value};
+
+use crate::defect::{Defect, DefectSet};
+
+/// A failed check: a fixed sentence, safe to send.
+pub type CheckResult = Result<(), &'static str>;
+
+/// The asymmetric algorithms this validator can verify; `none` and HMAC never.
+pub const ASYMMETRIC_ALGS: &[Algorithm] = &[
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// The `alg` header, classified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderAlg {
+    /// One of [`ASYMMETRIC_ALGS`].
+    Asymmetric(Algorithm),
+    /// HS256/384/512: only the `alg-from-header` defect goes further.
+    Hmac(Algorithm),
+    /// `none` in any casing: only the `none-accepted` defect goes further.
+    None,
+}
+
+/// Classifies the header `alg` (case-sensitive, as RFC 7518 names are, except `none`
+/// which is recognised in any casing so that `NONE` cannot slip past as "unknown").
+pub fn classify_alg(alg: &str) -> Result<HeaderAlg, &'static str> {
+    if alg.eq_ignore_ascii_case("none") {
+        return Ok(HeaderAlg::None);
+    }
+    match alg {
+        "HS256" => return Ok(HeaderAlg::Hmac(Algorithm::HS256)),
+        "HS384" => return Ok(HeaderAlg::Hmac(Algorithm::HS384)),
+        "HS512" => return Ok(HeaderAlg::Hmac(Algorithm::HS512)),
+        _ => {}
+    }
+    ASYMMETRIC_ALGS
+        .iter()
+        .copied()
+        .find(|a| alg_name(*a) == alg)
+        .map(HeaderAlg::Asymmetric)
+        .ok_or("unsupported alg")
+}
+
+/// The JOSE name of an algorithm.
+pub fn alg_name(a: Algorithm) -> &'static str {
+    match a {
+        Algorithm::HS256 => "HS256",
+        Algorithm::HS384 => "HS384",
+        Algorithm::HS512 => "HS512",
+        Algorithm::RS256 => "RS256",
+        Algorithm::RS384 => "RS384",
+        Algorithm::RS512 => "RS512",
+        Algorithm::PS256 => "PS256",
+        Algorithm::PS384 => "PS384",
+        Algorithm::PS512 => "PS512",
+        Algorithm::ES256 => "ES256",
+        Algorithm::ES384 => "ES384",
+        Algorithm::EdDSA => "EdDSA",
+        _ => "unsupported",
+    }
+}
+
+/// The allow-list: [`ASYMMETRIC_ALGS`] intersected with the discovery document's
+/// `id_token_signing_alg_values_supported` when it is a list of strings.
+pub fn allowed_algs(discovery_supported: Option<&Value>) -> Vec<Algorithm> {
+    match discovery_supported.and_then(Value::as_array) {
+        Some(list) => ASYMMETRIC_ALGS
+            .iter()
+            .copied()
+            .filter(|a| list.iter().any(|v| v.as_str() == Some(alg_name(*a))))
+            .collect(),
+        None => ASYMMETRIC_ALGS.to_vec(),
+    }
+}
+
+/// The JOSE `typ` check (RFC 9068 section 4, RFC 8725 section 3.11).
+///
+/// Media types compare case-insensitively, with or without `application/`.
+/// `at+jwt` always passes; `JWT` passes unless `require_at_jwt`; a missing `typ`
+/// and everything else (id-token types) fail.
+pub fn check_typ(typ: Option<&str>, require_at_jwt: bool, defects: &DefectSet) -> CheckResult {
+    if defects.contains(Defect::TypIgnored) {
+        return Ok(());
+    }
+    let Some(typ) = typ else {
+        return if defects.contains(Defect::IdTokenAccepted) {
+            Ok(())
+        } else {
+            Err("missing typ")
+        };
+    };
+    if defects.contains(Defect::TypCaseSensitive) {
+        return match typ {
+            "at+jwt" | "application/at+jwt" => Ok(()),
+            "JWT" if !require_at_jwt => Ok(()),
+            _ => Err("typ is not an access token type"),
+        };
+    }
+    let lower = typ.to_ascii_lowercase();
+    let media = lower.strip_prefix("application/").unwrap_or(&lower);
+    match media {
+        "at+jwt" => Ok(()),
+        "jwt" if !require_at_jwt => Ok(()),
+        // An id token: `JWT` under require_access_token_type, or an id-ish type.
+        "jwt" | "id_token" | "id+jwt" | "jwt+id" | "idtoken" | "id-token"
+            if defects.contains(Defect::IdTokenAccepted) =>
+        {
+            Ok(())
+        }
+        _ if media.contains("id") && defects.contains(Defect::IdTokenAccepted) => Ok(()),
+        _ => Err("typ is not an access token type"),
+    }
+}
+
+/// `iss` must equal one of `expected` exactly: no prefix, case or slash folding.
+pub fn check_iss(
+    claims: &Map<String, Value>,
+    expected: &[String],
+    defects: &DefectSet,
+) -> CheckResult {
+    if defects.contains(Defect::NoIssuerCheck) {
+        return Ok(());
+    }
+    let Some(Value::String(iss)) = claims.get("iss") else {
+        return Err("missing or non-string iss");
+    };
+    let ok = if defects.contains(Defect::IssuerPrefixMatch) {
+        expected.iter().any(|e| iss.starts_with(e.as_str()))
+    } else {
+        expected.iter().any(|e| e == iss)
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err("unexpected issuer")
+    }
+}
+
+/// `aud` (string or array of strings) must contain one of `valid`.
+pub fn check_aud(
+    claims: &Map<String, Value>,
+    valid: &[String],
+    defects: &DefectSet,
+) -> CheckResult {
+    if defects.contains(Defect::NoAudienceCheck) {
+        return Ok(());
+    }
+    let auds: Vec<&str> = match claims.get("aud") {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(_)) if defects.contains(Defect::AudMustBeString) => {
+            return Err("aud is not a string")
+        }
+        Some(Value::Array(items)) => {
+            let mut out = Vec::with_capacity(items.len());
+            for v in items {
+                out.push(v.as_str().ok_or("aud has a non-string element")?);
+            }
+            out
+        }
+        Some(_) => return Err("aud is neither a string nor an array"),
+        None => return Err("missing aud"),
+    };
+    if auds.iter().any(|a| valid.iter().any(|v| v == a)) {
+        Ok(())
+    } else {
+        Err("audience not accepted")
+    }
+}
+
+/// Extra skew planted by `day-of-skew`.
+pub const DAY_OF_SKEW: u64 = 86_400;
+
+/// `exp` (required, a number), `nbf` and `iat` (numbers when present), with skew.
+///
+/// `now` is seconds since the epoch. Expired means `now > exp + skew`; not yet
+/// valid means `now + skew < nbf`; `iat` may be at most `skew` in the future.
+pub fn check_times(
+    claims: &Map<String, Value>,
+    now: f64,
+    skew: u64,
+    defects: &DefectSet,
+) -> CheckResult {
+    let skew = skew as f64
+        + if defects.contains(Defect::DayOfSkew) {
+            DAY_OF_SKEW as f64
+        } else {
+            0.0
+        };
+    match claims.get("exp") {
+        Some(Value::Number(n)) => {
+            let exp = n.as_f64().ok_or("exp is not a number")?;
+            if now > exp + skew {
+                return Err("token expired");
+            }
+        }
+        Some(_) => return Err("exp is not a number"),
+        None if defects.contains(Defect::ExpOptional) => {}
+        None => return Err("missing exp"),
+    }
+    if !defects.contains(Defect::NoNbfCheck) {
+        match claims.get("nbf") {
+            Some(Value::Number(n)) => {
+                let nbf = n.as_f64().ok_or("nbf is not a number")?;
+                if now + skew < nbf {
+                    return Err("token not yet valid");
+                }
+            }
+            Some(_) => return Err("nbf is not a number"),
+            None => {}
+        }
+    }
+    match claims.get("iat") {
+        Some(Value::Number(n)) => {
+            let iat = n.as_f64().ok_or("iat is not a number")?;
+            if iat > now + skew {
+                return Err("token issued in the future");
+            }
+        }
+        Some(_) => return Err("iat is not a number"),
+        None => {}
+    }
+    Ok(())
+}
+
+/// `sub` is required (RFC 9068 section 2.2) and must be a non-empty string.
+pub fn check_sub(claims: &Map<String, Value>) -> CheckResult {
+    match claims.get("sub") {
+        Some(Value::String(s)) if !s.is_empty() => Ok(()),
+        Some(_) => Err("sub is not a non-empty string"),
+        None => Err("missing sub"),
+    }
+}
+
+/// The claims consulted for the client id, in order: RFC 9068 `client_id`, then
+/// OIDC `azp` (Entra v2, Auth0), then the vendor claims `cid` (Okta) and `appid`
+/// (Entra v1). The first one present decides.
+pub const CLIENT_ID_CLAIMS: &[&str] = &["client_id", "azp", "cid", "appid"];
+
+/// The token's client id: the first of [`CLIENT_ID_CLAIMS`] present, if a string.
+pub fn client_id(claims: &Map<String, Value>) -> Result<Option<&str>, &'static str> {
+    for name in CLIENT_ID_CLAIMS {
+        match claims.get(*name) {
+            Some(Value::String(s)) => return Ok(Some(s)),
+            Some(_) => return Err("client id claim is not a string"),
+            None => {}
+        }
+    }
+    Ok(None)
+}
+
+/// With a non-empty allow-list, the client id must be in it.
+pub fn check_client(
+    claims: &Map<String, Value>,
+    allowed: &[String],
+    defects: &DefectSet,
+) -> CheckResult {
+    if allowed.is_empty() || defects.contains(Defect::ClientAllowListIgnored) {
+        return Ok(());
+    }
+    match client_id(claims)? {
+        Some(id) if allowed.iter().any(|a| a == id) => Ok(()),
+        Some(_) => Err("client not allowed"),
+        None => Err("missing client id"),
+    }
+}
+
+/// Applies `claim_mappings`: each source claim's value appears under the
+/// normalized name. When the normalized claim already exists the two are merged
+/// into one array (a string counts as a one-element array), duplicates dropped,
+/// order kept. The source claim stays.
+pub fn apply_claim_mappings(claims: &mut Map<String, Value>, mappings: &BTreeMap<String, String>) {
+    for (src, dst) in mappings {
+        if src == dst {
+            continue;
+        }
+        let Some(value) = claims.get(src).cloned() else {
+            continue;
+        };
+        let merged = match claims.get(dst) {
+            None => value,
+            Some(existing) => {
+                let mut out: Vec<Value> = Vec::new();
+                for v in as_list(existing).into_iter().chain(as_list(&value)) {
+                    if !out.contains(&v) {
+                        out.push(v);
+                    }
+                }
+                Value::Array(out)
+            }
+        };
+        claims.insert(dst.clone(), merged);
+    }
+}
+
+fn as_list(v: &Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a.clone(),
+        Value::Null => Vec::new(),
+        other => vec![other.clone()],
+    }
+}
+
+/// Whether the normalized `roles` claim (an array of strings, or a string of
+/// space-separated roles) contains `role`.
+pub fn has_role(claims: &Map<String, Value>, role: &str) -> bool {
+    match claims.get("roles") {
+        Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(role)),
+        Some(Value::String(s)) => s.split_whitespace().any(|r| r == role),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => panic!("not an object"),
+        }
+    }
+    fn none() -> DefectSet {
+        DefectSet::new()
+    }
+
+    #[test]
+    fn typ_rules() {
+        for ok in [
+            "at+jwt",
+            "AT+JWT",
+            "application/at+jwt",
+            "Application/At+Jwt",
+        ] {
+            assert_eq!(check_typ(Some(ok), true, &none()), Ok(()), "{ok}");
+        }
+        for ok in ["JWT", "jwt", "application/jwt"] {
+            assert_eq!(check_typ(Some(ok), false, &none()), Ok(()), "{ok}");
+            assert!(check_typ(Some(ok), true, &none()).is_err(), "{ok}");
+        }
+        for bad in [
+            "id_token",
+            "JWT+id",
+            "at+jwt ",
+            "application/id_token+jwt",
+            "",
+            "secevent+jwt",
+        ] {
+            assert!(check_typ(Some(bad), false, &none()).is_err(), "{bad}");
+        }
+        assert!(check_typ(None, false, &none()).is_err());
+        let cs = DefectSet::from(Defect::TypCaseSensitive);
+        assert!(check_typ(Some("AT+JWT"), false, &cs).is_err());
+        assert!(check_typ(Some("at+jwt"), false, &cs).is_ok());
+        let id = DefectSet::from(Defect::IdTokenAccepted);
+        assert!(check_typ(None, true, &id).is_ok());
+        assert!(check_typ(Some("id_token"), false, &id).is_ok());
+        assert!(check_typ(Some("JWT"), true, &id).is_ok());
+        assert!(check_typ(Some("secevent+jwt"), false, &id).is_err());
+        assert!(check_typ(Some("anything"), true, &DefectSet::from(Defect::TypIgnored)).is_ok());
+    }
+
+    #[test]
+    fn alg_classification_and_allow_list() {
+        assert_eq!(
+            classify_alg("RS256"),
+            Ok(HeaderAlg::Asymmetric(Algorithm::RS256))
+        );
+        assert_eq!(
+            classify_alg("EdDSA"),
+            Ok(HeaderAlg::Asymmetric(Algorithm::EdDSA))
+        );
+        for n in ["none", "None", "NONE", "nOnE"] {
+            assert_eq!(classify_alg(n), Ok(HeaderAlg::None));
+        }
+        assert_eq!(classify_alg("HS256"), Ok(HeaderAlg::Hmac(Algorithm::HS256)));
+        assert!(classify_alg("rs256").is_err());
+        assert!(classify_alg("ES512").is_err());
+        assert_eq!(allowed_algs(None).len(), 9);
+        let list = json!(["RS256", "HS256", "none", "ES256"]);
+        assert_eq!(
+            allowed_algs(Some(&list)),
+            vec![Algorithm::RS256, Algorithm::ES256]
+        );
+        assert_eq!(
+            allowed_algs(Some(&json!("RS256"))).len(),
+            9,
+            "not a list: ignored"
+        );
+    }
+
+    #[test]
+    fn iss_is_exact() {
+        let exp = vec!["https://idp/contoso".to_string()];
+        let c = |i: Value| obj(json!({ "iss": i }));
+        assert!(check_iss(&c(json!("https://idp/contoso")), &exp, &none()).is_ok());
+        for bad in [
+            "https://idp/contoso/",
+            "https://IDP/contoso",
+            "https://idp/contoso-evil",
+            "https://idp",
+        ] {
+            assert!(check_iss(&c(json!(bad)), &exp, &none()).is_err(), "{bad}");
+        }
+        assert!(check_iss(&c(json!(["https://idp/contoso"])), &exp, &none()).is_err());
+        assert!(check_iss(&obj(json!({})), &exp, &none()).is_err());
+        let p = DefectSet::from(Defect::IssuerPrefixMatch);
+        assert!(check_iss(&c(json!("https://idp/contoso-evil")), &exp, &p).is_ok());
+        assert!(check_iss(
+            &c(json!("https://other")),
+            &exp,
+            &DefectSet::from(Defect::NoIssuerCheck)
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn aud_rules() {
+        let valid = vec!["api://r".to_string()];
+        let c = |a: Value| obj(json!({ "aud": a }));
+        assert!(check_aud(&c(json!("api://r")), &valid, &none()).is_ok());
+        assert!(check_aud(&c(json!(["x", "api://r"])), &valid, &none()).is_ok());
+        assert!(check_aud(&c(json!(["x"])), &valid, &none()).is_err());
+        assert!(check_aud(&c(json!([])), &valid, &none()).is_err());
+        assert!(check_aud(&c(json!(["api://r", 1])), &valid, &none()).is_err());
+        assert!(check_aud(&c(json!(1)), &valid, &none()).is_err());
+        assert!(check_aud(&c(json!("API://R")), &valid, &none()).is_err());
+        assert!(check_aud(&obj(json!({})), &valid, &none()).is_err());
+        let s = DefectSet::from(Defect::AudMustBeString);
+        assert!(check_aud(&c(json!(["api://r"])), &valid, &s).is_err());
+        assert!(check_aud(&c(json!("api://r")), &valid, &s).is_ok());
+        assert!(check_aud(
+            &c(json!("x")),
+            &valid,
+            &DefectSet::from(Defect::NoAudienceCheck)
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn times_with_skew() {
+        let now = 1_000_000.0;
+        let t = |v: Value| check_times(&obj(v), now, 60, &none());
+        assert!(t(json!({"exp": 1_000_000})).is_ok());
+        assert!(
+            t(json!({"exp": 999_940})).is_ok(),
+            "exactly at the skew edge"
+        );
+        assert!(t(json!({"exp": 999_939})).is_err());
+        assert!(t(json!({"exp": 999_939.5})).is_err());
+        assert!(t(json!({"exp": 1_000_100.5})).is_ok(), "float exp");
+        assert!(t(json!({"exp": "1000100"})).is_err());
+        assert!(t(json!({})).is_err());
+        assert!(t(json!({"exp": 1_000_100, "nbf": 1_000_060})).is_ok());
+        assert!(t(json!({"exp": 1_000_100, "nbf": 1_000_061})).is_err());
+        assert!(t(json!({"exp": 1_000_100, "nbf": "0"})).is_err());
+        assert!(t(json!({"exp": 1_000_100, "iat": 1_000_060})).is_ok());
+        assert!(t(json!({"exp": 1_000_100, "iat": 1_000_061})).is_err());
+        assert!(t(json!({"exp": 1_000_100, "iat": null})).is_err());
+        let d = |v: Value, d: Defect| check_times(&obj(v), now, 60, &DefectSet::from(d));
+        assert!(d(json!({"exp": 1}), Defect::DayOfSkew).is_err());
+        assert!(d(json!({"exp": 999_000}), Defect::DayOfSkew).is_ok());
+        assert!(d(json!({}), Defect::ExpOptional).is_ok());
+        assert!(d(json!({"exp": "x"}), Defect::ExpOptional).is_err());
+        assert!(d(
+            json!({"exp": 1_000_100, "nbf": 2_000_000}),
+            Defect::NoNbfCheck
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn client_id_mapping_order() {
+        let c = obj(json!({"azp": "b", "cid": "c", "appid": "d"}));
+        assert_eq!(client_id(&c), Ok(Some("b")));
+        assert_eq!(
+            client_id(&obj(json!({"client_id": "a", "azp": "b"}))),
+            Ok(Some("a"))
+        );
+        assert_eq!(client_id(&obj(json!({"cid": "c"}))), Ok(Some("c")));
+        assert_eq!(client_id(&obj(json!({"appid": "d"}))), Ok(Some("d")));
+        assert_eq!(client_id(&obj(json!({}))), Ok(None));
+        assert!(client_id(&obj(json!({"client_id": 1}))).is_err());
+        let allowed = vec!["c".to_string()];
+        assert!(check_client(&obj(json!({"cid": "c"})), &allowed, &none()).is_ok());
+        assert!(check_client(&obj(json!({"cid": "x"})), &allowed, &none()).is_err());
+        assert!(check_client(&obj(json!({})), &allowed, &none()).is_err());
+        assert!(check_client(&obj(json!({})), &[], &none()).is_ok());
+        assert!(check_client(
+            &obj(json!({"cid": "x"})),
+            &allowed,
+            &DefectSet::from(Defect::ClientAllowListIgnored)
+        )
+        .is_ok());
+        assert!(check_sub(&obj(json!({"sub": "x"}))).is_ok());
+        assert!(check_sub(&obj(json!({"sub": 1}))).is_err());
+        assert!(check_sub(&obj(json!({}))).is_err());
+    }
+
+    #[test]
+    fn claim_mapping_merges() {
+        let m: BTreeMap<String, String> = [("groups".to_string(), "roles".to_string())].into();
+        let mut c = obj(json!({"groups": ["admin", "x"]}));
+        apply_claim_mappings(&mut c, &m);
+        assert_eq!(c["roles"], json!(["admin", "x"]));
+        assert!(has_role(&c, "admin"));
+        let mut c = obj(json!({"groups": ["admin", "x"], "roles": ["x", "y"]}));
+        apply_claim_mappings(&mut c, &m);
+        assert_eq!(c["roles"], json!(["x", "y", "admin"]));
+        let mut c = obj(json!({"groups": "admin", "roles": "reader"}));
+        apply_claim_mappings(&mut c, &m);
+        assert_eq!(c["roles"], json!(["reader", "admin"]));
+        let mut c = obj(json!({"roles": ["a"]}));
+        apply_claim_mappings(&mut c, &m);
+        assert_eq!(c["roles"], json!(["a"]));
+        assert!(has_role(&obj(json!({"roles": "reader admin"})), "admin"));
+        assert!(!has_role(
+            &obj(json!({"roles": ["administrator"]})),
+            "admin"
+        ));
+        assert!(!has_role(
+            &obj(json!({"roles": [{"admin": true}]})),
+            "admin"
+        ));
+    }
+}

@@ -1,0 +1,196 @@
+//! Switchable defects: each plants exactly one bug class seen in real BYOID
+//! validators, so the reference target doubles as a set of known-bad targets.
+//!
+//! Enable them with `--defect NAME` (repeatable) or `BYOID_DEFECTS=a,b`.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+macro_rules! defects {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal : $desc:literal, )*) => {
+        /// One planted bug. The name is the kebab-case CLI spelling.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Defect {
+            $( $(#[$doc])* #[doc = $desc] $variant, )*
+        }
+
+        impl Defect {
+            /// Every defect, in documentation order.
+            pub fn all() -> &'static [Defect] {
+                &[$(Defect::$variant,)*]
+            }
+            /// The kebab-case name, as accepted by `--defect`.
+            pub fn name(&self) -> &'static str {
+                match self { $(Defect::$variant => $name,)* }
+            }
+            /// The real-world bug pattern this defect imitates.
+            pub fn description(&self) -> &'static str {
+                match self { $(Defect::$variant => $desc,)* }
+            }
+        }
+    };
+}
+
+defects! {
+    NoIssuerCheck = "no-issuer-check":
+        "the token's `iss` is never compared (validators that trust any issuer whose keys happen to verify, e.g. ValidateIssuer=false with shared multi-tenant keys)",
+    IssuerPrefixMatch = "issuer-prefix-match":
+        "`iss` is accepted when it starts with the expected issuer (StartsWith/regex issuer matching, so `https://idp/contoso-evil` passes for `https://idp/contoso`)",
+    NoAudienceCheck = "no-audience-check":
+        "`aud` is never checked (ValidateAudience=false; tokens minted for another API are accepted)",
+    ExpOptional = "exp-optional":
+        "a token without `exp` never expires (libraries that only check `exp` when present)",
+    DayOfSkew = "day-of-skew":
+        "86400 s of extra clock skew (a misread unit: skew configured in seconds where minutes or hours were meant)",
+    AlgFromHeader = "alg-from-header":
+        "the algorithm is taken from the token header, so HS256/384/512 verifies with the RSA public key bytes as HMAC secret (the classic key-confusion attack; SPKI PEM with and without trailing newline, PKCS#1 PEM, SPKI and PKCS#1 DER and the raw modulus are all tried)",
+    NoneAccepted = "none-accepted":
+        "`alg: none` in any casing skips the signature (the original JWT library bug, CVE-2015-9235 and friends)",
+    TypIgnored = "typ-ignored":
+        "the JOSE `typ` header is never checked (id tokens and other JWTs are accepted as access tokens)",
+    TypCaseSensitive = "typ-case-sensitive":
+        "`typ` is compared byte for byte against `at+jwt`, `JWT` and `application/at+jwt`, so `AT+JWT` is refused (RFC 9068 says case-insensitive)",
+    ClientAllowListIgnored = "client-allow-list-ignored":
+        "`allowed_client_ids` is never enforced (any client of the tenant can call the API)",
+    DisabledTenantAccepted = "disabled-tenant-accepted":
+        "a disabled tenant is still served (the enabled flag is checked only at sign-up, not per request)",
+    CrossTenant = "cross-tenant":
+        "a token is accepted if it validates for ANY configured tenant (a validator keeping one global issuer/key list instead of one per tenant)",
+    FirstJwksKeyOnly = "first-jwks-key-only":
+        "always verifies with the first key of the JWKS, ignoring `kid` (tokens break at every key rotation; keys[0] hard-coded)",
+    KeysNeverRefreshed = "keys-never-refreshed":
+        "the JWKS is fetched once and never again, not on unknown `kid` nor on cache expiry (keys loaded at startup)",
+    RefetchEveryUnknownKid = "refetch-every-unknown-kid":
+        "every unknown `kid` triggers a JWKS fetch, with no cooldown or single flight (lets anyone hammer the IdP through the API)",
+    FailOpen = "fail-open":
+        "when discovery or the JWKS cannot be fetched, the token is accepted after parsing its claims without checking the signature (catch-and-continue error handling)",
+    LeakExceptionText = "leak-exception-text":
+        "a token that fails parsing gets a 500 with the internal error text (unhandled exception pages, stack traces in responses)",
+    NoErrorParam = "no-error-param":
+        "invalid tokens get 401 with a bare `WWW-Authenticate: Bearer`, without `error=\"invalid_token\"` (RFC 6750 section 3 violation)",
+    ClaimMappingsIgnored = "claim-mappings-ignored":
+        "`claim_mappings` are not applied, so roles carried as `groups` are never seen (authorization silently denies or, worse, reads the wrong claim)",
+    AudMustBeString = "aud-must-be-string":
+        "an array-valued `aud` is refused (deserializing `aud` as a single string, RFC 7519 allows an array)",
+    JkuFollowed = "jku-followed":
+        "a `jku` header is fetched and its keys are trusted (attacker-hosted key sets; CVE-2018-0114-style header key trust)",
+    CritIgnored = "crit-ignored":
+        "the `crit` header is ignored, so extensions the validator does not understand are silently accepted (RFC 7515 section 4.1.11 violation)",
+    IdTokenAccepted = "id-token-accepted":
+        "id-token `typ` values and a missing `typ` are accepted (validators that accept any signed JWT from the IdP, including id tokens)",
+    QueryTokenAccepted = "query-token-accepted":
+        "the `access_token` query parameter is accepted as a normal method (tokens end up in logs and Referer headers; RFC 9700 forbids it)",
+    MultipleMethodsAccepted = "multiple-methods-accepted":
+        "a token sent by more than one method is accepted, the header one winning, instead of 400 invalid_request (RFC 6750 section 2)",
+    NoNbfCheck = "no-nbf-check":
+        "`nbf` is never checked (tokens are usable before their validity starts)",
+    EmbeddedJwkTrusted = "embedded-jwk-trusted":
+        "a `jwk` in the token header is used to verify it (CVE-2018-0114: the attacker signs with their own key and embeds it)",
+}
+
+impl Defect {
+    /// The defect with this name, if any.
+    pub fn from_name(name: &str) -> Option<Defect> {
+        Defect::all().iter().copied().find(|d| d.name() == name)
+    }
+}
+
+impl fmt::Display for Defect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An unknown defect name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown defect `{name}` (hint: `byoid-reference --list-defects` lists them)")]
+pub struct UnknownDefect {
+    /// The name that was given.
+    pub name: String,
+}
+
+impl FromStr for Defect {
+    type Err = UnknownDefect;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Defect::from_name(s.trim()).ok_or_else(|| UnknownDefect { name: s.to_owned() })
+    }
+}
+
+/// A set of enabled defects; empty means the known-good reference target.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DefectSet(BTreeSet<Defect>);
+
+impl DefectSet {
+    /// No defects.
+    pub fn new() -> Self {
+        DefectSet::default()
+    }
+    /// Whether `d` is enabled.
+    pub fn contains(&self, d: Defect) -> bool {
+        self.0.contains(&d)
+    }
+    /// Enables `d`.
+    pub fn insert(&mut self, d: Defect) {
+        self.0.insert(d);
+    }
+    /// Whether no defect is enabled.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// The enabled defects, in order.
+    pub fn iter(&self) -> impl Iterator<Item = Defect> + '_ {
+        self.0.iter().copied()
+    }
+    /// Parses a comma-separated list (the `BYOID_DEFECTS` form); blanks are skipped.
+    pub fn parse_list(list: &str) -> Result<DefectSet, UnknownDefect> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::parse)
+            .collect()
+    }
+}
+
+impl FromIterator<Defect> for DefectSet {
+    fn from_iter<I: IntoIterator<Item = Defect>>(iter: I) -> Self {
+        DefectSet(iter.into_iter().collect())
+    }
+}
+
+impl From<Defect> for DefectSet {
+    fn from(d: Defect) -> Self {
+        DefectSet::from_iter([d])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_kebab_case() {
+        assert_eq!(Defect::all().len(), 27);
+        for d in Defect::all() {
+            assert_eq!(d.name().parse::<Defect>(), Ok(*d));
+            assert!(
+                d.name()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'-'),
+                "{}",
+                d.name()
+            );
+            assert!(!d.description().is_empty());
+        }
+        assert!("No-Issuer-Check".parse::<Defect>().is_err());
+    }
+
+    #[test]
+    fn parse_list_accepts_commas_and_blanks() {
+        let s = DefectSet::parse_list(" fail-open, ,no-nbf-check").unwrap();
+        assert!(s.contains(Defect::FailOpen) && s.contains(Defect::NoNbfCheck));
+        assert!(!s.contains(Defect::CritIgnored));
+        assert!(DefectSet::parse_list("nope").is_err());
+        assert!(DefectSet::parse_list("").unwrap().is_empty());
+    }
+}

@@ -1,0 +1,266 @@
+//! One error type, [`AuthError`], with one [`IntoResponse`] implementing the
+//! contract's response table (RFC 6750 section 3).
+//!
+//! | kind | status | `WWW-Authenticate` |
+//! |---|---|---|
+//! | [`AuthErrorKind::NoCredentials`] | 401 | `Bearer realm="byoid"` |
+//! | [`AuthErrorKind::InvalidToken`] | 401 | `Bearer realm="byoid", error="invalid_token", error_description="..."` |
+//! | [`AuthErrorKind::InvalidRequest`] | 400 | `Bearer realm="byoid", error="invalid_request", ...` |
+//! | [`AuthErrorKind::InsufficientScope`] | 403 | `Bearer realm="byoid", error="insufficient_scope", scope="admin", ...` |
+//!
+//! Every `error_description` is a fixed, crate-written sentence; internal error
+//! text (the `detail`) reaches a response only in debug mode.
+
+use std::fmt;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+/// The kinds of [`AuthError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthErrorKind {
+    /// No bearer credential at all: 401 without an `error` parameter.
+    NoCredentials,
+    /// A token was presented and is invalid for any reason: 401 `invalid_token`.
+    InvalidToken,
+    /// The request is malformed (e.g. token by more than one method): 400 `invalid_request`.
+    InvalidRequest,
+    /// The token is valid but lacks the `admin` role: 403 `insufficient_scope`.
+    InsufficientScope,
+    /// The request body is larger than the form-body limit: 413.
+    PayloadTooLarge,
+    /// Only produced by the `leak-exception-text` defect: a 500 with internal text.
+    LeakedInternal,
+}
+
+/// A rejected request.
+#[derive(Debug, Clone)]
+pub struct AuthError {
+    kind: AuthErrorKind,
+    description: &'static str,
+    detail: Option<String>,
+    bare: bool,
+}
+
+impl AuthError {
+    /// No bearer credentials.
+    pub fn no_credentials() -> Self {
+        Self::new(AuthErrorKind::NoCredentials, "")
+    }
+    /// An invalid token; `description` is a fixed sentence safe to send.
+    pub fn invalid_token(description: &'static str) -> Self {
+        Self::new(AuthErrorKind::InvalidToken, description)
+    }
+    /// A malformed request.
+    pub fn invalid_request(description: &'static str) -> Self {
+        Self::new(AuthErrorKind::InvalidRequest, description)
+    }
+    /// A valid token lacking the role.
+    pub fn insufficient_scope(description: &'static str) -> Self {
+        Self::new(AuthErrorKind::InsufficientScope, description)
+    }
+    pub(crate) fn payload_too_large() -> Self {
+        Self::new(AuthErrorKind::PayloadTooLarge, "request body too large")
+    }
+    pub(crate) fn leaked(text: String) -> Self {
+        let mut e = Self::new(AuthErrorKind::LeakedInternal, "internal error");
+        e.detail = Some(text);
+        e
+    }
+    fn new(kind: AuthErrorKind, description: &'static str) -> Self {
+        AuthError {
+            kind,
+            description,
+            detail: None,
+            bare: false,
+        }
+    }
+
+    /// Attaches internal detail, shown only in debug mode.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> AuthErrorKind {
+        self.kind
+    }
+    /// The fixed description sent as `error_description`.
+    pub fn description(&self) -> &'static str {
+        self.description
+    }
+    /// Internal detail (never sent unless debug mode is on).
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+
+    /// Drops the internal detail unless `debug`; leaked text survives (that is the defect).
+    pub(crate) fn redact(mut self, debug: bool) -> Self {
+        if !debug && self.kind != AuthErrorKind::LeakedInternal {
+            self.detail = None;
+        }
+        self
+    }
+
+    /// The `no-error-param` defect: answer invalid tokens with a bare `Bearer` challenge.
+    pub(crate) fn without_error_param(mut self) -> Self {
+        if self.kind == AuthErrorKind::InvalidToken {
+            self.bare = true;
+        }
+        self
+    }
+
+    /// The `WWW-Authenticate` value, or `None` when there is none.
+    pub fn www_authenticate(&self) -> Option<String> {
+        let (error, scope) = match self.kind {
+            AuthErrorKind::NoCredentials => return Some(r#"Bearer realm="byoid""#.to_owned()),
+            AuthErrorKind::InvalidToken if self.bare => {
+                return Some(r#"Bearer realm="byoid""#.to_owned())
+            }
+            AuthErrorKind::InvalidToken => ("invalid_token", None),
+            AuthErrorKind::InvalidRequest => ("invalid_request", None),
+            AuthErrorKind::InsufficientScope => ("insufficient_scope", Some("admin")),
+            AuthErrorKind::PayloadTooLarge | AuthErrorKind::LeakedInternal => return None,
+        };
+        let mut v = format!(r#"Bearer realm="byoid", error="{error}""#);
+        if !self.description.is_empty() {
+            v.push_str(&format!(
+                r#", error_description="{}""#,
+                quotable(self.description)
+            ));
+        }
+        if let Some(scope) = scope {
+            v.push_str(&format!(r#", scope="{scope}""#));
+        }
+        Some(v)
+    }
+
+    fn status(&self) -> StatusCode {
+        match self.kind {
+            AuthErrorKind::NoCredentials | AuthErrorKind::InvalidToken => StatusCode::UNAUTHORIZED,
+            AuthErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
+            AuthErrorKind::InsufficientScope => StatusCode::FORBIDDEN,
+            AuthErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AuthErrorKind::LeakedInternal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// RFC 6750 section 3: error_description is %x20-21 / %x23-5B / %x5D-7E.
+fn quotable(s: &str) -> String {
+    s.chars()
+        .filter(|c| matches!(*c, ' '..='~') && *c != '"' && *c != '\\')
+        .collect()
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {}", self.kind, self.description)?;
+        if let Some(d) = &self.detail {
+            write!(f, " ({d})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if self.kind == AuthErrorKind::LeakedInternal {
+            // The defect: internal text straight into a 500 body.
+            return (status, self.detail.unwrap_or_default()).into_response();
+        }
+        let mut body = serde_json::Map::new();
+        let error = match self.kind {
+            AuthErrorKind::NoCredentials => "unauthorized",
+            AuthErrorKind::InvalidToken => "invalid_token",
+            AuthErrorKind::InvalidRequest => "invalid_request",
+            AuthErrorKind::InsufficientScope => "insufficient_scope",
+            AuthErrorKind::PayloadTooLarge | AuthErrorKind::LeakedInternal => "payload_too_large",
+        };
+        body.insert("error".into(), error.into());
+        if let Some(d) = &self.detail {
+            body.insert("detail".into(), d.clone().into());
+        }
+        let mut resp = (status, axum::Json(serde_json::Value::Object(body))).into_response();
+        if let Some(v) = self
+            .www_authenticate()
+            .and_then(|v| HeaderValue::from_str(&v).ok())
+        {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges_follow_the_contract_table() {
+        assert_eq!(
+            AuthError::no_credentials().www_authenticate().unwrap(),
+            r#"Bearer realm="byoid""#
+        );
+        assert_eq!(
+            AuthError::invalid_token("bad signature")
+                .www_authenticate()
+                .unwrap(),
+            r#"Bearer realm="byoid", error="invalid_token", error_description="bad signature""#
+        );
+        assert_eq!(
+            AuthError::invalid_request("x").www_authenticate().unwrap(),
+            r#"Bearer realm="byoid", error="invalid_request", error_description="x""#
+        );
+        assert_eq!(
+            AuthError::insufficient_scope("needs admin")
+                .www_authenticate()
+                .unwrap(),
+            r#"Bearer realm="byoid", error="insufficient_scope", error_description="needs admin", scope="admin""#
+        );
+        assert_eq!(
+            AuthError::invalid_token("x")
+                .without_error_param()
+                .www_authenticate()
+                .unwrap(),
+            r#"Bearer realm="byoid""#
+        );
+        // The defect flag touches invalid_token only.
+        assert!(AuthError::invalid_request("x")
+            .without_error_param()
+            .www_authenticate()
+            .unwrap()
+            .contains("error="));
+    }
+
+    #[test]
+    fn statuses_and_redaction() {
+        let r = AuthError::invalid_token("x")
+            .with_detail("secret internals")
+            .redact(false)
+            .into_response();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let e = AuthError::invalid_token("x")
+            .with_detail("secret")
+            .redact(false);
+        assert!(e.detail().is_none());
+        let e = AuthError::invalid_token("x")
+            .with_detail("secret")
+            .redact(true);
+        assert_eq!(e.detail(), Some("secret"));
+        assert_eq!(
+            AuthError::invalid_request("x").into_response().status(),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            AuthError::insufficient_scope("x").into_response().status(),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(quotable("a\"b\\c\nd"), "abcd");
+    }
+}

@@ -1,0 +1,315 @@
+//! `byoid-reference` is the byoid project's built-in BYOID access-token
+//! validator: an axum service that speaks the target contract
+//! (`byoid-target/1`), validates RFC 9068 JWT access tokens from many tenants'
+//! identity providers the way the best validators do, and, with
+//! [defects](defect::Defect) switched on, becomes each of the harness's
+//! known-bad targets. It is a test target and a worked example, not a
+//! production gateway: it has no persistence, no metrics and no rate limiting
+//! beyond the IdP fetch discipline described below.
+//!
+//! # Running it
+//!
+//! ```text
+//! byoid-reference --manifest manifest.json --port 8080          # known good
+//! byoid-reference --manifest manifest.json --port 8080 --defect none-accepted
+//! BYOID_MANIFEST=m.json BYOID_PORT=8080 BYOID_DEFECTS=fail-open,cross-tenant byoid-reference
+//! byoid-reference --list-defects
+//! ```
+//!
+//! It binds `127.0.0.1` unless `--listen` says otherwise. A malformed manifest
+//! exits with status 2 and a message naming the field.
+//!
+//! # Using it from Rust
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use byoid_reference::{app, manifest::Manifest, Config};
+//!
+//! let manifest = Manifest::from_json(r#"{
+//!     "tenant_source": {"kind": "header", "header": "X-Tenant-Slug"},
+//!     "tenants": [{"slug": "contoso",
+//!                  "metadata_address": "http://127.0.0.1:9/contoso/.well-known/openid-configuration",
+//!                  "valid_audiences": ["api://byoid-resource"]}]
+//! }"#)?;
+//! let mut config = Config::new(manifest);
+//! config.defects.insert("none-accepted".parse()?);
+//! let router = app(config); // serve it, or drive it with tower's `oneshot`
+//! # let _ = router;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let server = tokio::spawn(byoid_reference::serve(listener, Config::new(Manifest::from_json(
+//!     r#"{"tenant_source":{"kind":"path"},"tenants":[]}"#)?)));
+//! server.abort(); // runs until aborted
+//! # Ok(()) }
+//! ```
+//!
+//! # Requests and responses
+//!
+//! Routes: `GET /healthz` (always unprefixed), `GET|POST /api/whoami` and
+//! `GET|POST /api/admin`, prefixed by `/{slug}` when the tenant source is `path`.
+//! Responses follow the contract table, produced by one type, [`AuthError`]:
+//! 401 `Bearer realm="byoid"` without credentials; 401 `error="invalid_token"`
+//! for any bad token (including unknown or disabled tenants and unreachable
+//! IdPs: the service fails closed and never answers 5xx for a bad token); 400
+//! `error="invalid_request"` for malformed requests; 403
+//! `error="insufficient_scope"` when `/api/admin` lacks the `admin` role.
+//! `error_description` is always a fixed sentence. Internal error text appears
+//! (as a `detail` member of the JSON body) only in debug mode (`--debug`).
+//!
+//! Token transport (RFC 6750 section 2), see [`bearer`]:
+//! * `Authorization: Bearer` with a case-insensitive scheme and one or more
+//!   spaces; an empty token is 401 `invalid_token`; other schemes count as no
+//!   credentials; two `Authorization` headers are 400.
+//! * Form body: accepted on `POST` with `application/x-www-form-urlencoded`
+//!   only; a body token on `GET` is 400.
+//! * Query `?access_token=`: **refused** with 400 `invalid_request` (RFC 6750
+//!   section 2.3 discourages it, RFC 9700 forbids it).
+//! * More than one method, or one parameter twice: 400 `invalid_request`.
+//!
+//! # What is checked
+//!
+//! * Syntax ([`token`]): compact JWS only, at most 16 KiB, strict unpadded
+//!   base64url, UTF-8, JSON objects, no duplicate member names at any depth.
+//! * Header ([`checks`]): `crit` is refused (no extension is understood);
+//!   `typ` must be `at+jwt` (any case, with or without `application/`), or
+//!   `JWT` unless `require_access_token_type`; `alg` from the allow-list
+//!   RS/PS 256/384/512, ES256, ES384, EdDSA intersected with the discovery
+//!   `id_token_signing_alg_values_supported`; never `none` or HMAC. `jku`,
+//!   `x5u`, `jwk` and `x5c` are never fetched or trusted; `x5t` is ignored.
+//! * Keys ([`jwks`]): selected by `kid` (all keys with that `kid` that fit the
+//!   alg are tried); without `kid` only when exactly one JWKS key fits the alg.
+//!   A key fits when its type and curve match the alg, `use` is absent or
+//!   `sig`, `key_ops` is absent or has `verify`, and `alg` is absent or equal.
+//!   ECDSA signatures must be raw `r||s`.
+//! * Claims: `iss` equal (byte for byte) to the discovery `issuer`, or to one
+//!   of `valid_issuers`; `aud` (string or array of strings) containing a
+//!   `valid_audiences` entry; `exp` required, a number, `now <= exp + skew`;
+//!   `nbf` and `iat` numbers when present, `now + skew >= nbf`,
+//!   `iat <= now + skew`; `sub` a non-empty string.
+//! * **Required claims** are `iss`, `exp`, `aud` and `sub`. RFC 9068 also lists
+//!   `iat`, `jti` and `client_id`, but Entra and Okta tokens lack `client_id`
+//!   and some profiles omit `jti`, so those are checked only when present
+//!   (`iat`) or when the allow-list needs a client (`client_id`).
+//! * **Client id** (when `allowed_client_ids` is non-empty): the first present
+//!   of `client_id` (RFC 9068), `azp` (OIDC; Entra v2, Auth0), `cid` (Okta),
+//!   `appid` (Entra v1) must be in the list.
+//! * `claim_mappings` then copy each source claim under its normalized name,
+//!   merging arrays (strings count as one-element arrays, duplicates dropped).
+//!   `/api/admin` needs `admin` in the normalized `roles` (array or
+//!   space-separated string).
+//!
+//! # Discovery and key caching
+//!
+//! Each tenant's discovery document is fetched lazily on first use. Without
+//! `valid_issuers`, its `issuer` must be the one the metadata address implies
+//! (OIDC Discovery 4.3, RFC 8414 3.3; a trailing slash is tolerated). With
+//! `valid_issuers` (Entra "common", whose issuer is a `{tenantid}` template)
+//! that check is skipped and the token's `iss` must be exactly in the list.
+//! `require_https_metadata` refuses `http:` metadata and `jwks_uri`; `ca_bundle`
+//! adds trusted roots. Documents and keys are trusted for `jwks_cache_seconds`.
+//! An unknown `kid` causes at most one JWKS refetch per tenant per
+//! [`Config::unknown_kid_cooldown`] (default 5 s), shared by concurrent
+//! requests; failed refetches keep the last good keys within their TTL; after a
+//! failed load the next attempt waits [`jwks::FAILURE_BACKOFF`]. Every fetch is
+//! bounded by [`Config::fetch_timeout`] (default 2 s) and 1 MiB, and redirects
+//! are not followed.
+//!
+//! # The verified-token cache
+//!
+//! Tokens that pass are cached by SHA-256 of the exact token bytes, with the
+//! tenant slug and the mapped claims, up to 10 000 entries. A hit counts only
+//! for the same tenant and is rechecked against `exp` (with skew) every time;
+//! an entry lives at most `min(exp + skew, jwks_cache_seconds)`. This is safe
+//! because every check already passed for this exact byte string and tenant,
+//! and the lifetime never exceeds what the key cache would have trusted anyway
+//! (a key rotated out does not retroactively invalidate tokens within the key
+//! cache TTL in typical validators either).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod bearer;
+pub mod checks;
+pub mod defect;
+pub mod discovery;
+pub mod error;
+pub mod jwks;
+pub mod manifest;
+pub mod tenant;
+pub mod token;
+pub mod validate;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+pub use defect::{Defect, DefectSet};
+pub use error::{AuthError, AuthErrorKind};
+pub use manifest::Manifest;
+pub use validate::{Validator, Verified};
+
+/// Largest form body read when looking for an `access_token` parameter.
+pub const MAX_FORM_BODY_BYTES: usize = 64 * 1024;
+
+/// Everything the service needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The contract manifest.
+    pub manifest: Manifest,
+    /// Planted defects; empty for the known-good target.
+    pub defects: DefectSet,
+    /// Debug mode: error responses carry internal detail in a `detail` member.
+    pub debug: bool,
+    /// Limit on each discovery or JWKS fetch (connect plus body). Default 2 s.
+    pub fetch_timeout: Duration,
+    /// Minimum gap between JWKS refetches caused by unknown `kid`s, per tenant.
+    /// Default 5 s: long enough that a flood of random `kid`s costs the IdP one
+    /// request per tenant per 5 s, short enough that a real rotation is picked up
+    /// by the second request after it.
+    pub unknown_kid_cooldown: Duration,
+}
+
+impl Config {
+    /// The known-good configuration for `manifest`.
+    pub fn new(manifest: Manifest) -> Self {
+        Config {
+            manifest,
+            defects: DefectSet::new(),
+            debug: false,
+            fetch_timeout: Duration::from_secs(2),
+            unknown_kid_cooldown: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    WhoAmI,
+    Admin,
+}
+
+/// The whole service as a router (drive it with `oneshot` in tests, or [`serve`] it).
+pub fn app(config: Config) -> Router {
+    let path_source = matches!(config.manifest.tenant_source, manifest::TenantSource::Path);
+    let state = Arc::new(Validator::new(config));
+    let router = Router::new().route("/healthz", get(|| async { "ok" }));
+    let router = if path_source {
+        router
+            .route(
+                "/{slug}/api/whoami",
+                get(whoami_in_path).post(whoami_in_path),
+            )
+            .route("/{slug}/api/admin", get(admin_in_path).post(admin_in_path))
+    } else {
+        router
+            .route("/api/whoami", get(whoami).post(whoami))
+            .route("/api/admin", get(admin).post(admin))
+    };
+    router.with_state(state)
+}
+
+/// Serves [`app`] on `listener` until the returned future is dropped or aborted.
+pub async fn serve(listener: tokio::net::TcpListener, config: Config) -> std::io::Result<()> {
+    axum::serve(listener, app(config)).await
+}
+
+async fn whoami(s: State<Arc<Validator>>, req: Request) -> Response {
+    handle(s, Route::WhoAmI, None, req).await
+}
+async fn admin(s: State<Arc<Validator>>, req: Request) -> Response {
+    handle(s, Route::Admin, None, req).await
+}
+async fn whoami_in_path(
+    s: State<Arc<Validator>>,
+    Path(slug): Path<String>,
+    req: Request,
+) -> Response {
+    handle(s, Route::WhoAmI, Some(slug), req).await
+}
+async fn admin_in_path(
+    s: State<Arc<Validator>>,
+    Path(slug): Path<String>,
+    req: Request,
+) -> Response {
+    handle(s, Route::Admin, Some(slug), req).await
+}
+
+async fn handle(
+    State(v): State<Arc<Validator>>,
+    route: Route,
+    slug: Option<String>,
+    req: Request,
+) -> Response {
+    let debug = v.config.debug;
+    let no_error_param = v.config.defects.contains(Defect::NoErrorParam);
+    match authorize(&v, route, slug, req).await {
+        Ok(verified) => {
+            Json(serde_json::json!({ "tenant": verified.tenant, "claims": verified.claims }))
+                .into_response()
+        }
+        Err(e) => {
+            let e = e.redact(debug);
+            if no_error_param {
+                e.without_error_param()
+            } else {
+                e
+            }
+            .into_response()
+        }
+    }
+}
+
+async fn authorize(
+    v: &Validator,
+    route: Route,
+    slug: Option<String>,
+    req: Request,
+) -> Result<Verified, AuthError> {
+    let (parts, body) = req.into_parts();
+    let form = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|c| c.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .is_some_and(|c| {
+            c.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    let body = if form {
+        Some(read_body(body).await?)
+    } else {
+        None
+    };
+    let token = bearer::extract(
+        &parts.method,
+        &parts.headers,
+        parts.uri.query(),
+        body.as_deref(),
+        &v.config.defects,
+    )?
+    .ok_or_else(AuthError::no_credentials)?;
+    let resolution = v.resolver.resolve(&parts.headers, slug.as_deref());
+    // A hard ceiling over discovery + JWKS (+ a refetch) so no request hangs.
+    let limit = v.config.fetch_timeout * 4 + Duration::from_secs(1);
+    let verified = match tokio::time::timeout(limit, v.validate(resolution, &token)).await {
+        Ok(r) => r?,
+        Err(_) => return Err(AuthError::invalid_token("validation timed out")),
+    };
+    if route == Route::Admin && !checks::has_role(&verified.claims, "admin") {
+        return Err(AuthError::insufficient_scope("the admin role is required"));
+    }
+    Ok(verified)
+}
+
+async fn read_body(body: Body) -> Result<Vec<u8>, AuthError> {
+    axum::body::to_bytes(body, MAX_FORM_BODY_BYTES)
+        .await
+        .map(|b| b.to_vec())
+        .map_err(|_| AuthError::payload_too_large())
+}

@@ -1,0 +1,183 @@
+//! Tenant resolution from a header, the first path segment or the first `Host` label.
+
+use axum::http::{header, HeaderMap};
+
+use crate::manifest::{Manifest, TenantConfig, TenantSource};
+
+/// The outcome of resolving a request's tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution<'a> {
+    /// The request names no tenant (or names it ambiguously).
+    Missing,
+    /// The request names a tenant the manifest does not have.
+    Unknown,
+    /// The tenant exists but is disabled: treated like [`Resolution::Unknown`].
+    Disabled(&'a TenantConfig),
+    /// An enabled tenant.
+    Found(&'a TenantConfig),
+}
+
+/// Maps requests to tenants per the manifest's `tenant_source`.
+#[derive(Debug, Clone)]
+pub struct TenantResolver {
+    source: TenantSource,
+    tenants: Vec<TenantConfig>,
+}
+
+impl TenantResolver {
+    /// A resolver over the manifest's tenants.
+    pub fn new(manifest: &Manifest) -> Self {
+        TenantResolver {
+            source: manifest.tenant_source.clone(),
+            tenants: manifest.tenants.clone(),
+        }
+    }
+
+    /// The slug a request names. `path_slug` is the first path segment when the
+    /// source is `path` (the router extracts it).
+    pub fn slug(&self, headers: &HeaderMap, path_slug: Option<&str>) -> Option<String> {
+        match &self.source {
+            TenantSource::Path => path_slug.filter(|s| !s.is_empty()).map(str::to_owned),
+            TenantSource::Header { header } => {
+                let mut values = headers.get_all(header.as_str()).iter();
+                match (values.next(), values.next()) {
+                    // Two values would let a proxy and this service disagree: no tenant.
+                    (Some(v), None) => v
+                        .to_str()
+                        .ok()
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned),
+                    _ => None,
+                }
+            }
+            TenantSource::Subdomain => {
+                let host = headers.get(header::HOST)?.to_str().ok()?;
+                let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+                    if port.bytes().all(|b| b.is_ascii_digit()) {
+                        h
+                    } else {
+                        host
+                    }
+                });
+                let (label, rest) = host.split_once('.')?;
+                (!label.is_empty() && !rest.is_empty()).then(|| label.to_ascii_lowercase())
+            }
+        }
+    }
+
+    /// Resolves a request's tenant.
+    pub fn resolve(&self, headers: &HeaderMap, path_slug: Option<&str>) -> Resolution<'_> {
+        let Some(slug) = self.slug(headers, path_slug) else {
+            return Resolution::Missing;
+        };
+        // Host names are case-insensitive; header and path slugs are exact.
+        let subdomain = matches!(self.source, TenantSource::Subdomain);
+        match self.tenants.iter().find(|t| {
+            if subdomain {
+                t.slug.eq_ignore_ascii_case(&slug)
+            } else {
+                t.slug == slug
+            }
+        }) {
+            None => Resolution::Unknown,
+            Some(t) if !t.enabled => Resolution::Disabled(t),
+            Some(t) => Resolution::Found(t),
+        }
+    }
+
+    /// Every configured tenant.
+    pub fn tenants(&self) -> &[TenantConfig] {
+        &self.tenants
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn manifest(source: &str) -> Manifest {
+        Manifest::from_json(&format!(
+            r#"{{"tenant_source":{source},"tenants":[
+              {{"slug":"contoso","metadata_address":"http://x","valid_audiences":[]}},
+              {{"slug":"off","enabled":false,"metadata_address":"http://x","valid_audiences":[]}}]}}"#
+        ))
+        .unwrap()
+    }
+    fn hm(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn header_source() {
+        let r = TenantResolver::new(&manifest(r#"{"kind":"header","header":"X-Tenant-Slug"}"#));
+        assert!(
+            matches!(r.resolve(&hm(&[("x-tenant-slug", "contoso")]), None), Resolution::Found(t) if t.slug == "contoso")
+        );
+        assert_eq!(
+            r.resolve(&hm(&[("x-tenant-slug", "Contoso")]), None),
+            Resolution::Unknown
+        );
+        assert_eq!(
+            r.resolve(&hm(&[("x-tenant-slug", "nope")]), None),
+            Resolution::Unknown
+        );
+        assert!(matches!(
+            r.resolve(&hm(&[("x-tenant-slug", "off")]), None),
+            Resolution::Disabled(_)
+        ));
+        assert_eq!(r.resolve(&hm(&[]), Some("contoso")), Resolution::Missing);
+        assert_eq!(
+            r.resolve(
+                &hm(&[("x-tenant-slug", "contoso"), ("x-tenant-slug", "contoso")]),
+                None
+            ),
+            Resolution::Missing
+        );
+    }
+
+    #[test]
+    fn path_source() {
+        let r = TenantResolver::new(&manifest(r#"{"kind":"path"}"#));
+        assert!(matches!(
+            r.resolve(&hm(&[]), Some("contoso")),
+            Resolution::Found(_)
+        ));
+        assert_eq!(
+            r.resolve(&hm(&[("x-tenant-slug", "contoso")]), None),
+            Resolution::Missing
+        );
+        assert_eq!(r.resolve(&hm(&[]), Some("x")), Resolution::Unknown);
+    }
+
+    #[test]
+    fn subdomain_source() {
+        let r = TenantResolver::new(&manifest(r#"{"kind":"subdomain"}"#));
+        assert!(matches!(
+            r.resolve(&hm(&[("host", "contoso.localhost:1234")]), None),
+            Resolution::Found(_)
+        ));
+        assert!(matches!(
+            r.resolve(&hm(&[("host", "CONTOSO.localhost")]), None),
+            Resolution::Found(_)
+        ));
+        assert_eq!(
+            r.resolve(&hm(&[("host", "localhost:1234")]), None),
+            Resolution::Missing
+        );
+        assert_eq!(
+            r.resolve(&hm(&[("host", "127.0.0.1:1234")]), None),
+            Resolution::Unknown
+        );
+        assert_eq!(r.resolve(&hm(&[]), None), Resolution::Missing);
+        assert!(matches!(
+            r.resolve(&hm(&[("host", "off.localhost")]), None),
+            Resolution::Disabled(_)
+        ));
+    }
+}

@@ -1,0 +1,301 @@
+//! Compact JWS parsing with strict JSON (RFC 7515 section 7.1, RFC 8725 section 3).
+//!
+//! Nothing here verifies anything; it only refuses what is not a well-formed
+//! compact JWS: not exactly three segments, non-canonical base64url, invalid
+//! UTF-8, JSON that is not an object, or duplicate member names at any depth.
+
+use std::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+/// Longest token accepted, in bytes. Real access tokens are 1-4 KiB.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// Why a token is not a well-formed compact JWS.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// Longer than [`MAX_TOKEN_BYTES`].
+    #[error("token longer than {MAX_TOKEN_BYTES} bytes")]
+    TooLong,
+    /// Five segments: a JWE, never accepted as an access token here.
+    #[error("token is a JWE (5 segments)")]
+    Jwe,
+    /// Not exactly three segments.
+    #[error("token has {0} segments, expected 3")]
+    Segments(usize),
+    /// A segment is not canonical unpadded base64url.
+    #[error("{0} segment is not canonical base64url")]
+    Base64(&'static str),
+    /// A segment is empty where content is required.
+    #[error("{0} segment is empty")]
+    Empty(&'static str),
+    /// A decoded segment is not UTF-8.
+    #[error("{0} is not UTF-8")]
+    Utf8(&'static str),
+    /// A decoded segment is not strict JSON (duplicate members included).
+    #[error("{part} is not valid JSON: {message}")]
+    Json {
+        /// `header` or `claims`.
+        part: &'static str,
+        /// serde_json's message.
+        message: String,
+    },
+    /// Valid JSON but not an object.
+    #[error("{0} is not a JSON object")]
+    NotObject(&'static str),
+}
+
+/// A header member that should be a string is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotAString;
+
+/// A syntactically valid compact JWS.
+#[derive(Debug, Clone)]
+pub struct ParsedToken<'a> {
+    /// `BASE64URL(header) || '.' || BASE64URL(payload)`.
+    pub signing_input: &'a str,
+    /// The third segment, still encoded (what `jsonwebtoken::crypto::verify` takes).
+    pub signature_b64: &'a str,
+    /// The decoded signature bytes.
+    pub signature: Vec<u8>,
+    /// The JOSE header.
+    pub header: Map<String, Value>,
+    /// The claims.
+    pub claims: Map<String, Value>,
+}
+
+impl ParsedToken<'_> {
+    /// A header member as a string; `Err` when present but not a string.
+    pub fn header_str(&self, name: &str) -> Result<Option<&str>, NotAString> {
+        match self.header.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(NotAString),
+        }
+    }
+}
+
+/// Whether `s` is canonical unpadded base64url: alphabet `A-Za-z0-9-_` only, and
+/// (checked by the decoder) no impossible length or non-zero trailing bits.
+pub fn decode_b64url(s: &str) -> Option<Vec<u8>> {
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return None;
+    }
+    // The default engine config rejects padding and non-canonical trailing bits.
+    URL_SAFE_NO_PAD.decode(s).ok()
+}
+
+/// Parses a compact JWS. Bounded in time and memory by [`MAX_TOKEN_BYTES`]
+/// (checked first) and serde_json's recursion limit.
+pub fn parse(token: &str) -> Result<ParsedToken<'_>, TokenError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(TokenError::TooLong);
+    }
+    let dots = token.bytes().filter(|&b| b == b'.').count();
+    if dots == 4 {
+        return Err(TokenError::Jwe);
+    }
+    if dots != 2 {
+        return Err(TokenError::Segments(dots + 1));
+    }
+    let mut parts = token.splitn(3, '.');
+    let (h, p, s) = match (parts.next(), parts.next(), parts.next()) {
+        (Some(h), Some(p), Some(s)) => (h, p, s),
+        _ => return Err(TokenError::Segments(dots + 1)),
+    };
+    if h.is_empty() {
+        return Err(TokenError::Empty("header"));
+    }
+    if p.is_empty() {
+        return Err(TokenError::Empty("payload"));
+    }
+    let header = decode_object(h, "header")?;
+    let claims = decode_object(p, "claims")?;
+    // An empty signature is syntactically fine (`alg: none`); verification refuses it.
+    let signature = decode_b64url(s).ok_or(TokenError::Base64("signature"))?;
+    Ok(ParsedToken {
+        signing_input: &token[..h.len() + 1 + p.len()],
+        signature_b64: s,
+        signature,
+        header,
+        claims,
+    })
+}
+
+fn decode_object(segment: &str, part: &'static str) -> Result<Map<String, Value>, TokenError> {
+    let bytes = decode_b64url(segment).ok_or(TokenError::Base64(part))?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| TokenError::Utf8(part))?;
+    match strict_json(text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(TokenError::NotObject(part)),
+        Err(e) => Err(TokenError::Json {
+            part,
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// Parses JSON, refusing duplicate member names at any depth (serde_json's
+/// `Value` silently keeps the last one, which lets two parsers disagree).
+pub fn strict_json(text: &str) -> Result<Value, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let v = StrictValue::deserialize(&mut de)?;
+    de.end()?;
+    Ok(v.0)
+}
+
+struct StrictValue(Value);
+
+impl<'de> Deserialize<'de> for StrictValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("non-finite number"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        StrictValue::deserialize(d).map(|v| v.0)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(de::Error::custom(format_args!("duplicate member `{key}`")));
+            }
+            let StrictValue(v) = map.next_value()?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(s: &str) -> String {
+        URL_SAFE_NO_PAD.encode(s)
+    }
+
+    fn tok(h: &str, c: &str) -> String {
+        format!("{}.{}.{}", b64(h), b64(c), b64("sig"))
+    }
+
+    #[test]
+    fn accepts_a_plain_compact_jws() {
+        let t = tok(r#"{"alg":"RS256"}"#, r#"{"sub":"a","n":{"x":[1,2]}}"#);
+        let p = parse(&t).unwrap();
+        assert_eq!(p.header["alg"], "RS256");
+        assert_eq!(p.signature, b"sig");
+        assert_eq!(p.signing_input, &t[..t.rfind('.').unwrap()]);
+    }
+
+    #[test]
+    fn duplicate_members_rejected_at_any_depth() {
+        assert!(strict_json(r#"{"a":1,"a":2}"#).is_err());
+        assert!(strict_json(r#"{"a":{"b":1,"b":1}}"#).is_err());
+        assert!(strict_json(r#"[{"b":1},{"b":1}]"#).is_ok());
+        assert!(strict_json(r#"{"a":1} x"#).is_err());
+        let t = tok(r#"{"alg":"RS256","alg":"none"}"#, "{}");
+        assert!(matches!(
+            parse(&t),
+            Err(TokenError::Json { part: "header", .. })
+        ));
+    }
+
+    #[test]
+    fn base64url_is_strict() {
+        assert_eq!(decode_b64url("YQ").unwrap(), b"a");
+        assert!(decode_b64url("YQ==").is_none(), "padding");
+        assert!(decode_b64url("Y Q").is_none(), "whitespace");
+        assert!(decode_b64url("+/8").is_none(), "standard alphabet");
+        assert!(decode_b64url("YR").is_none(), "non-zero trailing bits");
+        assert!(decode_b64url("Y").is_none(), "impossible length");
+        assert_eq!(decode_b64url("_-8").unwrap(), [0xff, 0xef]);
+    }
+
+    #[test]
+    fn shapes_rejected() {
+        assert_eq!(parse("a.b").unwrap_err(), TokenError::Segments(2));
+        assert_eq!(parse("a.b.c.d.e").unwrap_err(), TokenError::Jwe);
+        assert!(matches!(
+            parse(&".".repeat(1_000_000)),
+            Err(TokenError::TooLong)
+        ));
+        assert!(matches!(
+            parse(&".".repeat(100)),
+            Err(TokenError::Segments(101))
+        ));
+        assert_eq!(
+            parse(&tok("[1]", "{}")).unwrap_err(),
+            TokenError::NotObject("header")
+        );
+        assert_eq!(
+            parse(&tok("{}", "\"x\"")).unwrap_err(),
+            TokenError::NotObject("claims")
+        );
+        let bad_utf8 = format!("{}.{}.", URL_SAFE_NO_PAD.encode([0xff, 0xfe]), b64("{}"));
+        assert_eq!(parse(&bad_utf8).unwrap_err(), TokenError::Utf8("header"));
+        let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+        assert!(matches!(
+            parse(&tok("{}", &deep)),
+            Err(TokenError::TooLong | TokenError::Json { .. })
+        ));
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(2000), "]".repeat(2000));
+        assert!(matches!(
+            parse(&tok("{}", &deep)),
+            Err(TokenError::Json { .. })
+        ));
+        assert_eq!(
+            parse(&format!(".{}.", b64("{}"))).unwrap_err(),
+            TokenError::Empty("header")
+        );
+    }
+}

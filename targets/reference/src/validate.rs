@@ -1,0 +1,557 @@
+//! The verification pipeline: tenant → token syntax → header → keys →
+//! signature → claims → mappings, plus the verified-token cache.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::checks::{self, HeaderAlg};
+use crate::defect::Defect;
+use crate::error::AuthError;
+use crate::jwks::{parse_jwks, Fetcher, Jwk, TenantKeys};
+use crate::manifest::TenantConfig;
+use crate::tenant::{Resolution, TenantResolver};
+use crate::token::{self, ParsedToken};
+use crate::Config;
+
+/// Entries kept in the verified-token cache.
+pub const TOKEN_CACHE_CAPACITY: usize = 10_000;
+
+/// A token that passed every check.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The tenant slug the request named.
+    pub tenant: String,
+    /// The claims after `claim_mappings`.
+    pub claims: Map<String, Value>,
+}
+
+#[derive(Debug, Clone)]
+struct CacheEntry {
+    tenant: String,
+    claims: Map<String, Value>,
+    exp: Option<f64>,
+    until: Instant,
+}
+
+/// Everything a request needs; shared behind an `Arc` by the router.
+#[derive(Debug)]
+pub struct Validator {
+    pub(crate) config: Config,
+    pub(crate) resolver: TenantResolver,
+    tenants: HashMap<String, Arc<TenantKeys>>,
+    fetcher: Fetcher,
+    cache: Mutex<HashMap<[u8; 32], CacheEntry>>,
+}
+
+fn now_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn build_client(config: &Config) -> Option<reqwest::Client> {
+    let mut b = reqwest::Client::builder()
+        .timeout(config.fetch_timeout)
+        .connect_timeout(config.fetch_timeout)
+        // A metadata or key URL that redirects elsewhere is not followed.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("byoid-reference");
+    if let Some(path) = &config.manifest.ca_bundle {
+        match std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|pem| reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| e.to_string()))
+        {
+            Ok(certs) => {
+                for c in certs {
+                    b = b.add_root_certificate(c);
+                }
+            }
+            // Fail closed: HTTPS to the mock IdPs will not verify.
+            Err(e) => eprintln!(
+                "byoid-reference: cannot load ca_bundle {}: {e}",
+                path.display()
+            ),
+        }
+    }
+    match b.build() {
+        Ok(c) => Some(c),
+        Err(e) => {
+            eprintln!("byoid-reference: cannot build HTTP client: {e}");
+            None
+        }
+    }
+}
+
+impl Validator {
+    /// Builds the validator; no network traffic happens here.
+    pub fn new(config: Config) -> Self {
+        let fetcher = Fetcher {
+            client: build_client(&config),
+            require_https: config.manifest.require_https_metadata,
+            timeout: config.fetch_timeout,
+            ttl: Duration::from_secs(config.manifest.jwks_cache_seconds),
+            cooldown: config.unknown_kid_cooldown,
+            defects: config.defects.clone(),
+        };
+        let tenants = config
+            .manifest
+            .tenants
+            .iter()
+            .map(|t| (t.slug.clone(), Arc::new(TenantKeys::new(t.clone()))))
+            .collect();
+        Validator {
+            resolver: TenantResolver::new(&config.manifest),
+            tenants,
+            fetcher,
+            cache: Mutex::new(HashMap::new()),
+            config,
+        }
+    }
+
+    fn has(&self, d: Defect) -> bool {
+        self.config.defects.contains(d)
+    }
+
+    /// Validates `token` for the resolved tenant.
+    pub async fn validate(
+        &self,
+        resolution: Resolution<'_>,
+        token: &str,
+    ) -> Result<Verified, AuthError> {
+        let tenant = match resolution {
+            Resolution::Missing => return Err(AuthError::invalid_token("no tenant identified")),
+            Resolution::Unknown => return Err(AuthError::invalid_token("unknown tenant")),
+            Resolution::Disabled(t) if self.has(Defect::DisabledTenantAccepted) => t,
+            Resolution::Disabled(_) => return Err(AuthError::invalid_token("unknown tenant")),
+            Resolution::Found(t) => t,
+        };
+        if token.len() > token::MAX_TOKEN_BYTES {
+            return Err(AuthError::invalid_token("token too long"));
+        }
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(claims) = self.cache_get(&digest, &tenant.slug) {
+            return Ok(Verified {
+                tenant: tenant.slug.clone(),
+                claims,
+            });
+        }
+        let mut result = self.verify_for(tenant, token).await;
+        if result.is_err() && self.has(Defect::CrossTenant) {
+            for other in self
+                .resolver
+                .tenants()
+                .iter()
+                .filter(|o| o.enabled && o.slug != tenant.slug)
+            {
+                if let Ok(c) = self.verify_for(other, token).await {
+                    result = Ok(c);
+                    break;
+                }
+            }
+        }
+        let claims = result?;
+        self.cache_put(digest, &tenant.slug, &claims);
+        Ok(Verified {
+            tenant: tenant.slug.clone(),
+            claims,
+        })
+    }
+
+    fn cache_get(&self, digest: &[u8; 32], slug: &str) -> Option<Map<String, Value>> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let e = cache.get(digest)?;
+        let skew = self.config.manifest.clock_skew_seconds as f64;
+        let live = e.tenant == slug
+            && Instant::now() < e.until
+            && e.exp.is_none_or(|exp| now_secs() <= exp + skew);
+        live.then(|| e.claims.clone())
+    }
+
+    fn cache_put(&self, digest: [u8; 32], slug: &str, claims: &Map<String, Value>) {
+        let exp = claims.get("exp").and_then(Value::as_f64);
+        let skew = self.config.manifest.clock_skew_seconds as f64;
+        let mut ttl = self.config.manifest.jwks_cache_seconds as f64;
+        if let Some(exp) = exp {
+            ttl = ttl.min(exp + skew - now_secs());
+        }
+        if ttl.is_nan() || ttl <= 0.0 {
+            return;
+        }
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= TOKEN_CACHE_CAPACITY {
+            let now = Instant::now();
+            cache.retain(|_, e| e.until > now);
+            if cache.len() >= TOKEN_CACHE_CAPACITY {
+                // Still full of live entries: drop an arbitrary one.
+                if let Some(k) = cache.keys().next().copied() {
+                    cache.remove(&k);
+                }
+            }
+        }
+        let entry = CacheEntry {
+            tenant: slug.to_owned(),
+            claims: claims.clone(),
+            exp,
+            until: Instant::now() + Duration::from_secs_f64(ttl.min(86_400.0)),
+        };
+        cache.insert(digest, entry);
+    }
+
+    /// Every check for one tenant; returns the mapped claims.
+    async fn verify_for(
+        &self,
+        tenant: &TenantConfig,
+        token: &str,
+    ) -> Result<Map<String, Value>, AuthError> {
+        let parsed = match token::parse(token) {
+            Ok(p) => p,
+            Err(e) if self.has(Defect::LeakExceptionText) => {
+                return Err(AuthError::leaked(format!("token parse failed: {e:?}")))
+            }
+            Err(e) => {
+                return Err(AuthError::invalid_token("malformed token").with_detail(e.to_string()))
+            }
+        };
+        if parsed.header.contains_key("crit") && !self.has(Defect::CritIgnored) {
+            // No extension is understood, so any `crit` (including `b64`) is refused.
+            return Err(AuthError::invalid_token("unsupported crit header"));
+        }
+        let alg = match parsed.header_str("alg") {
+            Ok(Some(a)) => checks::classify_alg(a).map_err(AuthError::invalid_token)?,
+            Ok(None) => return Err(AuthError::invalid_token("missing alg")),
+            Err(token::NotAString) => return Err(AuthError::invalid_token("alg is not a string")),
+        };
+        let typ = match parsed.header_str("typ") {
+            Ok(t) => t,
+            Err(token::NotAString) if self.has(Defect::TypIgnored) => None,
+            Err(token::NotAString) => return Err(AuthError::invalid_token("typ is not a string")),
+        };
+        checks::check_typ(typ, tenant.require_access_token_type, &self.config.defects)
+            .map_err(AuthError::invalid_token)?;
+        let kid = parsed
+            .header_str("kid")
+            .map_err(|token::NotAString| AuthError::invalid_token("kid is not a string"))?;
+
+        let keys = self
+            .tenants
+            .get(&tenant.slug)
+            .ok_or(AuthError::invalid_token("unknown tenant"))?;
+        let snapshot = match keys.current(&self.fetcher).await {
+            Ok(s) => s,
+            Err(_) if self.has(Defect::FailOpen) => {
+                // The defect: keys unavailable, so skip the signature and the issuer
+                // (unless explicitly configured) and carry on with the claims.
+                return self.check_claims(tenant, parsed.claims, tenant.valid_issuers.as_deref());
+            }
+            Err(e) => {
+                return Err(
+                    AuthError::invalid_token("signing keys unavailable").with_detail(e.to_string())
+                )
+            }
+        };
+        let expected_iss = match &tenant.valid_issuers {
+            Some(list) => list.clone(),
+            None => vec![snapshot.discovery.issuer.clone()],
+        };
+
+        match alg {
+            HeaderAlg::None if self.has(Defect::NoneAccepted) => {}
+            HeaderAlg::None => return Err(AuthError::invalid_token("alg none is not accepted")),
+            HeaderAlg::Hmac(a) if self.has(Defect::AlgFromHeader) => {
+                if !hmac_with_public_keys(&snapshot.keys, kid, a, &parsed) {
+                    return Err(AuthError::invalid_token("invalid signature"));
+                }
+            }
+            HeaderAlg::Hmac(_) => {
+                return Err(AuthError::invalid_token("symmetric alg is not accepted"))
+            }
+            HeaderAlg::Asymmetric(a) => {
+                if !checks::allowed_algs(snapshot.discovery.signing_algs.as_ref()).contains(&a) {
+                    return Err(AuthError::invalid_token("alg not allowed for this issuer"));
+                }
+                self.verify_signature(keys, snapshot, kid, a, &parsed)
+                    .await?;
+            }
+        }
+        self.check_claims(tenant, parsed.claims, Some(&expected_iss))
+    }
+
+    async fn verify_signature(
+        &self,
+        keys: &TenantKeys,
+        snapshot: crate::jwks::Snapshot,
+        kid: Option<&str>,
+        alg: Algorithm,
+        t: &ParsedToken<'_>,
+    ) -> Result<(), AuthError> {
+        let verifies =
+            |k: &Jwk| k.fits(alg) && k.verify(t.signing_input, t.signature_b64, &t.signature, alg);
+        // Defects that trust key material named by the token itself.
+        if self.has(Defect::JkuFollowed) {
+            if let Ok(Some(url)) = t.header_str("jku") {
+                if let Ok(doc) = self.fetcher.json(url).await {
+                    let remote = parse_jwks(&doc).unwrap_or_default();
+                    if remote
+                        .iter()
+                        .filter(|k| kid.is_none() || k.kid.as_deref() == kid)
+                        .any(verifies)
+                    {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        if self.has(Defect::EmbeddedJwkTrusted) {
+            if let Some(k) = t.header.get("jwk").and_then(Jwk::parse) {
+                if verifies(&k) {
+                    return Ok(());
+                }
+            }
+        }
+        if self.has(Defect::FirstJwksKeyOnly) {
+            return match snapshot.keys.first() {
+                Some(k) if verifies(k) => Ok(()),
+                _ => Err(AuthError::invalid_token("invalid signature")),
+            };
+        }
+        let Some(kid) = kid else {
+            // No kid: only unambiguous when exactly one signing key fits the alg.
+            // `x5t` is never used for selection.
+            let fitting: Vec<&Jwk> = snapshot.keys.iter().filter(|k| k.fits(alg)).collect();
+            return match fitting.as_slice() {
+                [k] if k.verify(t.signing_input, t.signature_b64, &t.signature, alg) => Ok(()),
+                [_] => Err(AuthError::invalid_token("invalid signature")),
+                _ => Err(AuthError::invalid_token(
+                    "no kid and more than one candidate key",
+                )),
+            };
+        };
+        let mut snapshot = snapshot;
+        if !snapshot.keys.iter().any(|k| k.kid.as_deref() == Some(kid)) {
+            snapshot = keys
+                .refresh_for_unknown_kid(&self.fetcher, snapshot.generation)
+                .await
+                .map_err(|e| AuthError::invalid_token("unknown kid").with_detail(e.to_string()))?;
+        }
+        let mut candidates = snapshot
+            .keys
+            .iter()
+            .filter(|k| k.kid.as_deref() == Some(kid))
+            .peekable();
+        if candidates.peek().is_none() {
+            return Err(AuthError::invalid_token("unknown kid"));
+        }
+        // Duplicate kids: any candidate that fits and verifies will do.
+        if candidates.any(verifies) {
+            Ok(())
+        } else {
+            Err(AuthError::invalid_token("invalid signature"))
+        }
+    }
+
+    fn check_claims(
+        &self,
+        tenant: &TenantConfig,
+        mut claims: Map<String, Value>,
+        expected_iss: Option<&[String]>,
+    ) -> Result<Map<String, Value>, AuthError> {
+        let d = &self.config.defects;
+        let m = &self.config.manifest;
+        if let Some(iss) = expected_iss {
+            checks::check_iss(&claims, iss, d).map_err(AuthError::invalid_token)?;
+        }
+        checks::check_aud(&claims, &tenant.valid_audiences, d).map_err(AuthError::invalid_token)?;
+        checks::check_times(&claims, now_secs(), m.clock_skew_seconds, d)
+            .map_err(AuthError::invalid_token)?;
+        checks::check_sub(&claims).map_err(AuthError::invalid_token)?;
+        checks::check_client(&claims, &tenant.allowed_client_ids, d)
+            .map_err(AuthError::invalid_token)?;
+        if !self.has(Defect::ClaimMappingsIgnored) {
+            checks::apply_claim_mappings(&mut claims, &tenant.claim_mappings);
+        }
+        Ok(claims)
+    }
+
+    /// Discovery and JWKS fetches made so far for `slug` (for tests and debugging).
+    pub fn fetch_count(&self, slug: &str) -> Option<u64> {
+        self.tenants.get(slug).map(|k| k.fetch_count())
+    }
+}
+
+// ---- the `alg-from-header` defect: public key bytes as an HMAC secret ----
+
+fn der_len(len: usize, out: &mut Vec<u8>) {
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes
+            .iter()
+            .position(|&b| b != 0)
+            .unwrap_or(bytes.len() - 1);
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+}
+
+fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    der_len(content.len(), &mut out);
+    out.extend_from_slice(content);
+    out
+}
+
+fn der_uint(bytes: &[u8]) -> Vec<u8> {
+    let trimmed = bytes
+        .iter()
+        .position(|&b| b != 0)
+        .map_or(&bytes[bytes.len()..], |i| &bytes[i..]);
+    let mut content = Vec::with_capacity(trimmed.len() + 1);
+    if trimmed.first().is_none_or(|&b| b & 0x80 != 0) {
+        content.push(0);
+    }
+    content.extend_from_slice(trimmed);
+    der(0x02, &content)
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// The encodings of an RSA public key that key-confusion exploits use as the
+/// HMAC secret: SPKI PEM (with and without the final newline), PKCS#1 PEM (both),
+/// SPKI DER, PKCS#1 DER and the raw modulus.
+pub fn rsa_public_key_encodings(n: &[u8], e: &[u8]) -> Vec<Vec<u8>> {
+    let mut pkcs1_content = der_uint(n);
+    pkcs1_content.extend(der_uint(e));
+    let pkcs1 = der(0x30, &pkcs1_content);
+    let rsa_oid = [
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+    ];
+    let mut bits = vec![0u8];
+    bits.extend_from_slice(&pkcs1);
+    let mut spki_content = der(0x30, &rsa_oid);
+    spki_content.extend(der(0x03, &bits));
+    let spki = der(0x30, &spki_content);
+    let spki_pem = pem("PUBLIC KEY", &spki);
+    let pkcs1_pem = pem("RSA PUBLIC KEY", &pkcs1);
+    vec![
+        spki_pem.clone().into_bytes(),
+        spki_pem.trim_end().as_bytes().to_vec(),
+        pkcs1_pem.clone().into_bytes(),
+        pkcs1_pem.trim_end().as_bytes().to_vec(),
+        spki,
+        pkcs1,
+        n.to_vec(),
+    ]
+}
+
+fn hmac_with_public_keys(
+    keys: &[Jwk],
+    kid: Option<&str>,
+    alg: Algorithm,
+    t: &ParsedToken<'_>,
+) -> bool {
+    keys.iter()
+        .filter(|k| kid.is_none() || k.kid.as_deref() == kid)
+        .filter_map(|k| k.rsa.as_ref())
+        .flat_map(|(n, e)| rsa_public_key_encodings(n, e))
+        .any(|secret| {
+            jsonwebtoken::crypto::verify(
+                t.signature_b64,
+                t.signing_input.as_bytes(),
+                &DecodingKey::from_secret(&secret),
+                alg,
+            )
+            .unwrap_or(false)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn validator(skew: u64, ttl: u64) -> Validator {
+        let m = crate::Manifest::from_json(&format!(
+            r#"{{"tenant_source":{{"kind":"path"}},"clock_skew_seconds":{skew},"jwks_cache_seconds":{ttl},"tenants":[]}}"#
+        ))
+        .unwrap();
+        Validator::new(Config::new(m))
+    }
+
+    fn claims(exp: Option<f64>) -> Map<String, Value> {
+        let mut c = Map::new();
+        if let Some(exp) = exp {
+            c.insert("exp".into(), serde_json::json!(exp));
+        }
+        c
+    }
+
+    #[test]
+    fn token_cache_is_per_tenant_and_rechecks_exp() {
+        let v = validator(0, 300);
+        v.cache_put([1; 32], "a", &claims(Some(now_secs() + 100.0)));
+        assert!(v.cache_get(&[1; 32], "a").is_some());
+        assert!(
+            v.cache_get(&[1; 32], "b").is_none(),
+            "another tenant never hits"
+        );
+        assert!(v.cache_get(&[2; 32], "a").is_none());
+        // Already expired: not even stored.
+        v.cache_put([3; 32], "a", &claims(Some(now_secs() - 1.0)));
+        assert!(v.cache_get(&[3; 32], "a").is_none());
+        // Expires within the entry's life: the hit re-checks exp.
+        v.cache_put([4; 32], "a", &claims(Some(now_secs() + 0.2)));
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(v.cache_get(&[4; 32], "a").is_none());
+        // A zero key-cache TTL disables the token cache.
+        let v = validator(0, 0);
+        v.cache_put([5; 32], "a", &claims(None));
+        assert!(v.cache_get(&[5; 32], "a").is_none());
+    }
+
+    #[test]
+    fn token_cache_is_bounded() {
+        let v = validator(0, 300);
+        for i in 0..(TOKEN_CACHE_CAPACITY + 50) {
+            let mut k = [0u8; 32];
+            k[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            v.cache_put(k, "a", &claims(None));
+        }
+        assert!(v.cache.lock().unwrap().len() <= TOKEN_CACHE_CAPACITY);
+    }
+
+    #[test]
+    fn der_encoding_of_small_values() {
+        assert_eq!(
+            der_uint(&[0x01, 0x00, 0x01]),
+            vec![0x02, 0x03, 0x01, 0x00, 0x01]
+        );
+        assert_eq!(der_uint(&[0x00, 0x80]), vec![0x02, 0x02, 0x00, 0x80]);
+        let mut out = Vec::new();
+        der_len(300, &mut out);
+        assert_eq!(out, vec![0x82, 0x01, 0x2c]);
+        let enc = rsa_public_key_encodings(&[0xc0; 256], &[1, 0, 1]);
+        assert_eq!(enc.len(), 7);
+        let pem = String::from_utf8(enc[0].clone()).unwrap();
+        assert!(
+            pem.starts_with("-----BEGIN PUBLIC KEY-----\n")
+                && pem.ends_with("-----END PUBLIC KEY-----\n")
+        );
+        assert!(pem.lines().all(|l| l.len() <= 64 || l.starts_with("-----")));
+    }
+}

@@ -1,0 +1,1118 @@
+//! End-to-end tests over real sockets on 127.0.0.1:0: an in-test IdP serving
+//! discovery and JWKS, the reference target, and tokens signed with the
+//! committed fixture keys.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use byoid_reference::{manifest::Manifest, Config, Defect, DefectSet};
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, EncodingKey};
+use serde_json::{json, Value};
+
+const AUD: &str = "api://byoid-resource";
+const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{FIX}{name}")).unwrap()
+}
+
+struct Keys {
+    rsa1: EncodingKey,
+    rsa2: EncodingKey,
+    ec256: EncodingKey,
+    ed: EncodingKey,
+}
+
+fn keys() -> Keys {
+    Keys {
+        rsa1: EncodingKey::from_rsa_pem(&fixture("rsa1.pem")).unwrap(),
+        rsa2: EncodingKey::from_rsa_pem(&fixture("rsa2.pem")).unwrap(),
+        ec256: EncodingKey::from_ec_pem(&fixture("ec256.pem")).unwrap(),
+        ed: EncodingKey::from_ed_pem(&fixture("ed25519.pem")).unwrap(),
+    }
+}
+
+fn public_jwk(key: &EncodingKey, alg: Algorithm, kid: &str) -> Value {
+    let mut v = serde_json::to_value(Jwk::from_encoding_key(key, alg).unwrap()).unwrap();
+    v["kid"] = json!(kid);
+    v["use"] = json!("sig");
+    v
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn b64(v: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+}
+
+/// Signs `header.claims` with `key` under `alg`, whatever the header says.
+fn mint(header: &Value, claims: &Value, key: &EncodingKey, alg: Algorithm) -> String {
+    let input = format!("{}.{}", b64(header), b64(claims));
+    let sig = jsonwebtoken::crypto::sign(input.as_bytes(), key, alg).unwrap();
+    format!("{input}.{sig}")
+}
+
+// ---------------------------------------------------------------- the IdP
+
+#[derive(Default)]
+struct IdpState {
+    base: Mutex<String>,
+    jwks: Mutex<Value>,
+    attacker_jwks: Mutex<Value>,
+    down: AtomicBool,
+    discovery_hits: AtomicU64,
+    jwks_hits: AtomicU64,
+    attacker_hits: AtomicU64,
+    /// Per-tenant issuer overrides (for mismatch and template cases).
+    issuer_override: Mutex<Vec<(String, String)>>,
+}
+
+#[derive(Clone)]
+struct Idp {
+    state: Arc<IdpState>,
+    base: String,
+}
+
+impl Idp {
+    async fn start(jwks: Value) -> Idp {
+        let state = Arc::new(IdpState::default());
+        *state.jwks.lock().unwrap() = jwks;
+        let app = Router::new()
+            .route("/{t}/.well-known/openid-configuration", get(discovery))
+            .route("/{t}/jwks", get(jwks_handler))
+            .route("/attacker/jwks", get(attacker))
+            .with_state(state.clone());
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", l.local_addr().unwrap());
+        *state.base.lock().unwrap() = base.clone();
+        tokio::spawn(async move { axum::serve(l, app).await });
+        Idp { state, base }
+    }
+    fn issuer(&self, t: &str) -> String {
+        format!("{}/{t}", self.base)
+    }
+    fn jwks_hits(&self) -> u64 {
+        self.state.jwks_hits.load(Ordering::SeqCst)
+    }
+    fn total_hits(&self) -> u64 {
+        self.jwks_hits() + self.state.discovery_hits.load(Ordering::SeqCst)
+    }
+}
+
+async fn discovery(
+    State(s): State<Arc<IdpState>>,
+    Path(t): Path<String>,
+) -> Result<Json<Value>, StatusCode> {
+    s.discovery_hits.fetch_add(1, Ordering::SeqCst);
+    if s.down.load(Ordering::SeqCst) {
+        return Err(StatusCode::SERVICE_UNAVAILABLE);
+    }
+    let base = s.base.lock().unwrap().clone();
+    let issuer = s
+        .issuer_override
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(k, _)| *k == t)
+        .map(|(_, v)| v.clone())
+        .unwrap_or(format!("{base}/{t}"));
+    Ok(Json(json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{base}/{t}/jwks"),
+        "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA", "HS256", "none"],
+    })))
+}
+
+async fn jwks_handler(State(s): State<Arc<IdpState>>) -> Result<Json<Value>, StatusCode> {
+    s.jwks_hits.fetch_add(1, Ordering::SeqCst);
+    if s.down.load(Ordering::SeqCst) {
+        return Err(StatusCode::SERVICE_UNAVAILABLE);
+    }
+    Ok(Json(s.jwks.lock().unwrap().clone()))
+}
+
+async fn attacker(State(s): State<Arc<IdpState>>) -> Json<Value> {
+    s.attacker_hits.fetch_add(1, Ordering::SeqCst);
+    Json(s.attacker_jwks.lock().unwrap().clone())
+}
+
+// ------------------------------------------------------------- the target
+
+struct Env {
+    idp: Idp,
+    k: Keys,
+    url: String,
+    client: reqwest::Client,
+}
+
+fn manifest_json(idp: &Idp) -> Value {
+    let tenant = |slug: &str, enabled: bool, clients: Value| {
+        json!({
+            "slug": slug, "enabled": enabled,
+            "metadata_address": format!("{}/.well-known/openid-configuration", idp.issuer(slug)),
+            "valid_issuers": null, "valid_audiences": [AUD],
+            "allowed_client_ids": clients, "require_access_token_type": false,
+            "claim_mappings": {"groups": "roles"},
+        })
+    };
+    json!({
+        "contract": "byoid-target/1",
+        "tenant_source": {"kind": "header", "header": "X-Tenant-Slug"},
+        "clock_skew_seconds": 60, "jwks_cache_seconds": 300,
+        "require_https_metadata": false, "ca_bundle": null,
+        "future_field": {"ignored": true},
+        "tenants": [
+            tenant("contoso", true, json!(["contoso-daemon"])),
+            tenant("fabrikam", true, json!([])),
+            tenant("off", false, json!([])),
+        ]
+    })
+}
+
+async fn start_target(manifest: Value, defects: DefectSet, debug: bool) -> String {
+    let mut config = Config::new(Manifest::from_json(&manifest.to_string()).unwrap());
+    config.defects = defects;
+    config.debug = debug;
+    config.fetch_timeout = std::time::Duration::from_millis(500);
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(byoid_reference::serve(l, config));
+    url
+}
+
+async fn env_with(defects: &[Defect], edit: impl FnOnce(&mut Value, &Idp)) -> Env {
+    let k = keys();
+    let jwks = json!({"keys": [
+        public_jwk(&k.rsa1, Algorithm::RS256, "k1"),
+        public_jwk(&k.ec256, Algorithm::ES256, "e1"),
+        public_jwk(&k.ed, Algorithm::EdDSA, "d1"),
+    ]});
+    let idp = Idp::start(jwks).await;
+    *idp.state.attacker_jwks.lock().unwrap() =
+        json!({"keys": [public_jwk(&k.rsa2, Algorithm::RS256, "evil")]});
+    let mut m = manifest_json(&idp);
+    edit(&mut m, &idp);
+    let url = start_target(m, defects.iter().copied().collect(), false).await;
+    Env {
+        idp,
+        k,
+        url,
+        client: reqwest::Client::new(),
+    }
+}
+
+async fn env(defects: &[Defect]) -> Env {
+    env_with(defects, |_, _| {}).await
+}
+
+struct Reply {
+    status: u16,
+    challenge: Option<String>,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+    fn error_param(&self) -> Option<String> {
+        let c = self.challenge.as_deref()?;
+        let i = c.find("error=\"")? + 7;
+        Some(c[i..].split('"').next()?.to_owned())
+    }
+}
+
+async fn send(rb: reqwest::RequestBuilder) -> Reply {
+    let r = rb.send().await.unwrap();
+    let status = r.status().as_u16();
+    let challenge = r
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    Reply {
+        status,
+        challenge,
+        body: r.text().await.unwrap(),
+    }
+}
+
+impl Env {
+    fn claims(&self) -> Value {
+        self.claims_for("contoso")
+    }
+    fn claims_for(&self, t: &str) -> Value {
+        json!({
+            "iss": self.idp.issuer(t), "aud": AUD, "sub": "user-1", "azp": "contoso-daemon",
+            "exp": now() + 600, "iat": now(), "nbf": now() - 5, "jti": "j1", "groups": ["admin"],
+        })
+    }
+    fn header(&self) -> Value {
+        json!({"alg": "RS256", "typ": "at+jwt", "kid": "k1"})
+    }
+    fn token_with(&self, edit: impl FnOnce(&mut Value, &mut Value)) -> String {
+        let (mut h, mut c) = (self.header(), self.claims());
+        edit(&mut h, &mut c);
+        mint(&h, &c, &self.k.rsa1, Algorithm::RS256)
+    }
+    fn genuine(&self) -> String {
+        self.token_with(|_, _| {})
+    }
+    fn get(&self, path: &str, tenant: &str) -> reqwest::RequestBuilder {
+        self.client
+            .get(format!("{}{path}", self.url))
+            .header("X-Tenant-Slug", tenant)
+    }
+    async fn whoami(&self, token: &str) -> Reply {
+        send(self.get("/api/whoami", "contoso").bearer_auth(token)).await
+    }
+}
+
+fn assert_invalid_token(r: &Reply) {
+    assert_eq!(r.status, 401, "body: {}", r.body);
+    assert_eq!(
+        r.error_param().as_deref(),
+        Some("invalid_token"),
+        "{:?}",
+        r.challenge
+    );
+}
+
+// ------------------------------------------------------------- known good
+
+#[tokio::test]
+async fn genuine_tokens_of_every_key_type_are_accepted() {
+    let e = env(&[]).await;
+    let r = e.whoami(&e.genuine()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let body = r.json();
+    assert_eq!(body["tenant"], "contoso");
+    assert_eq!(body["claims"]["roles"], json!(["admin"]));
+    assert_eq!(body["claims"]["sub"], "user-1");
+    assert!(r.challenge.is_none());
+    let es = mint(
+        &json!({"alg":"ES256","typ":"at+jwt","kid":"e1"}),
+        &e.claims(),
+        &e.k.ec256,
+        Algorithm::ES256,
+    );
+    assert_eq!(e.whoami(&es).await.status, 200);
+    let ed = mint(
+        &json!({"alg":"EdDSA","typ":"JWT","kid":"d1"}),
+        &e.claims(),
+        &e.k.ed,
+        Algorithm::EdDSA,
+    );
+    assert_eq!(e.whoami(&ed).await.status, 200);
+    let r = send(e.get("/api/admin", "contoso").bearer_auth(e.genuine())).await;
+    assert_eq!(r.status, 200);
+    // Case-insensitive scheme, several spaces.
+    let r = send(
+        e.get("/api/whoami", "contoso")
+            .header("Authorization", format!("bEaReR   {}", e.genuine())),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    // Form body on POST.
+    let r = send(
+        e.client
+            .post(format!("{}/api/whoami", e.url))
+            .header("X-Tenant-Slug", "contoso")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!("access_token={}", e.genuine())),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test]
+async fn rfc6750_response_table() {
+    let e = env(&[]).await;
+    let r = send(e.get("/api/whoami", "contoso")).await;
+    assert_eq!(
+        (r.status, r.challenge.as_deref()),
+        (401, Some(r#"Bearer realm="byoid""#))
+    );
+    let r = send(
+        e.get("/api/whoami", "contoso")
+            .header("Authorization", "Basic dTpw"),
+    )
+    .await;
+    assert_eq!((r.status, r.error_param()), (401, None));
+    let r = send(
+        e.get("/api/whoami", "contoso")
+            .header("Authorization", "Bearer "),
+    )
+    .await;
+    assert_invalid_token(&r);
+    let r = send(
+        e.get("/api/whoami", "contoso")
+            .header("Authorization", "Bearer a")
+            .header("Authorization", "Bearer a"),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.error_param().as_deref()),
+        (400, Some("invalid_request"))
+    );
+    let r = send(
+        e.client
+            .get(format!("{}/api/whoami?access_token={}", e.url, e.genuine()))
+            .header("X-Tenant-Slug", "contoso"),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.error_param().as_deref()),
+        (400, Some("invalid_request"))
+    );
+    let r = send(
+        e.get(
+            &format!("/api/whoami?access_token={}", e.genuine()),
+            "contoso",
+        )
+        .bearer_auth(e.genuine()),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    let mut c = e.claims();
+    c["groups"] = json!(["reader"]);
+    let t = mint(&e.header(), &c, &e.k.rsa1, Algorithm::RS256);
+    let r = send(e.get("/api/admin", "contoso").bearer_auth(&t)).await;
+    assert_eq!(
+        (r.status, r.error_param().as_deref()),
+        (403, Some("insufficient_scope"))
+    );
+    let r = send(e.client.get(format!("{}/healthz", e.url))).await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn bad_tokens_get_invalid_token_and_no_detail() {
+    let e = env(&[]).await;
+    let iss = e.idp.issuer("contoso");
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "expired",
+            e.token_with(|_, c| c["exp"] = json!(now() - 3600)),
+        ),
+        (
+            "exp string",
+            e.token_with(|_, c| c["exp"] = json!((now() + 600).to_string())),
+        ),
+        (
+            "no sub",
+            e.token_with(|_, c| {
+                c.as_object_mut().unwrap().remove("sub");
+            }),
+        ),
+        (
+            "wrong aud",
+            e.token_with(|_, c| c["aud"] = json!("api://other")),
+        ),
+        (
+            "aud non-string element",
+            e.token_with(|_, c| c["aud"] = json!([AUD, 5])),
+        ),
+        (
+            "iss trailing slash",
+            e.token_with(|_, c| c["iss"] = json!(format!("{iss}/"))),
+        ),
+        (
+            "iss case",
+            e.token_with(|_, c| c["iss"] = json!(iss.to_uppercase())),
+        ),
+        (
+            "future nbf",
+            e.token_with(|_, c| c["nbf"] = json!(now() + 3600)),
+        ),
+        (
+            "future iat",
+            e.token_with(|_, c| c["iat"] = json!(now() + 3600)),
+        ),
+        (
+            "wrong client",
+            e.token_with(|_, c| c["azp"] = json!("someone-else")),
+        ),
+        (
+            "missing typ",
+            e.token_with(|h, _| {
+                h.as_object_mut().unwrap().remove("typ");
+            }),
+        ),
+        (
+            "id token typ",
+            e.token_with(|h, _| h["typ"] = json!("id_token")),
+        ),
+        ("crit", e.token_with(|h, _| h["crit"] = json!(["b64"]))),
+        ("unknown kid", e.token_with(|h, _| h["kid"] = json!("nope"))),
+        (
+            "kid of another key",
+            e.token_with(|h, _| h["kid"] = json!("e1")),
+        ),
+        (
+            "alg mismatch",
+            e.token_with(|h, _| h["alg"] = json!("RS384")),
+        ),
+        (
+            "alg PS256 not in discovery list",
+            mint(
+                &json!({"alg":"PS256","typ":"at+jwt","kid":"k1"}),
+                &e.claims(),
+                &e.k.rsa1,
+                Algorithm::PS256,
+            ),
+        ),
+        (
+            "signed by an unknown key",
+            mint(&e.header(), &e.claims(), &e.k.rsa2, Algorithm::RS256),
+        ),
+        (
+            "none",
+            format!(
+                "{}.{}.",
+                b64(&json!({"alg":"none","typ":"at+jwt"})),
+                b64(&e.claims())
+            ),
+        ),
+        (
+            "hs256 with pem",
+            mint(
+                &json!({"alg":"HS256","typ":"at+jwt","kid":"k1"}),
+                &e.claims(),
+                &EncodingKey::from_secret(&fixture("rsa1.pub.pem")),
+                Algorithm::HS256,
+            ),
+        ),
+        ("jwe", "a.b.c.d.e".to_string()),
+        ("garbage", "not-a-jwt".to_string()),
+        ("padded", format!("{}=", e.genuine())),
+    ];
+    for (name, t) in cases {
+        let r = e.whoami(&t).await;
+        assert_eq!(r.status, 401, "{name}: {}", r.body);
+        assert_eq!(r.error_param().as_deref(), Some("invalid_token"), "{name}");
+        assert_eq!(
+            r.json(),
+            json!({"error": "invalid_token"}),
+            "{name}: no internal detail"
+        );
+    }
+    // Duplicate member names, made by hand.
+    let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"at+jwt","kid":"k1"}"#);
+    let c = serde_json::to_string(&e.claims())
+        .unwrap()
+        .replacen('{', r#"{"sub":"admin","#, 1);
+    let input = format!("{h}.{}", URL_SAFE_NO_PAD.encode(c));
+    let sig = jsonwebtoken::crypto::sign(input.as_bytes(), &e.k.rsa1, Algorithm::RS256).unwrap();
+    assert_invalid_token(&e.whoami(&format!("{input}.{sig}")).await);
+    // ECDSA DER signature instead of raw r||s.
+    let es = mint(
+        &json!({"alg":"ES256","typ":"at+jwt","kid":"e1"}),
+        &e.claims(),
+        &e.k.ec256,
+        Algorithm::ES256,
+    );
+    let (input, sig) = es.rsplit_once('.').unwrap();
+    let raw = URL_SAFE_NO_PAD.decode(sig).unwrap();
+    let int = |b: &[u8]| {
+        let mut v = b.to_vec();
+        if v[0] & 0x80 != 0 {
+            v.insert(0, 0)
+        }
+        let mut o = vec![2, v.len() as u8];
+        o.extend(v);
+        o
+    };
+    let mut seq = int(&raw[..32]);
+    seq.extend(int(&raw[32..]));
+    let mut der = vec![0x30, seq.len() as u8];
+    der.extend(seq);
+    assert_invalid_token(
+        &e.whoami(&format!("{input}.{}", URL_SAFE_NO_PAD.encode(der)))
+            .await,
+    );
+    // r = s = 0.
+    assert_invalid_token(
+        &e.whoami(&format!("{input}.{}", URL_SAFE_NO_PAD.encode([0u8; 64])))
+            .await,
+    );
+}
+
+#[tokio::test]
+async fn hostile_inputs_are_bounded() {
+    let e = env(&[]).await;
+    assert_invalid_token(&e.whoami(&"a".repeat(20_000)).await);
+    assert_invalid_token(&e.whoami(&".".repeat(15_000)).await);
+    let deep = format!("{}{}", "[".repeat(3000), "]".repeat(3000));
+    let t = format!("{}.{}.AA", b64(&e.header()), URL_SAFE_NO_PAD.encode(deep));
+    assert_invalid_token(&e.whoami(&t).await);
+    let t = format!(
+        "{}.{}.AA",
+        URL_SAFE_NO_PAD.encode([0xc3, 0x28]),
+        b64(&e.claims())
+    );
+    assert_invalid_token(&e.whoami(&t).await);
+    // A header far beyond any limit: refused (431 or a closed connection), never a 5xx.
+    let r = e
+        .get("/api/whoami", "contoso")
+        .bearer_auth("a".repeat(1_000_000))
+        .send()
+        .await;
+    if let Ok(r) = r {
+        assert!(r.status().is_client_error(), "{}", r.status());
+    }
+    assert_eq!(e.whoami(&e.genuine()).await.status, 200, "still serving");
+}
+
+#[tokio::test]
+async fn tenants_unknown_disabled_missing_make_no_idp_request() {
+    let e = env(&[]).await;
+    for tenant in ["nope", "off", "CONTOSO"] {
+        assert_invalid_token(&send(e.get("/api/whoami", tenant).bearer_auth(e.genuine())).await);
+    }
+    let r = send(
+        e.client
+            .get(format!("{}/api/whoami", e.url))
+            .bearer_auth(e.genuine()),
+    )
+    .await;
+    assert_invalid_token(&r);
+    assert_eq!(e.idp.total_hits(), 0);
+    // A token for another tenant is not valid here.
+    let t = mint(
+        &e.header(),
+        &e.claims_for("fabrikam"),
+        &e.k.rsa1,
+        Algorithm::RS256,
+    );
+    assert_invalid_token(&e.whoami(&t).await);
+    assert_eq!(
+        send(e.get("/api/whoami", "fabrikam").bearer_auth(&t))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn unknown_kid_refetch_is_single_flight_with_cooldown() {
+    let e = env(&[]).await;
+    assert_eq!(e.whoami(&e.genuine()).await.status, 200);
+    assert_eq!(e.idp.jwks_hits(), 1);
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let t = e.token_with(|h, _| h["kid"] = json!(format!("random-{i}")));
+        let (c, url) = (e.client.clone(), e.url.clone());
+        tasks.push(tokio::spawn(async move {
+            c.get(format!("{url}/api/whoami"))
+                .header("X-Tenant-Slug", "contoso")
+                .bearer_auth(t)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 401);
+    }
+    assert_eq!(e.idp.jwks_hits(), 2, "one refetch for twenty unknown kids");
+}
+
+#[tokio::test]
+async fn rotated_key_is_picked_up_by_one_refetch() {
+    let e = env(&[]).await;
+    assert_eq!(e.whoami(&e.genuine()).await.status, 200);
+    e.idp.state.jwks.lock().unwrap()["keys"]
+        .as_array_mut()
+        .unwrap()
+        .push(public_jwk(&e.k.rsa2, Algorithm::RS256, "k2"));
+    let t = mint(
+        &json!({"alg":"RS256","typ":"at+jwt","kid":"k2"}),
+        &e.claims(),
+        &e.k.rsa2,
+        Algorithm::RS256,
+    );
+    assert_eq!(e.whoami(&t).await.status, 200);
+    assert_eq!(e.idp.jwks_hits(), 2);
+}
+
+#[tokio::test]
+async fn idp_down_fails_closed_and_last_good_keys_survive() {
+    let e = env(&[]).await;
+    e.idp.state.down.store(true, Ordering::SeqCst);
+    assert_invalid_token(&e.whoami(&e.genuine()).await);
+    e.idp.state.down.store(false, Ordering::SeqCst);
+    tokio::time::sleep(byoid_reference::jwks::FAILURE_BACKOFF).await;
+    assert_eq!(e.whoami(&e.genuine()).await.status, 200);
+    e.idp.state.down.store(true, Ordering::SeqCst);
+    // Unknown kid triggers a refetch that fails: the known keys stay in use.
+    assert_invalid_token(&e.whoami(&e.token_with(|h, _| h["kid"] = json!("zz"))).await);
+    let fresh = e.token_with(|_, c| c["jti"] = json!("j2"));
+    assert_eq!(e.whoami(&fresh).await.status, 200);
+}
+
+#[tokio::test]
+async fn discovery_issuer_must_match_the_metadata_address() {
+    let e = env(&[]).await;
+    e.idp
+        .state
+        .issuer_override
+        .lock()
+        .unwrap()
+        .push(("contoso".into(), "https://evil.example/contoso".into()));
+    let t = e.token_with(|_, c| c["iss"] = json!("https://evil.example/contoso"));
+    assert_invalid_token(&e.whoami(&t).await);
+    assert_invalid_token(&e.whoami(&e.genuine()).await);
+}
+
+#[tokio::test]
+async fn valid_issuers_cover_the_entra_common_template() {
+    let e = env_with(&[], |m, idp| {
+        m["tenants"][1]["valid_issuers"] = json!([format!("{}/real-tenant-id/v2.0", idp.base)]);
+    })
+    .await;
+    e.idp.state.issuer_override.lock().unwrap().push((
+        "fabrikam".into(),
+        format!("{}/{{tenantid}}/v2.0", e.idp.base),
+    ));
+    let mut c = e.claims();
+    c["iss"] = json!(format!("{}/real-tenant-id/v2.0", e.idp.base));
+    let ok = mint(&e.header(), &c, &e.k.rsa1, Algorithm::RS256);
+    assert_eq!(
+        send(e.get("/api/whoami", "fabrikam").bearer_auth(&ok))
+            .await
+            .status,
+        200
+    );
+    c["iss"] = json!(format!("{}/{{tenantid}}/v2.0", e.idp.base));
+    let templ = mint(&e.header(), &c, &e.k.rsa1, Algorithm::RS256);
+    assert_invalid_token(&send(e.get("/api/whoami", "fabrikam").bearer_auth(&templ)).await);
+    c["iss"] = json!(format!("{}/other-tenant/v2.0", e.idp.base));
+    let other = mint(&e.header(), &c, &e.k.rsa1, Algorithm::RS256);
+    assert_invalid_token(&send(e.get("/api/whoami", "fabrikam").bearer_auth(&other)).await);
+}
+
+#[tokio::test]
+async fn require_https_metadata_refuses_http_without_fetching() {
+    let e = env_with(&[], |m, _| m["require_https_metadata"] = json!(true)).await;
+    assert_invalid_token(&e.whoami(&e.genuine()).await);
+    assert_eq!(e.idp.total_hits(), 0);
+}
+
+#[tokio::test]
+async fn path_and_subdomain_sources() {
+    let e = env_with(&[], |m, _| m["tenant_source"] = json!({"kind": "path"})).await;
+    let r = send(
+        e.client
+            .get(format!("{}/contoso/api/whoami", e.url))
+            .bearer_auth(e.genuine()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = send(
+        e.client
+            .get(format!("{}/nope/api/whoami", e.url))
+            .bearer_auth(e.genuine()),
+    )
+    .await;
+    assert_invalid_token(&r);
+    assert_eq!(
+        send(e.client.get(format!("{}/healthz", e.url)))
+            .await
+            .status,
+        200
+    );
+    let e = env_with(&[], |m, _| {
+        m["tenant_source"] = json!({"kind": "subdomain"})
+    })
+    .await;
+    let port = e.url.rsplit(':').next().unwrap().to_owned();
+    let r = send(
+        e.client
+            .get(format!("{}/api/whoami", e.url))
+            .header("Host", format!("contoso.localhost:{port}"))
+            .bearer_auth(e.genuine()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = send(
+        e.client
+            .get(format!("{}/api/whoami", e.url))
+            .bearer_auth(e.genuine()),
+    )
+    .await;
+    assert_invalid_token(&r);
+}
+
+#[tokio::test]
+async fn debug_mode_adds_detail() {
+    let idp = Idp::start(json!({"keys": []})).await;
+    let url = start_target(manifest_json(&idp), DefectSet::new(), true).await;
+    let r = send(
+        reqwest::Client::new()
+            .get(format!("{url}/api/whoami"))
+            .header("X-Tenant-Slug", "contoso")
+            .bearer_auth("a.b.c"),
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    assert!(
+        r.json()["detail"].as_str().unwrap().contains("base64url"),
+        "{}",
+        r.body
+    );
+}
+
+// ---------------------------------------------------------------- defects
+
+/// The clean target answers `bad` with `clean`; the defective one with
+/// `defective`; the defective one still accepts a genuine token.
+async fn differs(
+    d: Defect,
+    clean: u16,
+    defective: u16,
+    bad: impl Fn(&Env) -> reqwest::RequestBuilder,
+) {
+    let e = env(&[]).await;
+    let r = send(bad(&e)).await;
+    assert_eq!(r.status, clean, "{d} clean: {}", r.body);
+    let e = env(&[d]).await;
+    let r = send(bad(&e)).await;
+    assert_eq!(r.status, defective, "{d} defective: {}", r.body);
+    let r = e.whoami(&e.genuine()).await;
+    assert_eq!(
+        r.status, 200,
+        "{d}: genuine token with the defect: {}",
+        r.body
+    );
+}
+
+fn who(e: &Env, t: String) -> reqwest::RequestBuilder {
+    e.get("/api/whoami", "contoso").bearer_auth(t)
+}
+
+macro_rules! defect_test {
+    ($name:ident, $d:expr, $clean:expr, $bad_status:expr, |$e:ident| $bad:expr) => {
+        #[tokio::test]
+        async fn $name() {
+            differs($d, $clean, $bad_status, |$e: &Env| $bad).await;
+        }
+    };
+}
+
+defect_test!(d_no_issuer_check, Defect::NoIssuerCheck, 401, 200, |e| who(
+    e,
+    e.token_with(|_, c| c["iss"] = json!("https://evil.example"))
+));
+defect_test!(
+    d_issuer_prefix_match,
+    Defect::IssuerPrefixMatch,
+    401,
+    200,
+    |e| who(
+        e,
+        e.token_with(|_, c| c["iss"] = json!(format!("{}-evil", e.idp.issuer("contoso"))))
+    )
+);
+defect_test!(
+    d_no_audience_check,
+    Defect::NoAudienceCheck,
+    401,
+    200,
+    |e| who(e, e.token_with(|_, c| c["aud"] = json!("api://other")))
+);
+defect_test!(d_exp_optional, Defect::ExpOptional, 401, 200, |e| who(
+    e,
+    e.token_with(|_, c| {
+        c.as_object_mut().unwrap().remove("exp");
+    })
+));
+defect_test!(d_day_of_skew, Defect::DayOfSkew, 401, 200, |e| who(
+    e,
+    e.token_with(|_, c| c["exp"] = json!(now() - 3600))
+));
+defect_test!(d_alg_from_header, Defect::AlgFromHeader, 401, 200, |e| who(
+    e,
+    mint(
+        &json!({"alg":"HS256","typ":"at+jwt","kid":"k1"}),
+        &e.claims(),
+        &EncodingKey::from_secret(&fixture("rsa1.pub.pem")),
+        Algorithm::HS256
+    )
+));
+defect_test!(d_none_accepted, Defect::NoneAccepted, 401, 200, |e| who(
+    e,
+    format!(
+        "{}.{}.",
+        b64(&json!({"alg":"nOnE","typ":"at+jwt"})),
+        b64(&e.claims())
+    )
+));
+defect_test!(d_typ_ignored, Defect::TypIgnored, 401, 200, |e| who(
+    e,
+    e.token_with(|h, _| h["typ"] = json!("secevent+jwt"))
+));
+defect_test!(
+    d_typ_case_sensitive,
+    Defect::TypCaseSensitive,
+    200,
+    401,
+    |e| who(e, e.token_with(|h, _| h["typ"] = json!("AT+JWT")))
+);
+defect_test!(
+    d_client_allow_list_ignored,
+    Defect::ClientAllowListIgnored,
+    401,
+    200,
+    |e| who(e, e.token_with(|_, c| c["azp"] = json!("intruder")))
+);
+defect_test!(
+    d_disabled_tenant_accepted,
+    Defect::DisabledTenantAccepted,
+    401,
+    200,
+    |e| e.get("/api/whoami", "off").bearer_auth(mint(
+        &e.header(),
+        &e.claims_for("off"),
+        &e.k.rsa1,
+        Algorithm::RS256
+    ))
+);
+defect_test!(d_cross_tenant, Defect::CrossTenant, 401, 200, |e| who(
+    e,
+    mint(
+        &e.header(),
+        &e.claims_for("fabrikam"),
+        &e.k.rsa1,
+        Algorithm::RS256
+    )
+));
+defect_test!(
+    d_first_jwks_key_only,
+    Defect::FirstJwksKeyOnly,
+    200,
+    401,
+    |e| who(
+        e,
+        mint(
+            &json!({"alg":"ES256","typ":"at+jwt","kid":"e1"}),
+            &e.claims(),
+            &e.k.ec256,
+            Algorithm::ES256
+        )
+    )
+);
+defect_test!(
+    d_leak_exception_text,
+    Defect::LeakExceptionText,
+    401,
+    500,
+    |e| who(e, "eyJhbGciOiJSUzI1NiJ9.e30.A".into())
+);
+defect_test!(
+    d_claim_mappings_ignored,
+    Defect::ClaimMappingsIgnored,
+    200,
+    403,
+    |e| e.get("/api/admin", "contoso").bearer_auth(e.genuine())
+);
+defect_test!(
+    d_aud_must_be_string,
+    Defect::AudMustBeString,
+    200,
+    401,
+    |e| who(e, e.token_with(|_, c| c["aud"] = json!(["api://x", AUD])))
+);
+defect_test!(d_jku_followed, Defect::JkuFollowed, 401, 200, |e| who(
+    e,
+    mint(
+        &json!({"alg":"RS256","typ":"at+jwt","kid":"evil","jku": format!("{}/attacker/jwks", e.idp.base)}),
+        &e.claims(),
+        &e.k.rsa2,
+        Algorithm::RS256
+    )
+));
+defect_test!(d_crit_ignored, Defect::CritIgnored, 401, 200, |e| who(
+    e,
+    e.token_with(|h, _| {
+        h["crit"] = json!(["exp"]);
+        h["exp"] = json!(1);
+    })
+));
+defect_test!(
+    d_id_token_accepted,
+    Defect::IdTokenAccepted,
+    401,
+    200,
+    |e| who(
+        e,
+        e.token_with(|h, _| {
+            h.as_object_mut().unwrap().remove("typ");
+        })
+    )
+);
+defect_test!(
+    d_query_token_accepted,
+    Defect::QueryTokenAccepted,
+    400,
+    200,
+    |e| e.get(
+        &format!("/api/whoami?access_token={}", e.genuine()),
+        "contoso"
+    )
+);
+defect_test!(
+    d_multiple_methods_accepted,
+    Defect::MultipleMethodsAccepted,
+    400,
+    200,
+    |e| e
+        .get(
+            &format!("/api/whoami?access_token={}", e.genuine()),
+            "contoso"
+        )
+        .bearer_auth(e.genuine())
+);
+defect_test!(d_no_nbf_check, Defect::NoNbfCheck, 401, 200, |e| who(
+    e,
+    e.token_with(|_, c| c["nbf"] = json!(now() + 3600))
+));
+defect_test!(
+    d_embedded_jwk_trusted,
+    Defect::EmbeddedJwkTrusted,
+    401,
+    200,
+    |e| who(
+        e,
+        mint(
+            &json!({"alg":"RS256","typ":"at+jwt","kid":"evil","jwk": public_jwk(&e.k.rsa2, Algorithm::RS256, "evil")}),
+            &e.claims(),
+            &e.k.rsa2,
+            Algorithm::RS256
+        )
+    )
+);
+
+#[tokio::test]
+async fn d_leak_exception_text_shows_internal_text_and_nothing_else_changes() {
+    let e = env(&[Defect::LeakExceptionText]).await;
+    let r = e.whoami("eyJhbGciOiJSUzI1NiJ9.e30.A").await;
+    assert_eq!(r.status, 500);
+    assert!(r.body.contains("Base64"), "{}", r.body);
+    // A well-formed token with a bad signature is still a plain 401.
+    assert_invalid_token(
+        &e.whoami(&mint(&e.header(), &e.claims(), &e.k.rsa2, Algorithm::RS256))
+            .await,
+    );
+}
+
+#[tokio::test]
+async fn d_no_error_param() {
+    let bad = |e: &Env| mint(&e.header(), &e.claims(), &e.k.rsa2, Algorithm::RS256);
+    let e = env(&[]).await;
+    assert_invalid_token(&e.whoami(&bad(&e)).await);
+    let e = env(&[Defect::NoErrorParam]).await;
+    let r = e.whoami(&bad(&e)).await;
+    assert_eq!(
+        (r.status, r.challenge.as_deref()),
+        (401, Some(r#"Bearer realm="byoid""#))
+    );
+    assert_eq!(e.whoami(&e.genuine()).await.status, 200);
+    // invalid_request is untouched.
+    let r = send(e.get(
+        &format!("/api/whoami?access_token={}", e.genuine()),
+        "contoso",
+    ))
+    .await;
+    assert_eq!(r.error_param().as_deref(), Some("invalid_request"));
+}
+
+#[tokio::test]
+async fn d_fail_open() {
+    for (defects, expected) in [(vec![], 401), (vec![Defect::FailOpen], 200)] {
+        let e = env(&defects).await;
+        e.idp.state.down.store(true, Ordering::SeqCst);
+        let forged = mint(&e.header(), &e.claims(), &e.k.rsa2, Algorithm::RS256);
+        assert_eq!(e.whoami(&forged).await.status, expected, "{defects:?}");
+        e.idp.state.down.store(false, Ordering::SeqCst);
+        tokio::time::sleep(byoid_reference::jwks::FAILURE_BACKOFF).await;
+        assert_eq!(e.whoami(&e.genuine()).await.status, 200);
+        // Keys reachable: the forged token is refused even with the defect.
+        let forged = mint(
+            &e.header(),
+            &e.token_claims_j("x"),
+            &e.k.rsa2,
+            Algorithm::RS256,
+        );
+        assert_invalid_token(&e.whoami(&forged).await);
+    }
+}
+
+impl Env {
+    fn token_claims_j(&self, jti: &str) -> Value {
+        let mut c = self.claims();
+        c["jti"] = json!(jti);
+        c
+    }
+}
+
+#[tokio::test]
+async fn d_keys_never_refreshed() {
+    for (defects, expected, hits) in [(vec![], 200, 2), (vec![Defect::KeysNeverRefreshed], 401, 1)]
+    {
+        let e = env(&defects).await;
+        assert_eq!(e.whoami(&e.genuine()).await.status, 200);
+        e.idp.state.jwks.lock().unwrap()["keys"]
+            .as_array_mut()
+            .unwrap()
+            .push(public_jwk(&e.k.rsa2, Algorithm::RS256, "k2"));
+        let t = mint(
+            &json!({"alg":"RS256","typ":"at+jwt","kid":"k2"}),
+            &e.claims(),
+            &e.k.rsa2,
+            Algorithm::RS256,
+        );
+        assert_eq!(e.whoami(&t).await.status, expected, "{defects:?}");
+        assert_eq!(e.idp.jwks_hits(), hits, "{defects:?}");
+    }
+}
+
+#[tokio::test]
+async fn d_refetch_every_unknown_kid() {
+    for (defects, hits) in [(vec![], 2), (vec![Defect::RefetchEveryUnknownKid], 6)] {
+        let e = env(&defects).await;
+        assert_eq!(e.whoami(&e.genuine()).await.status, 200);
+        for i in 0..5 {
+            assert_invalid_token(
+                &e.whoami(&e.token_with(|h, _| h["kid"] = json!(format!("r{i}"))))
+                    .await,
+            );
+        }
+        assert_eq!(e.idp.jwks_hits(), hits, "{defects:?}");
+    }
+}
+
+#[tokio::test]
+async fn every_defect_has_a_test() {
+    let src = include_str!("http.rs");
+    for d in Defect::all() {
+        let variant = format!("{d:?}");
+        assert!(
+            src.contains(&format!("Defect::{variant}")),
+            "no test for {d}"
+        );
+    }
+}
