@@ -85,6 +85,18 @@ defects! {
         "a token sent by more than one method is accepted, the header one winning, instead of 400 invalid_request (RFC 6750 section 2)",
     NoNbfCheck = "no-nbf-check":
         "`nbf` is never checked (tokens are usable before their validity starts)",
+    JwksNotCached = "jwks-not-cached":
+        "discovery and the JWKS are fetched on every request (no cache: every API call becomes IdP traffic, and an IdP blip fails every request)",
+    DiscoveryIssuerUnchecked = "discovery-issuer-unchecked":
+        "the discovery document's `issuer` is trusted without comparing it with the metadata URL (RFC 8414 section 3.3 / OIDC Discovery 4.3 mix-up)",
+    SignatureNotVerified = "signature-not-verified":
+        "the signature is never verified, only decoded (`jwt.decode(token, verify=False)`, `dangerouslyIgnoreSignature`, or verifying a different token than the one used)",
+    KeyUseIgnored = "key-use-ignored":
+        "a JWKS key whose `use` is `enc` (or whose `key_ops` lack `verify`) still verifies signatures (RFC 7517 section 4.2 ignored)",
+    PsychicEcdsa = "psychic-ecdsa":
+        "an ECDSA signature with r = s = 0 verifies (CVE-2022-21449, \"psychic signatures\" in Java 15-18)",
+    EcdsaDerAccepted = "ecdsa-der-accepted":
+        "ASN.1 DER-encoded ECDSA signatures are converted and accepted (JWS requires raw r||s, RFC 7518 section 3.4; lenient Java and .NET stacks accept both)",
     EmbeddedJwkTrusted = "embedded-jwk-trusted":
         "a `jwk` in the token header is used to verify it (CVE-2018-0114: the attacker signs with their own key and embeds it)",
 }
@@ -170,7 +182,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_are_kebab_case() {
-        assert_eq!(Defect::all().len(), 27);
+        assert_eq!(Defect::all().len(), 33);
         for d in Defect::all() {
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
             assert!(

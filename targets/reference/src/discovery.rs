@@ -168,7 +168,9 @@ pub fn metadata_matches_issuer(metadata_address: &str, issuer: &str) -> bool {
 
 impl Discovery {
     /// Validates a fetched document for `tenant`.
-    pub fn from_document(doc: &Value, tenant: &TenantConfig) -> Result<Discovery, FetchError> {
+    ///
+    /// `check_issuer` is false only under the `discovery-issuer-unchecked` defect.
+    pub fn from_document(doc: &Value, tenant: &TenantConfig, check_issuer: bool) -> Result<Discovery, FetchError> {
         let bad = |m: &str| FetchError::Document {
             url: tenant.metadata_address.clone(),
             message: m.to_owned(),
@@ -187,6 +189,7 @@ impl Discovery {
         // With valid_issuers the discovery issuer may be a `{tenantid}` template
         // (Entra "common") and cannot match; the token's iss is checked against the list.
         if tenant.valid_issuers.is_none()
+            && check_issuer
             && !metadata_matches_issuer(&tenant.metadata_address, &issuer)
         {
             return Err(FetchError::IssuerMismatch {

@@ -286,6 +286,9 @@ impl TenantKeys {
 
     fn fresh(&self, f: &Fetcher, s: &State) -> Option<Snapshot> {
         let never = f.defects.contains(Defect::KeysNeverRefreshed);
+        if f.defects.contains(Defect::JwksNotCached) {
+            return None;
+        }
         let ok = |t: &Instant| never || t.elapsed() < f.ttl;
         match (&s.discovery, &s.keys) {
             (Some((d, td)), Some((k, tk))) if ok(td) && ok(tk) => Some(Snapshot {
@@ -411,7 +414,11 @@ impl TenantKeys {
                     .await
                     .map_err(|e| (e, fetches, false))?;
                 let d = Arc::new(
-                    Discovery::from_document(&doc, &self.tenant)
+                    Discovery::from_document(
+                        &doc,
+                        &self.tenant,
+                        !f.defects.contains(Defect::DiscoveryIssuerUnchecked),
+                    )
                         .map_err(|e| (e, fetches, false))?,
                 );
                 (d.clone(), Some(d))

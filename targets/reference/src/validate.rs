@@ -291,8 +291,35 @@ impl Validator {
         alg: Algorithm,
         t: &ParsedToken<'_>,
     ) -> Result<(), AuthError> {
-        let verifies =
-            |k: &Jwk| k.fits(alg) && k.verify(t.signing_input, t.signature_b64, &t.signature, alg);
+        if self.has(Defect::SignatureNotVerified) {
+            return Ok(());
+        }
+        let fits = |k: &Jwk| {
+            if self.has(Defect::KeyUseIgnored) {
+                let mut k = k.clone();
+                k.use_ = None;
+                k.key_ops = None;
+                k.fits(alg)
+            } else {
+                k.fits(alg)
+            }
+        };
+        let is_ecdsa = matches!(alg, Algorithm::ES256 | Algorithm::ES384);
+        let verifies = |k: &Jwk| {
+            if !fits(k) {
+                return false;
+            }
+            if is_ecdsa && self.has(Defect::PsychicEcdsa) && t.signature.iter().all(|b| *b == 0) {
+                return true;
+            }
+            if is_ecdsa && self.has(Defect::EcdsaDerAccepted) && t.signature.first() == Some(&0x30) {
+                if let Some(raw) = der_to_raw(&t.signature, if alg == Algorithm::ES384 { 48 } else { 32 }) {
+                    let b64 = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &raw);
+                    return k.verify(t.signing_input, &b64, &raw, alg);
+                }
+            }
+            k.verify(t.signing_input, t.signature_b64, &t.signature, alg)
+        };
         // Defects that trust key material named by the token itself.
         if self.has(Defect::JkuFollowed) {
             if let Ok(Some(url)) = t.header_str("jku") {
@@ -554,4 +581,26 @@ mod tests {
         );
         assert!(pem.lines().all(|l| l.len() <= 64 || l.starts_with("-----")));
     }
+}
+
+/// Decodes an ASN.1 DER ECDSA signature into raw `r || s` of `width` bytes each
+/// (used only by the `ecdsa-der-accepted` defect).
+fn der_to_raw(der: &[u8], width: usize) -> Option<Vec<u8>> {
+    let body = match der {
+        [0x30, 0x81, len, rest @ ..] if *len as usize == rest.len() => rest,
+        [0x30, len, rest @ ..] if *len as usize == rest.len() => rest,
+        _ => return None,
+    };
+    let mut out = Vec::with_capacity(2 * width);
+    let mut rest = body;
+    for _ in 0..2 {
+        let [0x02, len, tail @ ..] = rest else { return None };
+        let len = *len as usize;
+        let int = tail.get(..len)?;
+        let int = if int.len() > width { int.get(int.len() - width..)? } else { int };
+        out.extend(std::iter::repeat_n(0u8, width - int.len()));
+        out.extend_from_slice(int);
+        rest = &tail[len..];
+    }
+    Some(out)
 }

@@ -1116,3 +1116,81 @@ async fn every_defect_has_a_test() {
         );
     }
 }
+
+// Defects added with the scenario catalog: each changes exactly the named behaviour.
+
+defect_test!(
+    d_signature_not_verified,
+    Defect::SignatureNotVerified,
+    401,
+    200,
+    |e| who(e, mint(&e.header(), &e.claims(), &e.k.rsa2, Algorithm::RS256))
+);
+
+fn zero_es256(e: &Env) -> String {
+    let h = json!({"alg":"ES256","typ":"at+jwt","kid":"e1"});
+    let input = format!("{}.{}", b64(&h), b64(&e.claims()));
+    format!("{input}.{}", base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, [0u8; 64]))
+}
+
+defect_test!(d_psychic_ecdsa, Defect::PsychicEcdsa, 401, 200, |e| who(e, zero_es256(e)));
+
+fn der_es256(e: &Env) -> String {
+    use base64::Engine;
+    let t = mint(&json!({"alg":"ES256","typ":"at+jwt","kid":"e1"}), &e.claims(), &e.k.ec256, Algorithm::ES256);
+    let (input, sig) = t.rsplit_once('.').unwrap();
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sig).unwrap();
+    let int = |b: &[u8]| {
+        let mut v: Vec<u8> = b.iter().copied().skip_while(|x| *x == 0).collect();
+        if v.first().is_none_or(|x| x & 0x80 != 0) {
+            v.insert(0, 0);
+        }
+        let mut out = vec![0x02, v.len() as u8];
+        out.extend(v);
+        out
+    };
+    let body = [int(&raw[..32]), int(&raw[32..])].concat();
+    let der = [vec![0x30, body.len() as u8], body].concat();
+    format!("{input}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(der))
+}
+
+defect_test!(d_ecdsa_der_accepted, Defect::EcdsaDerAccepted, 401, 200, |e| who(e, der_es256(e)));
+
+#[tokio::test]
+async fn d_key_use_ignored() {
+    for (defects, status) in [(vec![], 401), (vec![Defect::KeyUseIgnored], 200)] {
+        let e = env(&defects).await;
+        // Publish the second RSA key for encryption only; a token signed with it must fail.
+        let mut enc = public_jwk(&e.k.rsa2, Algorithm::RS256, "enc1");
+        enc["use"] = json!("enc");
+        e.idp.state.jwks.lock().unwrap()["keys"].as_array_mut().unwrap().push(enc);
+        let t = mint(&json!({"alg":"RS256","typ":"at+jwt","kid":"enc1"}), &e.claims(), &e.k.rsa2, Algorithm::RS256);
+        let r = e.whoami(&t).await;
+        assert_eq!(r.status, status, "{defects:?}: {}", r.body);
+        assert_eq!(e.whoami(&e.genuine()).await.status, 200, "genuine still accepted");
+    }
+}
+
+#[tokio::test]
+async fn d_jwks_not_cached() {
+    for (defects, hits) in [(vec![], 1), (vec![Defect::JwksNotCached], 5)] {
+        let e = env(&defects).await;
+        // Distinct tokens so the verified-token cache does not hide the key lookups.
+        for i in 0..5 {
+            let t = e.token_with(|_, c| c["jti"] = json!(format!("n{i}")));
+            assert_eq!(e.whoami(&t).await.status, 200);
+        }
+        assert_eq!(e.idp.jwks_hits(), hits, "{defects:?}");
+    }
+}
+
+#[tokio::test]
+async fn d_discovery_issuer_unchecked() {
+    for (defects, status) in [(vec![], 401), (vec![Defect::DiscoveryIssuerUnchecked], 200)] {
+        let e = env(&defects).await;
+        let evil = "http://127.0.0.1:1/evil".to_string();
+        e.idp.state.issuer_override.lock().unwrap().push(("contoso".into(), evil.clone()));
+        let t = e.token_with(|_, c| c["iss"] = json!(evil));
+        assert_eq!(e.whoami(&t).await.status, status, "{defects:?}");
+    }
+}
