@@ -23,6 +23,11 @@ struct Cli {
 enum Command {
     /// Run the RFC 9068 / 6750 / 8725 catalog against a target (default: the built-in reference validator).
     Scenarios(ScenariosArgs),
+    /// Compare or combine reports.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Mock identity providers.
     Idp {
         #[command(subcommand)]
@@ -40,6 +45,25 @@ enum IdpCommand {
         /// Key seed.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ReportCommand {
+    /// Print the verdict changes from report A to report B; exits 100 on a regression.
+    Diff {
+        /// The earlier report.json.
+        before: PathBuf,
+        /// The later report.json.
+        after: PathBuf,
+    },
+    /// Build one HTML matrix of cases against several targets' reports.
+    Matrix {
+        /// report.json files (the label is the file's parent directory name).
+        reports: Vec<PathBuf>,
+        /// Where to write the HTML.
+        #[arg(long, short, default_value = "matrix.html")]
+        output: PathBuf,
     },
 }
 
@@ -118,6 +142,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Scenarios(args) => scenarios(args).await,
             Command::Idp { command: IdpCommand::Serve { listen, seed } } => idp_serve(listen, seed).await,
+            Command::Report { command } => report_command(command),
         }
     });
     ExitCode::from(code as u8)
@@ -213,12 +238,20 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
     }
     let _ = writeln!(out, "Target: {}  ({} ms, seed {})", report.run.target, report.timings.run_ms, report.run.seed);
     if let Some(dir) = &args.report_dir {
-        let path = dir.join("report.json");
-        if let Err(e) = std::fs::write(&path, report.to_json()) {
-            eprintln!("error: cannot write `{}`: {e}", path.display());
-            return exit::SETUP_ERROR;
+        let files = [
+            ("report.json", report.to_json()),
+            ("junit.xml", byoid::report::junit::render(&report, false)),
+            ("summary.md", byoid::report::markdown::render(&report)),
+            ("report.html", byoid::report::html::render(&report)),
+        ];
+        for (name, text) in files {
+            let path = dir.join(name);
+            if let Err(e) = std::fs::write(&path, text) {
+                eprintln!("error: cannot write `{}`: {e}", path.display());
+                return exit::SETUP_ERROR;
+            }
         }
-        let _ = writeln!(out, "Report: {}", path.display());
+        let _ = writeln!(out, "Reports: {}/{{report.json,junit.xml,summary.md,report.html}}", dir.display());
     }
     if let Some(expected) = expected {
         let (new, fixed, stale) = expected.compare(&report, args.strict);
@@ -275,4 +308,51 @@ async fn idp_serve(listen: SocketAddr, seed: u64) -> i32 {
     let _ = tokio::signal::ctrl_c().await;
     println!("stopping");
     exit::OK
+}
+
+fn report_command(command: ReportCommand) -> i32 {
+    use byoid::report::{diff, html};
+    match command {
+        ReportCommand::Diff { before, after } => {
+            let (a, b) = match (diff::load(&before), diff::load(&after)) {
+                (Ok(a), Ok(b)) => (a, b),
+                (Err(e), _) | (_, Err(e)) => {
+                    eprintln!("error: {e}");
+                    return exit::SETUP_ERROR;
+                }
+            };
+            let d = diff::compare(&a, &b);
+            print!("{}", diff::render(&d));
+            if d.has_regressions() {
+                exit::CASES_FAILED
+            } else {
+                exit::OK
+            }
+        }
+        ReportCommand::Matrix { reports, output } => {
+            let mut loaded = Vec::new();
+            for p in &reports {
+                match diff::load(p) {
+                    Ok(v) => {
+                        let label = p
+                            .parent()
+                            .and_then(|d| d.file_name())
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_else(|| p.display().to_string());
+                        loaded.push((label, v));
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return exit::SETUP_ERROR;
+                    }
+                }
+            }
+            if let Err(e) = std::fs::write(&output, html::render_matrix(&loaded)) {
+                eprintln!("error: cannot write `{}`: {e}", output.display());
+                return exit::SETUP_ERROR;
+            }
+            println!("wrote {}", output.display());
+            exit::OK
+        }
+    }
 }

@@ -61,6 +61,7 @@ impl Context<'_> {
             "tenant_id" => self.tenant.tenant_key().to_string(),
             "kid" => self.tenant.active_key().kid().to_string(),
             "jwks_url" => self.tenant.jwks_url(),
+            "enc.kid" => self.tenant.enc_key().kid().to_string(),
             "other.issuer" => self.other()?.issuer().to_string(),
             "other.client_id" => self.other()?.clients()[0].id.clone(),
             "other.audience" => self.other()?.audience().to_string(),

@@ -141,7 +141,9 @@ impl World {
         let idp = MockIdp::builder().seed(settings.seed).listen(settings.idp_listen).start().await?;
         let mut world = World { idp, settings, cases: HashMap::new(), controls: BTreeMap::new(), manifest: Value::Null };
         let mut entries: Vec<Value> = Vec::new();
-        let shared_ring = |f: Flavor| if f.is_entra() { "entra".to_string() } else { format!("shared-{}", f.name()) };
+        // Non-Entra flavors share one ring for controls and plain cases, and one for the
+        // "other" tenants: what matters is that "other" keys differ from the case's.
+        let shared_ring = |f: Flavor| if f.is_entra() { "entra".to_string() } else { "shared".to_string() };
         let mut flavors: Vec<Flavor> = cases.iter().map(|c| c.flavor).collect();
         flavors.sort();
         flavors.dedup();
@@ -161,8 +163,11 @@ impl World {
                     quirks.typ = base_quirks(Flavor::Okta).typ;
                 }
             }
-            let spec = IdpTenantSpec::new(slug_for("t", &case.id), case.flavor)
-                .key_ring(ring.clone())
+            let mut spec = IdpTenantSpec::new(slug_for("t", &case.id), case.flavor).key_ring(ring.clone());
+            if own_ring {
+                spec = spec.pooled_keys();
+            }
+            let spec = spec
                 .roles(case.tenant.roles.clone())
                 .quirks(quirks.clone());
             let own = world.idp.add_tenant(spec)?;
@@ -171,7 +176,7 @@ impl World {
             }
             entries.push(world.entry(&own, Some(case)));
             let other = if uses_other(case) {
-                let ring = if case.flavor.is_entra() { ring.clone() } else { format!("other-{}", case.flavor.name()) };
+                let ring = if case.flavor.is_entra() { ring.clone() } else { "other".to_string() };
                 let spec = IdpTenantSpec::new(slug_for("o", &case.id), case.flavor).key_ring(ring).quirks(base_quirks(case.flavor)).roles(case.tenant.roles.clone());
                 let t = world.idp.add_tenant(spec)?;
                 entries.push(world.entry(&t, None));

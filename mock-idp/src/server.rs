@@ -57,9 +57,9 @@ impl Shared {
         self.catch_all = Some(tenant.0.clone());
     }
 
-    fn ring(&self, name: &str) -> Arc<KeyRing> {
+    fn ring(&self, name: &str, pooled: bool) -> Arc<KeyRing> {
         let mut rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
-        rings.entry(name.to_string()).or_insert_with(|| Arc::new(KeyRing::new(name, self.seed))).clone()
+        rings.entry(name.to_string()).or_insert_with(|| Arc::new(KeyRing::new(name, self.seed, pooled))).clone()
     }
 
     /// Adds a tenant and its routes.
@@ -73,7 +73,7 @@ impl Shared {
         let ring_name = spec.key_ring.clone().unwrap_or_else(|| {
             if spec.flavor.is_entra() { "entra".to_string() } else { format!("tenant-{}", spec.slug) }
         });
-        let ring = self.ring(&ring_name);
+        let ring = self.ring(&ring_name, spec.pooled_keys);
         let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
         let common = if spec.flavor == Flavor::EntraCommon {
             let mut commons = self.commons.lock().unwrap_or_else(|e| e.into_inner());
@@ -136,6 +136,13 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             Some(t) => {
                 shared.journal.record(&t.slug, Endpoint::Other, &path);
                 t.counters.bump(Endpoint::Other);
+                // Any `.../jwks` path on the attacker host serves its keys, so each case can
+                // give a URL of its own and find its own requests in the journal.
+                if path.ends_with("/jwks") || path.ends_with("/jwks.json") {
+                    let mut r = Response::new(Body::from(t.jwks_bytes()));
+                    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                    return r;
+                }
             }
             None => shared.journal.record("unmatched", Endpoint::Other, &path),
         }

@@ -28,6 +28,7 @@ pub struct TenantSpec {
     pub(crate) audience: Option<String>,
     pub(crate) roles: Vec<String>,
     pub(crate) key_ring: Option<String>,
+    pub(crate) pooled_keys: bool,
     pub(crate) quirks: Quirks,
     pub(crate) clients: Vec<Client>,
 }
@@ -41,6 +42,7 @@ impl TenantSpec {
             audience: None,
             roles: Vec::new(),
             key_ring: None,
+            pooled_keys: false,
             quirks: Quirks::default(),
             clients: Vec::new(),
         }
@@ -63,6 +65,14 @@ impl TenantSpec {
     /// Entra tenant shares Microsoft's keys); other flavors get a ring of their own.
     pub fn key_ring(mut self, name: impl Into<String>) -> Self {
         self.key_ring = Some(name.into());
+        self
+    }
+    /// Draws the ring's key material from a small per-seed pool (six RSA keys) instead of
+    /// generating keys for it. Rings stay isolated in state (rotation, statuses); two pooled
+    /// rings may hold the same key. Use it for many short-lived tenants: RSA generation costs
+    /// far more than anything else a tenant does.
+    pub fn pooled_keys(mut self) -> Self {
+        self.pooled_keys = true;
         self
     }
     /// Starting quirks.
@@ -161,6 +171,9 @@ pub struct Faults {
     pub issuer_override: Option<String>,
 }
 
+/// How many keys pooled rings share.
+const KEY_POOL: u64 = 6;
+
 /// Where a key stands in a rotation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -185,6 +198,7 @@ struct RingKey {
 #[derive(Debug)]
 pub(crate) struct KeyRing {
     name: String,
+    pooled: bool,
     seed: u64,
     keys: RwLock<Vec<RingKey>>,
     generation: AtomicU64,
@@ -192,9 +206,10 @@ pub(crate) struct KeyRing {
 }
 
 impl KeyRing {
-    pub(crate) fn new(name: &str, seed: u64) -> Self {
+    pub(crate) fn new(name: &str, seed: u64, pooled: bool) -> Self {
         let ring = KeyRing {
             name: name.to_string(),
+            pooled,
             seed,
             keys: RwLock::new(Vec::new()),
             generation: AtomicU64::new(0),
@@ -206,6 +221,11 @@ impl KeyRing {
 
     fn make(&self, kind: KeyKind) -> Arc<SigningKey> {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        if self.pooled {
+            // Consecutive generations take consecutive slots, so a rotation always changes key.
+            let start: u64 = self.name.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+            return SigningKey::derive(self.seed, &format!("pool/{}", (start + generation) % KEY_POOL), kind);
+        }
         SigningKey::derive(self.seed, &format!("{}/{generation}", self.name), kind)
     }
 
@@ -286,6 +306,10 @@ impl KeyRing {
     }
     pub(crate) fn name(&self) -> &str {
         &self.name
+    }
+    /// The label prefix of keys derived for this ring's extras (duplicate, enc).
+    pub(crate) fn label_base(&self) -> &str {
+        if self.pooled { "pool" } else { &self.name }
     }
 }
 
@@ -482,7 +506,7 @@ impl TenantInner {
         if quirks.duplicate_kids {
             // A different key under the active kid, listed first: a validator that takes the
             // first kid match without trying the others rejects genuine tokens.
-            let impostor = SigningKey::derive(self.ring.seed(), &format!("{}/duplicate", self.ring.name()), KeyKind::Rsa);
+            let impostor = SigningKey::derive(self.ring.seed(), &format!("{}/duplicate", self.ring.label_base()), KeyKind::Rsa);
             let mut jwk = self.jwk_for(&impostor, "sig");
             jwk["kid"] = json!(active_rsa.kid());
             if self.flavor.is_entra() {
@@ -494,7 +518,7 @@ impl TenantInner {
             keys.push(self.jwk_for(&key, "sig"));
         }
         if quirks.extra_enc_key {
-            let enc = SigningKey::derive(self.ring.seed(), &format!("{}/enc", self.ring.name()), KeyKind::Rsa);
+            let enc = SigningKey::derive(self.ring.seed(), &format!("{}/enc", self.ring.label_base()), KeyKind::Rsa);
             keys.push(self.jwk_for(&enc, "enc"));
         }
         json!({ "keys": keys })
@@ -737,6 +761,10 @@ impl Tenant {
     /// The most recent previous or retired key, if a rotation happened.
     pub fn previous_key(&self) -> Option<Arc<SigningKey>> {
         self.0.ring.non_active(KeyKind::for_alg(&self.0.alg()).unwrap_or(KeyKind::Rsa))
+    }
+    /// The `use: enc` key the tenant publishes with the `extra_enc_key` quirk.
+    pub fn enc_key(&self) -> Arc<SigningKey> {
+        SigningKey::derive(self.0.ring.seed(), &format!("{}/enc", self.0.ring.label_base()), KeyKind::Rsa)
     }
     /// The JWKS as served now (faults aside).
     pub fn jwks(&self) -> Value {

@@ -22,6 +22,10 @@
 //! seed, catalog and target: cases are sorted by id and times in tokens are relative.
 
 pub mod console;
+pub mod diff;
+pub mod html;
+pub mod junit;
+pub mod markdown;
 
 use std::collections::BTreeMap;
 

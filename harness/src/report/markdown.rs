@@ -1,0 +1,235 @@
+//! Markdown for a CI job summary (`$GITHUB_STEP_SUMMARY`): title and target, a totals table
+//! by level × verdict, a table by section, then the cases that did not pass (failures and
+//! errors first, then warnings, then untestable cases) with their references, expectation
+//! and the reasons observed.
+//!
+//! Deterministic: no timings. Text that comes from the target (reasons, observed values) is
+//! put in code spans, and all other text is escaped, so that a hostile answer cannot inject
+//! links, images or HTML into the summary.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use crate::catalog::Level;
+use crate::report::console::section_name;
+use crate::report::Report;
+use crate::runner::{CaseResult, Verdict};
+
+const VERDICTS: [Verdict; 7] = [
+    Verdict::Pass,
+    Verdict::Acceptable,
+    Verdict::Warn,
+    Verdict::Fail,
+    Verdict::Untestable,
+    Verdict::Skip,
+    Verdict::Error,
+];
+
+/// The Markdown text of `report`.
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let s = &report.summary;
+    let icon = if s.fail + s.error > 0 {
+        "❌"
+    } else if s.warn + s.untestable > 0 {
+        "⚠️"
+    } else {
+        "✅"
+    };
+    let _ = writeln!(out, "# {icon} byoid conformance report\n");
+    let _ = writeln!(out, "* **Target:** {}", code(&report.run.target));
+    let _ = writeln!(
+        out,
+        "* **Harness:** {} · catalog {} · seed {} · tenant source {}",
+        text(&report.run.harness_version),
+        code(&report.run.catalog_hash),
+        report.run.seed,
+        code(&report.run.tenant_source)
+    );
+    if !report.run.filters.is_empty() {
+        let f: Vec<String> = report.run.filters.iter().map(|f| code(f)).collect();
+        let _ = writeln!(out, "* **Filters:** {}", f.join(", "));
+    }
+    let _ = writeln!(
+        out,
+        "* **Result:** {} cases: {} passed, {} acceptable, {} warned, {} failed, {} untestable, {} errors, {} skipped\n",
+        s.total, s.pass, s.acceptable, s.warn, s.fail, s.untestable, s.error, s.skip
+    );
+    for ctl in report.controls.iter().filter(|c| !c.accepted) {
+        let _ = writeln!(
+            out,
+            "> **Warning:** the positive control for {} failed: {}\n",
+            code(ctl.flavor.name()),
+            code(&ctl.detail)
+        );
+    }
+
+    // Totals by level.
+    let _ = writeln!(out, "## Totals\n");
+    out.push_str(
+        "| Level | Pass | Acceptable | Warn | Fail | Untestable | Skip | Error | Total |\n",
+    );
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for level in [Level::Must, Level::Should, Level::May] {
+        let cases: Vec<&CaseResult> = report.cases.iter().filter(|c| c.level == level).collect();
+        let mut row = format!("| {level} |");
+        for v in VERDICTS {
+            let _ = write!(
+                row,
+                " {} |",
+                cases.iter().filter(|c| c.verdict == v).count()
+            );
+        }
+        let _ = writeln!(out, "{row} {} |", cases.len());
+    }
+    let mut row = "| **All** |".to_string();
+    for v in VERDICTS {
+        let _ = write!(
+            row,
+            " **{}** |",
+            report.cases.iter().filter(|c| c.verdict == v).count()
+        );
+    }
+    let _ = writeln!(out, "{row} **{}** |\n", report.cases.len());
+
+    // By section.
+    let mut sections: BTreeMap<&str, (&str, [usize; 4])> = BTreeMap::new();
+    for c in &report.cases {
+        let e = sections
+            .entry(c.section.as_str())
+            .or_insert((c.section_title.as_str(), [0; 4]));
+        let i = match c.verdict {
+            Verdict::Pass | Verdict::Acceptable => 0,
+            Verdict::Fail | Verdict::Error => 1,
+            Verdict::Warn => 2,
+            Verdict::Untestable | Verdict::Skip => 3,
+        };
+        e.1[i] += 1;
+    }
+    let _ = writeln!(out, "## By section\n");
+    out.push_str("Pass counts acceptable outcomes, fail counts errors, other is untestable and skipped cases.\n\n");
+    out.push_str(
+        "| Section | Title | Pass | Fail | Warn | Other |\n|---|---|---:|---:|---:|---:|\n",
+    );
+    for (key, (title, n)) in &sections {
+        let mark = if n[1] > 0 { " ❌" } else { "" };
+        let _ = writeln!(
+            out,
+            "| {}{mark} | {} | {} | {} | {} | {} |",
+            text(&section_name(key)),
+            text(title),
+            n[0],
+            n[1],
+            n[2],
+            n[3]
+        );
+    }
+    out.push('\n');
+
+    let groups: [(&str, &[Verdict]); 3] = [
+        ("Failures", &[Verdict::Fail, Verdict::Error]),
+        ("Warnings", &[Verdict::Warn]),
+        ("Untestable", &[Verdict::Untestable]),
+    ];
+    for (name, verdicts) in groups {
+        let cases: Vec<&CaseResult> = report
+            .cases
+            .iter()
+            .filter(|c| verdicts.contains(&c.verdict))
+            .collect();
+        if cases.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "## {name} ({})\n", cases.len());
+        for c in cases {
+            let _ = writeln!(out, "### {} {}\n", c.verdict.word(), code(&c.id));
+            let _ = writeln!(
+                out,
+                "{} — {} [{}]\n",
+                text(&c.title),
+                text(&c.requirement),
+                c.level
+            );
+            if !c.refs.is_empty() {
+                let refs: Vec<String> = c.refs.iter().map(|r| text(r)).collect();
+                let _ = writeln!(out, "* **Refs:** {}", refs.join(", "));
+            }
+            let _ = writeln!(out, "* **Flavor:** {}", code(c.flavor.name()));
+            let _ = writeln!(out, "* **Expected:** {}", code(&c.expected));
+            if c.reasons.is_empty() {
+                let _ = writeln!(out, "* **Actual:** (no reason recorded)");
+            } else {
+                let _ = writeln!(out, "* **Actual:**");
+                for r in &c.reasons {
+                    let _ = writeln!(out, "  * {}", code(r));
+                }
+            }
+            out.push('\n');
+        }
+    }
+    if s.fail + s.error + s.warn + s.untestable == 0 {
+        out.push_str("Every case passed.\n");
+    }
+    out
+}
+
+/// Escapes text for Markdown (and the HTML GitHub allows in it): punctuation that starts
+/// emphasis, links, code or table cells is backslash-escaped, `<`, `>` and `&` become
+/// entities, and line breaks become spaces.
+pub fn text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '!' | '#' | '(' | ')' => {
+                out.push('\\');
+                out.push(ch);
+            }
+            '\r' | '\n' | '\t' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A code span holding `s` verbatim (line breaks folded to spaces), with a fence longer than
+/// any run of backticks in it. Not for table cells (a `|` would split the cell).
+pub fn code(s: &str) -> String {
+    let body: String = s
+        .chars()
+        .map(|c| {
+            if c == '\n' || c == '\r' || c == '\t' {
+                ' '
+            } else {
+                c
+            }
+        })
+        .filter(|c| !c.is_control())
+        .collect();
+    if body.is_empty() {
+        return "(empty)".to_string();
+    }
+    let mut longest = 0;
+    let mut run = 0;
+    for c in body.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    let fence = "`".repeat(longest + 1);
+    let pad = if body.starts_with('`')
+        || body.ends_with('`')
+        || (body.starts_with(' ') && body.ends_with(' '))
+    {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{body}{pad}{fence}")
+}

@@ -1,0 +1,69 @@
+//! The mutation matrix: the clean reference validator passes every catalog case, every case
+//! fails against at least one planted defect, and every defect is caught by at least one case.
+//! This is what makes each scenario earn its place.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use byoid::runner::Verdict;
+use byoid::target::TargetSpec;
+use byoid::ScenarioOptions;
+
+async fn run(defects: Vec<String>) -> byoid::report::Report {
+    let opts = ScenarioOptions { target: TargetSpec::Builtin { defects }, ..ScenarioOptions::default() };
+    byoid::run_scenarios(&opts).await.expect("the run completes")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_case_earns_its_place_and_every_defect_is_caught() {
+    let clean = run(Vec::new()).await;
+    let not_passing: Vec<String> = clean
+        .cases
+        .iter()
+        .filter(|c| !matches!(c.verdict, Verdict::Pass))
+        .map(|c| format!("{} ({:?}): {:?}", c.id, c.verdict, c.reasons))
+        .collect();
+    assert!(not_passing.is_empty(), "the clean reference must pass every case:\n{}", not_passing.join("\n"));
+
+    let defects: Vec<&str> = byoid_reference::defect::Defect::all().iter().map(|d| d.name()).collect();
+    let mut caught_by: BTreeMap<String, BTreeSet<&str>> = clean.cases.iter().map(|c| (c.id.clone(), BTreeSet::new())).collect();
+    let mut catches: BTreeMap<&str, usize> = BTreeMap::new();
+    // Two runs at a time: the machine has two cores.
+    for pair in defects.chunks(2) {
+        let runs = futures_join(pair.iter().map(|d| run(vec![d.to_string()])).collect()).await;
+        for (d, report) in pair.iter().zip(runs) {
+            let failed: Vec<&str> = report
+                .cases
+                .iter()
+                .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Warn | Verdict::Error))
+                .map(|c| c.id.as_str())
+                .collect();
+            catches.insert(d, failed.len());
+            for id in failed {
+                if let Some(set) = caught_by.get_mut(id) {
+                    set.insert(d);
+                }
+            }
+        }
+    }
+    let mut matrix = String::from("defect                        cases failed\n");
+    for (d, n) in &catches {
+        matrix.push_str(&format!("{d:<30}{n}\n"));
+    }
+    println!("{matrix}");
+    let uncaught_defects: Vec<&&str> = catches.iter().filter(|(_, n)| **n == 0).map(|(d, _)| d).collect();
+    let idle_cases: Vec<&String> = caught_by.iter().filter(|(_, s)| s.is_empty()).map(|(id, _)| id).collect();
+    assert!(uncaught_defects.is_empty(), "defects no case catches: {uncaught_defects:?}");
+    assert!(idle_cases.is_empty(), "cases no defect makes fail ({}): {idle_cases:#?}", idle_cases.len());
+}
+
+async fn futures_join<F: std::future::Future + Send + 'static>(futs: Vec<F>) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.expect("run task"));
+    }
+    out
+}
