@@ -10,7 +10,7 @@ use serde::Serialize;
 use tokio::net::TcpStream;
 
 /// A request as the harness sends it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Outgoing {
     /// `GET` or `POST`.
     pub method: String,
@@ -19,7 +19,7 @@ pub struct Outgoing {
     /// Headers in order; names may repeat.
     pub headers: Vec<(String, String)>,
     /// Body (form-encoded for the body method).
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub body: String,
 }
 

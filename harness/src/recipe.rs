@@ -324,10 +324,16 @@ pub fn decode_for_evidence(token: &str, now: i64) -> Value {
         match base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')) {
             Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
                 Ok(Value::Object(mut m)) => {
+                    // Relative to the token's own `iat` when it has one (the mint time), so the
+                    // text does not depend on when the evidence was written.
+                    let (base, name) = match m.get("iat").and_then(Value::as_i64) {
+                        Some(iat) if (iat - now).abs() < 5 => (iat, "now"),
+                        _ => (now, "now"),
+                    };
                     for k in ["iat", "nbf", "exp", "auth_time"] {
                         if let Some(n) = m.get(k).and_then(Value::as_i64) {
-                            let d = n - now;
-                            m.insert(k.into(), Value::String(if d >= 0 { format!("now+{d}") } else { format!("now{d}") }));
+                            let d = n - base;
+                            m.insert(k.into(), Value::String(if d >= 0 { format!("{name}+{d}") } else { format!("{name}{d}") }));
                         }
                     }
                     for k in ["aio", "uti", "rh", "jti", "pad"] {

@@ -369,6 +369,21 @@ async fn exchange(
     let res = client::send(addr, &host, &req, timeout).await;
     let (m, obs, reasons) = judge::judge(expect, &res);
     let evidence = Evidence { request: shorten(&req, token), token: recipe::decode_for_evidence(token, now_unix()) };
+    // Ports change from run to run; the report shows stable names instead.
+    let stable = |text: String| {
+        text.replace(world.idp.uri(), "http://{idp}")
+            .replace(world.idp.attacker().uri(), "http://{attacker}")
+            .replace(addr, "{target}")
+            .replace(&format!(":{}", addr.rsplit(':').next().unwrap_or("")), ":{port}")
+    };
+    let evidence = serde_json::to_string(&evidence)
+        .ok()
+        .map(stable)
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .map(|v| Evidence { request: serde_json::from_value(v["request"].clone()).unwrap_or(evidence.request.clone()), token: v["token"].clone() })
+        .unwrap_or(evidence);
+    let reasons = reasons.into_iter().map(stable).collect();
+    let obs = Observed { body: mask_times(&stable(obs.body.clone())), ..obs };
     (m, obs, evidence, reasons)
 }
 
@@ -441,4 +456,28 @@ fn shorten(req: &Outgoing, token: &str) -> Outgoing {
         headers: req.headers.iter().map(|(n, v)| (n.clone(), crate::recipe::truncate(&fix(v), 200))).collect(),
         body: crate::recipe::truncate(&fix(&req.body), 200),
     }
+}
+
+/// Replaces Unix times (ten-digit numbers) in echoed bodies so reports compare byte for byte.
+fn mask_times(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        if digits.len() == 10 {
+            out.push_str("<time>");
+        } else {
+            out.push_str(digits);
+        }
+        digits.clear();
+    };
+    for ch in text.chars() {
+        if ch.is_ascii_digit() {
+            digits.push(ch);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(ch);
+        }
+    }
+    flush(&mut digits, &mut out);
+    out
 }

@@ -1,0 +1,77 @@
+//! The launch contract across languages and the ways a target can misbehave.
+
+use std::time::Duration;
+
+use byoid::runner::Verdict;
+use byoid::target::TargetSpec;
+use byoid::{HarnessError, ScenarioOptions};
+
+fn opts(target: TargetSpec, filters: &[&str]) -> ScenarioOptions {
+    ScenarioOptions {
+        target,
+        filters: filters.iter().map(|s| s.to_string()).collect(),
+        ready_timeout: Duration::from_secs(20),
+        ..ScenarioOptions::default()
+    }
+}
+
+/// The Node adapter (real `jose` from npm, installed by `.ci/run`) is launched, receives the
+/// manifest, and is judged: its genuine tokens are accepted and `alg: none` is refused, while
+/// jose's missing discovery-issuer check (RFC 8414 section 3.3) shows up as a failure.
+#[tokio::test]
+async fn node_jose_adapter_speaks_the_contract() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let server = root.join("targets/node-jose/server.js");
+    assert!(root.join("targets/node-jose/node_modules/jose").exists(), "run `npm ci` in targets/node-jose (the .ci/run script does)");
+    let cmd = format!("node {}", server.display());
+    let report = byoid::run_scenarios(&opts(TargetSpec::Command(cmd), &["rfc8725/3.1", "rfc8725/3.8"])).await.expect("run");
+    assert!(report.controls.iter().all(|c| c.accepted), "{:?}", report.controls);
+    let verdict = |id: &str| report.cases.iter().find(|c| c.id == id).map(|c| c.verdict);
+    assert_eq!(verdict("rfc8725/3.1/alg-none/okta"), Some(Verdict::Pass));
+    assert_eq!(verdict("rfc8725/3.8/other-tenant-token/entra-v2"), Some(Verdict::Pass));
+    assert_eq!(verdict("rfc8725/3.8/issuer-mixup/generic"), Some(Verdict::Fail));
+    assert!(report.cases.iter().all(|c| c.verdict != Verdict::Error));
+}
+
+#[tokio::test]
+async fn a_target_that_exits_early_is_reported_with_its_stderr() {
+    let err = byoid::run_scenarios(&opts(TargetSpec::Command("echo 'cannot bind: boom' >&2; exit 3".into()), &["rfc8725/3.1/alg-none/okta"]))
+        .await
+        .err()
+        .expect("the run must fail");
+    let text = err.to_string();
+    assert!(matches!(err, HarnessError::Target(_)), "{text}");
+    assert!(text.contains("exited before becoming ready") && text.contains("boom"), "{text}");
+    assert_eq!(err.exit_code(), byoid::exit::TARGET_FAILED);
+}
+
+#[tokio::test]
+async fn a_target_that_never_becomes_ready_is_reported_in_bounded_time() {
+    let mut o = opts(TargetSpec::Command("sleep 30".into()), &["rfc8725/3.1/alg-none/okta"]);
+    o.ready_timeout = Duration::from_millis(800);
+    let started = std::time::Instant::now();
+    let err = byoid::run_scenarios(&o).await.err().expect("the run must fail");
+    assert!(err.to_string().contains("never became ready"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn a_target_answering_garbage_gets_error_verdicts_not_passes() {
+    // Answers /healthz, then closes every other connection without a valid HTTP answer.
+    let script = r#"python3 -c "
+import socket,os
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', int(os.environ['BYOID_PORT']))); s.listen(64)
+while True:
+    c,_=s.accept(); d=c.recv(65536)
+    c.sendall(b'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok' if b'/healthz' in d else b'garbage\r\n\r\n'); c.close()
+""#;
+    let report = byoid::run_scenarios(&opts(TargetSpec::Command(script.into()), &["rfc8725/3.1/alg-none"])).await.expect("run");
+    assert!(report.controls.iter().all(|c| !c.accepted), "garbage is no acceptance");
+    assert!(report.cases.iter().all(|c| c.verdict == Verdict::Untestable), "{:?}", report.cases.iter().map(|c| c.verdict).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn attached_mode_refuses_non_loopback_targets() {
+    let err = byoid::run_scenarios(&opts(TargetSpec::Url("http://10.0.0.1:8080".into()), &["rfc8725/3.1/alg-none/okta"])).await.err().expect("refused");
+    assert!(err.to_string().contains("loopback"), "{err}");
+}
