@@ -314,45 +314,77 @@ fn base64_decode(s: &str) -> Vec<u8> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap_or_default()
 }
 
-/// The decoded header and claims of a token for evidence, with times shown relative to `now`
-/// so that two runs give the same bytes. Undecodable parts are shown as text.
+/// The decoded header and claims of a token for evidence, with times shown relative to the
+/// token's mint time (`now+3600`) so that two runs give the same bytes. Segments that are not
+/// canonical base64url are decoded leniently; undecodable ones are shown as text.
 pub fn decode_for_evidence(token: &str, now: i64) -> Value {
-    use base64::Engine;
     let mut parts = token.split('.');
     let mut seg = |limit: usize| -> Value {
         let Some(s) = parts.next() else { return Value::Null };
-        match base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')) {
-            Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
-                Ok(Value::Object(mut m)) => {
-                    // Relative to the token's own `iat` when it has one (the mint time), so the
-                    // text does not depend on when the evidence was written.
-                    let (base, name) = match m.get("iat").and_then(Value::as_i64) {
-                        Some(iat) if (iat - now).abs() < 5 => (iat, "now"),
-                        _ => (now, "now"),
-                    };
-                    for k in ["iat", "nbf", "exp", "auth_time"] {
-                        if let Some(n) = m.get(k).and_then(Value::as_i64) {
-                            let d = n - base;
-                            m.insert(k.into(), Value::String(if d >= 0 { format!("{name}+{d}") } else { format!("{name}{d}") }));
-                        }
+        let Some(bytes) = lenient_b64(s) else { return Value::String(truncate(s, limit)) };
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(mut m)) => {
+                let base = match m.get("iat").and_then(Value::as_i64) {
+                    Some(iat) if (iat - now).abs() < 5 => iat,
+                    _ => now,
+                };
+                for k in ["iat", "nbf", "exp", "auth_time"] {
+                    if let Some(v) = m.get(k) {
+                        let r = relative_time(v, base);
+                        m.insert(k.into(), r);
                     }
-                    for k in ["aio", "uti", "rh", "jti", "pad"] {
-                        if let Some(Value::String(s)) = m.get(k) {
-                            if s.len() > 12 {
-                                m.insert(k.into(), Value::String(format!("{}…", &s[..s.char_indices().nth(8).map(|(i, _)| i).unwrap_or(0)])));
-                            }
-                        }
-                    }
-                    Value::Object(m)
                 }
-                _ => Value::String(truncate(&String::from_utf8_lossy(&bytes), limit)),
-            },
-            Err(_) => Value::String(truncate(s, limit)),
+                for k in ["aio", "uti", "rh", "jti", "pad"] {
+                    if let Some(Value::String(s)) = m.get(k) {
+                        if s.len() > 12 {
+                            m.insert(k.into(), Value::String(format!("{}…", truncate(s, 8).trim_end_matches('…'))));
+                        }
+                    }
+                }
+                Value::Object(m)
+            }
+            _ => Value::String(truncate(&String::from_utf8_lossy(&bytes), limit)),
         }
     };
     let header = seg(200);
     let claims = seg(400);
-    serde_json::json!({ "header": header, "claims": claims, "segments": token.split('.').count(), "length": token.len() })
+    serde_json::json!({ "header": header, "claims": claims, "segments": token.split('.').count() })
+}
+
+/// base64url, also accepting padding, the standard alphabet and whitespace.
+fn lenient_b64(s: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let cleaned: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '=')
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            c => c,
+        })
+        .collect();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cleaned).ok()
+}
+
+/// A time claim shown relative to `base` when it is within ten years of it.
+fn relative_time(v: &Value, base: i64) -> Value {
+    match v {
+        Value::Number(n) => {
+            let Some(f) = n.as_f64() else { return v.clone() };
+            let d = f - base as f64;
+            if d.abs() > 3.2e8 {
+                return v.clone();
+            }
+            let text = if d.fract() == 0.0 { format!("{}", d as i64) } else { format!("{d}") };
+            Value::String(if d >= 0.0 { format!("now+{text}") } else { format!("now{text}") })
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| relative_time(x, base)).collect()),
+        Value::String(s) => match s.parse::<i64>() {
+            Ok(n) if (n - base).abs() < 320_000_000 => Value::String(format!("\"now{:+}\"", n - base)),
+            _ => v.clone(),
+        },
+        other => other.clone(),
+    }
 }
 
 /// Shortens text to `n` characters with an ellipsis.

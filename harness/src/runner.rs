@@ -257,7 +257,7 @@ async fn run_case(world: &World, addr: &str, case: &Case, timeout: Duration) -> 
             let ctx = context(world, tenants, &attacker_jku);
             match recipe::build(token_spec, &ctx) {
                 Ok(built) => {
-                    let (m, obs, ev, reasons) = exchange(world, addr, case, tenants, &built.token, &expect, timeout).await;
+                    let (m, obs, ev, reasons) = exchange(world, addr, case, tenants, &built.token, &expect, timeout, ctx.now).await;
                     let stop = m == Match::NoAnswer;
                     tally.record(m, obs, ev, reasons, &label);
                     if stop {
@@ -274,7 +274,7 @@ async fn run_case(world: &World, addr: &str, case: &Case, timeout: Duration) -> 
                 let ctx = context(world, tenants, &attacker_jku);
                 let Ok(built) = recipe::build(&spec, &ctx) else { continue };
                 let e = step.expect.as_ref().map(|e| e.full()).unwrap_or(Expect { outcome: Outcome::InvalidToken, ..Expect::default() });
-                let (m, obs, ev, reasons) = exchange(world, addr, case, tenants, &built.token, &e, timeout).await;
+                let (m, obs, ev, reasons) = exchange(world, addr, case, tenants, &built.token, &e, timeout, ctx.now).await;
                 tally.record(m, obs, ev, reasons, &label);
             }
         }
@@ -349,6 +349,7 @@ fn now_unix() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn exchange(
     world: &World,
     addr: &str,
@@ -357,6 +358,7 @@ async fn exchange(
     token: &str,
     expect: &Expect,
     timeout: Duration,
+    minted_at: i64,
 ) -> (Match, Observed, Evidence, Vec<String>) {
     let slug = match case.request.tenant {
         Placement::Own => tenants.own.slug().to_string(),
@@ -368,7 +370,7 @@ async fn exchange(
     let (req, host) = request_for(world, addr, &slug, &case.request, token);
     let res = client::send(addr, &host, &req, timeout).await;
     let (m, obs, reasons) = judge::judge(expect, &res);
-    let evidence = Evidence { request: shorten(&req, token), token: recipe::decode_for_evidence(token, now_unix()) };
+    let evidence = Evidence { request: shorten(&req, token), token: recipe::decode_for_evidence(token, minted_at) };
     // Ports change from run to run; the report shows stable names instead.
     let stable = |text: String| {
         text.replace(world.idp.uri(), "http://{idp}")
@@ -448,7 +450,9 @@ fn urlencode(s: &str) -> String {
 
 /// The request with the token shortened, for evidence.
 fn shorten(req: &Outgoing, token: &str) -> Outgoing {
-    let short = if token.len() > 48 { format!("{}…({} chars)", &token[..token.char_indices().nth(40).map(|(i, _)| i).unwrap_or(0)], token.len()) } else { token.to_string() };
+    // The length is shown only for large tokens, in KiB: ECDSA signatures vary by a byte.
+    let size = if token.len() >= 4096 { format!("({} KiB)", token.len() / 1024) } else { String::new() };
+    let short = if token.len() > 48 { format!("{}…{size}", &token[..token.char_indices().nth(40).map(|(i, _)| i).unwrap_or(0)]) } else { token.to_string() };
     let fix = |s: &str| if token.is_empty() { s.to_string() } else { s.replace(token, &short).replace(&urlencode(token), &short) };
     Outgoing {
         method: req.method.clone(),
