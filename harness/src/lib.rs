@@ -30,9 +30,12 @@
 
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod catalog;
 pub mod client;
 pub mod exit;
+pub mod fuzz;
+pub mod idp_cli;
 pub mod judge;
 pub mod recipe;
 pub mod report;

@@ -23,6 +23,10 @@ struct Cli {
 enum Command {
     /// Run the RFC 9068 / 6750 / 8725 catalog against a target (default: the built-in reference validator).
     Scenarios(ScenariosArgs),
+    /// Load mode: drive a target with a traffic mix for a bounded time or count.
+    Bench(byoid::bench::BenchArgs),
+    /// Mutate genuine tokens and check the target's verdicts against the oracle.
+    Fuzz(byoid::fuzz::FuzzArgs),
     /// Compare or combine reports.
     Report {
         #[command(subcommand)]
@@ -38,14 +42,7 @@ enum Command {
 #[derive(Subcommand, Debug)]
 enum IdpCommand {
     /// Serve mock IdPs (one tenant per flavor by default) until Ctrl-C.
-    Serve {
-        /// Address to listen on (loopback only).
-        #[arg(long, default_value = "127.0.0.1:8089")]
-        listen: SocketAddr,
-        /// Key seed.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-    },
+    Serve(byoid::idp_cli::ServeArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -117,6 +114,12 @@ struct ScenariosArgs {
     /// SHOULD-level misses fail the run too.
     #[arg(long)]
     strict: bool,
+    /// Compare with an accepted report.json and fail on any verdict that got worse.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// Write this run's verdicts to the --baseline file instead of comparing.
+    #[arg(long, requires = "baseline")]
+    update_baseline: bool,
     /// Colour: auto, always, never.
     #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
     color: String,
@@ -141,8 +144,10 @@ fn main() -> ExitCode {
     let code = rt.block_on(async {
         match cli.command {
             Command::Scenarios(args) => scenarios(args).await,
-            Command::Idp { command: IdpCommand::Serve { listen, seed } } => idp_serve(listen, seed).await,
+            Command::Idp { command: IdpCommand::Serve(args) } => byoid::idp_cli::serve(args).await,
             Command::Report { command } => report_command(command),
+            Command::Bench(args) => byoid::bench::run(args).await,
+            Command::Fuzz(args) => byoid::fuzz::run(args).await,
         }
     });
     ExitCode::from(code as u8)
@@ -253,6 +258,24 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
         }
         let _ = writeln!(out, "Reports: {}/{{report.json,junit.xml,summary.md,report.html}}", dir.display());
     }
+    if let Some(path) = &args.baseline {
+        match byoid::report::baseline::check(&report, path, args.update_baseline) {
+            Ok(outcome) => {
+                let _ = write!(out, "\nBaseline {}:\n{}", path.display(), byoid::report::diff::render(&outcome.diff));
+                if outcome.written {
+                    let _ = writeln!(out, "Baseline written: {}", path.display());
+                }
+                if outcome.fails() {
+                    eprintln!("error: verdicts regressed against the baseline `{}`", path.display());
+                    return exit::CASES_FAILED;
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::SETUP_ERROR;
+            }
+        }
+    }
     if let Some(expected) = expected {
         let (new, fixed, stale) = expected.compare(&report, args.strict);
         for id in &stale {
@@ -272,42 +295,6 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
     } else {
         exit::OK
     }
-}
-
-async fn idp_serve(listen: SocketAddr, seed: u64) -> i32 {
-    if !listen.ip().is_loopback() {
-        eprintln!("error: --listen must be a loopback address, got `{listen}`");
-        return exit::USAGE;
-    }
-    let mut builder = mock_idp::MockIdp::builder().seed(seed).listen(listen);
-    for f in mock_idp::Flavor::ALL {
-        builder = builder.tenant(mock_idp::TenantSpec::new(f.name(), f).roles(["admin"]));
-    }
-    let idp = match builder.start().await {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::SETUP_ERROR;
-        }
-    };
-    println!("byoid mock IdPs on {} (admin API: {}/_admin/tenants; attacker host: {})\n", idp.uri(), idp.uri(), idp.attacker().uri());
-    for t in idp.tenants() {
-        let c = &t.clients()[0];
-        println!("{} ({})", t.slug(), t.flavor());
-        println!("  discovery: {}", t.discovery_url());
-        println!("  issuer:    {}", t.issuer());
-        println!("  audience:  {}", t.audience());
-        println!("  client:    {} / {}", c.id, c.secret);
-        let extra = match t.flavor() {
-            mock_idp::Flavor::Auth0 => format!("-d audience={}", t.audience()),
-            f if f.is_entra() => format!("-d scope={}/.default", t.audience()),
-            _ => "-d scope=api.read".to_string(),
-        };
-        println!("  token:     curl -s {} -d grant_type=client_credentials -d client_id={} -d client_secret={} {extra}\n", t.token_url(), c.id, c.secret);
-    }
-    let _ = tokio::signal::ctrl_c().await;
-    println!("stopping");
-    exit::OK
 }
 
 fn report_command(command: ReportCommand) -> i32 {

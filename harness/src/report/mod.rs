@@ -21,6 +21,7 @@
 //! Everything but `timings` (and `run.started_at`) is the same for two runs with the same
 //! seed, catalog and target: cases are sorted by id and times in tokens are relative.
 
+pub mod baseline;
 pub mod console;
 pub mod diff;
 pub mod html;

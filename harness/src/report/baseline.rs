@@ -1,0 +1,49 @@
+//! Baselines: compare a run with an accepted report (`--baseline FILE`) and fail on any
+//! verdict that got worse; `--update-baseline` accepts the new run instead.
+//!
+//! A baseline is an ordinary `report.json` without timings (the verdict bytes), so it can be
+//! committed and reviewed like any other file.
+
+use std::path::Path;
+
+use crate::report::diff::{self, Diff, DiffError};
+use crate::report::Report;
+
+/// What comparing with the baseline found.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The verdict changes.
+    pub diff: Diff,
+    /// Whether the baseline file was (re)written.
+    pub written: bool,
+}
+
+impl Outcome {
+    /// True when the run must fail: a regression and no update asked for.
+    pub fn fails(&self) -> bool {
+        !self.written && self.diff.has_regressions()
+    }
+}
+
+/// Compares `report` with the baseline at `path`; with `update`, writes the report there
+/// instead (creating it when missing). Without `update`, a missing baseline is an error.
+///
+/// ```no_run
+/// # fn f(report: &byoid::report::Report) -> Result<(), byoid::report::diff::DiffError> {
+/// let outcome = byoid::report::baseline::check(report, std::path::Path::new("baseline.json"), false)?;
+/// assert!(!outcome.fails());
+/// # Ok(()) }
+/// ```
+pub fn check(report: &Report, path: &Path, update: bool) -> Result<Outcome, DiffError> {
+    let current: serde_json::Value = serde_json::from_str(&report.verdict_json()).unwrap_or_default();
+    let diff = match diff::load(path) {
+        Ok(before) => diff::compare(&before, &current),
+        Err(e) if !update => return Err(e),
+        Err(_) => diff::compare(&serde_json::json!({"schema": crate::report::SCHEMA, "cases": []}), &current),
+    };
+    if update {
+        std::fs::write(path, report.verdict_json())
+            .map_err(|source| DiffError::Unreadable { path: path.to_path_buf(), source })?;
+    }
+    Ok(Outcome { diff, written: update })
+}
