@@ -1,2 +1,271 @@
-//! Placeholder: filled in by the benchmark work.
-fn main() {}
+//! The reference validator's verify path (`byoid-reference`), in process and over HTTP.
+//!
+//! What it measures, and why:
+//!
+//! * `reference/in_process/*`: one `Validator::validate` call (no HTTP) for a genuine RS256
+//!   token whose signing key is already cached: `distinct_token` is the full pipeline (parse,
+//!   header checks, key selection, RSA verify, claim checks, mappings, cache insert) because
+//!   each token is new; `cached_token` repeats one token (verified-token cache hit);
+//!   `bare_rs256_verify` is `jsonwebtoken::crypto::verify` alone, the floor. The gap between
+//!   `distinct_token` and the floor is what the validator's own checks cost.
+//! * `reference/http/*`: validated requests per second through the whole HTTP stack (axum,
+//!   bearer extraction, tenant resolution, validation, JSON answer) with 8 keep-alive
+//!   connections from one hyper client, against a bare hyper server that only RS256-verifies
+//!   the bearer token with a `DecodingKey` made from the same JWK. Same run, same client, same
+//!   connection count, same tokens.
+//!   - `reference_distinct` vs `bare_verify`: every token distinct (a pool of genuine tokens
+//!     minted before timing; the server is restarted, untimed, before the pool would repeat),
+//!     so the verified-token cache never hits. Goal: >= 0.9x the bare server.
+//!   - `reference_repeated` vs `bare_verify`: one token over and over, so every request is a
+//!     verified-token cache hit. Goal: >= 2x the bare server (which verifies every time).
+//!   - `reject_bad_signature` / `reject_unknown_kid`: rejection rates (401) for a token whose
+//!     signature has one bit flipped, and for a correctly signed token whose `kid` the JWKS
+//!     does not have (which may trigger one JWKS refetch per 5 s cooldown).
+//!
+//! After the groups it prints the two ratios (`reference_distinct / bare_verify`,
+//! `reference_repeated / bare_verify`) computed from every timed batch of this run.
+//! Filter with e.g. `cargo bench -p byoid-benches --bench reference -- http`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use byoid_benches::{self as b, Client, MakeRequest, Server};
+use byoid_reference::tenant::Resolution;
+use byoid_reference::{Config, Validator};
+use criterion::{Criterion, Throughput};
+use hyper::StatusCode;
+use mock_idp::forge::{self, SignatureDamage};
+use mock_idp::{MintOptions, Tenant};
+
+/// Keep-alive connections per load run.
+const CONNS: usize = 8;
+/// Distinct genuine tokens minted before timing (~1 ms each, on every core).
+const POOL: usize = 4096;
+/// Upper bound on any one load run.
+const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+struct Env {
+    rt: tokio::runtime::Runtime,
+    _idp: mock_idp::MockIdp,
+    tenant: Tenant,
+    manifest: byoid_reference::Manifest,
+    pool: Arc<Vec<String>>,
+    /// A genuine token outside the pool, used to warm a fresh validator's key cache.
+    warm: String,
+}
+
+fn env() -> Env {
+    let rt = b::runtime();
+    let (idp, tenant) = rt.block_on(b::generic_idp());
+    let manifest = b::reference_manifest(&tenant);
+    let started = Instant::now();
+    let pool = Arc::new(b::mint_pool(&tenant, POOL));
+    eprintln!("minted {POOL} distinct tokens in {:.2?}", started.elapsed());
+    let warm = tenant.access_token();
+    Env { rt, _idp: idp, tenant, manifest, pool, warm }
+}
+
+/// A fresh validator whose discovery document and JWKS are already fetched.
+async fn warm_validator(env: &Env) -> Validator {
+    let v = Validator::new(Config::new(env.manifest.clone()));
+    v.validate(Resolution::Found(&env.manifest.tenants[0]), &env.warm).await.expect("warm-up token validates");
+    v
+}
+
+fn in_process(c: &mut Criterion, env: &Env) {
+    let mut g = c.benchmark_group("reference/in_process");
+    g.throughput(Throughput::Elements(1));
+    let tc = &env.manifest.tenants[0];
+
+    // Distinct tokens: a fresh validator (untimed) every POOL tokens so none is a cache hit.
+    let mut v = env.rt.block_on(warm_validator(env));
+    let mut used = 0usize;
+    g.bench_function("distinct_token", |bch| {
+        bch.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters as usize;
+            while left > 0 {
+                if used >= POOL {
+                    v = env.rt.block_on(warm_validator(env));
+                    used = 0;
+                }
+                let n = left.min(POOL - used);
+                total += env.rt.block_on(async {
+                    let t = Instant::now();
+                    for tok in &env.pool[used..used + n] {
+                        black_box(v.validate(Resolution::Found(tc), tok).await.expect("genuine token"));
+                    }
+                    t.elapsed()
+                });
+                used += n;
+                left -= n;
+            }
+            total
+        })
+    });
+
+    let v = env.rt.block_on(warm_validator(env));
+    g.bench_function("cached_token", |bch| {
+        bch.iter_custom(|iters| {
+            env.rt.block_on(async {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    black_box(v.validate(Resolution::Found(tc), &env.warm).await.expect("genuine token"));
+                }
+                t.elapsed()
+            })
+        })
+    });
+
+    let key = b::decoding_key(env.tenant.active_key().public_jwk());
+    let mut i = 0usize;
+    g.bench_function("bare_rs256_verify", |bch| {
+        bch.iter(|| {
+            let tok = &env.pool[i % POOL];
+            i += 1;
+            let (input, sig) = tok.rsplit_once('.').expect("compact JWS");
+            assert!(jsonwebtoken::crypto::verify(sig, input.as_bytes(), &key, jsonwebtoken::Algorithm::RS256)
+                .expect("verify"));
+        })
+    });
+    g.finish();
+}
+
+/// A reference validator served on 127.0.0.1:0, its client, and how many pool tokens it saw.
+struct RefServer {
+    server: Server,
+    client: Client,
+    used: usize,
+}
+
+async fn start_reference(env: &Env) -> RefServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+    let addr = listener.local_addr().expect("local addr");
+    let config = Config::new(env.manifest.clone());
+    let server = Server::spawn(addr, async move {
+        let _ = byoid_reference::serve(listener, config).await;
+    });
+    let mut client = Client::connect(addr, CONNS).await.expect("connect to the reference");
+    // Untimed: the first request fetches discovery and the JWKS.
+    let warm = env.warm.clone();
+    client
+        .run(1, RUN_LIMIT, StatusCode::OK, Arc::new(move |_| b::whoami(addr, &warm)))
+        .await
+        .assert_all_expected("reference warm-up");
+    RefServer { server, client, used: 0 }
+}
+
+/// Times `iters` requests built by `make(i)` on `client` and records them under `name`.
+fn timed_run(env: &Env, client: &mut Client, name: &str, iters: u64, expect: StatusCode, make: MakeRequest) -> Duration {
+    let load = env.rt.block_on(client.run(iters as usize, RUN_LIMIT, expect, make));
+    load.assert_all_expected(name);
+    b::record(name, load.done as u64, load.elapsed);
+    load.elapsed
+}
+
+fn over_http(c: &mut Criterion, env: &Env) {
+    let mut g = c.benchmark_group("reference/http");
+    g.throughput(Throughput::Elements(1));
+
+    // (b) distinct tokens through the reference: restart it (untimed) before the pool repeats.
+    let mut rs = Some(env.rt.block_on(start_reference(env)));
+    g.bench_function("reference_distinct", |bch| {
+        bch.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters as usize;
+            while left > 0 {
+                if rs.as_ref().is_none_or(|r| r.used >= POOL) {
+                    // Drop the old client first so the old server's connections close.
+                    drop(rs.take());
+                    rs = Some(env.rt.block_on(start_reference(env)));
+                }
+                let r = rs.as_mut().expect("running");
+                let n = left.min(POOL - r.used);
+                let (addr, pool, base) = (r.server.addr, env.pool.clone(), r.used);
+                total += timed_run(
+                    env,
+                    &mut r.client,
+                    "reference_distinct",
+                    n as u64,
+                    StatusCode::OK,
+                    Arc::new(move |i| b::whoami(addr, &pool[base + i])),
+                );
+                r.used += n;
+                left -= n;
+            }
+            total
+        })
+    });
+    drop(rs);
+
+    // The bare verify server: same pool, same client shape; it has no cache, so it cycles.
+    let key = b::decoding_key(env.tenant.active_key().public_jwk());
+    let bare = env.rt.block_on(b::bare_verify_server(key));
+    let mut bare_client = env.rt.block_on(Client::connect(bare.addr, CONNS)).expect("connect to bare");
+    let mut cursor = 0usize;
+    g.bench_function("bare_verify", |bch| {
+        bch.iter_custom(|iters| {
+            let (addr, pool, base) = (bare.addr, env.pool.clone(), cursor);
+            cursor = (cursor + iters as usize) % POOL;
+            timed_run(env, &mut bare_client, "bare_verify", iters, StatusCode::OK, Arc::new(move |i| {
+                b::whoami(addr, &pool[(base + i) % POOL])
+            }))
+        })
+    });
+
+    // (c) and (d) on one long-lived reference server.
+    let mut r = env.rt.block_on(start_reference(env));
+    let addr = r.server.addr;
+    let repeated = env.warm.clone();
+    g.bench_function("reference_repeated", |bch| {
+        bch.iter_custom(|iters| {
+            let tok = repeated.clone();
+            timed_run(env, &mut r.client, "reference_repeated", iters, StatusCode::OK, Arc::new(move |_| {
+                b::whoami(addr, &tok)
+            }))
+        })
+    });
+
+    let bad_sig = forge::damage_signature(&env.pool[0], SignatureDamage::FlipBit);
+    g.bench_function("reject_bad_signature", |bch| {
+        bch.iter_custom(|iters| {
+            let tok = bad_sig.clone();
+            timed_run(env, &mut r.client, "reject_bad_signature", iters, StatusCode::UNAUTHORIZED, Arc::new(move |_| {
+                b::whoami(addr, &tok)
+            }))
+        })
+    });
+
+    let mut parts = env.tenant.parts(&MintOptions::default());
+    parts.header.insert("kid".into(), serde_json::json!("bench-unknown-kid"));
+    let unknown_kid = parts.compact();
+    g.bench_function("reject_unknown_kid", |bch| {
+        bch.iter_custom(|iters| {
+            let tok = unknown_kid.clone();
+            timed_run(env, &mut r.client, "reject_unknown_kid", iters, StatusCode::UNAUTHORIZED, Arc::new(move |_| {
+                b::whoami(addr, &tok)
+            }))
+        })
+    });
+    g.finish();
+    drop(r);
+    drop(bare_client);
+    drop(bare);
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    let env = env();
+    in_process(&mut c, &env);
+    over_http(&mut c, &env);
+    c.final_summary();
+    println!();
+    b::print_ratio("(b) distinct tokens, reference vs bare verify", "reference_distinct", "bare_verify", ">= 0.9x");
+    b::print_ratio("(c) repeated token, reference vs bare verify", "reference_repeated", "bare_verify", ">= 2x");
+    for name in ["reject_bad_signature", "reject_unknown_kid"] {
+        if let Some(r) = b::rate(name) {
+            println!("(d) {name}: {r:.0} rejections/s");
+        }
+    }
+}

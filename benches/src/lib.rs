@@ -1,1 +1,377 @@
 //! Shared helpers for the byoid criterion benches (see `benches/README.md`).
+//!
+//! * [`Client`]: a fixed set of keep-alive HTTP/1.1 connections (hyper's `client::conn::http1`
+//!   over kept `TcpStream`s) driven concurrently, one request in flight per connection. Every
+//!   comparison in the benches ("reference vs bare", "mock IdP vs bare") uses this same client
+//!   with the same connection count against both servers, in the same process and run.
+//! * [`bare_bytes_server`] and [`bare_verify_server`]: the "bare" baselines, a handler that
+//!   does the minimum (return fixed bytes; RS256-verify the bearer token) and nothing else.
+//! * [`generic_idp`], [`reference_manifest`], [`mint_pool`]: one generic RFC 9068 tenant, the
+//!   reference validator's manifest for it, and a pool of distinct genuine tokens.
+//! * [`vm_rss_kib`]: this process's resident set size, from `/proc/self/status`.
+//!
+//! Everything binds `127.0.0.1` only, and every load loop is bounded by a request count and
+//! a deadline.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper::{header, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// The header the benches' reference manifest names tenants with.
+pub const TENANT_HEADER: &str = "X-Tenant-Slug";
+/// The slug of the one generic tenant the benches use.
+pub const TENANT: &str = "bench";
+
+/// A multi-threaded tokio runtime with one worker per available core (2 on the CI box).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// Builds the `i`-th request of a load run.
+pub type MakeRequest = Arc<dyn Fn(usize) -> Request<Full<Bytes>> + Send + Sync>;
+
+/// What a load run did.
+#[derive(Clone, Debug, Default)]
+pub struct Load {
+    /// Wall time from the first request sent to the last response read.
+    pub elapsed: Duration,
+    /// Responses read (any status).
+    pub done: usize,
+    /// Responses with the expected status.
+    pub expected: usize,
+    /// The first unexpected status seen, if any.
+    pub first_unexpected: Option<StatusCode>,
+    /// Connection errors (the connection is dropped after one).
+    pub errors: usize,
+}
+
+impl Load {
+    /// Requests per second.
+    pub fn rate(&self) -> f64 {
+        self.done as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+    /// Panics unless every request got the expected status: a throughput figure for the
+    /// wrong answer is worthless.
+    pub fn assert_all_expected(&self, what: &str) {
+        assert!(
+            self.errors == 0 && self.expected == self.done && self.done > 0,
+            "{what}: {} of {} responses as expected, {} connection errors, first unexpected status {:?}",
+            self.expected,
+            self.done,
+            self.errors,
+            self.first_unexpected
+        );
+    }
+}
+
+/// A fixed set of keep-alive HTTP/1.1 connections to one server.
+pub struct Client {
+    addr: SocketAddr,
+    conns: Vec<SendRequest<Full<Bytes>>>,
+}
+
+impl Client {
+    /// Opens `n` connections to `addr`.
+    pub async fn connect(addr: SocketAddr, n: usize) -> std::io::Result<Client> {
+        let mut conns = Vec::with_capacity(n);
+        for _ in 0..n {
+            conns.push(open(addr).await?);
+        }
+        Ok(Client { addr, conns })
+    }
+
+    /// The server's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Sends up to `count` requests, `make(i)` for `i` in `0..count`, spread over the
+    /// connections (each sends its next request as soon as its previous response is read),
+    /// stopping early at `limit`. Responses are read in full. A connection that fails is
+    /// reopened for the next run.
+    pub async fn run(&mut self, count: usize, limit: Duration, expect: StatusCode, make: MakeRequest) -> Load {
+        let next = Arc::new(AtomicUsize::new(0));
+        let started = Instant::now();
+        let deadline = started + limit;
+        let mut tasks = Vec::with_capacity(self.conns.len());
+        for mut send in std::mem::take(&mut self.conns) {
+            let next = next.clone();
+            let make = make.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut load = Load::default();
+                let mut alive = true;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= count || Instant::now() >= deadline {
+                        break;
+                    }
+                    match roundtrip(&mut send, make(i)).await {
+                        Ok(status) => {
+                            load.done += 1;
+                            if status == expect {
+                                load.expected += 1;
+                            } else if load.first_unexpected.is_none() {
+                                load.first_unexpected = Some(status);
+                            }
+                        }
+                        Err(_) => {
+                            load.errors += 1;
+                            alive = false;
+                            break;
+                        }
+                    }
+                }
+                (alive.then_some(send), load)
+            }));
+        }
+        let mut total = Load::default();
+        let mut dead = 0;
+        for t in tasks {
+            let (send, load) = t.await.expect("load task");
+            match send {
+                Some(s) => self.conns.push(s),
+                None => dead += 1,
+            }
+            total.done += load.done;
+            total.expected += load.expected;
+            total.errors += load.errors;
+            total.first_unexpected = total.first_unexpected.or(load.first_unexpected);
+        }
+        total.elapsed = started.elapsed();
+        for _ in 0..dead {
+            if let Ok(s) = open(self.addr).await {
+                self.conns.push(s);
+            }
+        }
+        total
+    }
+}
+
+async fn open(addr: SocketAddr) -> std::io::Result<SendRequest<Full<Bytes>>> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(std::io::Error::other)?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(send)
+}
+
+async fn roundtrip(send: &mut SendRequest<Full<Bytes>>, req: Request<Full<Bytes>>) -> Result<StatusCode, hyper::Error> {
+    send.ready().await?;
+    let resp = send.send_request(req).await?;
+    let status = resp.status();
+    // Read the whole body so the connection can carry the next request.
+    resp.into_body().collect().await?;
+    Ok(status)
+}
+
+/// Sends one request on a new connection and returns the status and the whole body.
+pub async fn fetch(addr: SocketAddr, req: Request<Full<Bytes>>) -> Result<(StatusCode, Bytes), hyper::Error> {
+    let mut send = open(addr).await.expect("connect");
+    send.ready().await?;
+    let resp = send.send_request(req).await?;
+    let status = resp.status();
+    Ok((status, resp.into_body().collect().await?.to_bytes()))
+}
+
+/// A `GET path` request with a `Host` header.
+pub fn get(addr: SocketAddr, path: &str) -> Request<Full<Bytes>> {
+    Request::get(path).header(header::HOST, addr.to_string()).body(Full::new(Bytes::new())).expect("request")
+}
+
+/// `GET /api/whoami` with `Authorization: Bearer token` and the tenant header, as the
+/// reference validator expects (the bare verify server ignores the path and tenant).
+pub fn whoami(addr: SocketAddr, token: &str) -> Request<Full<Bytes>> {
+    Request::get("/api/whoami")
+        .header(header::HOST, addr.to_string())
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(TENANT_HEADER, TENANT)
+        .body(Full::new(Bytes::new()))
+        .expect("request")
+}
+
+/// The path and query of an absolute `http://host:port/path` URL.
+pub fn path_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.find('/').map_or_else(|| "/".to_string(), |i| rest[i..].to_string())
+}
+
+/// A running server task; aborted when dropped.
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Server {
+    /// Runs `serve` (which serves on `addr`) as a task of the current runtime.
+    pub fn spawn(addr: SocketAddr, serve: impl std::future::Future<Output = ()> + Send + 'static) -> Server {
+        Server { addr, task: tokio::spawn(serve) }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The bare JWKS baseline: an axum `Router` with one route, `GET /jwks`, answering
+/// `bytes` as `application/json` (the same bytes the mock IdP serves).
+pub async fn bare_bytes_server(bytes: Bytes) -> Server {
+    use axum::routing::get;
+    let app = axum::Router::new().route(
+        "/jwks",
+        get(move || {
+            let b = bytes.clone();
+            async move { ([(header::CONTENT_TYPE, "application/json")], b) }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+    let addr = listener.local_addr().expect("local addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Server { addr, task }
+}
+
+/// The bare verify baseline: a hyper HTTP/1.1 server with one handler that takes the bearer
+/// token, RS256-verifies its signature with `key` (`jsonwebtoken::crypto::verify`) and answers
+/// 200 `{}` or 401. No claim checks, no JSON parsing, no cache: the least a validator can do.
+pub async fn bare_verify_server(key: jsonwebtoken::DecodingKey) -> Server {
+    let key = Arc::new(key);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+    let addr = listener.local_addr().expect("local addr");
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let key = key.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let ok = bare_verify(&key, &req);
+                    async move {
+                        let (status, body) = if ok { (StatusCode::OK, "{}") } else { (StatusCode::UNAUTHORIZED, "") };
+                        let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+                        *resp.status_mut() = status;
+                        Ok::<_, Infallible>(resp)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+            });
+        }
+    });
+    Server { addr, task }
+}
+
+fn bare_verify(key: &jsonwebtoken::DecodingKey, req: &Request<Incoming>) -> bool {
+    let Some(token) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let Some((input, sig)) = token.rsplit_once('.') else { return false };
+    jsonwebtoken::crypto::verify(sig, input.as_bytes(), key, jsonwebtoken::Algorithm::RS256).unwrap_or(false)
+}
+
+/// The `DecodingKey` of a public JWK (as the mock IdP publishes it).
+pub fn decoding_key(jwk: &serde_json::Value) -> jsonwebtoken::DecodingKey {
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk.clone()).expect("JWK");
+    jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("decoding key")
+}
+
+/// A mock IdP (seed 0) with one generic RFC 9068 tenant, [`TENANT`], signing RS256.
+pub async fn generic_idp() -> (mock_idp::MockIdp, mock_idp::Tenant) {
+    let idp = mock_idp::MockIdp::builder()
+        .tenant(mock_idp::TenantSpec::new(TENANT, mock_idp::Flavor::Generic).roles(["admin"]))
+        .start()
+        .await
+        .expect("mock IdP");
+    let tenant = idp.tenant(TENANT).expect("the bench tenant");
+    (idp, tenant)
+}
+
+/// The reference validator's manifest for `tenant`: header tenant source, one tenant.
+pub fn reference_manifest(tenant: &mock_idp::Tenant) -> byoid_reference::Manifest {
+    let json = serde_json::json!({
+        "tenant_source": {"kind": "header", "header": TENANT_HEADER},
+        "tenants": [{
+            "slug": TENANT,
+            "metadata_address": tenant.discovery_url(),
+            "valid_audiences": [tenant.audience()],
+        }],
+    });
+    byoid_reference::Manifest::from_json(&json.to_string()).expect("bench manifest")
+}
+
+/// `n` distinct genuine access tokens (each ~1 ms of RSA signing), minted on every core.
+pub fn mint_pool(tenant: &mock_idp::Tenant, n: usize) -> Vec<String> {
+    let threads = std::thread::available_parallelism().map_or(2, |t| t.get()).max(1);
+    let per = n.div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let tenant = tenant.clone();
+                let k = per.min(n.saturating_sub(i * per));
+                s.spawn(move || (0..k).map(|_| tenant.access_token()).collect::<Vec<_>>())
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("mint thread")).collect()
+    })
+}
+
+/// Requests and timed wall time per named measurement, summed over every `iter_custom`
+/// batch of this run (warm-up included), so a bench can print ratios between two
+/// measurements taken in the same run with the same client.
+static RATES: std::sync::Mutex<std::collections::BTreeMap<String, (u64, Duration)>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// Adds `n` requests done in `elapsed` to the measurement `name`.
+pub fn record(name: &str, n: u64, elapsed: Duration) {
+    let mut m = RATES.lock().unwrap_or_else(|e| e.into_inner());
+    let e = m.entry(name.to_string()).or_default();
+    e.0 += n;
+    e.1 += elapsed;
+}
+
+/// Requests per second of the measurement `name` so far, if it ran.
+pub fn rate(name: &str) -> Option<f64> {
+    let m = RATES.lock().unwrap_or_else(|e| e.into_inner());
+    m.get(name).filter(|(n, t)| *n > 0 && !t.is_zero()).map(|(n, t)| *n as f64 / t.as_secs_f64())
+}
+
+/// Prints `label: a/b = ratio (goal)` when both measurements ran in this process.
+pub fn print_ratio(label: &str, a: &str, b: &str, goal: &str) {
+    match (rate(a), rate(b)) {
+        (Some(x), Some(y)) => println!(
+            "{label}: {a} {x:.0}/s / {b} {y:.0}/s = {:.2}x (goal {goal})",
+            x / y
+        ),
+        _ => println!("{label}: not measured in this run (needs both {a} and {b})"),
+    }
+}
+
+/// `VmRSS` of this process in KiB, from `/proc/self/status` (Linux only; `None` elsewhere).
+pub fn vm_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}

@@ -225,7 +225,8 @@ impl Tally {
     }
 }
 
-async fn run_case(world: &World, addr: &str, case: &Case, timeout: Duration) -> CaseResult {
+/// Runs one case (its tenants must exist in `world`).
+pub async fn run_case(world: &World, addr: &str, case: &Case, timeout: Duration) -> CaseResult {
     let Some(tenants) = world.cases.get(&case.id) else {
         return base_result(case, Verdict::Error, vec!["no tenant was made for this case".into()]);
     };
@@ -249,6 +250,9 @@ async fn run_case(world: &World, addr: &str, case: &Case, timeout: Duration) -> 
         }
         if let Some(ms) = step.wait_ms {
             tokio::time::sleep(Duration::from_millis(ms.min(10_000))).await;
+        }
+        if step.wait_for_cache_expiry {
+            tokio::time::sleep(Duration::from_millis(world.settings.jwks_cache_seconds.min(10) * 1000 + 300)).await;
         }
         let expect = step.expect.as_ref().map(|e| e.full()).unwrap_or_else(|| case_expect.clone());
         let token_spec = step.token.as_ref().unwrap_or(&case.token);

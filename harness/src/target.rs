@@ -92,6 +92,9 @@ impl RunningTarget {
                     config.defects.insert(defect);
                 }
                 config.unknown_kid_cooldown = Duration::from_millis(1000);
+                // Loopback IdPs answer in microseconds; a short fetch limit keeps the
+                // slow-IdP cases short without changing what they test.
+                config.fetch_timeout = Duration::from_millis(500);
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| TargetError::Spawn(e.to_string()))?;
                 let addr = listener.local_addr().map_err(|e| TargetError::Spawn(e.to_string()))?.to_string();
                 let task = tokio::spawn(async move {

@@ -64,7 +64,8 @@ impl Default for Settings {
         Settings {
             tenant_source: TenantSource::Header("X-Tenant-Slug".into()),
             clock_skew_seconds: 60,
-            jwks_cache_seconds: 3,
+            // Short, so rotation and retirement cases wait little; 100 requests still fit.
+            jwks_cache_seconds: 2,
             seed: 0,
             idp_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         }

@@ -82,6 +82,17 @@ pub struct SigningKey {
     spki_pem: String,
     pkcs1_pem: Option<String>,
     modulus: Option<Vec<u8>>,
+    /// The private key as PKCS#8 DER (for making the key's certificate).
+    pub(crate) pkcs8_der: Vec<u8>,
+    /// The self-signed certificate of the key, made on first use.
+    certificate: OnceLock<Option<Certificate>>,
+}
+
+/// A key's self-signed certificate and its thumbprints.
+struct Certificate {
+    der: Vec<u8>,
+    x5t: String,
+    x5t_s256: String,
 }
 
 impl fmt::Debug for SigningKey {
@@ -172,6 +183,68 @@ impl SigningKey {
         };
         URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.to_string().as_bytes()))
     }
+
+    /// A self-signed X.509 certificate (DER) whose public key is this key, as the `x5c`
+    /// member of a JWK carries it (base64, not base64url). Made on first use and cached for
+    /// the life of the key; `None` only if the certificate could not be made.
+    ///
+    /// RSA certificates are signed with RSASSA-PKCS1-v1_5 and so are the same bytes in every
+    /// process for the same key; ECDSA signatures are randomized, so EC certificates are
+    /// stable only within a process.
+    ///
+    /// ```
+    /// use mock_idp::keys::{KeyKind, SigningKey};
+    /// let key = SigningKey::derive(7, "doc-example", KeyKind::P256);
+    /// let der = key.certificate_der().expect("certificate");
+    /// // The certificate holds the key's SubjectPublicKeyInfo.
+    /// assert!(der.windows(key.spki_der().len()).any(|w| w == key.spki_der()));
+    /// assert_eq!(key.x5t().unwrap().len(), 27); // base64url of a 20-byte SHA-1
+    /// ```
+    pub fn certificate_der(&self) -> Option<&[u8]> {
+        self.certificate().map(|c| c.der.as_slice())
+    }
+    /// `x5t`: base64url of the SHA-1 digest of [`SigningKey::certificate_der`].
+    pub fn x5t(&self) -> Option<&str> {
+        self.certificate().map(|c| c.x5t.as_str())
+    }
+    /// `x5t#S256`: base64url of the SHA-256 digest of [`SigningKey::certificate_der`].
+    pub fn x5t_s256(&self) -> Option<&str> {
+        self.certificate().map(|c| c.x5t_s256.as_str())
+    }
+    /// The `x5c` member of a JWK: the certificate in standard base64 (RFC 7517 section 4.7).
+    pub fn x5c(&self) -> Option<String> {
+        self.certificate_der().map(|der| base64::engine::general_purpose::STANDARD.encode(der))
+    }
+
+    fn certificate(&self) -> Option<&Certificate> {
+        self.certificate.get_or_init(|| self_signed(self.kind, &self.pkcs8_der, &self.kid)).as_ref()
+    }
+}
+
+/// Makes the self-signed certificate of a key from its PKCS#8 DER.
+fn self_signed(kind: KeyKind, pkcs8: &[u8], kid: &str) -> Option<Certificate> {
+    let alg = match kind {
+        KeyKind::Rsa => &rcgen::PKCS_RSA_SHA256,
+        KeyKind::P256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+        KeyKind::P384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+        KeyKind::Ed25519 => &rcgen::PKCS_ED25519,
+    };
+    let der = rustls::pki_types::PrivatePkcs8KeyDer::from(pkcs8);
+    let key_pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der, alg).ok()?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).ok()?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(rcgen::DnType::CommonName, format!("byoid mock IdP signing key {kid}"));
+    // Fixed dates so a key's RSA certificate (and so its x5t) is the same in every run.
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2045, 1, 1);
+    let cert = params.self_signed(&key_pair).ok()?;
+    let der = cert.der().to_vec();
+    use sha1::Digest as _;
+    Some(Certificate {
+        x5t: URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(&der)),
+        x5t_s256: URL_SAFE_NO_PAD.encode(Sha256::digest(&der)),
+        der,
+    })
 }
 
 fn rsa_key(rng: &mut ChaCha20Rng, kid: String) -> SigningKey {
@@ -182,6 +255,7 @@ fn rsa_key(rng: &mut ChaCha20Rng, kid: String) -> SigningKey {
     let private = rsa::RsaPrivateKey::new(rng, 2048).expect("RSA-2048 generation");
     let public = private.to_public_key();
     let der = private.to_pkcs1_der().expect("PKCS#1 encoding");
+    let pkcs8 = rsa::pkcs8::EncodePrivateKey::to_pkcs8_der(&private).expect("PKCS#8 encoding");
     let n = public.n().to_bytes_be();
     let e = public.e().to_bytes_be();
     SigningKey {
@@ -193,6 +267,8 @@ fn rsa_key(rng: &mut ChaCha20Rng, kid: String) -> SigningKey {
         spki_pem: public.to_public_key_pem(LineEnding::LF).expect("SPKI PEM"),
         pkcs1_pem: Some(public.to_pkcs1_pem(LineEnding::LF).expect("PKCS#1 PEM")),
         modulus: Some(n),
+        pkcs8_der: pkcs8.as_bytes().to_vec(),
+        certificate: OnceLock::new(),
     }
 }
 
@@ -221,6 +297,8 @@ where
         spki_pem: public.to_public_key_pem(LineEnding::LF).expect("SPKI PEM"),
         pkcs1_pem: None,
         modulus: None,
+        pkcs8_der: pkcs8.as_bytes().to_vec(),
+        certificate: OnceLock::new(),
     }
 }
 
@@ -242,6 +320,8 @@ fn ed25519_key(rng: &mut ChaCha20Rng, kid: String) -> SigningKey {
         spki_pem,
         pkcs1_pem: None,
         modulus: None,
+        pkcs8_der: pkcs8.as_bytes().to_vec(),
+        certificate: OnceLock::new(),
     }
 }
 

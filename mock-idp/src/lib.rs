@@ -32,7 +32,8 @@
 //!
 //! See [`Flavor`]. Decoded samples of each flavor's app-only access token (times shortened):
 //!
-//! * `entra-v2`: header `{"typ":"JWT","alg":"RS256","x5t":K,"kid":K}`, claims
+//! * `entra-v2`: header `{"typ":"JWT","alg":"RS256","x5t":T,"kid":K}` (`T` the SHA-1 thumbprint
+//!   of the key's certificate, as in the JWKS), claims
 //!   `{"aud":"6f1c1e8a-…","iss":"http://127.0.0.1:P/{tid}/v2.0","iat":…,"nbf":…,"exp":…,"aio":…,
 //!   "azp":"{client guid}","azpacr":"1","oid":…,"rh":…,"roles":["admin"],"sub":…,"tid":"{tid}",
 //!   "uti":…,"ver":"2.0"}`.
@@ -52,6 +53,10 @@
 //! * `generic`: header `{"typ":"at+jwt","alg":"RS256","kid":K}`, claims
 //!   `{"iss","exp","aud","sub","client_id","iat","jti","scope"}` as RFC 9068 section 2.2 lists.
 //!
+//! Entra (every flavor) and Auth0 JWKS keys carry `x5c` (a self-signed certificate of the key,
+//! see [`keys::SigningKey::certificate_der`]) and `x5t` (its base64url SHA-1 thumbprint); the
+//! others publish bare keys, as the vendors do.
+//!
 //! # Quirks and faults
 //!
 //! [`Quirks`] change what a tenant's tokens and JWKS look like (`typ`, `kid`, `alg`, clock
@@ -69,7 +74,37 @@
 //! # Isolation
 //!
 //! Each tenant lives under its own paths, so tests can run in parallel on one listener, one
-//! tenant each. Tenants can be added while running with [`MockIdp::add_tenant`].
+//! tenant each. Tenants can be added while running with [`MockIdp::add_tenant`]. A tenant
+//! made with [`TenantSpec::own_listener`] gets a listener (host and port) of its own.
+//!
+//! # HTTPS
+//!
+//! [`MockIdpBuilder::tls`] makes a fresh CA at start, signs a certificate for `127.0.0.1`,
+//! `::1` and `localhost` with it, and serves every listener over TLS (rustls with aws-lc-rs).
+//! Issuers and URLs then start with `https://`. Give the validator [`MockIdp::ca_pem`], or
+//! the path of the same PEM, [`MockIdp::ca_pem_path`] (a temporary file removed when the
+//! `MockIdp` is dropped); a client that trusts only its usual roots is refused.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), mock_idp::Error> {
+//! use mock_idp::{Flavor, MockIdp, TenantSpec};
+//! let idp = MockIdp::builder().tls().tenant(TenantSpec::new("acme", Flavor::Auth0)).start().await?;
+//! assert!(idp.tenant("acme").unwrap().issuer().starts_with("https://127.0.0.1:"));
+//! assert!(idp.ca_pem().starts_with("-----BEGIN CERTIFICATE-----"));
+//! let ca_file = idp.ca_pem_path().expect("TLS on").to_path_buf();
+//! drop(idp);
+//! assert!(!ca_file.exists());
+//! # Ok(()) }
+//! ```
+//!
+//! # wiremock
+//!
+//! With the `wiremock` feature, the module `wiremock_support` mounts a flavor's discovery document
+//! and JWKS on your own `wiremock::MockServer` and returns a [`Tenant`] whose issuer is on
+//! that server, to mint genuine tokens with; the mocks answer from the live tenant (rotation,
+//! quirks, faults) and take wiremock expectations such as `.expect(1)`. Without a server of
+//! this crate at all, [`Tenant::detached`] gives a tenant for any base URL.
 
 #![warn(missing_docs)]
 
@@ -79,11 +114,13 @@ pub mod journal;
 pub mod keys;
 mod server;
 mod tenant;
+mod tls;
 #[cfg(feature = "wiremock")]
 pub mod wiremock_support;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 pub use flavor::{Flavor, TokenKind};
 pub use journal::{Endpoint, Entry, Journal, Traffic};
@@ -106,6 +143,9 @@ pub enum Error {
     /// A tenant could not be added.
     #[error("invalid tenant: {0}")]
     InvalidTenant(String),
+    /// The TLS certificates or configuration could not be made.
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
 }
 
 /// Configures and starts a [`MockIdp`].
@@ -116,6 +156,7 @@ pub struct MockIdpBuilder {
     listen: SocketAddr,
     tenants: Vec<TenantSpec>,
     journal_capacity: usize,
+    tls: bool,
 }
 
 impl MockIdpBuilder {
@@ -139,26 +180,56 @@ impl MockIdpBuilder {
         self.journal_capacity = n;
         self
     }
+    /// Serves HTTPS instead of HTTP: at start the IdP makes a fresh CA and a certificate for
+    /// `127.0.0.1`, `::1` and `localhost` signed by it, and serves every listener (the IdP's,
+    /// own-listener tenants' and the attacker host's) with it. URLs and issuers then start
+    /// with `https://`; clients must trust [`MockIdp::ca_pem`] (also written to
+    /// [`MockIdp::ca_pem_path`]).
+    pub fn tls(mut self) -> Self {
+        self.tls = true;
+        self
+    }
 
     /// Binds the listeners (the IdP's and the attacker host's) and starts serving.
     pub async fn start(self) -> Result<MockIdp, Error> {
+        let tls = if self.tls { Some(tls::Tls::generate()?) } else { None };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let listener =
             tokio::net::TcpListener::bind(self.listen).await.map_err(|source| Error::Bind { addr: self.listen, source })?;
         let addr = listener.local_addr().map_err(|source| Error::Bind { addr: self.listen, source })?;
-        let shared = Arc::new(server::Shared::new(format!("http://{addr}"), self.seed, self.journal_capacity));
-        for spec in &self.tenants {
-            shared.add_tenant(spec)?;
+        let shared = Arc::new(server::Shared::new(format!("{scheme}://{addr}"), self.seed, self.journal_capacity));
+        let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
+        let attacker = Attacker::start(self.seed, self.listen, acceptor.as_ref()).await?;
+        let task = spawn_server(listener, shared.clone(), acceptor.as_ref())
+            .map_err(|source| Error::Bind { addr: self.listen, source })?;
+        let idp = MockIdp { shared, addr, attacker, task, own_listeners: Mutex::default(), tls };
+        for spec in self.tenants {
+            idp.add_tenant(spec)?;
         }
-        let attacker = Attacker::start(self.seed, self.listen).await?;
-        let task = tokio::spawn(serve(listener, server::router(shared.clone())));
-        Ok(MockIdp { shared, addr, attacker, task })
+        Ok(idp)
     }
 }
 
-async fn serve(listener: tokio::net::TcpListener, router: axum::Router) {
-    // Errors here end the server; the owner sees it as refused connections, which the
-    // harness reports as an IdP outage rather than a panic.
-    let _ = axum::serve(listener, router).await;
+/// Serves `shared` on `listener`, over TLS when an acceptor is given.
+fn spawn_server(
+    listener: tokio::net::TcpListener,
+    shared: Arc<server::Shared>,
+    acceptor: Option<&tokio_rustls::TlsAcceptor>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let router = server::router(shared);
+    // Errors end the server; the owner sees it as refused connections, which the harness
+    // reports as an IdP outage rather than a panic.
+    Ok(match acceptor {
+        None => tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        }),
+        Some(acceptor) => {
+            let listener = tls::TlsListener::new(listener, acceptor.clone())?;
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, router).await;
+            })
+        }
+    })
 }
 
 /// Running mock identity providers: one listener for every tenant, plus an attacker host.
@@ -169,6 +240,9 @@ pub struct MockIdp {
     addr: SocketAddr,
     attacker: Attacker,
     task: tokio::task::JoinHandle<()>,
+    /// The servers of own-listener tenants.
+    own_listeners: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    tls: Option<tls::Tls>,
 }
 
 impl std::fmt::Debug for server::Shared {
@@ -185,11 +259,23 @@ impl MockIdp {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             tenants: Vec::new(),
             journal_capacity: 8192,
+            tls: false,
         }
     }
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` with [`MockIdpBuilder::tls`]).
     pub fn uri(&self) -> &str {
         &self.shared.base
+    }
+    /// With [`MockIdpBuilder::tls`]: the PEM of the CA that signed the server certificate,
+    /// the one certificate a client must trust. Without TLS: the empty string.
+    pub fn ca_pem(&self) -> &str {
+        self.tls.as_ref().map(|t| t.ca_pem.as_str()).unwrap_or("")
+    }
+    /// With [`MockIdpBuilder::tls`]: a temporary file holding [`MockIdp::ca_pem`], for
+    /// validators configured with a CA bundle path. It is removed when the `MockIdp` is
+    /// dropped. Without TLS: `None`.
+    pub fn ca_pem_path(&self) -> Option<&Path> {
+        self.tls.as_ref().map(|t| t.ca_path())
     }
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
@@ -203,11 +289,40 @@ impl MockIdp {
     pub fn tenants(&self) -> Vec<Tenant> {
         self.shared.tenants()
     }
-    /// Adds a tenant while running.
+    /// Adds a tenant while running. A [`TenantSpec::own_listener`] tenant binds its listener
+    /// here, so this must be called within a Tokio runtime for those.
     pub fn add_tenant(&self, spec: TenantSpec) -> Result<Tenant, Error> {
-        self.shared.add_tenant(&spec)
+        if spec.own_listener {
+            self.add_own_listener_tenant(&spec)
+        } else {
+            self.shared.add_tenant(&spec)
+        }
     }
-    /// The journal of this listener.
+
+    fn add_own_listener_tenant(&self, spec: &TenantSpec) -> Result<Tenant, Error> {
+        if self.shared.has_tenant(&spec.slug) {
+            return Err(Error::InvalidTenant(format!("tenant `{}` already exists", spec.slug)));
+        }
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| {
+            Error::InvalidTenant(format!("tenant `{}`: an own listener can only be started within a Tokio runtime", spec.slug))
+        })?;
+        let _entered = handle.enter();
+        let want = SocketAddr::new(self.addr.ip(), 0);
+        let bind_err = |source| Error::Bind { addr: want, source };
+        let std_listener = std::net::TcpListener::bind(want).map_err(bind_err)?;
+        std_listener.set_nonblocking(true).map_err(bind_err)?;
+        let listener = tokio::net::TcpListener::from_std(std_listener).map_err(bind_err)?;
+        let local = listener.local_addr().map_err(bind_err)?;
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let sibling = Arc::new(self.shared.sibling(format!("{scheme}://{local}")));
+        let tenant = sibling.add_tenant(spec)?;
+        self.shared.adopt(&tenant)?;
+        let acceptor = self.tls.as_ref().map(|t| &t.acceptor);
+        let task = spawn_server(listener, sibling, acceptor).map_err(bind_err)?;
+        self.own_listeners.lock().unwrap_or_else(|e| e.into_inner()).push(task);
+        Ok(tenant)
+    }
+    /// The journal of this IdP's listener (and its own-listener tenants' listeners).
     pub fn journal(&self) -> &Journal {
         &self.shared.journal
     }
@@ -224,6 +339,9 @@ impl MockIdp {
 impl Drop for MockIdp {
     fn drop(&mut self) {
         self.task.abort();
+        for task in self.own_listeners.get_mut().unwrap_or_else(|e| e.into_inner()).drain(..) {
+            task.abort();
+        }
     }
 }
 
@@ -237,18 +355,20 @@ pub struct Attacker {
 }
 
 impl Attacker {
-    async fn start(seed: u64, listen: SocketAddr) -> Result<Attacker, Error> {
+    async fn start(seed: u64, listen: SocketAddr, acceptor: Option<&tokio_rustls::TlsAcceptor>) -> Result<Attacker, Error> {
         let addr = SocketAddr::new(listen.ip(), 0);
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;
         let local = listener.local_addr().map_err(|source| Error::Bind { addr, source })?;
-        let mut shared = server::Shared::new(format!("http://{local}"), seed, 1024);
+        let scheme = if acceptor.is_some() { "https" } else { "http" };
+        let mut shared = server::Shared::new(format!("{scheme}://{local}"), seed, 1024);
         let tenant = shared.add_tenant(&TenantSpec::new("attacker", Flavor::Generic).roles(["admin"]))?;
         shared.set_catch_all(&tenant);
         let shared = Arc::new(shared);
-        let task = tokio::spawn(serve(listener, server::router(shared.clone())));
+        let task = spawn_server(listener, shared.clone(), acceptor).map_err(|source| Error::Bind { addr, source })?;
         Ok(Attacker { shared, tenant, task })
     }
-    /// `http://127.0.0.1:PORT` of the attacker host.
+    /// `http://127.0.0.1:PORT` of the attacker host (`https://` when the IdP serves TLS,
+    /// with the same CA).
     pub fn uri(&self) -> &str {
         &self.shared.base
     }

@@ -32,9 +32,11 @@ pub(crate) struct Shared {
     pub seed: u64,
     routes: RwLock<HashMap<String, Route>>,
     tenants: RwLock<BTreeMap<String, Tenant>>,
-    rings: Mutex<HashMap<String, Arc<KeyRing>>>,
+    /// Shared with the listeners of own-listener tenants, so rings stay one per name.
+    rings: Arc<Mutex<HashMap<String, Arc<KeyRing>>>>,
     commons: Mutex<HashMap<String, Arc<TenantInner>>>,
-    pub journal: Journal,
+    /// Shared with the listeners of own-listener tenants.
+    pub journal: Arc<Journal>,
     /// The attacker host counts every request, matched or not, against this tenant.
     catch_all: Option<Arc<TenantInner>>,
 }
@@ -46,11 +48,42 @@ impl Shared {
             seed,
             routes: RwLock::default(),
             tenants: RwLock::default(),
-            rings: Mutex::default(),
+            rings: Arc::default(),
             commons: Mutex::default(),
-            journal: Journal::new(journal_capacity),
+            journal: Arc::new(Journal::new(journal_capacity)),
             catch_all: None,
         }
+    }
+
+    /// The state of an own-listener tenant's listener at `base`: it shares this listener's
+    /// seed, key rings and journal, and has routes of its own.
+    pub(crate) fn sibling(&self, base: String) -> Self {
+        Shared {
+            base,
+            seed: self.seed,
+            routes: RwLock::default(),
+            tenants: RwLock::default(),
+            rings: self.rings.clone(),
+            commons: Mutex::default(),
+            journal: self.journal.clone(),
+            catch_all: None,
+        }
+    }
+
+    /// Lists a tenant served by another listener (an own-listener tenant) under this one's
+    /// tenants, so lookups and the admin API find it.
+    pub(crate) fn adopt(&self, tenant: &Tenant) -> Result<(), crate::Error> {
+        let mut tenants = self.tenants.write().unwrap_or_else(|e| e.into_inner());
+        if tenants.contains_key(tenant.slug()) {
+            return Err(crate::Error::InvalidTenant(format!("tenant `{}` already exists", tenant.slug())));
+        }
+        tenants.insert(tenant.slug().to_string(), tenant.clone());
+        Ok(())
+    }
+
+    /// Whether a tenant with this slug exists.
+    pub(crate) fn has_tenant(&self, slug: &str) -> bool {
+        self.tenants.read().unwrap_or_else(|e| e.into_inner()).contains_key(slug)
     }
 
     pub(crate) fn set_catch_all(&mut self, tenant: &Tenant) {

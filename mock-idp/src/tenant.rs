@@ -31,6 +31,7 @@ pub struct TenantSpec {
     pub(crate) pooled_keys: bool,
     pub(crate) quirks: Quirks,
     pub(crate) clients: Vec<Client>,
+    pub(crate) own_listener: bool,
 }
 
 impl TenantSpec {
@@ -45,6 +46,7 @@ impl TenantSpec {
             pooled_keys: false,
             quirks: Quirks::default(),
             clients: Vec::new(),
+            own_listener: false,
         }
     }
     /// The slug.
@@ -85,6 +87,34 @@ impl TenantSpec {
         self.clients.push(Client { id: id.into(), secret: secret.into() });
         self
     }
+    /// Serves this tenant on a listener of its own (`127.0.0.1:0`, or port 0 on the IP the
+    /// [`crate::MockIdp`] listens on), so its issuer and URLs have a host and port no other
+    /// tenant shares: for validators that key caches or trust by origin. It shares the IdP's
+    /// journal, TLS setting and key rings (so an own-listener Entra tenant still signs with
+    /// Microsoft's shared keys); an `entra-common` tenant gets its own `common` document there.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), mock_idp::Error> {
+    /// use mock_idp::{Flavor, MockIdp, TenantSpec};
+    /// let idp = MockIdp::builder()
+    ///     .tenant(TenantSpec::new("shared", Flavor::Okta))
+    ///     .tenant(TenantSpec::new("alone", Flavor::Okta).own_listener())
+    ///     .start()
+    ///     .await?;
+    /// let alone = idp.tenant("alone").unwrap();
+    /// assert!(!alone.issuer().starts_with(idp.uri()));
+    /// assert!(idp.tenant("shared").unwrap().issuer().starts_with(idp.uri()));
+    /// # Ok(()) }
+    /// ```
+    pub fn own_listener(mut self) -> Self {
+        self.own_listener = true;
+        self
+    }
+    /// Whether [`TenantSpec::own_listener`] was asked for.
+    pub fn has_own_listener(&self) -> bool {
+        self.own_listener
+    }
 }
 
 /// A client registered at a tenant's token endpoint.
@@ -117,7 +147,8 @@ pub struct Quirks {
     pub typ: TypQuirk,
     /// Omit `kid` from the token header.
     pub omit_kid: bool,
-    /// Put the key id in `x5t` only (no `kid`).
+    /// Identify the key by `x5t` only (no `kid`): the header carries the signing key's
+    /// certificate thumbprint, and the JWKS publishes `x5c` and `x5t` for every flavor.
     pub x5t_only: bool,
     /// The signing algorithm of genuine tokens (default RS256).
     pub alg: Option<String>,
@@ -509,8 +540,10 @@ impl TenantInner {
             let impostor = SigningKey::derive(self.ring.seed(), &format!("{}/duplicate", self.ring.label_base()), KeyKind::Rsa);
             let mut jwk = self.jwk_for(&impostor, "sig");
             jwk["kid"] = json!(active_rsa.kid());
-            if self.flavor.is_entra() {
-                jwk["x5t"] = json!(active_rsa.kid());
+            if jwk.get("x5t").is_some() {
+                if let Some(x5t) = active_rsa.x5t() {
+                    jwk["x5t"] = json!(x5t);
+                }
             }
             keys.push(jwk);
         }
@@ -530,12 +563,21 @@ impl TenantInner {
         jwk.insert("kty".into(), public["kty"].clone());
         jwk.insert("use".into(), json!(usage));
         jwk.insert("kid".into(), json!(key.kid()));
-        if self.flavor.is_entra() || self.flavor == Flavor::Auth0 {
-            jwk.insert("x5t".into(), json!(key.kid()));
+        // Entra and Auth0 publish each key's self-signed certificate and its SHA-1 thumbprint.
+        let with_cert = self.flavor.is_entra() || self.flavor == Flavor::Auth0 || self.quirks().x5t_only;
+        if with_cert {
+            if let Some(x5t) = key.x5t() {
+                jwk.insert("x5t".into(), json!(x5t));
+            }
         }
         for (k, v) in public {
             if k != "kty" && k != "kid" {
                 jwk.insert(k, v);
+            }
+        }
+        if with_cert {
+            if let Some(x5c) = key.x5c() {
+                jwk.insert("x5c".into(), json!([x5c]));
             }
         }
         if matches!(self.flavor, Flavor::Okta | Flavor::Auth0 | Flavor::Generic) && usage == "sig" {
@@ -578,7 +620,9 @@ impl TenantInner {
             }
             header.insert("alg".into(), json!(alg));
             if self.flavor.is_entra() {
-                header.insert("x5t".into(), json!(key.kid()));
+                if let Some(x5t) = key.x5t() {
+                    header.insert("x5t".into(), json!(x5t));
+                }
             }
             header.insert("kid".into(), json!(key.kid()));
         }
@@ -586,7 +630,7 @@ impl TenantInner {
             header.remove("kid");
         }
         if quirks.x5t_only {
-            header.insert("x5t".into(), json!(key.kid()));
+            header.insert("x5t".into(), json!(key.x5t().unwrap_or(key.kid())));
         }
         let client_id = opts.client_id.clone().unwrap_or_else(|| self.clients[0].id.clone());
         let now = now_unix() + quirks.clock_offset_seconds;
@@ -655,6 +699,38 @@ pub(crate) fn now_unix() -> i64 {
 pub struct Tenant(pub(crate) Arc<TenantInner>);
 
 impl Tenant {
+    /// A tenant that no listener of this crate serves: its issuer and URLs start with
+    /// `base_url` (for example a wiremock `MockServer`'s `uri()`, no trailing slash), and it
+    /// mints genuine tokens, publishes a JWKS and a discovery document by library call
+    /// ([`Tenant::jwks`], [`Tenant::discovery`]) for the caller to serve however it likes.
+    /// Keys derive from `seed` as a [`crate::MockIdp`] with that seed would derive them.
+    ///
+    /// ```
+    /// use mock_idp::{Flavor, Tenant, TenantSpec};
+    /// let t = Tenant::detached("https://idp.test", 0, &TenantSpec::new("acme", Flavor::Auth0)).unwrap();
+    /// assert_eq!(t.issuer(), "https://idp.test/acme/");
+    /// assert_eq!(t.jwks_url(), "https://idp.test/acme/.well-known/jwks.json");
+    /// ```
+    pub fn detached(base_url: &str, seed: u64, spec: &TenantSpec) -> Result<Tenant, crate::Error> {
+        crate::server::Shared::new(base_url.trim_end_matches('/').to_string(), seed, 0).add_tenant(spec)
+    }
+    /// The base URL of the listener serving this tenant (`http://127.0.0.1:PORT`, or
+    /// `https://…` with TLS), without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.0.base
+    }
+    /// The path (on [`Tenant::base_url`]) of the discovery document.
+    pub fn discovery_path(&self) -> &str {
+        &self.0.layout.discovery
+    }
+    /// The path of the JWKS.
+    pub fn jwks_path(&self) -> &str {
+        &self.0.layout.jwks
+    }
+    /// The path of the RFC 8414 metadata document, where the flavor serves one.
+    pub fn oauth_metadata_path(&self) -> Option<&str> {
+        self.0.layout.oauth_metadata.as_deref()
+    }
     /// The slug.
     pub fn slug(&self) -> &str {
         &self.0.slug

@@ -78,7 +78,9 @@ async fn every_flavor_serves_discovery_jwks_and_verifiable_tokens() {
                 assert_eq!(claims["ver"], "1.0");
                 assert_eq!(claims["appid"], c.id.as_str());
                 assert!(t.issuer().ends_with('/'), "sts style issuer with trailing slash");
-                assert_eq!(header.x5t, header.kid);
+                // x5t is the SHA-1 thumbprint of the key's certificate, as in the JWKS.
+                let jwk = jwks["keys"].as_array().unwrap().iter().find(|k| Some(k["kid"].as_str().unwrap()) == header.kid.as_deref()).unwrap();
+                assert_eq!(header.x5t.as_deref(), jwk["x5t"].as_str());
             }
             Flavor::Okta => {
                 assert_eq!(header.typ, None);

@@ -1,11 +1,501 @@
-//! `byoid bench`: the load mode. (In progress.)
+//! `byoid bench`: the load mode. It drives a target (the built-in reference validator, a
+//! launched command, or an attached loopback URL) with a weighted mix of traffic for a fixed
+//! time or request count, and reports throughput, latency percentiles (HDR histograms),
+//! statuses, errors and the IdP traffic the run caused, per mix.
+//!
+//! Tokens are minted into pools, and turned into request bytes, before the clock starts; the
+//! hot path only writes those bytes and reads answers (see [`load`]). Every run is bounded by
+//! count and time (at most [`MAX_DURATION_S`] seconds and [`MAX_REQUESTS`] requests), and only
+//! loopback targets are accepted.
+
+pub mod load;
+pub mod mix;
+pub mod report;
+pub mod serve;
+
+use std::io::{IsTerminal, Write};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::exit;
+use crate::target::{RunningTarget, TargetSpec};
+use crate::world::TenantSource;
+use mix::{MixKind, RequestShape, WeightedMix};
+use report::BenchReport;
+
+/// The longest run, seconds.
+pub const MAX_DURATION_S: f64 = 600.0;
+/// The most requests in one run.
+pub const MAX_REQUESTS: u64 = 10_000_000;
+/// The default traffic mix.
+pub const DEFAULT_MIX: &str = "genuine=70,bad-signature=10,expired=10,unknown-kid=5,unknown-tenant=3,none=2";
 
 /// Command-line arguments of `byoid bench`.
 #[derive(clap::Args, Debug, Clone)]
-pub struct BenchArgs {}
+#[command(after_help = "\
+Mixes: genuine (many distinct tokens across tenants and flavors), genuine-repeated (one token), \
+bad-signature, expired, unknown-kid, unknown-tenant, none (alg: none). Weights are relative; \
+a missing weight is 1.
+
+Tokens are minted before the clock starts. Closed loop by default (each connection sends its \
+next request when the answer arrives); with --rate the arrival rate is fixed (spread over the \
+connections) and a request that falls due while its connection still waits for an earlier \
+answer is timed from its scheduled send time, so a slow target cannot hide its queueing \
+(coordinated omission). Runs stop at --duration or --requests, whichever comes first, and never \
+exceed 600 s or 10,000,000 requests.
+
+Exit codes: 0 ok; 100 a regression beyond --max-regression against --baseline; 2 bad usage \
+(including a non-loopback --target-url); 96 setup error; 97 the target failed or never answered.
+
+Comparing load generators: `byoid bench --serve-static 8089 --duration 60` in one terminal, \
+then `byoid bench --target-url http://127.0.0.1:8089/ --raw-get --connections 64 --duration 10` \
+(and wrk/oha against the same URL).")]
+pub struct BenchArgs {
+    /// Launch the target with this shell command (it gets BYOID_PORT and BYOID_MANIFEST).
+    #[arg(long, conflicts_with = "target_url")]
+    pub target_cmd: Option<String>,
+    /// Drive a target that is already running at this loopback http:// URL (use with --idp-listen and --manifest-out).
+    #[arg(long)]
+    pub target_url: Option<String>,
+    /// Plant a defect in the built-in reference validator (repeatable).
+    #[arg(long = "defect")]
+    pub defects: Vec<String>,
+    /// Run for this many seconds (default 10 unless --requests is given; at most 600).
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Stop after this many requests (at most 10,000,000).
+    #[arg(long)]
+    pub requests: Option<u64>,
+    /// Keep-alive HTTP/1.1 connections.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Load-generator threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Open loop: a constant total arrival rate in requests per second.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Traffic mix, NAME=WEIGHT,... (see below).
+    #[arg(long, default_value = DEFAULT_MIX)]
+    pub mix: String,
+    /// Distinct pre-minted tokens per mix.
+    #[arg(long, default_value_t = 256)]
+    pub pool: usize,
+    /// Just GET the --target-url path with no token (no IdPs, no mix): measures the generator.
+    #[arg(long, requires = "target_url")]
+    pub raw_get: bool,
+    /// Serve a fixed 1.4 KB JSON on 127.0.0.1:PORT for --duration seconds (default 60) and exit.
+    #[arg(long, value_name = "PORT")]
+    pub serve_static: Option<u16>,
+    /// Write the results as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write the results as JSON here, to use later as --baseline.
+    #[arg(long)]
+    pub save_baseline: Option<PathBuf>,
+    /// Compare with an earlier --json/--save-baseline file, per mix.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// With --baseline: fail (exit 100) when req/s dropped or p99 grew by more than PCT percent.
+    #[arg(long, value_name = "PCT", default_value_t = 10.0)]
+    pub max_regression: f64,
+    /// Where requests name the tenant.
+    #[arg(long, default_value = "header", value_parser = ["header", "path", "subdomain"])]
+    pub tenant_source: String,
+    /// Where the mock IdPs listen.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub idp_listen: SocketAddr,
+    /// Write the manifest here (attached mode: load it into your target before the run).
+    #[arg(long)]
+    pub manifest_out: Option<PathBuf>,
+    /// `jwks_cache_seconds` in the manifest.
+    #[arg(long, default_value_t = 300)]
+    pub jwks_cache_seconds: u64,
+    /// Key seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Per-request time limit in seconds.
+    #[arg(long, default_value_t = 5.0)]
+    pub timeout: f64,
+    /// How long to wait for /healthz, in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    pub ready_timeout: f64,
+}
+
+/// Parses a loopback `http://host:port/path` URL into (socket address, Host header, path).
+pub fn loopback_url(url: &str) -> Result<(SocketAddr, String, String), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("`{url}` is not an http:// URL"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].to_string()),
+        None => (rest, "/".to_string()),
+    };
+    if authority.contains('@') {
+        return Err(format!("`{url}`: credentials in the URL are not supported"));
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (h, p) = v6.split_once(']').ok_or_else(|| format!("`{url}`: bad IPv6 address"))?;
+        (h.to_string(), p.strip_prefix(':').unwrap_or("80").to_string())
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), p.to_string()),
+            None => (authority.to_string(), "80".to_string()),
+        }
+    };
+    let port: u16 = port.parse().map_err(|_| format!("`{url}`: bad port"))?;
+    let ip: IpAddr = if host.eq_ignore_ascii_case("localhost") {
+        IpAddr::from([127, 0, 0, 1])
+    } else {
+        host.parse().map_err(|_| {
+            format!("`{url}` is not a loopback address: byoid bench only drives targets on this machine (127.0.0.0/8, ::1, localhost)")
+        })?
+    };
+    if !ip.is_loopback() {
+        return Err(format!(
+            "`{url}` is not a loopback address: byoid bench only drives targets on this machine (127.0.0.0/8, ::1, localhost)"
+        ));
+    }
+    let addr = SocketAddr::new(ip, port);
+    Ok((addr, authority.to_string(), path))
+}
 
 /// Runs the load mode; returns the process exit code.
-pub async fn run(_args: BenchArgs) -> i32 {
-    eprintln!("error: `byoid bench` is not implemented yet");
-    crate::exit::UNEXPECTED
+pub async fn run(args: BenchArgs) -> i32 {
+    match run_inner(args).await {
+        Ok(code) => code,
+        Err((code, msg)) => {
+            eprintln!("error: {msg}");
+            code
+        }
+    }
+}
+
+type Fail = (i32, String);
+
+fn usage(msg: impl Into<String>) -> Fail {
+    (exit::USAGE, msg.into())
+}
+
+async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
+    if let Some(d) = args.duration {
+        if !(d > 0.0 && d <= MAX_DURATION_S) {
+            return Err(usage(format!("--duration must be above 0 and at most {MAX_DURATION_S} seconds")));
+        }
+    }
+    if let Some(port) = args.serve_static {
+        let d = args.duration.unwrap_or(60.0);
+        return Ok(serve::serve_static(port, Duration::from_secs_f64(d)).await);
+    }
+    if let Some(n) = args.requests {
+        if n == 0 || n > MAX_REQUESTS {
+            return Err(usage(format!("--requests must be between 1 and {MAX_REQUESTS}")));
+        }
+    }
+    if !(1..=4096).contains(&args.connections) {
+        return Err(usage("--connections must be between 1 and 4096"));
+    }
+    if let Some(r) = args.rate {
+        if !(r > 0.0 && r <= 10_000_000.0) {
+            return Err(usage("--rate must be above 0 and at most 10,000,000 requests per second"));
+        }
+    }
+    if !(1..=100_000).contains(&args.pool) {
+        return Err(usage("--pool must be between 1 and 100000"));
+    }
+    if !(args.max_regression >= 0.0) {
+        return Err(usage("--max-regression must be 0 or more"));
+    }
+    if !args.idp_listen.ip().is_loopback() {
+        return Err(usage(format!("--idp-listen must be a loopback address, got `{}`", args.idp_listen)));
+    }
+    let url = match &args.target_url {
+        Some(u) => Some(loopback_url(u).map_err(usage)?),
+        None => None,
+    };
+    let spec = match (&args.target_cmd, &args.target_url) {
+        (Some(cmd), _) => TargetSpec::Command(cmd.clone()),
+        (None, Some(u)) => TargetSpec::Url(u.clone()),
+        (None, None) => TargetSpec::Builtin {
+            defects: args.defects.clone(),
+        },
+    };
+    if !args.defects.is_empty() && !matches!(spec, TargetSpec::Builtin { .. }) {
+        return Err(usage("--defect applies to the built-in reference validator only"));
+    }
+    let source: TenantSource = args.tenant_source.parse().map_err(usage)?;
+    let mixes = if args.raw_get {
+        vec![WeightedMix {
+            kind: MixKind::Raw,
+            weight: 1,
+        }]
+    } else {
+        mix::parse_mix(&args.mix).map_err(usage)?
+    };
+    let baseline = match &args.baseline {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| (exit::SETUP_ERROR, format!("{}: {e}", p.display())))?;
+            Some(serde_json::from_str::<serde_json::Value>(&text).map_err(|e| (exit::SETUP_ERROR, format!("{}: {e}", p.display())))?)
+        }
+        None => None,
+    };
+    let duration = Duration::from_secs_f64(args.duration.unwrap_or(if args.requests.is_some() { MAX_DURATION_S } else { 10.0 }));
+    let max_requests = args.requests.unwrap_or(MAX_REQUESTS);
+    let timeout = Duration::from_secs_f64(args.timeout.clamp(0.05, 120.0));
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let threads = args.threads.unwrap_or(cores).clamp(1, 64).min(args.connections);
+
+    // Set up: IdPs, manifest, target, token pools. None of it is timed.
+    let mut world = None;
+    let mut target = None;
+    let mut _tmp = None;
+    let (addr, pools, description) = if args.raw_get {
+        let (addr, host, path) = url.clone().expect("--raw-get requires --target-url");
+        if let Err(e) = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
+            .await
+            .unwrap_or_else(|_| Err(std::io::Error::other("timed out")))
+        {
+            return Err((exit::TARGET_FAILED, format!("cannot connect to {addr}: {e}")));
+        }
+        let shape = RequestShape {
+            host,
+            source: source.clone(),
+            path,
+        };
+        (
+            addr,
+            vec![vec![mix::raw_request(&shape)]],
+            format!("url:{} (raw GET)", args.target_url.clone().unwrap_or_default()),
+        )
+    } else {
+        let w = mix::build_world(&mixes, args.seed, args.idp_listen, &source, args.jwks_cache_seconds)
+            .await
+            .map_err(|e| (exit::SETUP_ERROR, format!("mock IdPs: {e}")))?;
+        let manifest_path = match &args.manifest_out {
+            Some(p) => p.clone(),
+            None => {
+                let dir = std::env::temp_dir().join(format!("byoid-bench-{}", std::process::id()));
+                _tmp = Some(TempDir(dir.clone()));
+                dir.join("manifest.json")
+            }
+        };
+        crate::target::write_manifest(&manifest_path, &w.manifest).map_err(|e| {
+            (
+                exit::SETUP_ERROR,
+                format!("{}: cannot write the manifest: {e}", manifest_path.display()),
+            )
+        })?;
+        let t = RunningTarget::start(&spec, &manifest_path, Duration::from_secs_f64(args.ready_timeout.clamp(0.1, 600.0)))
+            .await
+            .map_err(|e| (exit::TARGET_FAILED, e.to_string()))?;
+        let addr: SocketAddr = match &url {
+            Some((a, _, _)) => *a,
+            None => t
+                .addr
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| (exit::TARGET_FAILED, format!("bad target address `{}`", t.addr)))?,
+        };
+        let host = url.as_ref().map(|(_, h, _)| h.clone()).unwrap_or_else(|| t.addr.clone());
+        let shape = RequestShape {
+            host,
+            source: source.clone(),
+            path: "/api/whoami".into(),
+        };
+        let minting = std::time::Instant::now();
+        let pools = mix::build_pools(&mixes, &w.tenants, args.pool, &shape).await;
+        let minted: usize = pools.iter().map(Vec::len).sum();
+        eprintln!(
+            "minted {minted} tokens in {:.2} s; starting {} connections on {threads} threads",
+            minting.elapsed().as_secs_f64(),
+            args.connections
+        );
+        let description = t.description.clone();
+        world = Some(w);
+        target = Some(t);
+        (addr, pools, description)
+    };
+    if pools.iter().any(Vec::is_empty) {
+        return Err((exit::SETUP_ERROR, "could not mint the token pools".into()));
+    }
+    let traffic_before = world.as_ref().map(traffic_by_mix);
+
+    let plan = load::Plan {
+        addr,
+        connections: args.connections,
+        threads,
+        rate: args.rate,
+        max_requests,
+        duration,
+        timeout,
+        pools: pools.into_iter().map(Arc::new).collect(),
+        schedule: Arc::new(mix::schedule(&mixes)),
+    };
+    let running = load::start(plan);
+    let tty = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    let mut last_plain = std::time::Instant::now();
+    let mut interrupted = false;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    while !running.finished() {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = &mut ctrl_c, if !interrupted => { interrupted = true; running.stop(); }
+        }
+        let (answered, failed) = running.progress.totals();
+        let secs = running.started.elapsed().as_secs_f64();
+        let line = format!(
+            "{secs:>6.1} s  {answered:>10} answers  {:>10.0} req/s  {failed} errors",
+            answered as f64 / secs.max(1e-9)
+        );
+        if tty {
+            eprint!("\r\x1b[2K{line}");
+        } else if last_plain.elapsed() >= Duration::from_secs(5) {
+            last_plain = std::time::Instant::now();
+            eprintln!("{line}");
+        }
+    }
+    if tty {
+        eprint!("\r\x1b[2K");
+    }
+    let outcome = running.join(mixes.len());
+    let elapsed_s = outcome.elapsed.as_secs_f64();
+
+    let traffic_after = world.as_ref().map(traffic_by_mix);
+    let idp_of = |i: usize| -> Option<(u64, u64)> {
+        let (b, a) = (traffic_before.as_ref()?, traffic_after.as_ref()?);
+        Some((a[i].0.saturating_sub(b[i].0), a[i].1.saturating_sub(b[i].1)))
+    };
+    let mut mix_reports = Vec::new();
+    let mut total = load::MixStats::empty();
+    let mut total_idp: Option<(u64, u64)> = None;
+    for (i, (m, s)) in mixes.iter().zip(&outcome.mixes).enumerate() {
+        let idp = idp_of(i);
+        if let Some((j, d)) = idp {
+            let t = total_idp.get_or_insert((0, 0));
+            t.0 += j;
+            t.1 += d;
+        }
+        mix_reports.push(report::mix_report(m.kind.name(), m.weight, s, elapsed_s, idp));
+        total.merge(s);
+    }
+    let report = BenchReport {
+        format: report::FORMAT.into(),
+        harness_version: env!("CARGO_PKG_VERSION").into(),
+        target: description,
+        mode: if args.rate.is_some() {
+            "open-loop".into()
+        } else {
+            "closed-loop".into()
+        },
+        connections: args.connections,
+        threads,
+        rate: args.rate,
+        elapsed_s: (elapsed_s * 1000.0).round() / 1000.0,
+        pool: args.pool,
+        mixes: mix_reports,
+        total: report::mix_report("all", mixes.iter().map(|m| m.weight).sum(), &total, elapsed_s, total_idp),
+    };
+
+    // The target: did it survive?
+    let mut died = None;
+    if let Some(mut t) = target {
+        if let Some(status) = t.exit_status() {
+            died = Some(format!("the target exited during the run ({status})\n{}", t.stderr_tail()));
+        }
+        t.stop().await;
+    }
+    drop(world);
+
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "{}", report::render_table(&report));
+    let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+    for path in [&args.json, &args.save_baseline].into_iter().flatten() {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        std::fs::write(path, format!("{json}\n")).map_err(|e| (exit::SETUP_ERROR, format!("cannot write `{}`: {e}", path.display())))?;
+        let _ = writeln!(out, "Wrote {}", path.display());
+    }
+    if let Some(msg) = died {
+        return Err((exit::TARGET_FAILED, msg));
+    }
+    if report.total.requests == 0 {
+        return Err((
+            exit::TARGET_FAILED,
+            format!("the target gave no answer ({} failed exchanges)", report.total.errors),
+        ));
+    }
+    if let (Some(base), Some(path)) = (&baseline, &args.baseline) {
+        let (cmp, notes) =
+            report::compare(&report, base, args.max_regression).map_err(|e| (exit::SETUP_ERROR, format!("{}: {e}", path.display())))?;
+        let _ = write!(
+            out,
+            "\nBaseline {} (max regression {}%):\n{}",
+            path.display(),
+            args.max_regression,
+            report::render_comparison(&cmp, &notes)
+        );
+        let regressed: Vec<&str> = cmp.iter().filter(|c| !c.regressions.is_empty()).map(|c| c.name.as_str()).collect();
+        if !regressed.is_empty() {
+            let _ = out.flush();
+            eprintln!(
+                "error: performance regressed against `{}` in: {}",
+                path.display(),
+                regressed.join(", ")
+            );
+            return Ok(exit::CASES_FAILED);
+        }
+    }
+    if interrupted {
+        eprintln!("interrupted: the results cover the run until Ctrl-C");
+    }
+    Ok(exit::OK)
+}
+
+/// (JWKS, discovery + OAuth metadata) fetches per mix so far. Entra `common` tenants share
+/// one counter (the common document's), so it is counted once per mix.
+fn traffic_by_mix(w: &mix::BenchWorld) -> Vec<(u64, u64)> {
+    w.tenants
+        .iter()
+        .map(|ts| {
+            let mut seen_common = false;
+            ts.iter().fold((0, 0), |(j, d), t| {
+                if t.flavor() == mock_idp::Flavor::EntraCommon {
+                    if seen_common {
+                        return (j, d);
+                    }
+                    seen_common = true;
+                }
+                let tr = t.traffic();
+                (j + tr.jwks, d + tr.discovery + tr.oauth_metadata)
+            })
+        })
+        .collect()
+}
+
+struct TempDir(PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_url;
+
+    #[test]
+    fn only_loopback_urls_are_accepted() {
+        assert_eq!(loopback_url("http://127.0.0.1:8080/").unwrap().0.port(), 8080);
+        assert_eq!(loopback_url("http://localhost:81").unwrap().2, "/");
+        assert!(loopback_url("http://[::1]:8080/x").is_ok());
+        assert!(loopback_url("http://10.0.0.1:8080/").is_err());
+        assert!(loopback_url("http://127.0.0.1.evil.example:80/").is_err());
+        assert!(loopback_url("https://127.0.0.1:443/").is_err());
+        assert!(loopback_url("http://example.com/").is_err());
+    }
 }

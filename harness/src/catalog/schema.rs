@@ -402,6 +402,9 @@ pub struct Step {
     /// Wait this long (at most 10 s).
     #[serde(default)]
     pub wait_ms: Option<u64>,
+    /// Wait until the manifest's JWKS cache window has passed (`jwks_cache_seconds` + 300 ms).
+    #[serde(default)]
+    pub wait_for_cache_expiry: bool,
     /// Token override for this step's requests.
     #[serde(default)]
     pub token: Option<TokenSpec>,

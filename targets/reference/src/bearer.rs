@@ -34,11 +34,21 @@ pub fn is_b64token(s: &str) -> bool {
 
 /// Parses one `Authorization` value: `Ok(None)` when it is not a bearer credential.
 pub fn parse_authorization(value: &[u8]) -> Result<Option<String>, AuthError> {
+    parse_authorization_with(value, &DefectSet::new())
+}
+
+/// [`parse_authorization`] with the defects that change scheme matching.
+pub fn parse_authorization_with(value: &[u8], defects: &DefectSet) -> Result<Option<String>, AuthError> {
     let (scheme, rest) = match value.iter().position(|&b| b == b' ') {
         Some(i) => (&value[..i], &value[i..]),
         None => (value, &value[value.len()..]),
     };
-    if !scheme.eq_ignore_ascii_case(b"bearer") {
+    let scheme_ok = if defects.contains(Defect::SchemeCaseSensitive) {
+        scheme == b"Bearer"
+    } else {
+        scheme.eq_ignore_ascii_case(b"bearer")
+    };
+    if !scheme_ok {
         return Ok(None);
     }
     let token = rest
@@ -75,12 +85,15 @@ pub fn extract(
 ) -> Result<Option<String>, AuthError> {
     let mut auth = headers.get_all(header::AUTHORIZATION).iter();
     let from_header = match (auth.next(), auth.next()) {
+        (Some(v), Some(_)) if defects.contains(Defect::DuplicateAuthorizationAccepted) => {
+            parse_authorization_with(v.as_bytes(), defects)?
+        }
         (Some(_), Some(_)) => {
             return Err(AuthError::invalid_request(
                 "more than one Authorization header",
             ))
         }
-        (Some(v), None) => parse_authorization(v.as_bytes())?,
+        (Some(v), None) => parse_authorization_with(v.as_bytes(), defects)?,
         (None, _) => None,
     };
     let from_query = form_tokens(query.unwrap_or("").as_bytes());

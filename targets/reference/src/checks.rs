@@ -176,6 +176,7 @@ pub fn check_aud(
         Some(_) => return Err("aud is neither a string nor an array"),
         None => return Err("missing aud"),
     };
+    let valid = if defects.contains(Defect::FirstAudienceOnly) { &valid[..valid.len().min(1)] } else { valid };
     if auds.iter().any(|a| valid.iter().any(|v| v == a)) {
         Ok(())
     } else {
@@ -196,13 +197,16 @@ pub fn check_times(
     skew: u64,
     defects: &DefectSet,
 ) -> CheckResult {
-    let skew = skew as f64
+    let skew = if defects.contains(Defect::NoClockSkew) { 0.0 } else { skew as f64 }
         + if defects.contains(Defect::DayOfSkew) {
             DAY_OF_SKEW as f64
         } else {
             0.0
         };
     match claims.get("exp") {
+        Some(Value::Number(n)) if defects.contains(Defect::ExpMustBeInteger) && n.as_i64().is_none() => {
+            return Err("exp is not an integer");
+        }
         Some(Value::Number(n)) => {
             let exp = n.as_f64().ok_or("exp is not a number")?;
             if now > exp + skew {
@@ -233,6 +237,7 @@ pub fn check_times(
             }
         }
         Some(_) => return Err("iat is not a number"),
+        None if defects.contains(Defect::IatRequired) => return Err("missing iat"),
         None => {}
     }
     Ok(())
@@ -319,6 +324,19 @@ fn as_list(v: &Value) -> Vec<Value> {
 /// Whether the normalized `roles` claim (an array of strings, or a string of
 /// space-separated roles) contains `role`.
 pub fn has_role(claims: &Map<String, Value>, role: &str) -> bool {
+    has_role_with(claims, role, &DefectSet::new())
+}
+
+/// [`has_role`] with the defects that change role matching.
+pub fn has_role_with(claims: &Map<String, Value>, role: &str, defects: &DefectSet) -> bool {
+    if defects.contains(Defect::RoleSubstringMatch) {
+        let needle = role.to_ascii_lowercase();
+        return match claims.get("roles") {
+            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).any(|r| r.to_ascii_lowercase().contains(&needle)),
+            Some(Value::String(s)) => s.to_ascii_lowercase().contains(&needle),
+            _ => false,
+        };
+    }
     match claims.get("roles") {
         Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(role)),
         Some(Value::String(s)) => s.split_whitespace().any(|r| r == role),

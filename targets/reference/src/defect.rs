@@ -85,6 +85,26 @@ defects! {
         "a token sent by more than one method is accepted, the header one winning, instead of 400 invalid_request (RFC 6750 section 2)",
     NoNbfCheck = "no-nbf-check":
         "`nbf` is never checked (tokens are usable before their validity starts)",
+    SchemeCaseSensitive = "scheme-case-sensitive":
+        "only the exact scheme `Bearer` is recognised, so `bearer` and `BEARER` count as no credentials (RFC 7235 section 2.1 says schemes are case-insensitive)",
+    NoClockSkew = "no-clock-skew":
+        "`clock_skew_seconds` is ignored (zero leeway), so tokens from an IdP whose clock is seconds ahead fail intermittently",
+    AdminRoleNotChecked = "admin-role-not-checked":
+        "`/api/admin` checks authentication only, never the `admin` role (broken function-level authorization, OWASP API5)",
+    RoleSubstringMatch = "role-substring-match":
+        "roles are matched as substrings (`administrator`, `superadmin` and `Admin`-like values pass a `contains(\"admin\")` check)",
+    DuplicateAuthorizationAccepted = "duplicate-authorization-accepted":
+        "two `Authorization` headers are accepted, the first one winning, instead of 400 invalid_request (proxies and apps may disagree on which one counts)",
+    NoChallengeOn401 = "no-challenge-on-401":
+        "a request without credentials gets 401 with no `WWW-Authenticate` header at all (RFC 7235 section 3.1 requires a challenge)",
+    InsufficientScopeAs401 = "insufficient-scope-as-401":
+        "a valid token without the required role gets 401 invalid_token instead of 403 insufficient_scope (clients then refresh tokens forever)",
+    FirstAudienceOnly = "first-audience-only":
+        "only the first of `valid_audiences` is accepted (a single configured audience compared, the rest of the list ignored)",
+    ExpMustBeInteger = "exp-must-be-integer":
+        "a fractional `exp` is refused (NumericDate is any JSON number, RFC 7519 section 2; parsers that read i64 reject 1.5e9+0.5)",
+    IatRequired = "iat-required":
+        "a token without `iat` is refused (RFC 9068 lists iat, but vendors and RFC 7519 treat it as optional; over-strict validators break on them)",
     JwksNotCached = "jwks-not-cached":
         "discovery and the JWKS are fetched on every request (no cache: every API call becomes IdP traffic, and an IdP blip fails every request)",
     DiscoveryIssuerUnchecked = "discovery-issuer-unchecked":
@@ -182,13 +202,13 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_are_kebab_case() {
-        assert_eq!(Defect::all().len(), 33);
+        assert_eq!(Defect::all().len(), 43);
         for d in Defect::all() {
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
             assert!(
                 d.name()
                     .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b == b'-'),
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
                 "{}",
                 d.name()
             );

@@ -253,6 +253,11 @@ async fn handle(
             Json(serde_json::json!({ "tenant": verified.tenant, "claims": verified.claims }))
                 .into_response()
         }
+        Err(e) if e.kind() == AuthErrorKind::NoCredentials && v.config.defects.contains(Defect::NoChallengeOn401) => {
+            let mut r = e.redact(debug).into_response();
+            r.headers_mut().remove(axum::http::header::WWW_AUTHENTICATE);
+            r
+        }
         Err(e) => {
             let e = e.redact(debug);
             if no_error_param {
@@ -301,7 +306,14 @@ async fn authorize(
         Ok(r) => r?,
         Err(_) => return Err(AuthError::invalid_token("validation timed out")),
     };
-    if route == Route::Admin && !checks::has_role(&verified.claims, "admin") {
+    let d = &v.config.defects;
+    if route == Route::Admin
+        && !d.contains(Defect::AdminRoleNotChecked)
+        && !checks::has_role_with(&verified.claims, "admin", d)
+    {
+        if d.contains(Defect::InsufficientScopeAs401) {
+            return Err(AuthError::invalid_token("the admin role is required"));
+        }
         return Err(AuthError::insufficient_scope("the admin role is required"));
     }
     Ok(verified)

@@ -1194,3 +1194,52 @@ async fn d_discovery_issuer_unchecked() {
         assert_eq!(e.whoami(&t).await.status, status, "{defects:?}");
     }
 }
+
+defect_test!(d_scheme_case_sensitive, Defect::SchemeCaseSensitive, 200, 401, |e| e
+    .get("/api/whoami", "contoso")
+    .header("authorization", format!("bearer {}", e.genuine())));
+defect_test!(d_no_clock_skew, Defect::NoClockSkew, 200, 401, |e| who(e, e.token_with(|_, c| c["exp"] = json!(now() - 20))));
+defect_test!(d_admin_role_not_checked, Defect::AdminRoleNotChecked, 403, 200, |e| e
+    .get("/api/admin", "contoso")
+    .bearer_auth(e.token_with(|_, c| c["groups"] = json!(["reader"]))));
+defect_test!(d_role_substring_match, Defect::RoleSubstringMatch, 403, 200, |e| e
+    .get("/api/admin", "contoso")
+    .bearer_auth(e.token_with(|_, c| c["groups"] = json!(["administrator"]))));
+defect_test!(d_duplicate_authorization_accepted, Defect::DuplicateAuthorizationAccepted, 400, 200, |e| e
+    .get("/api/whoami", "contoso")
+    .header("authorization", format!("Bearer {}", e.genuine()))
+    .header("authorization", "Bearer second"));
+defect_test!(d_insufficient_scope_as_401, Defect::InsufficientScopeAs401, 403, 401, |e| e
+    .get("/api/admin", "contoso")
+    .bearer_auth(e.token_with(|_, c| c["groups"] = json!(["reader"]))));
+defect_test!(d_exp_must_be_integer, Defect::ExpMustBeInteger, 200, 401, |e| who(
+    e,
+    e.token_with(|_, c| c["exp"] = json!(now() as f64 + 600.5))
+));
+defect_test!(d_iat_required, Defect::IatRequired, 200, 401, |e| who(
+    e,
+    e.token_with(|_, c| {
+        c.as_object_mut().unwrap().remove("iat");
+    })
+));
+
+#[tokio::test]
+async fn d_no_challenge_on_401() {
+    for (defects, has_challenge) in [(vec![], true), (vec![Defect::NoChallengeOn401], false)] {
+        let e = env(&defects).await;
+        let r = send(e.get("/api/whoami", "contoso")).await;
+        assert_eq!(r.status, 401);
+        assert_eq!(r.challenge.is_some(), has_challenge, "{defects:?}");
+        assert_eq!(e.whoami(&e.genuine()).await.status, 200);
+    }
+}
+
+#[tokio::test]
+async fn d_first_audience_only() {
+    for (defects, status) in [(vec![], 200), (vec![Defect::FirstAudienceOnly], 401)] {
+        let e = env_with(&defects, |m, _| m["tenants"][0]["valid_audiences"] = json!(["api://first", AUD])).await;
+        assert_eq!(e.whoami(&e.genuine()).await.status, status, "{defects:?}");
+        let first = e.token_with(|_, c| c["aud"] = json!("api://first"));
+        assert_eq!(e.whoami(&first).await.status, 200, "the first audience still works");
+    }
+}

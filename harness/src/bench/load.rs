@@ -1,0 +1,560 @@
+//! The load generator: a few OS threads, each with a current-thread tokio runtime that owns
+//! a share of the keep-alive connections. Each connection writes pre-built request bytes and
+//! reads one answer at a time (no pipelining), framing it by `Content-Length` or chunked
+//! encoding. Nothing is allocated or minted on the hot path.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Kinds of failed exchanges, in report order.
+pub const ERROR_KINDS: [&str; 6] = ["connect", "write", "closed", "timeout", "garbage", "too-large"];
+const E_CONNECT: usize = 0;
+const E_WRITE: usize = 1;
+const E_CLOSED: usize = 2;
+const E_TIMEOUT: usize = 3;
+const E_GARBAGE: usize = 4;
+const E_TOO_LARGE: usize = 5;
+
+/// The largest answer the client keeps reading.
+const MAX_RESPONSE: usize = 16 << 20;
+/// Request-budget claim size (fewer contended atomic adds across threads).
+const CLAIM: u64 = 16;
+
+/// What to run.
+pub struct Plan {
+    /// The target's socket address (loopback).
+    pub addr: SocketAddr,
+    /// Keep-alive connections.
+    pub connections: usize,
+    /// Generator threads.
+    pub threads: usize,
+    /// Open-loop total arrival rate (requests per second), or closed loop.
+    pub rate: Option<f64>,
+    /// Request cap.
+    pub max_requests: u64,
+    /// Time cap.
+    pub duration: Duration,
+    /// Per-request limit.
+    pub timeout: Duration,
+    /// Pre-built request bytes, one pool per mix.
+    pub pools: Vec<Arc<Vec<Vec<u8>>>>,
+    /// The interleaved order of mixes (indices into `pools`).
+    pub schedule: Arc<Vec<u16>>,
+}
+
+/// Per-mix measurements.
+pub struct MixStats {
+    /// Latency in microseconds.
+    pub hist: Histogram<u64>,
+    /// Answers by status code (index = status).
+    pub statuses: Vec<u64>,
+    /// Failures by kind (see [`ERROR_KINDS`]).
+    pub errors: [u64; ERROR_KINDS.len()],
+}
+
+impl MixStats {
+    /// No measurements yet.
+    pub fn empty() -> Self {
+        // 1 µs to 10 minutes, 3 significant digits.
+        let hist = Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds");
+        MixStats {
+            hist,
+            statuses: vec![0; 600],
+            errors: [0; ERROR_KINDS.len()],
+        }
+    }
+
+    /// Completed answers.
+    pub fn answered(&self) -> u64 {
+        self.statuses.iter().sum()
+    }
+
+    /// Failed exchanges.
+    pub fn failed(&self) -> u64 {
+        self.errors.iter().sum()
+    }
+
+    /// Adds another's measurements.
+    pub fn merge(&mut self, other: &MixStats) {
+        let _ = self.hist.add(&other.hist);
+        for (a, b) in self.statuses.iter_mut().zip(&other.statuses) {
+            *a += b;
+        }
+        for (a, b) in self.errors.iter_mut().zip(&other.errors) {
+            *a += b;
+        }
+    }
+}
+
+/// Live counters for the progress line.
+#[derive(Default)]
+pub struct Progress {
+    per_thread: Vec<PaddedCounters>,
+}
+
+#[derive(Default)]
+#[repr(align(128))]
+struct PaddedCounters {
+    answered: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Progress {
+    /// (answers, failures) so far.
+    pub fn totals(&self) -> (u64, u64) {
+        self.per_thread.iter().fold((0, 0), |(a, f), c| {
+            (a + c.answered.load(Ordering::Relaxed), f + c.failed.load(Ordering::Relaxed))
+        })
+    }
+}
+
+/// What a run measured.
+pub struct Outcome {
+    /// One per mix, in plan order.
+    pub mixes: Vec<MixStats>,
+    /// From the common start to the last thread's end.
+    pub elapsed: Duration,
+}
+
+/// A run in flight.
+pub struct Running {
+    /// Live counters.
+    pub progress: Arc<Progress>,
+    /// When the clock started (after every thread connected).
+    pub started: Instant,
+    stop: Arc<AtomicBool>,
+    handles: Vec<std::thread::JoinHandle<(Vec<MixStats>, Instant)>>,
+}
+
+impl Running {
+    /// Asks every connection to stop after its current request.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// True when every thread has finished.
+    pub fn finished(&self) -> bool {
+        self.handles.iter().all(|h| h.is_finished())
+    }
+
+    /// Waits for the threads and merges their measurements.
+    pub fn join(self, n_mixes: usize) -> Outcome {
+        let mut mixes: Vec<MixStats> = (0..n_mixes).map(|_| MixStats::empty()).collect();
+        let mut end = self.started;
+        for h in self.handles {
+            if let Ok((stats, t)) = h.join() {
+                for (m, s) in mixes.iter_mut().zip(&stats) {
+                    m.merge(s);
+                }
+                end = end.max(t);
+            }
+        }
+        Outcome {
+            mixes,
+            elapsed: end.saturating_duration_since(self.started),
+        }
+    }
+}
+
+struct Shared {
+    plan: Plan,
+    budget: AtomicU64,
+    stop: Arc<AtomicBool>,
+}
+
+/// Starts the threads; returns once every connection is open (or failed) and the clock runs.
+pub fn start(plan: Plan) -> Running {
+    let threads = plan.threads.clamp(1, plan.connections.max(1));
+    let progress = Arc::new(Progress {
+        per_thread: (0..threads).map(|_| PaddedCounters::default()).collect(),
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let shared = Arc::new(Shared {
+        plan,
+        budget: AtomicU64::new(0),
+        stop: stop.clone(),
+    });
+    let barrier = Arc::new(Barrier::new(threads + 1));
+    let (tx, rx) = std::sync::mpsc::channel::<Instant>();
+    let mut handles = Vec::new();
+    for t in 0..threads {
+        let shared = shared.clone();
+        let progress = progress.clone();
+        let barrier = barrier.clone();
+        let rx_start = if t == 0 { Some(tx.clone()) } else { None };
+        let handle = std::thread::Builder::new()
+            .name(format!("byoid-bench-{t}"))
+            .spawn(move || thread_main(t, threads, shared, progress, barrier, rx_start))
+            .expect("spawn a load thread");
+        handles.push(handle);
+    }
+    drop(tx);
+    barrier.wait();
+    let started = rx.recv().unwrap_or_else(|_| Instant::now());
+    Running {
+        progress,
+        started,
+        stop,
+        handles,
+    }
+}
+
+fn thread_main(
+    t: usize,
+    threads: usize,
+    shared: Arc<Shared>,
+    progress: Arc<Progress>,
+    barrier: Arc<Barrier>,
+    start_tx: Option<std::sync::mpsc::Sender<Instant>>,
+) -> (Vec<MixStats>, Instant) {
+    let n_mixes = shared.plan.pools.len();
+    let stats = Rc::new(RefCell::new((0..n_mixes).map(|_| MixStats::empty()).collect::<Vec<_>>()));
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(_) => {
+            barrier.wait();
+            return (Rc::try_unwrap(stats).map(|c| c.into_inner()).unwrap_or_default(), Instant::now());
+        }
+    };
+    let mine: Vec<usize> = (0..shared.plan.connections).filter(|c| c % threads == t).collect();
+    // Connect before the clock starts.
+    let addr = shared.plan.addr;
+    let streams: Vec<Option<TcpStream>> = rt.block_on(async {
+        let mut v = Vec::with_capacity(mine.len());
+        for _ in &mine {
+            v.push(connect(addr).await.ok());
+        }
+        v
+    });
+    barrier.wait();
+    let started = Instant::now();
+    if let Some(tx) = start_tx {
+        let _ = tx.send(started);
+    }
+    let deadline = started + shared.plan.duration;
+    let local = tokio::task::LocalSet::new();
+    // Hard stop: the time cap plus one request timeout, whatever the target does.
+    let hard = tokio::time::Instant::from_std(deadline + shared.plan.timeout + Duration::from_millis(100));
+    rt.block_on(local.run_until(async {
+        let mut tasks = Vec::new();
+        for (conn, stream) in mine.iter().zip(streams) {
+            let ctx = ConnCtx {
+                shared: shared.clone(),
+                stats: stats.clone(),
+                progress: progress.clone(),
+                thread: t,
+                conn: *conn,
+                started,
+                deadline,
+            };
+            tasks.push(tokio::task::spawn_local(conn_loop(ctx, stream)));
+        }
+        let all = async {
+            for task in tasks {
+                let _ = task.await;
+            }
+        };
+        tokio::select! {
+            _ = all => {}
+            _ = tokio::time::sleep_until(hard) => {}
+        }
+    }));
+    let end = Instant::now();
+    drop(local);
+    drop(rt);
+    let stats = Rc::try_unwrap(stats).map(|c| c.into_inner()).unwrap_or_else(|rc| {
+        let mut v: Vec<MixStats> = (0..n_mixes).map(|_| MixStats::empty()).collect();
+        for (a, b) in v.iter_mut().zip(rc.borrow().iter()) {
+            a.merge(b);
+        }
+        v
+    });
+    (stats, end)
+}
+
+struct ConnCtx {
+    shared: Arc<Shared>,
+    stats: Rc<RefCell<Vec<MixStats>>>,
+    progress: Arc<Progress>,
+    thread: usize,
+    conn: usize,
+    started: Instant,
+    deadline: Instant,
+}
+
+async fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let s = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
+    s.set_nodelay(true)?;
+    Ok(s)
+}
+
+async fn conn_loop(ctx: ConnCtx, mut stream: Option<TcpStream>) {
+    let plan = &ctx.shared.plan;
+    let progress = ctx.progress.clone();
+    let counters = &progress.per_thread[ctx.thread];
+    let schedule = plan.schedule.clone();
+    let mut sched_pos = (ctx.conn * 7919) % schedule.len();
+    let mut pool_pos: Vec<usize> = plan.pools.iter().map(|p| (ctx.conn * 131) % p.len().max(1)).collect();
+    let mut buf: Vec<u8> = Vec::with_capacity(32 * 1024);
+    let mut budget = 0u64;
+    let interval = plan.rate.map(|r| Duration::from_secs_f64(plan.connections as f64 / r));
+    let mut next_send = interval.map(|iv| ctx.started + iv.mul_f64(ctx.conn as f64 / plan.connections as f64));
+    loop {
+        if budget == 0 {
+            let prev = ctx.shared.budget.fetch_add(CLAIM, Ordering::Relaxed);
+            if prev >= plan.max_requests {
+                break;
+            }
+            budget = CLAIM.min(plan.max_requests - prev);
+        }
+        if ctx.shared.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let now = Instant::now();
+        if now >= ctx.deadline {
+            break;
+        }
+        // Open loop: when a request is due while the connection still waits for an earlier
+        // answer, its latency counts from the scheduled send time, so a slow target cannot
+        // hide its queueing (no coordinated omission). When the connection was idle and had
+        // to sleep, the timer's own lateness (up to a millisecond) is not the target's: the
+        // latency counts from the actual send.
+        let t0 = match (interval, next_send.as_mut()) {
+            (Some(iv), Some(next)) => {
+                let scheduled = *next;
+                *next += iv;
+                if scheduled > now {
+                    if scheduled >= ctx.deadline {
+                        break;
+                    }
+                    tokio::time::sleep_until(tokio::time::Instant::from_std(scheduled)).await;
+                    Instant::now()
+                } else {
+                    scheduled
+                }
+            }
+            _ => now,
+        };
+        budget -= 1;
+        let mix = schedule[sched_pos] as usize;
+        sched_pos += 1;
+        if sched_pos == schedule.len() {
+            sched_pos = 0;
+        }
+        let pool = &plan.pools[mix];
+        let p = &mut pool_pos[mix];
+        let req = &pool[*p];
+        *p += 1;
+        if *p == pool.len() {
+            *p = 0;
+        }
+        if stream.is_none() {
+            match connect(plan.addr).await {
+                Ok(s) => stream = Some(s),
+                Err(_) => {
+                    fail(&ctx, counters, mix, E_CONNECT);
+                    // Don't spin on a dead target.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            }
+        }
+        let s = stream.as_mut().expect("connected above");
+        match tokio::time::timeout(plan.timeout, exchange(s, req, &mut buf)).await {
+            Ok(Ok((status, keep))) => {
+                let us = t0.elapsed().as_micros() as u64;
+                {
+                    let mut st = ctx.stats.borrow_mut();
+                    let m = &mut st[mix];
+                    m.hist.saturating_record(us.max(1));
+                    m.statuses[(status as usize).min(599)] += 1;
+                }
+                counters.answered.fetch_add(1, Ordering::Relaxed);
+                if !keep {
+                    stream = None;
+                }
+            }
+            Ok(Err(kind)) => {
+                fail(&ctx, counters, mix, kind);
+                stream = None;
+            }
+            Err(_) => {
+                fail(&ctx, counters, mix, E_TIMEOUT);
+                stream = None;
+            }
+        }
+    }
+}
+
+fn fail(ctx: &ConnCtx, counters: &PaddedCounters, mix: usize, kind: usize) {
+    ctx.stats.borrow_mut()[mix].errors[kind] += 1;
+    counters.failed.fetch_add(1, Ordering::Relaxed);
+}
+
+/// How the body of an answer ends.
+#[derive(Clone, Copy)]
+enum Framing {
+    Length(usize),
+    Chunked,
+    Close,
+}
+
+/// Writes one request and reads one answer; returns (status, keep-alive).
+async fn exchange(s: &mut TcpStream, req: &[u8], buf: &mut Vec<u8>) -> Result<(u16, bool), usize> {
+    s.write_all(req).await.map_err(|_| E_WRITE)?;
+    buf.clear();
+    let mut head: Option<(u16, bool, usize, Framing)> = None;
+    loop {
+        if buf.capacity() - buf.len() < 8 * 1024 {
+            if buf.len() >= MAX_RESPONSE {
+                return Err(E_TOO_LARGE);
+            }
+            buf.reserve(buf.capacity().max(16 * 1024));
+        }
+        let n = s.read_buf(buf).await.map_err(|_| E_CLOSED)?;
+        if n == 0 {
+            // End of stream: complete only for a close-delimited body.
+            return match head {
+                Some((status, _, _, Framing::Close)) => Ok((status, false)),
+                _ => Err(E_CLOSED),
+            };
+        }
+        if head.is_none() {
+            match parse_head(buf)? {
+                Some(h) => head = Some(h),
+                None => continue,
+            }
+        }
+        let (status, keep, head_len, framing) = head.expect("set above");
+        match framing {
+            Framing::Length(len) => {
+                if buf.len() >= head_len + len {
+                    return Ok((status, keep));
+                }
+            }
+            Framing::Chunked => {
+                if chunked_end(&buf[head_len..])?.is_some() {
+                    return Ok((status, keep));
+                }
+            }
+            Framing::Close => {}
+        }
+    }
+}
+
+/// Parses the status line and headers once they are complete.
+fn parse_head(buf: &[u8]) -> Result<Option<(u16, bool, usize, Framing)>, usize> {
+    let mut headers = [httparse::EMPTY_HEADER; 48];
+    let mut resp = httparse::Response::new(&mut headers);
+    let head_len = match resp.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => {
+            return if buf.len() > 64 * 1024 { Err(E_GARBAGE) } else { Ok(None) };
+        }
+        Err(_) => return Err(E_GARBAGE),
+    };
+    let status = resp.code.unwrap_or(0);
+    let mut keep = resp.version == Some(1);
+    let mut framing = None;
+    for h in resp.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            let len = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .ok_or(E_GARBAGE)?;
+            if framing.is_none() {
+                framing = Some(Framing::Length(len));
+            }
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            if h.value.windows(7).any(|w| w.eq_ignore_ascii_case(b"chunked")) {
+                framing = Some(Framing::Chunked);
+            }
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            if h.value.windows(5).any(|w| w.eq_ignore_ascii_case(b"close")) {
+                keep = false;
+            } else if h.value.windows(10).any(|w| w.eq_ignore_ascii_case(b"keep-alive")) {
+                keep = true;
+            }
+        }
+    }
+    let framing = if (100..200).contains(&status) || status == 204 || status == 304 {
+        Framing::Length(0)
+    } else {
+        framing.unwrap_or(Framing::Close)
+    };
+    if matches!(framing, Framing::Length(n) if n > MAX_RESPONSE) {
+        return Err(E_TOO_LARGE);
+    }
+    if matches!(framing, Framing::Close) {
+        keep = false;
+    }
+    Ok(Some((status, keep, head_len, framing)))
+}
+
+/// Where a chunked body ends (after the last chunk and the trailers), if it has.
+fn chunked_end(body: &[u8]) -> Result<Option<usize>, usize> {
+    let mut pos = 0;
+    loop {
+        let Some(eol) = find_crlf(&body[pos..]) else { return Ok(None) };
+        let line = &body[pos..pos + eol];
+        let size_text = line.split(|&b| b == b';').next().unwrap_or_default();
+        let size_text = std::str::from_utf8(size_text).map_err(|_| E_GARBAGE)?.trim();
+        let size = usize::from_str_radix(size_text, 16).map_err(|_| E_GARBAGE)?;
+        pos += eol + 2;
+        if size == 0 {
+            // Trailers, then an empty line.
+            loop {
+                let Some(eol) = find_crlf(&body[pos..]) else { return Ok(None) };
+                pos += eol + 2;
+                if eol == 0 {
+                    return Ok(Some(pos));
+                }
+            }
+        }
+        if body.len() < pos + size + 2 {
+            return Ok(None);
+        }
+        pos += size + 2;
+    }
+}
+
+fn find_crlf(b: &[u8]) -> Option<usize> {
+    b.windows(2).position(|w| w == b"\r\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_bodies_end_after_the_last_chunk_and_trailers() {
+        assert_eq!(chunked_end(b"5\r\nhello\r\n0\r\n\r\n").unwrap(), Some(15));
+        assert_eq!(chunked_end(b"5\r\nhello\r\n0\r\nX-T: 1\r\n\r\n").unwrap(), Some(23));
+        assert_eq!(chunked_end(b"5\r\nhel").unwrap(), None);
+        assert!(chunked_end(b"zz\r\n").is_err());
+    }
+
+    #[test]
+    fn heads_give_status_framing_and_keep_alive() {
+        let (s, keep, n, f) = parse_head(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!((s, keep, n), (401, true, 48));
+        assert!(matches!(f, Framing::Length(0)));
+        let (_, keep, _, f) = parse_head(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n").unwrap().unwrap();
+        assert!(!keep);
+        assert!(matches!(f, Framing::Close));
+        assert!(parse_head(b"HTTP/1.1 200 OK\r\n").unwrap().is_none());
+        assert!(parse_head(b"garbage\r\n\r\n").is_err());
+    }
+}

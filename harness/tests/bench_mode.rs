@@ -1,0 +1,208 @@
+//! `byoid bench`: short runs against the built-in reference validator, the baseline gate,
+//! and the loopback-only rule.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn byoid(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_byoid"))
+        .args(args)
+        .env("CI", "1")
+        .output()
+        .expect("run byoid")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("byoid-bench-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn show(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+fn mix<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["mixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == name)
+        .unwrap_or_else(|| panic!("no mix `{name}` in {report:#}"))
+}
+
+/// One short run shared by the tests below; returns the JSON path.
+fn run_once(dir: &Path) -> PathBuf {
+    let json = dir.join("bench.json");
+    let o = byoid(&[
+        "bench",
+        "--duration",
+        "1",
+        "--connections",
+        "4",
+        "--pool",
+        "64",
+        "--mix",
+        "genuine=80,bad-signature=20",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    json
+}
+
+#[test]
+fn bench_drives_the_reference_and_reports_per_mix() {
+    let dir = scratch("run");
+    let json = run_once(&dir);
+    let r = read_json(&json);
+    assert_eq!(r["format"], "byoid-bench/1");
+    let genuine = mix(&r, "genuine");
+    let bad = mix(&r, "bad-signature");
+    assert!(genuine["requests"].as_u64().unwrap() > 0, "{genuine:#}");
+    assert!(bad["requests"].as_u64().unwrap() > 0, "{bad:#}");
+    // Every genuine answer is 200, every bad signature 401, and nothing failed.
+    let statuses = |m: &Value| m["statuses"].as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(statuses(genuine), vec!["200"], "{genuine:#}");
+    assert_eq!(statuses(bad), vec!["401"], "{bad:#}");
+    assert_eq!(r["total"]["errors"], 0);
+    for m in [genuine, bad] {
+        let l = &m["latency_us"];
+        assert!(l["p50"].as_u64().unwrap() <= l["p99"].as_u64().unwrap());
+        assert!(l["p99"].as_u64().unwrap() <= l["max"].as_u64().unwrap());
+        assert!(m["rps"].as_f64().unwrap() > 0.0);
+        assert!(m["idp"]["jwks_per_1k"].is_number());
+    }
+    // The 80/20 weights hold (within rounding of the interleaved schedule).
+    let (g, b) = (genuine["requests"].as_f64().unwrap(), bad["requests"].as_f64().unwrap());
+    assert!((g / (g + b) - 0.8).abs() < 0.02, "{g} vs {b}");
+
+    // The baseline gate: a planted regression (a baseline with 10x the throughput) fails ...
+    let mut fast = r.clone();
+    for m in fast["mixes"].as_array_mut().unwrap() {
+        let rps = m["rps"].as_f64().unwrap();
+        m["rps"] = (rps * 10.0).into();
+    }
+    let fast_path = dir.join("fast-baseline.json");
+    std::fs::write(&fast_path, fast.to_string()).unwrap();
+    let args = |base: &Path| -> Output {
+        byoid(&[
+            "bench",
+            "--requests",
+            "3000",
+            "--connections",
+            "4",
+            "--pool",
+            "32",
+            "--mix",
+            "genuine=80,bad-signature=20",
+            "--baseline",
+            base.to_str().unwrap(),
+            "--max-regression",
+            "50",
+        ])
+    };
+    let o = args(&fast_path);
+    assert_eq!(o.status.code(), Some(100), "{}", show(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("REGRESSION"), "{}", show(&o));
+
+    // ... and an unchanged one (lower throughput, higher p99 than anything we will measure) passes.
+    let mut slow = r.clone();
+    for m in slow["mixes"].as_array_mut().unwrap() {
+        m["rps"] = 1.0.into();
+        m["latency_us"]["p99"] = 60_000_000u64.into();
+    }
+    let slow_path = dir.join("slow-baseline.json");
+    std::fs::write(&slow_path, slow.to_string()).unwrap();
+    let o = args(&slow_path);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn requests_bound_the_run() {
+    let dir = scratch("count");
+    let json = dir.join("count.json");
+    let o = byoid(&[
+        "bench",
+        "--requests",
+        "500",
+        "--connections",
+        "8",
+        "--pool",
+        "16",
+        "--mix",
+        "genuine-repeated,none",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let r = read_json(&json);
+    let total = r["total"]["requests"].as_u64().unwrap() + r["total"]["errors"].as_u64().unwrap();
+    assert_eq!(total, 500, "{r:#}");
+    assert_eq!(mix(&r, "genuine-repeated")["statuses"]["200"], 250);
+    assert_eq!(mix(&r, "none")["statuses"]["401"], 250);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn non_loopback_targets_are_refused() {
+    for url in ["http://10.1.2.3:8080/", "http://example.com/", "http://127.0.0.1.nip.io:80/"] {
+        let o = byoid(&["bench", "--target-url", url, "--duration", "1"]);
+        assert_eq!(o.status.code(), Some(2), "{url}: {}", show(&o));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("loopback"), "{url}: {}", show(&o));
+    }
+}
+
+#[test]
+fn raw_get_measures_a_static_target() {
+    // The static helper on a free port, then the generator against it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_byoid"))
+        .args(["bench", "--serve-static", &port.to_string(), "--duration", "10"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/");
+    let mut ok = false;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            ok = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(ok, "the static server did not start");
+    let dir = scratch("raw");
+    let json = dir.join("raw.json");
+    let o = byoid(&[
+        "bench",
+        "--target-url",
+        &url,
+        "--raw-get",
+        "--duration",
+        "1",
+        "--connections",
+        "8",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let r = read_json(&json);
+    assert!(mix(&r, "raw")["statuses"]["200"].as_u64().unwrap() > 100, "{r:#}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,172 @@
+//! Snapshot tests (insta) of what the reports say, not how long they took.
+//!
+//! * `report_snapshots__<target>.snap` (`reference`, `defect-<name>`): for the clean reference validator and for each planted defect of
+//!   `byoid_reference::defect::Defect::all()`, one `id verdict` line per case, sorted by id.
+//!   Any verdict that changes, any case added or removed, fails the test; review the change
+//!   with `cargo insta review` (or rerun with `INSTA_UPDATE=always` and read the diff).
+//! * `report_snapshots__console.snap`: the plain console rendering of a small hand-built report that holds every
+//!   verdict variant.
+//!
+//! Snapshots live in `harness/tests/snapshots/`.
+
+use std::time::Duration;
+
+use byoid::catalog::{Level, Outcome};
+use byoid::client::Outgoing;
+use byoid::judge::{Challenge, Observed};
+use byoid::report::console::{self, Color};
+use byoid::report::{Report, RunInfo};
+use byoid::runner::{CaseResult, Control, Evidence, Verdict};
+use byoid::target::TargetSpec;
+use byoid::ScenarioOptions;
+use mock_idp::Flavor;
+use serde_json::json;
+
+/// `pass`, `fail`, … as in report.json.
+fn verdict_name(v: Verdict) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| format!("{v:?}"))
+}
+
+/// The verdict bytes of a run: `id verdict`, one line per case, sorted.
+fn verdict_text(report: &Report) -> String {
+    let mut lines: Vec<String> = report.cases.iter().map(|c| format!("{} {}", c.id, verdict_name(c.verdict))).collect();
+    lines.sort();
+    let mut text = format!("# target {}  seed {}  {} cases\n", report.run.target, report.run.seed, lines.len());
+    for l in lines {
+        text.push_str(&l);
+        text.push('\n');
+    }
+    text
+}
+
+async fn run(defects: Vec<String>) -> Report {
+    let opts = ScenarioOptions { target: TargetSpec::Builtin { defects }, ..ScenarioOptions::default() };
+    byoid::run_scenarios(&opts).await.expect("the run completes")
+}
+
+/// Checks one named snapshot and, rather than stopping at the first mismatch, returns its name
+/// so every changed snapshot is written (as `.snap.new`) and listed in one run.
+fn check(name: &str, text: &str) -> Option<String> {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_omit_expression(true);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        settings.bind(|| insta::assert_snapshot!(name.to_string(), text));
+    }));
+    result.err().map(|_| name.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verdicts_of_reference_and_every_defect() {
+    let mut targets: Vec<(String, Vec<String>)> = vec![("reference".to_string(), Vec::new())];
+    for d in byoid_reference::defect::Defect::all() {
+        targets.push((format!("defect-{}", d.name()), vec![d.name().to_string()]));
+    }
+    // A snapshot left behind by a removed or renamed defect is an error too.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    let stale: Vec<String> = std::fs::read_dir(&dir)
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect::<Vec<String>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|f| f.strip_prefix("report_snapshots__").and_then(|f| f.strip_suffix(".snap")).map(str::to_string))
+        .filter(|n| n.starts_with("defect-") && !targets.iter().any(|(t, _)| t == n))
+        .collect();
+    assert!(stale.is_empty(), "snapshots for defects that no longer exist, delete them: {stale:?}");
+    let mut changed = Vec::new();
+    // Two runs at a time: the machine has two cores.
+    for pair in targets.chunks(2) {
+        let handles: Vec<_> = pair.iter().map(|(_, defects)| tokio::spawn(run(defects.clone()))).collect();
+        for ((name, _), handle) in pair.iter().zip(handles) {
+            let report = handle.await.expect("run task");
+            changed.extend(check(name, &verdict_text(&report)));
+        }
+    }
+    assert!(changed.is_empty(), "verdict snapshots changed (see the .snap.new files; `cargo insta review`): {changed:?}");
+}
+
+const EVIL: &str = r#"<script>alert("x")</script> 'quoted' & <img src="https://evil.example/x.png">"#;
+
+fn case(id: &str, section: &str, level: Level, verdict: Verdict) -> CaseResult {
+    let bad = !matches!(verdict, Verdict::Pass | Verdict::Acceptable | Verdict::Skip);
+    CaseResult {
+        id: id.to_string(),
+        section: section.to_string(),
+        section_title: format!("Title of {section}"),
+        title: format!("title of {id}"),
+        requirement: "the validator MUST reject it".to_string(),
+        refs: vec![format!("{section} ¶2")],
+        level,
+        tags: vec!["alg".to_string()],
+        flavor: Flavor::Okta,
+        verdict,
+        expected: "401 invalid_token".to_string(),
+        observed: bad.then(|| Observed {
+            outcome: Some(Outcome::Ok),
+            status: Some(200),
+            challenges: vec![Challenge { scheme: "Bearer".into(), params: vec![("error".into(), EVIL.into(), true)] }],
+            body: EVIL.to_string(),
+            failure: None,
+        }),
+        reasons: if bad { vec![format!("got 200; body {EVIL}")] } else { Vec::new() },
+        evidence: Some(Evidence {
+            request: Outgoing {
+                method: "GET".into(),
+                path: "/protected".into(),
+                headers: vec![("Authorization".into(), "Bearer eyJ…".into())],
+                body: String::new(),
+            },
+            token: json!({"header": {"alg": "none"}, "claims": {"sub": "alice"}}),
+        }),
+        duration: Duration::from_millis(7),
+    }
+}
+
+/// One case per verdict variant, over four sections, one positive control that failed.
+fn sample() -> Report {
+    let cases = vec![
+        case("rfc8725/3.1/alg-none/okta", "rfc8725/3.1", Level::Must, Verdict::Fail),
+        case("rfc8725/3.1/alg-hs256/okta", "rfc8725/3.1", Level::Must, Verdict::Pass),
+        case("rfc6750/3/realm/okta", "rfc6750/3", Level::Should, Verdict::Warn),
+        case("rfc6750/3/error-uri/okta", "rfc6750/3", Level::May, Verdict::Acceptable),
+        case("rfc9068/4/typ/okta", "rfc9068/4", Level::Must, Verdict::Untestable),
+        case("rfc9068/4/skipped/okta", "rfc9068/4", Level::Must, Verdict::Skip),
+        case("rfc9068/2.2/hang/okta", "rfc9068/2.2", Level::Must, Verdict::Error),
+    ];
+    let info = RunInfo {
+        target: "builtin:reference".into(),
+        harness_version: "0.1.0".into(),
+        catalog_hash: "abc123".into(),
+        seed: 0,
+        tenant_source: "header".into(),
+        filters: vec![],
+    };
+    let controls = vec![
+        Control { flavor: Flavor::Okta, accepted: true, detail: "genuine token accepted".into() },
+        Control { flavor: Flavor::Auth0, accepted: false, detail: "genuine token rejected: 401".into() },
+    ];
+    Report::new(info, controls, cases, 42)
+}
+
+#[test]
+fn console_rendering_of_every_verdict() {
+    let report = sample();
+    let text = console::render(&report, Color::Off);
+    for v in ["PASS", "ACCEPT", "WARN", "FAIL", "UNTESTABLE", "SKIP", "ERROR"] {
+        assert!(text.contains(v), "{v} missing from:\n{text}");
+    }
+    assert!(!text.contains("42"), "no timings on the console report");
+    let mut settings = insta::Settings::clone_current();
+    settings.set_omit_expression(true);
+    settings.bind(|| insta::assert_snapshot!("console", text));
+    // With colour: the same text once the ANSI codes are stripped.
+    let colored = console::render(&report, Color::On);
+    assert!(colored.contains("\x1b[31m"));
+    let mut stripped = String::new();
+    let mut rest = colored.as_str();
+    while let Some(i) = rest.find("\x1b[") {
+        stripped.push_str(&rest[..i]);
+        let after = &rest[i..];
+        rest = &after[after.find('m').map(|m| m + 1).unwrap_or(after.len())..];
+    }
+    stripped.push_str(rest);
+    assert_eq!(stripped, text);
+}

@@ -1,0 +1,179 @@
+//! HTTPS (a CA made at start, trusted by nobody but the test) and tenants on listeners of
+//! their own, over real connections on loopback.
+
+use jsonwebtoken::{decode, decode_header, jwk::JwkSet, DecodingKey, Validation};
+use mock_idp::{Flavor, MockIdp, Tenant, TenantSpec};
+use serde_json::Value;
+
+/// A client that trusts only `ca_pem` (no built-in roots).
+fn trusting(ca_pem: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("CA PEM"))
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .expect("client")
+}
+
+fn plain() -> reqwest::Client {
+    reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build().unwrap()
+}
+
+async fn get_json(c: &reqwest::Client, url: &str) -> Value {
+    let r = c.get(url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e:?}"));
+    assert_eq!(r.status(), 200, "{url}");
+    r.json().await.expect("json")
+}
+
+/// Client credentials with the flavor's way of naming the API; returns the access token.
+async fn token(c: &reqwest::Client, t: &Tenant) -> String {
+    let cl = &t.clients()[0];
+    let mut form = vec![
+        ("grant_type", "client_credentials".to_string()),
+        ("client_id", cl.id.clone()),
+        ("client_secret", cl.secret.clone()),
+    ];
+    match t.flavor() {
+        f if f.is_entra() => form.push(("scope", format!("{}/.default", t.audience()))),
+        Flavor::Auth0 => form.push(("audience", t.audience().to_string())),
+        _ => form.push(("scope", "api.read".into())),
+    }
+    let r = c.post(t.token_url()).form(&form).send().await.expect("token request");
+    assert_eq!(r.status(), 200);
+    r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_string()
+}
+
+fn verify(token: &str, jwks: &Value, issuer: &str, aud: &str) -> Value {
+    let header = decode_header(token).expect("header");
+    let set: JwkSet = serde_json::from_value(jwks.clone()).expect("jwks");
+    let jwk = set.find(header.kid.as_deref().expect("kid")).expect("key published");
+    let mut v = Validation::new(header.alg);
+    v.set_issuer(&[issuer]);
+    v.set_audience(&[aud]);
+    decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &v).expect("genuine token verifies").claims
+}
+
+/// Discovery, JWKS and the token endpoint of `t` through `c`; the token verifies.
+async fn round_trip(c: &reqwest::Client, t: &Tenant) {
+    let disco = get_json(c, &t.discovery_url()).await;
+    assert_eq!(disco["jwks_uri"], t.jwks_url().as_str());
+    assert!(disco["token_endpoint"].as_str().unwrap().starts_with("https://"));
+    let jwks = get_json(c, disco["jwks_uri"].as_str().unwrap()).await;
+    let token = token(c, t).await;
+    verify(&token, &jwks, t.issuer(), t.audience());
+}
+
+#[tokio::test]
+async fn https_serves_clients_that_trust_the_ca_and_only_those() {
+    let idp = MockIdp::builder()
+        .seed(11)
+        .tls()
+        .tenant(TenantSpec::new("contoso", Flavor::EntraV2).roles(["admin"]))
+        .tenant(TenantSpec::new("initech", Flavor::Okta).own_listener())
+        .start()
+        .await
+        .expect("start");
+    assert!(idp.uri().starts_with("https://127.0.0.1:"), "{}", idp.uri());
+    assert!(idp.attacker().uri().starts_with("https://"));
+    let pem_path = idp.ca_pem_path().expect("CA file").to_path_buf();
+    assert!(idp.ca_pem().starts_with("-----BEGIN CERTIFICATE-----"));
+    assert_eq!(std::fs::read_to_string(&pem_path).unwrap(), idp.ca_pem());
+
+    let c = trusting(idp.ca_pem());
+    let contoso = idp.tenant("contoso").unwrap();
+    assert!(contoso.issuer().starts_with("https://"));
+    round_trip(&c, &contoso).await;
+    // The own-listener tenant and the attacker host use the same CA.
+    let initech = idp.tenant("initech").unwrap();
+    assert!(initech.issuer().starts_with("https://") && !initech.issuer().starts_with(idp.uri()));
+    round_trip(&c, &initech).await;
+    get_json(&c, &idp.attacker().jwks_url()).await;
+    // The certificate names `localhost` too.
+    let via_name = contoso.jwks_url().replace("127.0.0.1", "localhost");
+    get_json(&c, &via_name).await;
+    assert_eq!(contoso.traffic().jwks, 2);
+
+    // A client with the usual roots but not this CA refuses the server, as does plain HTTP.
+    let err = plain().get(contoso.jwks_url()).send().await.expect_err("untrusted certificate");
+    assert!(err.is_connect(), "{err:?}");
+    let http = contoso.jwks_url().replace("https://", "http://");
+    assert!(!plain().get(&http).send().await.map(|r| r.status().is_success()).unwrap_or(false));
+    // A client trusting another IdP's CA refuses too (each start makes a fresh CA).
+    let other = MockIdp::builder().tls().start().await.unwrap();
+    assert_ne!(other.ca_pem(), idp.ca_pem());
+    assert!(trusting(other.ca_pem()).get(contoso.jwks_url()).send().await.is_err());
+    // The server still answers after failed handshakes.
+    get_json(&c, &contoso.jwks_url()).await;
+
+    drop(idp);
+    assert!(!pem_path.exists(), "the CA file goes with the IdP");
+}
+
+#[tokio::test]
+async fn plain_http_has_no_ca() {
+    let idp = MockIdp::builder().start().await.unwrap();
+    assert!(idp.uri().starts_with("http://"));
+    assert_eq!(idp.ca_pem(), "");
+    assert!(idp.ca_pem_path().is_none());
+}
+
+#[tokio::test]
+async fn own_listener_tenants_get_their_own_origin() {
+    let idp = MockIdp::builder()
+        .seed(11)
+        .tenant(TenantSpec::new("shared", Flavor::Generic))
+        .tenant(TenantSpec::new("alone", Flavor::Generic).own_listener())
+        .tenant(TenantSpec::new("entra-alone", Flavor::EntraV2).own_listener())
+        .tenant(TenantSpec::new("entra-main", Flavor::EntraV2))
+        .start()
+        .await
+        .unwrap();
+    let c = plain();
+    let shared = idp.tenant("shared").unwrap();
+    let alone = idp.tenant("alone").unwrap();
+    assert!(shared.issuer().starts_with(idp.uri()));
+    assert!(alone.issuer().starts_with("http://127.0.0.1:"));
+    assert_ne!(alone.base_url(), idp.uri());
+    assert!(alone.discovery_url().starts_with(alone.base_url()));
+    let disco = get_json(&c, &alone.discovery_url()).await;
+    assert_eq!(disco["issuer"], alone.issuer());
+    let jwks = get_json(&c, &alone.jwks_url()).await;
+    let cl = &alone.clients()[0];
+    let r: Value = c
+        .post(alone.token_url())
+        .form(&[("grant_type", "client_credentials"), ("client_id", &cl.id), ("client_secret", &cl.secret)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    verify(r["access_token"].as_str().unwrap(), &jwks, alone.issuer(), alone.audience());
+    assert_eq!((alone.traffic().discovery, alone.traffic().jwks, alone.traffic().token), (1, 1, 1));
+    // Its paths exist on its own listener only.
+    let on_main = format!("{}{}", idp.uri(), alone.jwks_path());
+    assert_eq!(c.get(&on_main).send().await.unwrap().status(), 404);
+    // The IdP's journal and admin API see it.
+    assert_eq!(idp.journal().entries_for("alone", 0).len(), 3);
+    let listed: Value = c.get(format!("{}/_admin/tenants", idp.uri())).send().await.unwrap().json().await.unwrap();
+    assert!(listed.as_array().unwrap().iter().any(|t| t["slug"] == "alone" && t["issuer"] == alone.issuer()));
+    // An own-listener Entra tenant still shares Microsoft's keys with the others.
+    let (ea, em) = (idp.tenant("entra-alone").unwrap(), idp.tenant("entra-main").unwrap());
+    assert_ne!(ea.base_url(), em.base_url());
+    assert_eq!(ea.active_key().kid(), em.active_key().kid());
+    verify(&ea.access_token(), &get_json(&c, &ea.jwks_url()).await, ea.issuer(), ea.audience());
+
+    // Added while running, and slugs stay unique across listeners.
+    let late = idp.add_tenant(TenantSpec::new("late", Flavor::Auth0).own_listener()).unwrap();
+    assert_ne!(late.base_url(), alone.base_url());
+    get_json(&c, &late.discovery_url()).await;
+    assert!(idp.add_tenant(TenantSpec::new("alone", Flavor::Okta)).is_err());
+    assert!(idp.add_tenant(TenantSpec::new("shared", Flavor::Okta).own_listener()).is_err());
+
+    // Dropping the IdP stops the own listeners too.
+    let url = alone.jwks_url();
+    drop(idp);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(c.get(&url).send().await.is_err(), "own listener stopped");
+}

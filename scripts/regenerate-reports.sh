@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Regenerates the published reports in reports/ (see reports/README.md):
+#
+#   reports/reference/               the built-in reference validator, clean
+#   reports/defect-alg-from-header/  the reference with the `alg-from-header` defect planted
+#   reports/defect-cross-tenant/     the reference with the `cross-tenant` defect planted
+#   reports/node-jose/               the Node adapter on panva's jose (targets/node-jose)
+#       each with report.json, junit.xml, summary.md, report.html
+#   reports/matrix.html              all four side by side (`byoid report matrix`)
+#   reports/matrix.png               a Chromium screenshot of the matrix
+#
+# Usage, from anywhere in the repository:
+#
+#   scripts/regenerate-reports.sh
+#
+# Needs cargo, node/npm (for the Node adapter), jq or python3, and Debian's chromium for the
+# screenshot (`apt-get install -y chromium`; without it the PNG is left as it was).
+#
+# Everything is run with seed 0, so every file but matrix.png comes out byte for byte the
+# same on every run: report.json is published without its `timings` (wall times), which are
+# the only part of a report that changes between two runs of the same seed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --release --quiet -p byoid
+BYOID="$PWD/target/release/byoid"
+OUT=reports
+mkdir -p "$OUT"
+
+# Drops `timings` from a report.json, in place.
+strip_timings() {
+  local f="$1"
+  if command -v jq >/dev/null 2>&1; then
+    jq --indent 2 'del(.timings)' "$f" >"$f.tmp"
+  else
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1]), object_pairs_hook=dict); r.pop("timings",None); print(json.dumps(r, indent=2, ensure_ascii=False))' "$f" >"$f.tmp"
+  fi
+  mv "$f.tmp" "$f"
+}
+
+# run NAME ARGS...: one catalog run into $OUT/NAME/, console output to a scratch file.
+run() {
+  local name="$1"
+  shift
+  local dir="$OUT/$name" log
+  log="$(mktemp)"
+  rm -rf "$dir"
+  local rc=0
+  "$BYOID" scenarios --seed 0 --color never --report-dir "$dir" "$@" >"$log" 2>&1 || rc=$?
+  # Exit 100 means "some cases failed": that is the point of the defect runs (and the Node
+  # adapter may miss a case or two), so it is not an error here. Anything else is.
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 100 ]; then
+    cat "$log" >&2
+    echo "error: byoid scenarios for $name exited $rc" >&2
+    rm -f "$log"
+    exit "$rc"
+  fi
+  echo "$name: $(grep '^Summary:' "$log" || echo 'no summary')"
+  rm -f "$log"
+  strip_timings "$dir/report.json"
+}
+
+run reference
+run defect-alg-from-header --defect alg-from-header
+run defect-cross-tenant --defect cross-tenant
+
+(cd targets/node-jose && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+run node-jose --target-cmd 'node targets/node-jose/server.js'
+
+"$BYOID" report matrix \
+  "$OUT/reference/report.json" \
+  "$OUT/defect-alg-from-header/report.json" \
+  "$OUT/defect-cross-tenant/report.json" \
+  "$OUT/node-jose/report.json" \
+  -o "$OUT/matrix.html" >/dev/null
+echo "wrote $OUT/matrix.html"
+
+if [ -x /usr/bin/chromium ]; then
+  profile="$(mktemp -d)"
+  /usr/bin/chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+    --disable-background-networking --disable-component-update --disable-sync --no-first-run \
+    --hide-scrollbars --user-data-dir="$profile" \
+    --screenshot="$PWD/$OUT/matrix.png" --window-size=1400,1000 \
+    "file://$PWD/$OUT/matrix.html" >/dev/null 2>&1
+  rm -rf "$profile"
+  echo "wrote $OUT/matrix.png"
+else
+  echo "warning: /usr/bin/chromium not found (apt-get install -y chromium); $OUT/matrix.png not updated" >&2
+fi
