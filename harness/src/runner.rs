@@ -231,6 +231,9 @@ pub async fn run_case(world: &World, addr: &str, case: &Case, timeout: Duration)
         return base_result(case, Verdict::Error, vec!["no tenant was made for this case".into()]);
     };
     let before = tenants.own.traffic();
+    let case_started = Instant::now();
+    let cache_window = Duration::from_secs(world.settings.jwks_cache_seconds.max(1));
+    let windows = move || 1 + (case_started.elapsed().as_millis() / cache_window.as_millis()) as u64;
     let jku_marker = format!("/c/{}/", tenants.own.slug());
     let attacker_jku = format!("{}{jku_marker}jwks", world.idp.attacker().uri());
     let mut tally = Tally { worst: Match::Expected, observed: None, evidence: None, reasons: Vec::new() };
@@ -283,11 +286,11 @@ pub async fn run_case(world: &World, addr: &str, case: &Case, timeout: Duration)
             }
         }
         if let Some(t) = &step.traffic {
-            check_traffic(t, &tenants.own.traffic().since(&before), &label, &mut tally);
+            check_traffic(t, &tenants.own.traffic().since(&before), &label, &mut tally, windows());
         }
     }
     if let Some(t) = &case_expect.traffic {
-        check_traffic(t, &tenants.own.traffic().since(&before), "", &mut tally);
+        check_traffic(t, &tenants.own.traffic().since(&before), "", &mut tally, windows());
     }
     if !case_expect.attacker_may_be_contacted {
         let hits = world.idp.attacker().journal().recent().iter().filter(|e| e.path.contains(&jku_marker)).count();
@@ -309,14 +312,16 @@ pub async fn run_case(world: &World, addr: &str, case: &Case, timeout: Duration)
     r
 }
 
-fn check_traffic(t: &TrafficExpect, d: &mock_idp::Traffic, label: &str, tally: &mut Tally) {
+fn check_traffic(t: &TrafficExpect, d: &mock_idp::Traffic, label: &str, tally: &mut Tally, windows: u64) {
+    let scale = if t.per_cache_window { windows } else { 1 };
+    let per = if scale > 1 { format!(" ({scale} cache windows)") } else { String::new() };
     let mut fail = |msg: String| {
         tally.worst = if tally.worst == Match::NoAnswer { Match::NoAnswer } else { Match::Wrong };
         tally.reasons.push(if label.is_empty() { msg } else { format!("{label}: {msg}") });
     };
-    if let Some(max) = t.jwks_max {
+    if let Some(max) = t.jwks_max.map(|m| m * scale) {
         if d.jwks > max {
-            fail(format!("JWKS fetched {} times, at most {max} allowed", d.jwks));
+            fail(format!("JWKS fetched {} times, at most {max} allowed{per}", d.jwks));
         }
     }
     if let Some(min) = t.jwks_min {
@@ -324,10 +329,10 @@ fn check_traffic(t: &TrafficExpect, d: &mock_idp::Traffic, label: &str, tally: &
             fail(format!("JWKS fetched {} times, at least {min} expected", d.jwks));
         }
     }
-    if let Some(max) = t.discovery_max {
+    if let Some(max) = t.discovery_max.map(|m| m * scale) {
         let n = d.discovery + d.oauth_metadata;
         if n > max {
-            fail(format!("discovery fetched {n} times, at most {max} allowed"));
+            fail(format!("discovery fetched {n} times, at most {max} allowed{per}"));
         }
     }
     if let Some(max) = t.total_max {

@@ -432,6 +432,10 @@ pub struct TrafficExpect {
     /// At most this many requests of any kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_max: Option<u64>,
+    /// The maxima are per JWKS cache window: a case that ran for three windows may fetch
+    /// three times as often. Keeps caching cases exact on a slow or loaded machine.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub per_cache_window: bool,
 }
 
 /// A named outcome of one request (RFC 6750 section 3 as the contract's table has it).
