@@ -23,7 +23,9 @@
 //!     does not have (which may trigger one JWKS refetch per 5 s cooldown).
 //!
 //! After the groups it prints the two ratios (`reference_distinct / bare_verify`,
-//! `reference_repeated / bare_verify`) computed from every timed batch of this run.
+//! `reference_repeated / bare_verify`) computed from every timed batch of this run, then again
+//! from 6 alternating rounds of 4,096 requests per side (robust to load drift on a shared
+//! machine; each distinct round gets a fresh reference server, started untimed).
 //! Filter with e.g. `cargo bench -p byoid-benches --bench reference -- http`.
 
 use std::hint::black_box;
@@ -44,6 +46,8 @@ const CONNS: usize = 8;
 const POOL: usize = 4096;
 /// Upper bound on any one load run.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
+/// Alternating rounds of the paired comparison (each side `POOL` requests per round).
+const PAIRED_ROUNDS: usize = 6;
 
 struct Env {
     rt: tokio::runtime::Runtime,
@@ -254,6 +258,44 @@ fn over_http(c: &mut Criterion, env: &Env) {
     drop(bare);
 }
 
+/// Alternating rounds (each side: a fresh reference server and the whole pool of distinct
+/// tokens, then the bare server and the same tokens; repeated token for (c)).
+fn paired(env: &Env) {
+    let key = b::decoding_key(env.tenant.active_key().public_jwk());
+    let bare = env.rt.block_on(b::bare_verify_server(key));
+    let mut bare_client = env.rt.block_on(Client::connect(bare.addr, CONNS)).expect("connect to bare");
+    let bare_addr = bare.addr;
+    let pool = env.pool.clone();
+    let make_bare: MakeRequest = Arc::new(move |i| b::whoami(bare_addr, &pool[i % POOL]));
+    let mut distinct = b::Paired::default();
+    let mut repeated = b::Paired::default();
+    let mut long_lived = env.rt.block_on(start_reference(env));
+    let addr = long_lived.server.addr;
+    let tok = env.warm.clone();
+    let make_repeated: MakeRequest = Arc::new(move |_| b::whoami(addr, &tok));
+    for round in 0..PAIRED_ROUNDS {
+        for side in [round % 2, 1 - round % 2] {
+            if side == 0 {
+                let mut r = env.rt.block_on(start_reference(env));
+                let (addr, pool) = (r.server.addr, env.pool.clone());
+                let l = env.rt.block_on(r.client.run(POOL, RUN_LIMIT, StatusCode::OK, Arc::new(move |i| b::whoami(addr, &pool[i]))));
+                l.assert_all_expected("paired reference distinct");
+                distinct.add_a(&l);
+                let l = env.rt.block_on(long_lived.client.run(POOL, RUN_LIMIT, StatusCode::OK, make_repeated.clone()));
+                l.assert_all_expected("paired reference repeated");
+                repeated.add_a(&l);
+            } else {
+                let l = env.rt.block_on(bare_client.run(POOL, RUN_LIMIT, StatusCode::OK, make_bare.clone()));
+                l.assert_all_expected("paired bare verify");
+                distinct.add_b(&l);
+                repeated.add_b(&l);
+            }
+        }
+    }
+    distinct.print(&format!("(b) distinct tokens, reference vs bare verify, {PAIRED_ROUNDS}x{POOL} requests each"), ">= 0.9x");
+    repeated.print(&format!("(c) repeated token, reference vs bare verify, {PAIRED_ROUNDS}x{POOL} requests each"), ">= 2x");
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     let env = env();
@@ -263,6 +305,9 @@ fn main() {
     println!();
     b::print_ratio("(b) distinct tokens, reference vs bare verify", "reference_distinct", "bare_verify", ">= 0.9x");
     b::print_ratio("(c) repeated token, reference vs bare verify", "reference_repeated", "bare_verify", ">= 2x");
+    if b::rate("reference_distinct").is_some() && b::rate("bare_verify").is_some() {
+        paired(&env);
+    }
     for name in ["reject_bad_signature", "reject_unknown_kid"] {
         if let Some(r) = b::rate(name) {
             println!("(d) {name}: {r:.0} rejections/s");

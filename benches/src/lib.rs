@@ -369,6 +369,38 @@ pub fn print_ratio(label: &str, a: &str, b: &str, goal: &str) {
     }
 }
 
+/// Sums of alternating ("paired") rounds of two measurements, A and B.
+///
+/// Criterion measures one benchmark after another, so on a shared, noisy machine a burst of
+/// someone else's load can land on one side of a comparison only. Alternating short rounds of
+/// A and B (A first in even rounds, B first in odd ones) spreads that noise over both sides.
+#[derive(Clone, Debug, Default)]
+pub struct Paired {
+    /// Requests and time of A.
+    pub a: (u64, Duration),
+    /// Requests and time of B.
+    pub b: (u64, Duration),
+}
+
+impl Paired {
+    /// Adds one round of A.
+    pub fn add_a(&mut self, l: &Load) {
+        self.a.0 += l.done as u64;
+        self.a.1 += l.elapsed;
+    }
+    /// Adds one round of B.
+    pub fn add_b(&mut self, l: &Load) {
+        self.b.0 += l.done as u64;
+        self.b.1 += l.elapsed;
+    }
+    /// Prints `label: A x/s / B y/s = ratio`.
+    pub fn print(&self, label: &str, goal: &str) {
+        let ra = self.a.0 as f64 / self.a.1.as_secs_f64().max(1e-9);
+        let rb = self.b.0 as f64 / self.b.1.as_secs_f64().max(1e-9);
+        println!("{label} (paired rounds): {ra:.0}/s / {rb:.0}/s = {:.2}x (goal {goal})", ra / rb);
+    }
+}
+
 /// `VmRSS` of this process in KiB, from `/proc/self/status` (Linux only; `None` elsewhere).
 pub fn vm_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

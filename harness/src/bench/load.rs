@@ -3,7 +3,7 @@
 //! reads one answer at a time (no pipelining), framing it by `Content-Length` or chunked
 //! encoding. Nothing is allocated or minted on the hot path.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -227,7 +227,7 @@ fn thread_main(
     let mine: Vec<usize> = (0..shared.plan.connections).filter(|c| c % threads == t).collect();
     // Connect before the clock starts.
     let addr = shared.plan.addr;
-    let streams: Vec<Option<TcpStream>> = rt.block_on(async {
+    let streams: Vec<Option<(TcpStream, std::net::TcpStream)>> = rt.block_on(async {
         let mut v = Vec::with_capacity(mine.len());
         for _ in &mine {
             v.push(connect(addr).await.ok());
@@ -245,7 +245,10 @@ fn thread_main(
     let hard = tokio::time::Instant::from_std(deadline + shared.plan.timeout + Duration::from_millis(100));
     rt.block_on(local.run_until(async {
         let mut tasks = Vec::new();
+        let mut watches = Vec::new();
         for (conn, stream) in mine.iter().zip(streams) {
+            let watch = Rc::new(Watch::default());
+            watches.push(watch.clone());
             let ctx = ConnCtx {
                 shared: shared.clone(),
                 stats: stats.clone(),
@@ -254,9 +257,27 @@ fn thread_main(
                 conn: *conn,
                 started,
                 deadline,
+                watch,
             };
             tasks.push(tokio::task::spawn_local(conn_loop(ctx, stream)));
         }
+        // One watchdog per thread instead of a timer per request: an exchange older than the
+        // timeout gets its socket shut down, which ends the pending read or write at once.
+        let limit = shared.plan.timeout;
+        tokio::task::spawn_local(async move {
+            let tick = (limit / 4).clamp(Duration::from_millis(5), Duration::from_millis(100));
+            loop {
+                tokio::time::sleep(tick).await;
+                for w in &watches {
+                    if w.since.get().is_some_and(|t| t.elapsed() > limit) && !w.fired.get() {
+                        w.fired.set(true);
+                        if let Some(sock) = w.sock.borrow().as_ref() {
+                            let _ = sock.shutdown(std::net::Shutdown::Both);
+                        }
+                    }
+                }
+            }
+        });
         let all = async {
             for task in tasks {
                 let _ = task.await;
@@ -288,17 +309,37 @@ struct ConnCtx {
     conn: usize,
     started: Instant,
     deadline: Instant,
+    watch: Rc<Watch>,
 }
 
-async fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
+/// What the thread's watchdog sees of a connection.
+#[derive(Default)]
+struct Watch {
+    /// When the exchange in flight started.
+    since: Cell<Option<Instant>>,
+    /// A duplicate of the socket, to shut it down.
+    sock: RefCell<Option<std::net::TcpStream>>,
+    /// The watchdog shut the socket down.
+    fired: Cell<bool>,
+}
+
+/// Connects; returns the stream and a duplicate handle of its socket (for the watchdog).
+async fn connect(addr: SocketAddr) -> std::io::Result<(TcpStream, std::net::TcpStream)> {
     let s = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr))
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
     s.set_nodelay(true)?;
-    Ok(s)
+    let std_stream = s.into_std()?;
+    let dup = std_stream.try_clone()?;
+    Ok((TcpStream::from_std(std_stream)?, dup))
 }
 
-async fn conn_loop(ctx: ConnCtx, mut stream: Option<TcpStream>) {
+async fn conn_loop(ctx: ConnCtx, stream: Option<(TcpStream, std::net::TcpStream)>) {
+    let watch = ctx.watch.clone();
+    let mut stream = stream.map(|(s, dup)| {
+        *watch.sock.borrow_mut() = Some(dup);
+        s
+    });
     let plan = &ctx.shared.plan;
     let progress = ctx.progress.clone();
     let counters = &progress.per_thread[ctx.thread];
@@ -360,7 +401,11 @@ async fn conn_loop(ctx: ConnCtx, mut stream: Option<TcpStream>) {
         }
         if stream.is_none() {
             match connect(plan.addr).await {
-                Ok(s) => stream = Some(s),
+                Ok((s, dup)) => {
+                    *watch.sock.borrow_mut() = Some(dup);
+                    watch.fired.set(false);
+                    stream = Some(s);
+                }
                 Err(_) => {
                     fail(&ctx, counters, mix, E_CONNECT);
                     // Don't spin on a dead target.
@@ -370,8 +415,12 @@ async fn conn_loop(ctx: ConnCtx, mut stream: Option<TcpStream>) {
             }
         }
         let s = stream.as_mut().expect("connected above");
-        match tokio::time::timeout(plan.timeout, exchange(s, req, &mut buf)).await {
-            Ok(Ok((status, keep))) => {
+        watch.since.set(Some(if interval.is_some() { Instant::now() } else { t0 }));
+        let result = exchange(s, req, &mut buf).await;
+        watch.since.set(None);
+        let result = if watch.fired.get() { Err(E_TIMEOUT) } else { result };
+        match result {
+            Ok((status, keep)) => {
                 let us = t0.elapsed().as_micros() as u64;
                 {
                     let mut st = ctx.stats.borrow_mut();
@@ -382,15 +431,13 @@ async fn conn_loop(ctx: ConnCtx, mut stream: Option<TcpStream>) {
                 counters.answered.fetch_add(1, Ordering::Relaxed);
                 if !keep {
                     stream = None;
+                    *watch.sock.borrow_mut() = None;
                 }
             }
-            Ok(Err(kind)) => {
+            Err(kind) => {
                 fail(&ctx, counters, mix, kind);
                 stream = None;
-            }
-            Err(_) => {
-                fail(&ctx, counters, mix, E_TIMEOUT);
-                stream = None;
+                *watch.sock.borrow_mut() = None;
             }
         }
     }
