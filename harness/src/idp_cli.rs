@@ -79,7 +79,7 @@ struct Planned {
 
 /// A config problem: the message to print after `error: `.
 #[derive(Debug)]
-pub struct ConfigError(pub String);
+struct ConfigError(String);
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

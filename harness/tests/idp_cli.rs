@@ -11,13 +11,28 @@ fn byoid() -> Command {
     Command::new(env!("CARGO_BIN_EXE_byoid"))
 }
 
-/// A config file of its own for each test.
-fn write_config(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("byoid-idp-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
+/// A config file of its own for each use, removed on drop.
+struct Config(PathBuf);
+
+impl Config {
+    fn write(name: &str, text: &str) -> Config {
+        let path = std::env::temp_dir().join(format!("byoid-idp-cli-{}-{name}", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        Config(path)
+    }
+}
+
+impl Drop for Config {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+impl std::ops::Deref for Config {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
 }
 
 /// Runs to completion with a time limit; returns (exit code, stdout, stderr).
@@ -128,11 +143,11 @@ fn http_get(url: &str) -> String {
 
 #[test]
 fn unknown_key_in_config_names_file_line_and_key() {
-    let path = write_config(
+    let path = Config::write(
         "unknown-key.toml",
         "[[tenant]]\nslug = \"contoso\"\nflavor = \"entra-v2\"\nroles = [\"admin\"]\ncolour = \"blue\"\n",
     );
-    let (code, _, err) = run(byoid().args(["idp", "serve", "--listen", "127.0.0.1:0", "--config"]).arg(&path));
+    let (code, _, err) = run(byoid().args(["idp", "serve", "--listen", "127.0.0.1:0", "--config"]).arg(&*path));
     assert_ne!(code, 0);
     assert_eq!(code, byoid::exit::SETUP_ERROR, "{err}");
     assert!(err.contains(&path.display().to_string()), "names the file: {err}");
@@ -140,20 +155,20 @@ fn unknown_key_in_config_names_file_line_and_key() {
     assert!(err.contains("colour"), "names the key: {err}");
 
     // An unknown quirk, and an unknown flavor, are reported the same way.
-    let path = write_config("bad-quirk.toml", "[[tenant]]\nslug = \"a\"\nflavor = \"okta\"\n\n[[tenant]]\nslug = \"b\"\nflavor = \"auth0\"\nquirks = { omit_kid = true, kid_please = 1 }\n");
-    let (code, _, err) = run(byoid().args(["idp", "serve", "--listen", "127.0.0.1:0", "--config"]).arg(&path));
+    let path = Config::write("bad-quirk.toml", "[[tenant]]\nslug = \"a\"\nflavor = \"okta\"\n\n[[tenant]]\nslug = \"b\"\nflavor = \"auth0\"\nquirks = { omit_kid = true, kid_please = 1 }\n");
+    let (code, _, err) = run(byoid().args(["idp", "serve", "--listen", "127.0.0.1:0", "--config"]).arg(&*path));
     assert_eq!(code, byoid::exit::SETUP_ERROR);
     assert!(err.contains("line 8") && err.contains("kid_please"), "{err}");
-    let path = write_config("bad-flavor.toml", "[[tenant]]\nslug = \"a\"\nflavor = \"okta2\"\n");
-    let (code, _, err) = run(byoid().args(["idp", "serve", "--listen", "127.0.0.1:0", "--config"]).arg(&path));
+    let path = Config::write("bad-flavor.toml", "[[tenant]]\nslug = \"a\"\nflavor = \"okta2\"\n");
+    let (code, _, err) = run(byoid().args(["idp", "serve", "--listen", "127.0.0.1:0", "--config"]).arg(&*path));
     assert_eq!(code, byoid::exit::SETUP_ERROR);
     assert!(err.contains("line 3") && err.contains("flavor") && err.contains("okta2"), "{err}");
     // A duplicate slug is caught when the tenant is added, and still located.
-    let path = write_config(
+    let path = Config::write(
         "dup.toml",
         "[[tenant]]\nslug = \"a\"\nflavor = \"okta\"\n[[tenant]]\nslug = \"a\"\nflavor = \"generic\"\n",
     );
-    let (code, _, err) = run(byoid().args(["idp", "serve", "--listen", "127.0.0.1:0", "--config"]).arg(&path));
+    let (code, _, err) = run(byoid().args(["idp", "serve", "--listen", "127.0.0.1:0", "--config"]).arg(&*path));
     assert_eq!(code, byoid::exit::SETUP_ERROR);
     assert!(err.contains("line 5") && err.contains("already exists"), "{err}");
 }
@@ -170,7 +185,7 @@ fn port_in_use_exits_96() {
 
 #[test]
 fn valid_config_serves_its_tenants_and_stops_on_ctrl_c() {
-    let path = write_config(
+    let path = Config::write(
         "valid.toml",
         "# two tenants\n[[tenant]]\nslug = \"contoso\"\nflavor = \"entra-v2\"\nroles = [\"admin\"]\n\n[[tenant]]\nslug = \"initech\"\nflavor = \"okta\"\nown_listener = true\nquirks = { typ = \"absent\", jwks_max_age = 300 }\n",
     );
