@@ -78,6 +78,8 @@ pub struct ScenarioOptions {
     pub idp_listen: SocketAddr,
     /// Where to write the manifest (default: a temporary file).
     pub manifest_out: Option<PathBuf>,
+    /// Serve the mock IdPs over HTTPS (`require_https_metadata` and `ca_bundle` set).
+    pub tls: bool,
 }
 
 impl Default for ScenarioOptions {
@@ -93,6 +95,7 @@ impl Default for ScenarioOptions {
             seed: 0,
             idp_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             manifest_out: None,
+            tls: false,
         }
     }
 }
@@ -157,7 +160,13 @@ pub async fn run_scenarios_with(
 ) -> Result<Report, HarnessError> {
     let started = Instant::now();
     let cases = select_cases(opts)?;
-    let settings = Settings { tenant_source: opts.tenant_source.clone(), seed: opts.seed, idp_listen: opts.idp_listen, ..Settings::default() };
+    let settings = Settings {
+        tenant_source: opts.tenant_source.clone(),
+        seed: opts.seed,
+        idp_listen: opts.idp_listen,
+        tls: opts.tls,
+        ..Settings::default()
+    };
     let world = World::build(&cases, settings).await?;
     let (manifest_path, _tmp) = match &opts.manifest_out {
         Some(p) => (p.clone(), None),

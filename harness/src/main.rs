@@ -84,6 +84,9 @@ struct ScenariosArgs {
     /// Where requests name the tenant.
     #[arg(long, default_value = "header", value_parser = ["header", "path", "subdomain"])]
     tenant_source: String,
+    /// Serve the mock IdPs over HTTPS with a CA made at start (the manifest's `ca_bundle`).
+    #[arg(long)]
+    tls: bool,
     /// Only cases whose id starts with, or whose tag or flavor equals, one of these (repeatable).
     #[arg(long)]
     filter: Vec<String>,
@@ -178,6 +181,7 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
         seed: args.seed,
         idp_listen: args.idp_listen,
         manifest_out: args.manifest_out.clone(),
+        tls: args.tls,
     };
     let expected = match &args.expected_failures {
         Some(p) => match ExpectedFailures::load(p) {

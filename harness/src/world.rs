@@ -57,6 +57,8 @@ pub struct Settings {
     pub seed: u64,
     /// Where the IdPs listen.
     pub idp_listen: SocketAddr,
+    /// Serve the IdPs over HTTPS with a CA made at start (the manifest names its PEM).
+    pub tls: bool,
 }
 
 impl Default for Settings {
@@ -68,6 +70,7 @@ impl Default for Settings {
             jwks_cache_seconds: 2,
             seed: 0,
             idp_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: false,
         }
     }
 }
@@ -139,7 +142,11 @@ fn base_quirks(flavor: Flavor) -> Quirks {
 impl World {
     /// Starts the IdPs and creates every tenant the cases need.
     pub async fn build(cases: &[Case], settings: Settings) -> Result<World, mock_idp::Error> {
-        let idp = MockIdp::builder().seed(settings.seed).listen(settings.idp_listen).start().await?;
+        let mut builder = MockIdp::builder().seed(settings.seed).listen(settings.idp_listen);
+        if settings.tls {
+            builder = builder.tls();
+        }
+        let idp = builder.start().await?;
         let mut world = World { idp, settings, cases: HashMap::new(), controls: BTreeMap::new(), manifest: Value::Null };
         let mut entries: Vec<Value> = Vec::new();
         // Non-Entra flavors share one ring for controls and plain cases, and one for the
@@ -219,8 +226,8 @@ impl World {
             "tenant_source": source,
             "clock_skew_seconds": world.settings.clock_skew_seconds,
             "jwks_cache_seconds": world.settings.jwks_cache_seconds,
-            "require_https_metadata": false,
-            "ca_bundle": null,
+            "require_https_metadata": world.settings.tls,
+            "ca_bundle": world.idp.ca_pem_path().map(|p| p.display().to_string()),
             "tenants": entries,
         });
         Ok(world)

@@ -75,3 +75,17 @@ async fn attached_mode_refuses_non_loopback_targets() {
     let err = byoid::run_scenarios(&opts(TargetSpec::Url("http://10.0.0.1:8080".into()), &["rfc8725/3.1/alg-none/okta"])).await.err().expect("refused");
     assert!(err.to_string().contains("loopback"), "{err}");
 }
+
+/// Every tenant source of the contract, and HTTPS metadata with the CA named in the manifest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_sources_and_tls_work_end_to_end() {
+    for (source, tls) in [("path", false), ("subdomain", false), ("header", true)] {
+        let mut o = opts(TargetSpec::Builtin { defects: vec![] }, &["rfc8725/3.8", "rfc6750/3"]);
+        o.tenant_source = source.parse().unwrap();
+        o.tls = tls;
+        let report = byoid::run_scenarios(&o).await.expect("run");
+        assert!(report.controls.iter().all(|c| c.accepted), "{source} tls={tls}: {:?}", report.controls);
+        let bad: Vec<_> = report.cases.iter().filter(|c| c.verdict != Verdict::Pass).map(|c| (&c.id, &c.reasons)).collect();
+        assert!(bad.is_empty(), "{source} tls={tls}: {bad:?}");
+    }
+}

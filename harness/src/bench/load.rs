@@ -414,6 +414,9 @@ async fn conn_loop(ctx: ConnCtx, stream: Option<(TcpStream, std::net::TcpStream)
                 }
             }
         }
+        if std::env::var_os("BYOID_BENCH_YIELD").is_some() {
+            tokio::task::yield_now().await;
+        }
         let s = stream.as_mut().expect("connected above");
         watch.since.set(Some(if interval.is_some() { Instant::now() } else { t0 }));
         let result = exchange(s, req, &mut buf).await;

@@ -206,6 +206,10 @@ pub fn app(config: Config) -> Router {
                 get(whoami_in_path).post(whoami_in_path),
             )
             .route("/{slug}/api/admin", get(admin_in_path).post(admin_in_path))
+            // The API paths without a slug: a request that names no tenant gets the
+            // contract's 401 invalid_token rather than a bare 404.
+            .route("/api/whoami", get(whoami).post(whoami))
+            .route("/api/admin", get(admin).post(admin))
     } else {
         router
             .route("/api/whoami", get(whoami).post(whoami))
