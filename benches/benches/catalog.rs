@@ -39,7 +39,10 @@ fn main() {
         s.total, s.pass, s.acceptable, s.warn, s.fail, s.untestable, s.skip, s.error
     );
     if report.must_failures() > 0 {
-        eprintln!("warning: {} MUST failures against the reference validator; timings still reported", report.must_failures());
+        eprintln!(
+            "warning: {} MUST failures against the reference validator; timings still reported",
+            report.must_failures()
+        );
     }
 
     let mut runs = 0u64;

@@ -35,17 +35,69 @@ fn main() {
     let payload = payload();
     let rsa = SigningKey::derive(SEED, "bench/forge", KeyKind::Rsa);
     let cases: Vec<(&str, Option<KeyKind>, Signature)> = vec![
-        ("RS256", Some(KeyKind::Rsa), Signature::Key { key: rsa.clone(), alg: "RS256".into() }),
-        ("RS384", Some(KeyKind::Rsa), Signature::Key { key: rsa.clone(), alg: "RS384".into() }),
-        ("RS512", Some(KeyKind::Rsa), Signature::Key { key: rsa.clone(), alg: "RS512".into() }),
-        ("PS256", Some(KeyKind::Rsa), Signature::Key { key: rsa.clone(), alg: "PS256".into() }),
-        ("ES256", Some(KeyKind::P256), Signature::Key { key: SigningKey::derive(SEED, "bench/forge", KeyKind::P256), alg: "ES256".into() }),
-        ("ES384", Some(KeyKind::P384), Signature::Key { key: SigningKey::derive(SEED, "bench/forge", KeyKind::P384), alg: "ES384".into() }),
-        ("EdDSA", Some(KeyKind::Ed25519), Signature::Key { key: SigningKey::derive(SEED, "bench/forge", KeyKind::Ed25519), alg: "EdDSA".into() }),
+        (
+            "RS256",
+            Some(KeyKind::Rsa),
+            Signature::Key {
+                key: rsa.clone(),
+                alg: "RS256".into(),
+            },
+        ),
+        (
+            "RS384",
+            Some(KeyKind::Rsa),
+            Signature::Key {
+                key: rsa.clone(),
+                alg: "RS384".into(),
+            },
+        ),
+        (
+            "RS512",
+            Some(KeyKind::Rsa),
+            Signature::Key {
+                key: rsa.clone(),
+                alg: "RS512".into(),
+            },
+        ),
+        (
+            "PS256",
+            Some(KeyKind::Rsa),
+            Signature::Key {
+                key: rsa.clone(),
+                alg: "PS256".into(),
+            },
+        ),
+        (
+            "ES256",
+            Some(KeyKind::P256),
+            Signature::Key {
+                key: SigningKey::derive(SEED, "bench/forge", KeyKind::P256),
+                alg: "ES256".into(),
+            },
+        ),
+        (
+            "ES384",
+            Some(KeyKind::P384),
+            Signature::Key {
+                key: SigningKey::derive(SEED, "bench/forge", KeyKind::P384),
+                alg: "ES384".into(),
+            },
+        ),
+        (
+            "EdDSA",
+            Some(KeyKind::Ed25519),
+            Signature::Key {
+                key: SigningKey::derive(SEED, "bench/forge", KeyKind::Ed25519),
+                alg: "EdDSA".into(),
+            },
+        ),
         (
             "HS256-public-key",
             Some(KeyKind::Rsa),
-            Signature::Hmac { alg: "HS256".into(), secret: forge::public_key_bytes(&rsa, PublicKeyEncoding::SpkiPem) },
+            Signature::Hmac {
+                alg: "HS256".into(),
+                secret: forge::public_key_bytes(&rsa, PublicKeyEncoding::SpkiPem),
+            },
         ),
         ("none", None, Signature::Segment(String::new())),
     ];
@@ -65,7 +117,9 @@ fn main() {
         // Fail before timing if the forge cannot make this one.
         forge::try_compact(header.as_bytes(), payload.as_bytes(), sig).unwrap_or_else(|e| panic!("{name}: {e}"));
         g.bench_function(*name, |b| {
-            b.iter(|| forge::try_compact(black_box(header.as_bytes()), black_box(payload.as_bytes()), sig).expect("forge"))
+            b.iter(|| {
+                forge::try_compact(black_box(header.as_bytes()), black_box(payload.as_bytes()), sig).expect("forge")
+            })
         });
     }
     g.finish();

@@ -46,20 +46,31 @@ fn main() {
     let token_path = b::path_of(&tenant.token_url());
 
     // The exact bytes the mock serves, fetched once, for the bare server.
-    let (status, jwks) = rt.block_on(b::fetch(addr, b::get(addr, &jwks_path))).expect("JWKS fetch");
+    let (status, jwks) = rt
+        .block_on(b::fetch(addr, b::get(addr, &jwks_path)))
+        .expect("JWKS fetch");
     assert_eq!(status, StatusCode::OK, "JWKS status");
     let bare = rt.block_on(b::bare_bytes_server(jwks.clone()));
     println!("JWKS body: {} bytes", jwks.len());
 
-    let mut idp_client = rt.block_on(Client::connect(addr, CONNS)).expect("connect to the mock IdP");
-    let mut bare_client = rt.block_on(Client::connect(bare.addr, CONNS)).expect("connect to the bare server");
+    let mut idp_client = rt
+        .block_on(Client::connect(addr, CONNS))
+        .expect("connect to the mock IdP");
+    let mut bare_client = rt
+        .block_on(Client::connect(bare.addr, CONNS))
+        .expect("connect to the bare server");
 
     let mut g = c.benchmark_group("mock_idp/jwks");
     g.throughput(Throughput::Elements(1));
     g.bench_function("mock_idp", |bch| {
         bch.iter_custom(|iters| {
             let path = jwks_path.clone();
-            let load = rt.block_on(idp_client.run(iters as usize, RUN_LIMIT, StatusCode::OK, Arc::new(move |_| b::get(addr, &path))));
+            let load = rt.block_on(idp_client.run(
+                iters as usize,
+                RUN_LIMIT,
+                StatusCode::OK,
+                Arc::new(move |_| b::get(addr, &path)),
+            ));
             load.assert_all_expected("mock IdP JWKS");
             b::record("mock_idp_jwks", load.done as u64, load.elapsed);
             load.elapsed
@@ -68,7 +79,12 @@ fn main() {
     let bare_addr = bare.addr;
     g.bench_function("bare_axum", |bch| {
         bch.iter_custom(|iters| {
-            let load = rt.block_on(bare_client.run(iters as usize, RUN_LIMIT, StatusCode::OK, Arc::new(move |_| b::get(bare_addr, "/jwks"))));
+            let load = rt.block_on(bare_client.run(
+                iters as usize,
+                RUN_LIMIT,
+                StatusCode::OK,
+                Arc::new(move |_| b::get(bare_addr, "/jwks")),
+            ));
             load.assert_all_expected("bare JWKS");
             b::record("bare_axum_jwks", load.done as u64, load.elapsed);
             load.elapsed
@@ -86,13 +102,18 @@ fn main() {
     g.bench_function("client_credentials", |bch| {
         bch.iter_custom(|iters| {
             let (path, form) = (token_path.clone(), form.clone());
-            let load = rt.block_on(idp_client.run(iters as usize, RUN_LIMIT, StatusCode::OK, Arc::new(move |_| {
-                Request::post(path.as_str())
-                    .header(header::HOST, addr.to_string())
-                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .body(Full::new(form.clone()))
-                    .expect("request")
-            })));
+            let load = rt.block_on(idp_client.run(
+                iters as usize,
+                RUN_LIMIT,
+                StatusCode::OK,
+                Arc::new(move |_| {
+                    Request::post(path.as_str())
+                        .header(header::HOST, addr.to_string())
+                        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                        .body(Full::new(form.clone()))
+                        .expect("request")
+                }),
+            ));
             load.assert_all_expected("token endpoint");
             b::record("token", load.done as u64, load.elapsed);
             load.elapsed
@@ -102,7 +123,12 @@ fn main() {
 
     c.final_summary();
     println!();
-    b::print_ratio("JWKS GET, mock IdP vs bare axum", "mock_idp_jwks", "bare_axum_jwks", ">= 0.9");
+    b::print_ratio(
+        "JWKS GET, mock IdP vs bare axum",
+        "mock_idp_jwks",
+        "bare_axum_jwks",
+        ">= 0.9",
+    );
     if b::rate("mock_idp_jwks").is_some() && b::rate("bare_axum_jwks").is_some() {
         let mut p = b::Paired::default();
         let path = jwks_path.clone();
@@ -121,7 +147,10 @@ fn main() {
                 }
             }
         }
-        p.print(&format!("JWKS GET, mock IdP vs bare axum, {PAIRED_ROUNDS}x{PAIRED_N} requests each"), ">= 0.9");
+        p.print(
+            &format!("JWKS GET, mock IdP vs bare axum, {PAIRED_ROUNDS}x{PAIRED_N} requests each"),
+            ">= 0.9",
+        );
     }
     if let Some(r) = b::rate("token") {
         println!("token endpoint (client_credentials): {r:.0} tokens/s");

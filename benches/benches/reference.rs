@@ -67,13 +67,22 @@ fn env() -> Env {
     let pool = Arc::new(b::mint_pool(&tenant, POOL));
     eprintln!("minted {POOL} distinct tokens in {:.2?}", started.elapsed());
     let warm = tenant.access_token();
-    Env { rt, _idp: idp, tenant, manifest, pool, warm }
+    Env {
+        rt,
+        _idp: idp,
+        tenant,
+        manifest,
+        pool,
+        warm,
+    }
 }
 
 /// A fresh validator whose discovery document and JWKS are already fetched.
 async fn warm_validator(env: &Env) -> Validator {
     let v = Validator::new(Config::new(env.manifest.clone()));
-    v.validate(Resolution::Found(&env.manifest.tenants[0]), &env.warm).await.expect("warm-up token validates");
+    v.validate(Resolution::Found(&env.manifest.tenants[0]), &env.warm)
+        .await
+        .expect("warm-up token validates");
     v
 }
 
@@ -115,7 +124,11 @@ fn in_process(c: &mut Criterion, env: &Env) {
             env.rt.block_on(async {
                 let t = Instant::now();
                 for _ in 0..iters {
-                    black_box(v.validate(Resolution::Found(tc), &env.warm).await.expect("genuine token"));
+                    black_box(
+                        v.validate(Resolution::Found(tc), &env.warm)
+                            .await
+                            .expect("genuine token"),
+                    );
                 }
                 t.elapsed()
             })
@@ -129,8 +142,10 @@ fn in_process(c: &mut Criterion, env: &Env) {
             let tok = &env.pool[i % POOL];
             i += 1;
             let (input, sig) = tok.rsplit_once('.').expect("compact JWS");
-            assert!(jsonwebtoken::crypto::verify(sig, input.as_bytes(), &key, jsonwebtoken::Algorithm::RS256)
-                .expect("verify"));
+            assert!(
+                jsonwebtoken::crypto::verify(sig, input.as_bytes(), &key, jsonwebtoken::Algorithm::RS256)
+                    .expect("verify")
+            );
         })
     });
     g.finish();
@@ -144,7 +159,9 @@ struct RefServer {
 }
 
 async fn start_reference(env: &Env) -> RefServer {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1");
     let addr = listener.local_addr().expect("local addr");
     let config = Config::new(env.manifest.clone());
     let server = Server::spawn(addr, async move {
@@ -157,11 +174,22 @@ async fn start_reference(env: &Env) -> RefServer {
         .run(1, RUN_LIMIT, StatusCode::OK, Arc::new(move |_| b::whoami(addr, &warm)))
         .await
         .assert_all_expected("reference warm-up");
-    RefServer { server, client, used: 0 }
+    RefServer {
+        server,
+        client,
+        used: 0,
+    }
 }
 
 /// Times `iters` requests built by `make(i)` on `client` and records them under `name`.
-fn timed_run(env: &Env, client: &mut Client, name: &str, iters: u64, expect: StatusCode, make: MakeRequest) -> Duration {
+fn timed_run(
+    env: &Env,
+    client: &mut Client,
+    name: &str,
+    iters: u64,
+    expect: StatusCode,
+    make: MakeRequest,
+) -> Duration {
     let load = env.rt.block_on(client.run(iters as usize, RUN_LIMIT, expect, make));
     load.assert_all_expected(name);
     b::record(name, load.done as u64, load.elapsed);
@@ -206,15 +234,23 @@ fn over_http(c: &mut Criterion, env: &Env) {
     // The bare verify server: same pool, same client shape; it has no cache, so it cycles.
     let key = b::decoding_key(env.tenant.active_key().public_jwk());
     let bare = env.rt.block_on(b::bare_verify_server(key));
-    let mut bare_client = env.rt.block_on(Client::connect(bare.addr, CONNS)).expect("connect to bare");
+    let mut bare_client = env
+        .rt
+        .block_on(Client::connect(bare.addr, CONNS))
+        .expect("connect to bare");
     let mut cursor = 0usize;
     g.bench_function("bare_verify", |bch| {
         bch.iter_custom(|iters| {
             let (addr, pool, base) = (bare.addr, env.pool.clone(), cursor);
             cursor = (cursor + iters as usize) % POOL;
-            timed_run(env, &mut bare_client, "bare_verify", iters, StatusCode::OK, Arc::new(move |i| {
-                b::whoami(addr, &pool[(base + i) % POOL])
-            }))
+            timed_run(
+                env,
+                &mut bare_client,
+                "bare_verify",
+                iters,
+                StatusCode::OK,
+                Arc::new(move |i| b::whoami(addr, &pool[(base + i) % POOL])),
+            )
         })
     });
 
@@ -225,9 +261,14 @@ fn over_http(c: &mut Criterion, env: &Env) {
     g.bench_function("reference_repeated", |bch| {
         bch.iter_custom(|iters| {
             let tok = repeated.clone();
-            timed_run(env, &mut r.client, "reference_repeated", iters, StatusCode::OK, Arc::new(move |_| {
-                b::whoami(addr, &tok)
-            }))
+            timed_run(
+                env,
+                &mut r.client,
+                "reference_repeated",
+                iters,
+                StatusCode::OK,
+                Arc::new(move |_| b::whoami(addr, &tok)),
+            )
         })
     });
 
@@ -235,21 +276,33 @@ fn over_http(c: &mut Criterion, env: &Env) {
     g.bench_function("reject_bad_signature", |bch| {
         bch.iter_custom(|iters| {
             let tok = bad_sig.clone();
-            timed_run(env, &mut r.client, "reject_bad_signature", iters, StatusCode::UNAUTHORIZED, Arc::new(move |_| {
-                b::whoami(addr, &tok)
-            }))
+            timed_run(
+                env,
+                &mut r.client,
+                "reject_bad_signature",
+                iters,
+                StatusCode::UNAUTHORIZED,
+                Arc::new(move |_| b::whoami(addr, &tok)),
+            )
         })
     });
 
     let mut parts = env.tenant.parts(&MintOptions::default());
-    parts.header.insert("kid".into(), serde_json::json!("bench-unknown-kid"));
+    parts
+        .header
+        .insert("kid".into(), serde_json::json!("bench-unknown-kid"));
     let unknown_kid = parts.compact();
     g.bench_function("reject_unknown_kid", |bch| {
         bch.iter_custom(|iters| {
             let tok = unknown_kid.clone();
-            timed_run(env, &mut r.client, "reject_unknown_kid", iters, StatusCode::UNAUTHORIZED, Arc::new(move |_| {
-                b::whoami(addr, &tok)
-            }))
+            timed_run(
+                env,
+                &mut r.client,
+                "reject_unknown_kid",
+                iters,
+                StatusCode::UNAUTHORIZED,
+                Arc::new(move |_| b::whoami(addr, &tok)),
+            )
         })
     });
     g.finish();
@@ -263,7 +316,10 @@ fn over_http(c: &mut Criterion, env: &Env) {
 fn paired(env: &Env) {
     let key = b::decoding_key(env.tenant.active_key().public_jwk());
     let bare = env.rt.block_on(b::bare_verify_server(key));
-    let mut bare_client = env.rt.block_on(Client::connect(bare.addr, CONNS)).expect("connect to bare");
+    let mut bare_client = env
+        .rt
+        .block_on(Client::connect(bare.addr, CONNS))
+        .expect("connect to bare");
     let bare_addr = bare.addr;
     let pool = env.pool.clone();
     let make_bare: MakeRequest = Arc::new(move |i| b::whoami(bare_addr, &pool[i % POOL]));
@@ -278,22 +334,39 @@ fn paired(env: &Env) {
             if side == 0 {
                 let mut r = env.rt.block_on(start_reference(env));
                 let (addr, pool) = (r.server.addr, env.pool.clone());
-                let l = env.rt.block_on(r.client.run(POOL, RUN_LIMIT, StatusCode::OK, Arc::new(move |i| b::whoami(addr, &pool[i]))));
+                let l = env.rt.block_on(r.client.run(
+                    POOL,
+                    RUN_LIMIT,
+                    StatusCode::OK,
+                    Arc::new(move |i| b::whoami(addr, &pool[i])),
+                ));
                 l.assert_all_expected("paired reference distinct");
                 distinct.add_a(&l);
-                let l = env.rt.block_on(long_lived.client.run(POOL, RUN_LIMIT, StatusCode::OK, make_repeated.clone()));
+                let l = env.rt.block_on(
+                    long_lived
+                        .client
+                        .run(POOL, RUN_LIMIT, StatusCode::OK, make_repeated.clone()),
+                );
                 l.assert_all_expected("paired reference repeated");
                 repeated.add_a(&l);
             } else {
-                let l = env.rt.block_on(bare_client.run(POOL, RUN_LIMIT, StatusCode::OK, make_bare.clone()));
+                let l = env
+                    .rt
+                    .block_on(bare_client.run(POOL, RUN_LIMIT, StatusCode::OK, make_bare.clone()));
                 l.assert_all_expected("paired bare verify");
                 distinct.add_b(&l);
                 repeated.add_b(&l);
             }
         }
     }
-    distinct.print(&format!("(b) distinct tokens, reference vs bare verify, {PAIRED_ROUNDS}x{POOL} requests each"), ">= 0.9x");
-    repeated.print(&format!("(c) repeated token, reference vs bare verify, {PAIRED_ROUNDS}x{POOL} requests each"), ">= 2x");
+    distinct.print(
+        &format!("(b) distinct tokens, reference vs bare verify, {PAIRED_ROUNDS}x{POOL} requests each"),
+        ">= 0.9x",
+    );
+    repeated.print(
+        &format!("(c) repeated token, reference vs bare verify, {PAIRED_ROUNDS}x{POOL} requests each"),
+        ">= 2x",
+    );
 }
 
 fn main() {
@@ -303,8 +376,18 @@ fn main() {
     over_http(&mut c, &env);
     c.final_summary();
     println!();
-    b::print_ratio("(b) distinct tokens, reference vs bare verify", "reference_distinct", "bare_verify", ">= 0.9x");
-    b::print_ratio("(c) repeated token, reference vs bare verify", "reference_repeated", "bare_verify", ">= 2x");
+    b::print_ratio(
+        "(b) distinct tokens, reference vs bare verify",
+        "reference_distinct",
+        "bare_verify",
+        ">= 0.9x",
+    );
+    b::print_ratio(
+        "(c) repeated token, reference vs bare verify",
+        "reference_repeated",
+        "bare_verify",
+        ">= 2x",
+    );
     if b::rate("reference_distinct").is_some() && b::rate("bare_verify").is_some() {
         paired(&env);
     }

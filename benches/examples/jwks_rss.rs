@@ -36,13 +36,29 @@ fn main() {
         let mut client = Client::connect(addr, CONNS).await.expect("connect to the mock IdP");
         // One warm-up round so lazily built state (JWKS bytes, connection buffers) counts as "before".
         let p = path.clone();
-        client.run(CONNS * 4, limit, StatusCode::OK, Arc::new(move |_| b::get(addr, &p))).await.assert_all_expected("warm-up");
+        client
+            .run(CONNS * 4, limit, StatusCode::OK, Arc::new(move |_| b::get(addr, &p)))
+            .await
+            .assert_all_expected("warm-up");
         let before = b::vm_rss_kib();
         let p = path.clone();
-        let load = client.run(requests, limit, StatusCode::OK, Arc::new(move |_| b::get(addr, &p))).await;
+        let load = client
+            .run(requests, limit, StatusCode::OK, Arc::new(move |_| b::get(addr, &p)))
+            .await;
         let after = b::vm_rss_kib();
-        let kib = |v: Option<u64>| v.map_or_else(|| "n/a".to_string(), |k| format!("{k} KiB ({:.1} MiB)", k as f64 / 1024.0));
-        println!("requests: {} of {requests} in {:.2?} over {CONNS} connections ({} errors, {} unexpected)", load.done, load.elapsed, load.errors, load.done - load.expected);
+        let kib = |v: Option<u64>| {
+            v.map_or_else(
+                || "n/a".to_string(),
+                |k| format!("{k} KiB ({:.1} MiB)", k as f64 / 1024.0),
+            )
+        };
+        println!(
+            "requests: {} of {requests} in {:.2?} over {CONNS} connections ({} errors, {} unexpected)",
+            load.done,
+            load.elapsed,
+            load.errors,
+            load.done - load.expected
+        );
         println!("rate: {:.0} req/s", load.rate());
         println!("VmRSS before: {}", kib(before));
         println!("VmRSS after:  {}", kib(after));

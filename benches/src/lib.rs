@@ -165,7 +165,9 @@ impl Client {
 async fn open(addr: SocketAddr) -> std::io::Result<SendRequest<Full<Bytes>>> {
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
-    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(std::io::Error::other)?;
+    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(std::io::Error::other)?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -192,7 +194,10 @@ pub async fn fetch(addr: SocketAddr, req: Request<Full<Bytes>>) -> Result<(Statu
 
 /// A `GET path` request with a `Host` header.
 pub fn get(addr: SocketAddr, path: &str) -> Request<Full<Bytes>> {
-    Request::get(path).header(header::HOST, addr.to_string()).body(Full::new(Bytes::new())).expect("request")
+    Request::get(path)
+        .header(header::HOST, addr.to_string())
+        .body(Full::new(Bytes::new()))
+        .expect("request")
 }
 
 /// `GET /api/whoami` with `Authorization: Bearer token` and the tenant header, as the
@@ -209,7 +214,8 @@ pub fn whoami(addr: SocketAddr, token: &str) -> Request<Full<Bytes>> {
 /// The path and query of an absolute `http://host:port/path` URL.
 pub fn path_of(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    rest.find('/').map_or_else(|| "/".to_string(), |i| rest[i..].to_string())
+    rest.find('/')
+        .map_or_else(|| "/".to_string(), |i| rest[i..].to_string())
 }
 
 /// A running server task; aborted when dropped.
@@ -222,7 +228,10 @@ pub struct Server {
 impl Server {
     /// Runs `serve` (which serves on `addr`) as a task of the current runtime.
     pub fn spawn(addr: SocketAddr, serve: impl std::future::Future<Output = ()> + Send + 'static) -> Server {
-        Server { addr, task: tokio::spawn(serve) }
+        Server {
+            addr,
+            task: tokio::spawn(serve),
+        }
     }
 }
 
@@ -260,19 +269,27 @@ pub async fn bare_verify_server(key: jsonwebtoken::DecodingKey) -> Server {
     let addr = listener.local_addr().expect("local addr");
     let task = tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let key = key.clone();
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                     let ok = bare_verify(&key, &req);
                     async move {
-                        let (status, body) = if ok { (StatusCode::OK, "{}") } else { (StatusCode::UNAUTHORIZED, "") };
+                        let (status, body) = if ok {
+                            (StatusCode::OK, "{}")
+                        } else {
+                            (StatusCode::UNAUTHORIZED, "")
+                        };
                         let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
                         *resp.status_mut() = status;
                         Ok::<_, Infallible>(resp)
                     }
                 });
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
             });
         }
     });
@@ -288,7 +305,9 @@ fn bare_verify(key: &jsonwebtoken::DecodingKey, req: &Request<Incoming>) -> bool
     else {
         return false;
     };
-    let Some((input, sig)) = token.rsplit_once('.') else { return false };
+    let Some((input, sig)) = token.rsplit_once('.') else {
+        return false;
+    };
     jsonwebtoken::crypto::verify(sig, input.as_bytes(), key, jsonwebtoken::Algorithm::RS256).unwrap_or(false)
 }
 
@@ -334,7 +353,10 @@ pub fn mint_pool(tenant: &mock_idp::Tenant, n: usize) -> Vec<String> {
                 s.spawn(move || (0..k).map(|_| tenant.access_token()).collect::<Vec<_>>())
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("mint thread")).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("mint thread"))
+            .collect()
     })
 }
 
@@ -355,16 +377,15 @@ pub fn record(name: &str, n: u64, elapsed: Duration) {
 /// Requests per second of the measurement `name` so far, if it ran.
 pub fn rate(name: &str) -> Option<f64> {
     let m = RATES.lock().unwrap_or_else(|e| e.into_inner());
-    m.get(name).filter(|(n, t)| *n > 0 && !t.is_zero()).map(|(n, t)| *n as f64 / t.as_secs_f64())
+    m.get(name)
+        .filter(|(n, t)| *n > 0 && !t.is_zero())
+        .map(|(n, t)| *n as f64 / t.as_secs_f64())
 }
 
 /// Prints `label: a/b = ratio (goal)` when both measurements ran in this process.
 pub fn print_ratio(label: &str, a: &str, b: &str, goal: &str) {
     match (rate(a), rate(b)) {
-        (Some(x), Some(y)) => println!(
-            "{label}: {a} {x:.0}/s / {b} {y:.0}/s = {:.2}x (goal {goal})",
-            x / y
-        ),
+        (Some(x), Some(y)) => println!("{label}: {a} {x:.0}/s / {b} {y:.0}/s = {:.2}x (goal {goal})", x / y),
         _ => println!("{label}: not measured in this run (needs both {a} and {b})"),
     }
 }
@@ -397,7 +418,10 @@ impl Paired {
     pub fn print(&self, label: &str, goal: &str) {
         let ra = self.a.0 as f64 / self.a.1.as_secs_f64().max(1e-9);
         let rb = self.b.0 as f64 / self.b.1.as_secs_f64().max(1e-9);
-        println!("{label} (paired rounds): {ra:.0}/s / {rb:.0}/s = {:.2}x (goal {goal})", ra / rb);
+        println!(
+            "{label} (paired rounds): {ra:.0}/s / {rb:.0}/s = {:.2}x (goal {goal})",
+            ra / rb
+        );
     }
 }
 
