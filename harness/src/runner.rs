@@ -149,7 +149,11 @@ pub async fn run(
     let sem = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
     let on_result = Arc::new(on_result);
     let mut set = tokio::task::JoinSet::new();
-    for (index, case) in cases.into_iter().enumerate() {
+    // Stateful cases mostly wait (rotations, cache windows, cooldowns): start them first so
+    // their waits overlap the CPU work of the others. Results keep catalog order.
+    let mut order: Vec<(usize, Case)> = cases.into_iter().enumerate().collect();
+    order.sort_by_key(|(i, c)| (!c.is_stateful(), *i));
+    for (index, case) in order {
         let world = world.clone();
         let sem = sem.clone();
         let addr = target_addr.clone();

@@ -67,7 +67,7 @@ impl Default for Settings {
             tenant_source: TenantSource::Header("X-Tenant-Slug".into()),
             clock_skew_seconds: 60,
             // Short, so rotation and retirement cases wait little; 100 requests still fit.
-            jwks_cache_seconds: 2,
+            jwks_cache_seconds: 1,
             seed: 0,
             idp_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             tls: false,

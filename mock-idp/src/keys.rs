@@ -132,7 +132,16 @@ impl SigningKey {
         // A kid shaped like a vendor's (base64url of a short hash), stable for the triple.
         let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(digest)[..12]);
         match kind {
-            KeyKind::Rsa => rsa_key(&mut rng, kid),
+            KeyKind::Rsa => {
+                // Seed 0's keys ship with the crate: RSA generation is the costliest thing a
+                // run does (about 150 ms a key), and seed 0 is the default.
+                let embedded = if seed == 0 { embedded_rsa(label) } else { None };
+                let private = embedded.unwrap_or_else(|| {
+                    // Generation from a seeded RNG cannot fail for a 2048-bit modulus except on a bug.
+                    rsa::RsaPrivateKey::new(&mut rng, 2048).expect("RSA-2048 generation")
+                });
+                rsa_key(private, kid)
+            }
             KeyKind::P256 => ec_key::<p256::NistP256>(&mut rng, kid, KeyKind::P256, "P-256"),
             KeyKind::P384 => ec_key::<p384::NistP384>(&mut rng, kid, KeyKind::P384, "P-384"),
             KeyKind::Ed25519 => ed25519_key(&mut rng, kid),
@@ -247,12 +256,44 @@ fn self_signed(kind: KeyKind, pkcs8: &[u8], kid: &str) -> Option<Certificate> {
     })
 }
 
-fn rsa_key(rng: &mut ChaCha20Rng, kid: String) -> SigningKey {
+/// The labels whose seed-0 RSA keys are embedded (`keys/seed0-rsa.txt`): every ring the
+/// harness and the mock IdP use by default, three generations deep.
+pub const EMBEDDED_RSA_LABELS: &[&str] = &[
+    "entra/0", "entra/1", "entra/2", "entra/duplicate", "entra/enc",
+    "shared/0", "shared/1", "shared/duplicate", "shared/enc",
+    "other/0", "other/1",
+    "tenant-attacker/0",
+    "pool/0", "pool/1", "pool/2", "pool/3", "pool/4", "pool/5", "pool/duplicate", "pool/enc",
+];
+
+const EMBEDDED_RSA: &str = include_str!("../keys/seed0-rsa.txt");
+
+/// The embedded seed-0 RSA key for `label`: PKCS#1 DER, base64, one `label key` per line.
+fn embedded_rsa(label: &str) -> Option<rsa::RsaPrivateKey> {
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    let line = EMBEDDED_RSA.lines().find(|l| l.split(' ').next() == Some(label))?;
+    let der = base64::engine::general_purpose::STANDARD.decode(line.split(' ').nth(1)?).ok()?;
+    rsa::RsaPrivateKey::from_pkcs1_der(&der).ok()
+}
+
+/// Generates the seed-0 RSA key of `label` without the embedded table, as PKCS#1 DER:
+/// what `keys/seed0-rsa.txt` holds (see the `embed-keys` example).
+pub fn generate_seed0_rsa_der(label: &str) -> Vec<u8> {
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    let mut h = Sha256::new();
+    h.update(0u64.to_be_bytes());
+    h.update(label.as_bytes());
+    h.update([KeyKind::Rsa as u8]);
+    let digest: [u8; 32] = h.finalize().into();
+    let mut rng = ChaCha20Rng::from_seed(digest);
+    let private = rsa::RsaPrivateKey::new(&mut rng, 2048).expect("RSA-2048 generation");
+    private.to_pkcs1_der().expect("PKCS#1 encoding").as_bytes().to_vec()
+}
+
+fn rsa_key(private: rsa::RsaPrivateKey, kid: String) -> SigningKey {
     use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey};
     use rsa::pkcs8::{EncodePublicKey, LineEnding};
     use rsa::traits::PublicKeyParts;
-    // Generation from a seeded RNG cannot fail for a 2048-bit modulus except on a bug.
-    let private = rsa::RsaPrivateKey::new(rng, 2048).expect("RSA-2048 generation");
     let public = private.to_public_key();
     let der = private.to_pkcs1_der().expect("PKCS#1 encoding");
     let pkcs8 = rsa::pkcs8::EncodePrivateKey::to_pkcs8_der(&private).expect("PKCS#8 encoding");
@@ -340,6 +381,18 @@ pub fn pem_block(label: &str, der: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn embedded_seed0_keys_are_the_derived_ones() {
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        for label in EMBEDDED_RSA_LABELS {
+            assert!(embedded_rsa(label).is_some(), "{label} is embedded");
+        }
+        // One regeneration proves the table holds what derivation makes (RSA generation is
+        // slow, so one label only).
+        let embedded = embedded_rsa("pool/0").unwrap().to_pkcs1_der().unwrap();
+        assert_eq!(embedded.as_bytes(), generate_seed0_rsa_der("pool/0").as_slice());
+    }
 
     #[test]
     fn derive_is_stable_and_cached() {
