@@ -25,13 +25,17 @@ trap 'kill $SERVER 2>/dev/null || true' EXIT INT TERM
 for _ in $(seq 50); do curl -sf -o /dev/null "$URL" && break; sleep 0.1; done
 
 echo "target: byoid bench --serve-static (hyper, 1400-byte JSON), $CONN connections, ${SECS} s each, $THREADS generator threads"
-echo "round tool  req/s"
+# Besides req/s, each tool's own CPU time per answer (user+sys, /usr/bin/time): the part of
+# the two cores a generator takes away from the target, and the steadier of the two figures
+# on a machine shared with other work.
+cpu_us() { awk -v n="$2" '{printf "%.2f", ($1 + $2) * 1e6 / n}' "$1"; }
+echo "round tool  req/s        answers   generator CPU us/answer"
 for r in $(seq "$ROUNDS"); do
-    b=$("$BYOID" bench --target-url "$URL" --raw-get --connections "$CONN" --threads "$THREADS" --duration "$SECS" 2>/dev/null | awk '$1 == "all" {print $3}')
-    echo "$r     byoid $b"
-    w=$("$WRK" -t"$THREADS" -c"$CONN" -d"${SECS}s" "$URL" | awk '/^Requests\/sec:/ {print $2}')
-    echo "$r     wrk   $w"
-    o=$("$OHA" -c "$CONN" -z "${SECS}s" --no-tui "$URL" | awk '/Requests\/sec:/ {print $2}')
-    echo "$r     oha   $o"
+    set -- $(/usr/bin/time -f "%U %S" -o /tmp/cmp-cpu.b "$BYOID" bench --target-url "$URL" --raw-get --connections "$CONN" --threads "$THREADS" --duration "$SECS" 2>/dev/null | awk '$1 == "all" {print $3, $2}')
+    b=$1; echo "$r     byoid $1  $2  $(cpu_us /tmp/cmp-cpu.b "$2")"
+    set -- $(/usr/bin/time -f "%U %S" -o /tmp/cmp-cpu.w "$WRK" -t"$THREADS" -c"$CONN" -d"${SECS}s" "$URL" | awk '/^Requests\/sec:/ {r = $2} / requests in / {n = $1} END {print r, n}')
+    w=$1; echo "$r     wrk   $1  $2  $(cpu_us /tmp/cmp-cpu.w "$2")"
+    set -- $(/usr/bin/time -f "%U %S" -o /tmp/cmp-cpu.o "$OHA" -c "$CONN" -z "${SECS}s" --no-tui "$URL" | awk '/Requests\/sec:/ {r = $2} /\[200\] / {n = $2} END {print r, n}')
+    o=$1; echo "$r     oha   $1  $2  $(cpu_us /tmp/cmp-cpu.o "$2")"
     echo "$r     ratios byoid/wrk $(echo "$b $w" | awk '{printf "%.2f", $1/$2}')  byoid/oha $(echo "$b $o" | awk '{printf "%.2f", $1/$2}')"
 done

@@ -336,6 +336,11 @@ async fn connect(addr: SocketAddr) -> std::io::Result<(TcpStream, std::net::TcpS
 
 async fn conn_loop(ctx: ConnCtx, stream: Option<(TcpStream, std::net::TcpStream)>) {
     let watch = ctx.watch.clone();
+    // Closed loop: let every connection of this thread whose answer arrived in the same
+    // wake-up read it before any sends its next request, so requests reach the target in a
+    // burst (as wrk's event loop does) instead of waking it once per connection. Measured on
+    // the static target: 3-6% more req/s.
+    let yield_first = ctx.shared.plan.rate.is_none();
     let mut stream = stream.map(|(s, dup)| {
         *watch.sock.borrow_mut() = Some(dup);
         s
@@ -414,7 +419,7 @@ async fn conn_loop(ctx: ConnCtx, stream: Option<(TcpStream, std::net::TcpStream)
                 }
             }
         }
-        if std::env::var_os("BYOID_BENCH_YIELD").is_some() {
+        if yield_first {
             tokio::task::yield_now().await;
         }
         let s = stream.as_mut().expect("connected above");

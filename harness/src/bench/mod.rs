@@ -205,7 +205,7 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
     if !(1..=100_000).contains(&args.pool) {
         return Err(usage("--pool must be between 1 and 100000"));
     }
-    if !(args.max_regression >= 0.0) {
+    if args.max_regression.is_nan() || args.max_regression < 0.0 {
         return Err(usage("--max-regression must be 0 or more"));
     }
     if !args.idp_listen.ip().is_loopback() {
