@@ -109,12 +109,29 @@ pub struct Entry {
     pub at_ms: u64,
 }
 
+/// What the serving path stores: no allocation for tenant routes (the name is shared, the
+/// path is implied by the endpoint); only unmatched paths are copied.
+#[derive(Debug)]
+struct RawEntry {
+    seq: u64,
+    tenant: std::sync::Arc<str>,
+    endpoint: Endpoint,
+    path: PathRecord,
+    at_ms: u64,
+}
+
+#[derive(Debug)]
+enum PathRecord {
+    Known(std::sync::Arc<str>),
+    Copied(Box<str>),
+}
+
 /// The bounded journal of one IdP listener.
 #[derive(Debug)]
 pub struct Journal {
     started: Instant,
     seq: AtomicU64,
-    recent: Mutex<VecDeque<Entry>>,
+    recent: Mutex<VecDeque<RawEntry>>,
     capacity: usize,
 }
 
@@ -123,18 +140,22 @@ impl Journal {
         Journal { started: Instant::now(), seq: AtomicU64::new(0), recent: Mutex::new(VecDeque::new()), capacity }
     }
 
+    /// Records a request to a known path (`path` is shared, not copied).
+    pub(crate) fn record_known(&self, tenant: &std::sync::Arc<str>, endpoint: Endpoint, path: &std::sync::Arc<str>) {
+        self.push(tenant.clone(), endpoint, PathRecord::Known(path.clone()));
+    }
+
+    /// Records a request to a path no route knows (copied, at most 256 characters).
     pub(crate) fn record(&self, tenant: &str, endpoint: Endpoint, path: &str) {
+        self.push(tenant.into(), endpoint, PathRecord::Copied(path.chars().take(256).collect::<String>().into()));
+    }
+
+    fn push(&self, tenant: std::sync::Arc<str>, endpoint: Endpoint, path: PathRecord) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         if self.capacity == 0 {
             return;
         }
-        let entry = Entry {
-            seq,
-            tenant: tenant.to_string(),
-            endpoint,
-            path: path.chars().take(256).collect(),
-            at_ms: self.started.elapsed().as_millis() as u64,
-        };
+        let entry = RawEntry { seq, tenant, endpoint, path, at_ms: self.started.elapsed().as_millis() as u64 };
         let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         if recent.len() == self.capacity {
             recent.pop_front();
@@ -149,7 +170,7 @@ impl Journal {
 
     /// The most recent entries (at most the journal's capacity), oldest first.
     pub fn recent(&self) -> Vec<Entry> {
-        self.recent.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
+        self.recent.lock().unwrap_or_else(|e| e.into_inner()).iter().map(RawEntry::to_entry).collect()
     }
 
     /// Recent entries for one tenant with `seq > after`.
@@ -158,8 +179,18 @@ impl Journal {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .filter(|e| e.seq > after && e.tenant == tenant)
-            .cloned()
+            .filter(|e| e.seq > after && &*e.tenant == tenant)
+            .map(RawEntry::to_entry)
             .collect()
+    }
+}
+
+impl RawEntry {
+    fn to_entry(&self) -> Entry {
+        let path = match &self.path {
+            PathRecord::Known(p) => p.to_string(),
+            PathRecord::Copied(p) => p.to_string(),
+        };
+        Entry { seq: self.seq, tenant: self.tenant.to_string(), endpoint: self.endpoint, path, at_ms: self.at_ms }
     }
 }

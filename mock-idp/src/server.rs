@@ -24,6 +24,16 @@ use crate::tenant::{Fault, Faults, KeyRing, MintOptions, Quirks, RotationStep, T
 struct Route {
     tenant: Arc<TenantInner>,
     endpoint: Endpoint,
+    /// The path and the tenant's name, shared with the journal so recording allocates nothing.
+    path: Arc<str>,
+    name: Arc<str>,
+}
+
+impl Route {
+    fn new(tenant: Arc<TenantInner>, endpoint: Endpoint, path: &str) -> Route {
+        let name: Arc<str> = tenant.slug.as_str().into();
+        Route { tenant, endpoint, path: path.into(), name }
+    }
 }
 
 /// State shared by the handlers of one listener.
@@ -114,8 +124,8 @@ impl Shared {
                 .entry(ring_name.clone())
                 .or_insert_with(|| {
                     let doc = Arc::new(TenantInner::common_doc(&self.base, ring.clone()));
-                    routes.insert(doc.layout.discovery.clone(), Route { tenant: doc.clone(), endpoint: Endpoint::Discovery });
-                    routes.insert(doc.layout.jwks.clone(), Route { tenant: doc.clone(), endpoint: Endpoint::Jwks });
+                    routes.insert(doc.layout.discovery.clone(), Route::new(doc.clone(), Endpoint::Discovery, &doc.layout.discovery));
+                    routes.insert(doc.layout.jwks.clone(), Route::new(doc.clone(), Endpoint::Jwks, &doc.layout.jwks));
                     doc
                 })
                 .clone();
@@ -136,7 +146,8 @@ impl Shared {
             return Err(crate::Error::InvalidTenant(format!("path `{p}` of tenant `{}` is taken", spec.slug)));
         }
         for (path, endpoint) in paths {
-            routes.insert(path, Route { tenant: inner.clone(), endpoint });
+            let route = Route::new(inner.clone(), endpoint, &path);
+            routes.insert(path, route);
         }
         let tenant = Tenant(inner);
         self.tenants.write().unwrap_or_else(|e| e.into_inner()).insert(spec.slug.clone(), tenant.clone());
@@ -158,16 +169,18 @@ pub(crate) fn router(shared: Arc<Shared>) -> axum::Router {
 }
 
 async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    let path = req.uri().path().to_string();
+    // A clone of the URI shares its bytes: no copy of the path on the serving path.
+    let uri = req.uri().clone();
+    let path = uri.path();
     if let Some(rest) = path.strip_prefix("/_admin/") {
         let rest = rest.to_string();
         return admin(&shared, req, &rest).await;
     }
-    let route = shared.routes.read().unwrap_or_else(|e| e.into_inner()).get(&path).cloned();
+    let route = shared.routes.read().unwrap_or_else(|e| e.into_inner()).get(path).cloned();
     let Some(route) = route else {
         match &shared.catch_all {
             Some(t) => {
-                shared.journal.record(&t.slug, Endpoint::Other, &path);
+                shared.journal.record(&t.slug, Endpoint::Other, path);
                 t.counters.bump(Endpoint::Other);
                 // Any `.../jwks` path on the attacker host serves its keys, so each case can
                 // give a URL of its own and find its own requests in the journal.
@@ -177,12 +190,12 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
                     return r;
                 }
             }
-            None => shared.journal.record("unmatched", Endpoint::Other, &path),
+            None => shared.journal.record("unmatched", Endpoint::Other, path),
         }
         return json_response(StatusCode::NOT_FOUND, &json!({"error": "not_found"}));
     };
+    shared.journal.record_known(&route.name, route.endpoint, &route.path);
     let tenant = route.tenant;
-    shared.journal.record(&tenant.slug, route.endpoint, &path);
     tenant.counters.bump(route.endpoint);
     if let Some(t) = &shared.catch_all {
         if !Arc::ptr_eq(t, &tenant) {
@@ -204,7 +217,8 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             let mut resp = Response::new(Body::from(tenant.jwks_bytes()));
             let headers = resp.headers_mut();
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
-            if let Some(age) = tenant.quirks().jwks_max_age {
+            let max_age = tenant.quirks.read().unwrap_or_else(|e| e.into_inner()).jwks_max_age;
+            if let Some(age) = max_age {
                 if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={age}")) {
                     headers.insert(header::CACHE_CONTROL, v);
                 }
