@@ -311,6 +311,17 @@ pub fn append_member(object: &str, name: &str, value_json: &str) -> String {
     format!("{stripped}{sep}{}:{value_json}}}", serde_json::Value::String(name.to_string()))
 }
 
+/// The token with `n` segments: extra ones are copies of the payload segment, missing ones
+/// are dropped from the end (2, 4 and 6 segments are the classic parser confusions).
+pub fn with_segments(token: &str, n: usize) -> String {
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut out: Vec<&str> = parts.iter().copied().take(n).collect();
+    while out.len() < n {
+        out.push(parts.get(1).copied().unwrap_or(""));
+    }
+    out.join(".")
+}
+
 /// A JWE-shaped five-part token (RFC 7516 compact form) with a plausible header.
 pub fn jwe_shaped(kid: &str) -> String {
     let header = format!(r#"{{"alg":"RSA-OAEP-256","enc":"A256GCM","kid":"{kid}"}}"#);
