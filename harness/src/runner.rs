@@ -476,7 +476,7 @@ fn shorten(req: &Outgoing, token: &str) -> Outgoing {
 }
 
 /// Replaces Unix times (ten-digit numbers) in echoed bodies so reports compare byte for byte.
-fn mask_times(text: &str) -> String {
+pub fn mask_times(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut digits = String::new();
     let flush = |digits: &mut String, out: &mut String| {
