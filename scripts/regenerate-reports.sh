@@ -3,7 +3,7 @@
 #
 #   reports/reference/               the built-in reference validator, clean
 #   reports/defect-alg-from-header/  the reference with the `alg-from-header` defect planted
-#   reports/defect-cross-tenant/     the reference with the `cross-tenant` defect planted
+#   reports/defect-no-audience-check/ the reference with the `no-audience-check` defect planted
 #   reports/node-jose/               the Node adapter on panva's jose (targets/node-jose)
 #       each with report.json, junit.xml, summary.md, report.html
 #   reports/matrix.html              all four side by side (`byoid report matrix`)
@@ -62,7 +62,7 @@ run() {
 
 run reference
 run defect-alg-from-header --defect alg-from-header
-run defect-cross-tenant --defect cross-tenant
+run defect-no-audience-check --defect no-audience-check
 
 (cd targets/node-jose && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 run node-jose --target-cmd 'node targets/node-jose/server.js'
@@ -70,7 +70,7 @@ run node-jose --target-cmd 'node targets/node-jose/server.js'
 "$BYOID" report matrix \
   "$OUT/reference/report.json" \
   "$OUT/defect-alg-from-header/report.json" \
-  "$OUT/defect-cross-tenant/report.json" \
+  "$OUT/defect-no-audience-check/report.json" \
   "$OUT/node-jose/report.json" \
   -o "$OUT/matrix.html" >/dev/null
 echo "wrote $OUT/matrix.html"

@@ -202,7 +202,7 @@ pub async fn fuzz(target: TargetSpec, args: &FuzzArgs) -> Result<FuzzOutcome, cr
     let text = "section = \"fuzz\"\ntitle = \"Fuzz\"\nlevel = \"must\"\n[[case]]\nid = \"base\"\ntitle = \"base\"\nflavors = \"all\"\nexpect = \"ok\"\n";
     let bases = crate::catalog::parse_file(std::path::Path::new("fuzz.toml"), text)?;
     let world = Arc::new(World::build(&bases, Settings { seed: args.seed, ..Settings::default() }).await?);
-    let dir = std::env::temp_dir().join(format!("byoid-fuzz-{}", std::process::id()));
+    let dir = crate::unique_temp_dir("fuzz");
     let manifest = dir.join("manifest.json");
     crate::target::write_manifest(&manifest, &world.manifest).map_err(|e| crate::HarnessError::Io(e.to_string()))?;
     let running = RunningTarget::start(&target, &manifest, Duration::from_secs(30)).await?;

@@ -171,7 +171,7 @@ pub async fn run_scenarios_with(
     let (manifest_path, _tmp) = match &opts.manifest_out {
         Some(p) => (p.clone(), None),
         None => {
-            let dir = std::env::temp_dir().join(format!("byoid-{}-{}", std::process::id(), started.elapsed().as_nanos()));
+            let dir = unique_temp_dir("run");
             (dir.join("manifest.json"), Some(TempDir(dir)))
         }
     };
@@ -208,6 +208,14 @@ pub async fn run_scenarios_with(
         filters: opts.filters.clone(),
     };
     Ok(Report::new(info, controls, results, started.elapsed().as_millis() as u64))
+}
+
+/// A fresh directory name under the system temp dir, unique in this process and across
+/// concurrent runs in it (tests run several at once).
+pub fn unique_temp_dir(what: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("byoid-{what}-{}-{n}", std::process::id()))
 }
 
 struct TempDir(PathBuf);

@@ -276,7 +276,7 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
         let manifest_path = match &args.manifest_out {
             Some(p) => p.clone(),
             None => {
-                let dir = std::env::temp_dir().join(format!("byoid-bench-{}", std::process::id()));
+                let dir = crate::unique_temp_dir("bench");
                 _tmp = Some(TempDir(dir.clone()));
                 dir.join("manifest.json")
             }

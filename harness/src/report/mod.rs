@@ -114,6 +114,8 @@ pub struct Report {
 /// Wall times.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Timings {
+    /// When the run started, UTC (RFC 3339).
+    pub started_at: String,
     /// The whole run, startup included.
     pub run_ms: u64,
     /// Each case.
@@ -124,7 +126,9 @@ impl Report {
     /// Builds a report; sorts cases by id.
     pub fn new(run: RunInfo, controls: Vec<Control>, mut cases: Vec<CaseResult>, run_ms: u64) -> Report {
         cases.sort_by(|a, b| a.id.cmp(&b.id));
+        let started = std::time::SystemTime::now() - std::time::Duration::from_millis(run_ms);
         let timings = Timings {
+            started_at: rfc3339(started),
             run_ms,
             cases_ms: cases.iter().map(|c| (c.id.clone(), c.duration.as_millis() as u64)).collect(),
         };
@@ -148,5 +152,33 @@ impl Report {
     /// MUST-level failures and errors.
     pub fn must_failures(&self) -> usize {
         self.cases.iter().filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Error)).count()
+    }
+}
+
+/// Formats a time as `YYYY-MM-DDTHH:MM:SSZ` (UTC), without a date crate.
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    let secs = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        let t = |s: u64| std::time::UNIX_EPOCH + std::time::Duration::from_secs(s);
+        assert_eq!(super::rfc3339(t(0)), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(t(1_795_442_562)), "2026-11-23T14:02:42Z");
+        assert_eq!(super::rfc3339(t(951_782_400)), "2000-02-29T00:00:00Z");
     }
 }
