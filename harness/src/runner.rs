@@ -34,6 +34,10 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Every verdict, best first: the column order of the reports.
+    pub const ALL: [Verdict; 7] =
+        [Verdict::Pass, Verdict::Acceptable, Verdict::Warn, Verdict::Fail, Verdict::Untestable, Verdict::Skip, Verdict::Error];
+
     /// Upper-case word for the console.
     pub fn word(self) -> &'static str {
         match self {

@@ -47,15 +47,6 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-const VERDICTS: [Verdict; 7] = [
-    Verdict::Pass,
-    Verdict::Acceptable,
-    Verdict::Warn,
-    Verdict::Fail,
-    Verdict::Untestable,
-    Verdict::Skip,
-    Verdict::Error,
-];
 
 const CSS: &str = r#"
 :root{--pass:#2e7d32;--pass-bg:#e8f5e9;--acc:#558b2f;--acc-bg:#f1f8e9;--warn:#a86b00;--warn-bg:#fff8e1;--fail:#c62828;--fail-bg:#ffebee;--unt:#6a1b9a;--unt-bg:#f3e5f5;--skip:#616161;--skip-bg:#f5f5f5;--err:#8e0000;--err-bg:#ffcdd2}
@@ -211,7 +202,7 @@ pub fn render(report: &Report) -> String {
         "<span class=\"badge\">{} cases</span>",
         report.summary.total
     );
-    for v in VERDICTS {
+    for v in Verdict::ALL {
         let n = report.cases.iter().filter(|c| c.verdict == v).count();
         let _ = write!(
             out,
@@ -222,7 +213,7 @@ pub fn render(report: &Report) -> String {
         );
     }
     out.push_str("</p>\n<table class=\"levels\">\n<thead><tr><th>Level</th>");
-    for v in VERDICTS {
+    for v in Verdict::ALL {
         let _ = write!(out, "<th>{}</th>", v.word());
     }
     out.push_str("<th>Total</th></tr></thead>\n<tbody>\n");
@@ -233,7 +224,7 @@ pub fn render(report: &Report) -> String {
     ] {
         let cases: Vec<&CaseResult> = report.cases.iter().filter(|c| c.level == level).collect();
         let _ = write!(out, "<tr><th>{level}</th>");
-        for v in VERDICTS {
+        for v in Verdict::ALL {
             let n = cases.iter().filter(|c| c.verdict == v).count();
             let class = if n > 0 {
                 format!(" v-{}", verdict_name(v))
@@ -276,7 +267,7 @@ pub fn render(report: &Report) -> String {
 
     // Filters.
     out.push_str("<div class=\"filters\" id=\"filters\">\n<label>Level <select id=\"f-level\"><option value=\"\">all</option><option value=\"must\">MUST</option><option value=\"should\">SHOULD</option><option value=\"may\">MAY</option></select></label>\n<span>");
-    for v in VERDICTS {
+    for v in Verdict::ALL {
         let _ = write!(
             out,
             "<label><input type=\"checkbox\" class=\"f-verdict\" value=\"{0}\" checked> <span class=\"badge v-{0}\">{1}</span></label> ",
@@ -297,7 +288,7 @@ pub fn render(report: &Report) -> String {
             .map(|c| c.section_title.as_str())
             .unwrap_or("");
         let mut tally = String::new();
-        for v in VERDICTS {
+        for v in Verdict::ALL {
             let n = cases.iter().filter(|c| c.verdict == v).count();
             if n > 0 {
                 let _ = write!(
@@ -477,7 +468,7 @@ pub fn render_matrix(reports: &[(String, Value)]) -> String {
         reports.len()
     );
     out.push_str("<table class=\"targets\">\n<thead><tr><th>Label</th><th>Target</th><th>Harness</th><th>Catalog</th>");
-    for v in VERDICTS {
+    for v in Verdict::ALL {
         let _ = write!(out, "<th>{}</th>", v.word());
     }
     out.push_str("</tr></thead>\n<tbody>\n");
@@ -491,7 +482,7 @@ pub fn render_matrix(reports: &[(String, Value)]) -> String {
             escape(&str_of(&run, "harness_version")),
             escape(&str_of(&run, "catalog_hash"))
         );
-        for v in VERDICTS {
+        for v in Verdict::ALL {
             let name = verdict_name(v);
             let n = col
                 .values()
@@ -526,7 +517,7 @@ pub fn render_matrix(reports: &[(String, Value)]) -> String {
         let _ = write!(out, "<option value=\"{0}\">{0}</option>", escape(t));
     }
     out.push_str("</select></label>\n<label>Verdict in any column <select id=\"f-verdict\"><option value=\"\">any</option>");
-    for v in VERDICTS {
+    for v in Verdict::ALL {
         let _ = write!(
             out,
             "<option value=\"{}\">{}</option>",

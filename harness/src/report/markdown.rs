@@ -15,15 +15,6 @@ use crate::report::console::section_name;
 use crate::report::Report;
 use crate::runner::{CaseResult, Verdict};
 
-const VERDICTS: [Verdict; 7] = [
-    Verdict::Pass,
-    Verdict::Acceptable,
-    Verdict::Warn,
-    Verdict::Fail,
-    Verdict::Untestable,
-    Verdict::Skip,
-    Verdict::Error,
-];
 
 /// The Markdown text of `report`.
 pub fn render(report: &Report) -> String {
@@ -73,7 +64,7 @@ pub fn render(report: &Report) -> String {
     for level in [Level::Must, Level::Should, Level::May] {
         let cases: Vec<&CaseResult> = report.cases.iter().filter(|c| c.level == level).collect();
         let mut row = format!("| {level} |");
-        for v in VERDICTS {
+        for v in Verdict::ALL {
             let _ = write!(
                 row,
                 " {} |",
@@ -83,7 +74,7 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "{row} {} |", cases.len());
     }
     let mut row = "| **All** |".to_string();
-    for v in VERDICTS {
+    for v in Verdict::ALL {
         let _ = write!(
             row,
             " **{}** |",
