@@ -199,13 +199,28 @@ impl RunningTarget {
             task.abort();
         }
         if let Some(mut child) = self.child.take() {
-            if let Some(pid) = child.id() {
+            // Only a child that still runs has a process group of ours to signal; a reaped
+            // one's id may already belong to someone else.
+            if let (Ok(None), Some(pid)) = (child.try_wait(), child.id()) {
                 // SIGTERM to the group first, then SIGKILL after a grace period.
-                let _ = std::process::Command::new("kill").arg("-TERM").arg(format!("-{pid}")).status();
+                signal_group(pid, libc::SIGTERM);
                 if tokio::time::timeout(Duration::from_secs(2), child.wait()).await.is_err() {
-                    let _ = std::process::Command::new("kill").arg("-KILL").arg(format!("-{pid}")).status();
+                    signal_group(pid, libc::SIGKILL);
                     let _ = child.kill().await;
                 }
+            }
+        }
+    }
+}
+
+/// Signals the process group `pgid` (the launched target and everything it started).
+fn signal_group(pgid: u32, signal: libc::c_int) {
+    // Never 0 or 1 (our own group, or every process): only a real child's group.
+    if let Ok(pgid) = libc::pid_t::try_from(pgid) {
+        if pgid > 1 {
+            // SAFETY: killpg only sends a signal; a stale or foreign pgid fails with ESRCH/EPERM.
+            unsafe {
+                libc::killpg(pgid, signal);
             }
         }
     }
