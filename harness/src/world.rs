@@ -131,7 +131,7 @@ fn uses_sibling(case: &Case) -> bool {
 
 /// Harness defaults per flavor: contract v1 rejects a missing `typ`, which genuine Okta
 /// tokens lack, so Okta tenants emit `typ: JWT` unless a case asks for the real shape.
-fn base_quirks(flavor: Flavor) -> Quirks {
+pub fn base_quirks(flavor: Flavor) -> Quirks {
     let mut q = Quirks::default();
     if flavor == Flavor::Okta {
         q.typ = TypQuirk::Value("JWT".into());
@@ -158,7 +158,7 @@ impl World {
         for f in &flavors {
             let spec = IdpTenantSpec::new(slug_for("ctl", f.name()), *f).key_ring(shared_ring(*f)).quirks(base_quirks(*f));
             let t = world.idp.add_tenant(spec)?;
-            entries.push(world.entry(&t, None));
+            entries.push(manifest_entry(&t, None));
             world.controls.insert(*f, t);
         }
         for case in cases {
@@ -182,12 +182,12 @@ impl World {
             if let Some(f) = &case.tenant.faults {
                 own.set_faults(f.clone());
             }
-            entries.push(world.entry(&own, Some(case)));
+            entries.push(manifest_entry(&own, Some(case)));
             let other = if uses_other(case) {
                 let ring = if case.flavor.is_entra() { ring.clone() } else { "other".to_string() };
                 let spec = IdpTenantSpec::new(slug_for("o", &case.id), case.flavor).key_ring(ring).quirks(base_quirks(case.flavor)).roles(case.tenant.roles.clone());
                 let t = world.idp.add_tenant(spec)?;
-                entries.push(world.entry(&t, None));
+                entries.push(manifest_entry(&t, None));
                 Some(t)
             } else {
                 None
@@ -195,7 +195,7 @@ impl World {
             let sibling = if uses_sibling(case) {
                 let spec = IdpTenantSpec::new(slug_for("s", &case.id), case.flavor).key_ring(ring).quirks(quirks).roles(case.tenant.roles.clone());
                 let t = world.idp.add_tenant(spec)?;
-                entries.push(world.entry(&t, None));
+                entries.push(manifest_entry(&t, None));
                 Some(t)
             } else {
                 None
@@ -232,35 +232,36 @@ impl World {
         });
         Ok(world)
     }
+}
 
-    /// The manifest entry of a tenant.
-    fn entry(&self, t: &Tenant, case: Option<&Case>) -> Value {
-        let interp = |s: &String| -> String {
-            s.replace("{issuer}", t.issuer())
-                .replace("{audience}", t.audience())
-                .replace("{client_id}", &t.clients()[0].id)
-                .replace("{tenant_id}", t.tenant_key())
-        };
-        let spec = case.map(|c| c.tenant.clone()).unwrap_or_default();
-        let default_issuers = match t.flavor() {
-            // The common document's issuer is a template, and Entra v1 issues from another host
-            // than its metadata: both need the accepted issuer spelled out.
-            Flavor::EntraCommon | Flavor::EntraV1 => json!([t.issuer()]),
-            _ => Value::Null,
-        };
-        let mut mappings = BTreeMap::new();
-        if t.roles_claim() != "roles" {
-            mappings.insert(t.roles_claim().to_string(), "roles".to_string());
-        }
-        json!({
-            "slug": t.slug(),
-            "enabled": !spec.disabled,
-            "metadata_address": t.discovery_url(),
-            "valid_issuers": spec.valid_issuers.as_ref().map(|v| json!(v.iter().map(interp).collect::<Vec<_>>())).unwrap_or(default_issuers),
-            "valid_audiences": spec.valid_audiences.as_ref().map(|v| v.iter().map(interp).collect()).unwrap_or_else(|| vec![t.audience().to_string()]),
-            "allowed_client_ids": spec.allowed_client_ids.as_ref().map(|v| v.iter().map(interp).collect()).unwrap_or_else(|| vec![t.clients()[0].id.clone()]),
-            "require_access_token_type": spec.require_access_token_type,
-            "claim_mappings": spec.claim_mappings.clone().unwrap_or(mappings),
-        })
+/// The manifest entry (contract section 2) of a tenant: the harness defaults, with the
+/// case's tenant settings over them when a case is given.
+pub fn manifest_entry(t: &Tenant, case: Option<&Case>) -> Value {
+    let interp = |s: &String| -> String {
+        s.replace("{issuer}", t.issuer())
+            .replace("{audience}", t.audience())
+            .replace("{client_id}", &t.clients()[0].id)
+            .replace("{tenant_id}", t.tenant_key())
+    };
+    let spec = case.map(|c| c.tenant.clone()).unwrap_or_default();
+    let default_issuers = match t.flavor() {
+        // The common document's issuer is a template, and Entra v1 issues from another host
+        // than its metadata: both need the accepted issuer spelled out.
+        Flavor::EntraCommon | Flavor::EntraV1 => json!([t.issuer()]),
+        _ => Value::Null,
+    };
+    let mut mappings = BTreeMap::new();
+    if t.roles_claim() != "roles" {
+        mappings.insert(t.roles_claim().to_string(), "roles".to_string());
     }
+    json!({
+        "slug": t.slug(),
+        "enabled": !spec.disabled,
+        "metadata_address": t.discovery_url(),
+        "valid_issuers": spec.valid_issuers.as_ref().map(|v| json!(v.iter().map(interp).collect::<Vec<_>>())).unwrap_or(default_issuers),
+        "valid_audiences": spec.valid_audiences.as_ref().map(|v| v.iter().map(interp).collect()).unwrap_or_else(|| vec![t.audience().to_string()]),
+        "allowed_client_ids": spec.allowed_client_ids.as_ref().map(|v| v.iter().map(interp).collect()).unwrap_or_else(|| vec![t.clients()[0].id.clone()]),
+        "require_access_token_type": spec.require_access_token_type,
+        "claim_mappings": spec.claim_mappings.clone().unwrap_or(mappings),
+    })
 }

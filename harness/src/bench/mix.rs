@@ -1,10 +1,11 @@
 //! Traffic mixes, the bench's mock IdP tenants and manifest, and the token pools (minted,
 //! and turned into request bytes, before the clock starts).
 
-use std::collections::BTreeMap;
 
 use mock_idp::forge::{self, Signature, SignatureDamage};
-use mock_idp::{Flavor, MintOptions, MockIdp, Quirks, Tenant, TenantSpec, TokenKind, TypQuirk};
+use mock_idp::{Flavor, MintOptions, MockIdp, Tenant, TenantSpec, TokenKind};
+
+use crate::world::{base_quirks, manifest_entry};
 use serde_json::{json, Value};
 
 use crate::world::TenantSource;
@@ -158,15 +159,6 @@ pub struct BenchWorld {
     pub manifest: Value,
 }
 
-/// Harness defaults per flavor (see `world.rs`): contract v1 rejects a missing `typ`.
-fn base_quirks(flavor: Flavor) -> Quirks {
-    let mut q = Quirks::default();
-    if flavor == Flavor::Okta {
-        q.typ = TypQuirk::Value("JWT".into());
-    }
-    q
-}
-
 /// Starts the IdPs with the tenants the mixes need and builds the manifest.
 pub async fn build_world(
     mixes: &[WeightedMix],
@@ -186,7 +178,7 @@ pub async fn build_world(
                 // Two key rings for the whole bench: Entra's shared keys and everyone else's.
                 let ring = if f.is_entra() { "entra" } else { "shared" };
                 let t = idp.add_tenant(TenantSpec::new(slug, *f).key_ring(ring).quirks(base_quirks(*f)).roles(["reader"]))?;
-                entries.push(entry(&t));
+                entries.push(manifest_entry(&t, None));
                 ts.push(t);
             }
         }
@@ -207,27 +199,6 @@ pub async fn build_world(
         "tenants": entries,
     });
     Ok(BenchWorld { idp, tenants, manifest })
-}
-
-fn entry(t: &Tenant) -> Value {
-    let issuers = match t.flavor() {
-        Flavor::EntraCommon | Flavor::EntraV1 => json!([t.issuer()]),
-        _ => Value::Null,
-    };
-    let mut mappings = BTreeMap::new();
-    if t.roles_claim() != "roles" {
-        mappings.insert(t.roles_claim().to_string(), "roles".to_string());
-    }
-    json!({
-        "slug": t.slug(),
-        "enabled": true,
-        "metadata_address": t.discovery_url(),
-        "valid_issuers": issuers,
-        "valid_audiences": [t.audience()],
-        "allowed_client_ids": [t.clients()[0].id],
-        "require_access_token_type": false,
-        "claim_mappings": mappings,
-    })
 }
 
 /// A token and the tenant slug to send it for.
