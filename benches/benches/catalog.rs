@@ -31,7 +31,9 @@ fn main() {
     let opts = ScenarioOptions::default();
 
     let started = Instant::now();
-    let report = rt.block_on(byoid::run_scenarios(&opts)).expect("catalog run");
+    let report = rt
+        .block_on(byoid::run_scenarios(&opts))
+        .expect("catalog run");
     let cold = started.elapsed();
     let s = &report.summary;
     println!(
@@ -51,7 +53,10 @@ fn main() {
         b.iter_custom(|iters| {
             let t = Instant::now();
             for _ in 0..iters {
-                black_box(rt.block_on(byoid::run_scenarios(&opts)).expect("catalog run"));
+                black_box(
+                    rt.block_on(byoid::run_scenarios(&opts))
+                        .expect("catalog run"),
+                );
             }
             let e = t.elapsed();
             runs += iters;

@@ -115,10 +115,16 @@ fn main() {
             None => format!(r#"{{"typ":"at+jwt","alg":"{alg}"}}"#),
         };
         // Fail before timing if the forge cannot make this one.
-        forge::try_compact(header.as_bytes(), payload.as_bytes(), sig).unwrap_or_else(|e| panic!("{name}: {e}"));
+        forge::try_compact(header.as_bytes(), payload.as_bytes(), sig)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         g.bench_function(*name, |b| {
             b.iter(|| {
-                forge::try_compact(black_box(header.as_bytes()), black_box(payload.as_bytes()), sig).expect("forge")
+                forge::try_compact(
+                    black_box(header.as_bytes()),
+                    black_box(payload.as_bytes()),
+                    sig,
+                )
+                .expect("forge")
             })
         });
     }
@@ -130,7 +136,9 @@ fn main() {
     let opts = MintOptions::default();
     let mut g = c.benchmark_group("forge/tenant_mint");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("generic_rs256", |b| b.iter(|| tenant.mint(black_box(&opts))));
+    g.bench_function("generic_rs256", |b| {
+        b.iter(|| tenant.mint(black_box(&opts)))
+    });
     g.finish();
     drop(idp);
 

@@ -137,11 +137,21 @@ fn main() {
         for round in 0..PAIRED_ROUNDS {
             for side in [round % 2, 1 - round % 2] {
                 if side == 0 {
-                    let l = rt.block_on(idp_client.run(PAIRED_N, RUN_LIMIT, StatusCode::OK, make_idp.clone()));
+                    let l = rt.block_on(idp_client.run(
+                        PAIRED_N,
+                        RUN_LIMIT,
+                        StatusCode::OK,
+                        make_idp.clone(),
+                    ));
                     l.assert_all_expected("paired mock IdP JWKS");
                     p.add_a(&l);
                 } else {
-                    let l = rt.block_on(bare_client.run(PAIRED_N, RUN_LIMIT, StatusCode::OK, make_bare.clone()));
+                    let l = rt.block_on(bare_client.run(
+                        PAIRED_N,
+                        RUN_LIMIT,
+                        StatusCode::OK,
+                        make_bare.clone(),
+                    ));
                     l.assert_all_expected("paired bare JWKS");
                     p.add_b(&l);
                 }

@@ -29,6 +29,11 @@
 //! Filter with e.g. `cargo bench -p byoid-benches --bench reference -- http`.
 
 use std::hint::black_box;
+
+// The allocator the `byoid-reference` and `byoid` binaries use; both servers below
+// live in this process, so they share it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -107,7 +112,11 @@ fn in_process(c: &mut Criterion, env: &Env) {
                 total += env.rt.block_on(async {
                     let t = Instant::now();
                     for tok in &env.pool[used..used + n] {
-                        black_box(v.validate(Resolution::Found(tc), tok).await.expect("genuine token"));
+                        black_box(
+                            v.validate(Resolution::Found(tc), tok)
+                                .await
+                                .expect("genuine token"),
+                        );
                     }
                     t.elapsed()
                 });
@@ -142,10 +151,13 @@ fn in_process(c: &mut Criterion, env: &Env) {
             let tok = &env.pool[i % POOL];
             i += 1;
             let (input, sig) = tok.rsplit_once('.').expect("compact JWS");
-            assert!(
-                jsonwebtoken::crypto::verify(sig, input.as_bytes(), &key, jsonwebtoken::Algorithm::RS256)
-                    .expect("verify")
-            );
+            assert!(jsonwebtoken::crypto::verify(
+                sig,
+                input.as_bytes(),
+                &key,
+                jsonwebtoken::Algorithm::RS256
+            )
+            .expect("verify"));
         })
     });
     g.finish();
@@ -167,11 +179,18 @@ async fn start_reference(env: &Env) -> RefServer {
     let server = Server::spawn(addr, async move {
         let _ = byoid_reference::serve(listener, config).await;
     });
-    let mut client = Client::connect(addr, CONNS).await.expect("connect to the reference");
+    let mut client = Client::connect(addr, CONNS)
+        .await
+        .expect("connect to the reference");
     // Untimed: the first request fetches discovery and the JWKS.
     let warm = env.warm.clone();
     client
-        .run(1, RUN_LIMIT, StatusCode::OK, Arc::new(move |_| b::whoami(addr, &warm)))
+        .run(
+            1,
+            RUN_LIMIT,
+            StatusCode::OK,
+            Arc::new(move |_| b::whoami(addr, &warm)),
+        )
         .await
         .assert_all_expected("reference warm-up");
     RefServer {
@@ -190,7 +209,9 @@ fn timed_run(
     expect: StatusCode,
     make: MakeRequest,
 ) -> Duration {
-    let load = env.rt.block_on(client.run(iters as usize, RUN_LIMIT, expect, make));
+    let load = env
+        .rt
+        .block_on(client.run(iters as usize, RUN_LIMIT, expect, make));
     load.assert_all_expected(name);
     b::record(name, load.done as u64, load.elapsed);
     load.elapsed
@@ -253,6 +274,28 @@ fn over_http(c: &mut Criterion, env: &Env) {
             )
         })
     });
+
+    // The HTTP floor: the same bare server without the RS256 check.
+    let floor = env.rt.block_on(b::bare_accept_server());
+    let mut floor_client = env
+        .rt
+        .block_on(Client::connect(floor.addr, CONNS))
+        .expect("connect to the floor server");
+    g.bench_function("bare_http_floor", |bch| {
+        bch.iter_custom(|iters| {
+            let (addr, tok) = (floor.addr, env.warm.clone());
+            timed_run(
+                env,
+                &mut floor_client,
+                "bare_http_floor",
+                iters,
+                StatusCode::OK,
+                Arc::new(move |_| b::whoami(addr, &tok)),
+            )
+        })
+    });
+    drop(floor_client);
+    drop(floor);
 
     // (c) and (d) on one long-lived reference server.
     let mut r = env.rt.block_on(start_reference(env));
@@ -342,17 +385,21 @@ fn paired(env: &Env) {
                 ));
                 l.assert_all_expected("paired reference distinct");
                 distinct.add_a(&l);
-                let l = env.rt.block_on(
-                    long_lived
-                        .client
-                        .run(POOL, RUN_LIMIT, StatusCode::OK, make_repeated.clone()),
-                );
+                let l = env.rt.block_on(long_lived.client.run(
+                    POOL,
+                    RUN_LIMIT,
+                    StatusCode::OK,
+                    make_repeated.clone(),
+                ));
                 l.assert_all_expected("paired reference repeated");
                 repeated.add_a(&l);
             } else {
-                let l = env
-                    .rt
-                    .block_on(bare_client.run(POOL, RUN_LIMIT, StatusCode::OK, make_bare.clone()));
+                let l = env.rt.block_on(bare_client.run(
+                    POOL,
+                    RUN_LIMIT,
+                    StatusCode::OK,
+                    make_bare.clone(),
+                ));
                 l.assert_all_expected("paired bare verify");
                 distinct.add_b(&l);
                 repeated.add_b(&l);
@@ -360,11 +407,15 @@ fn paired(env: &Env) {
         }
     }
     distinct.print(
-        &format!("(b) distinct tokens, reference vs bare verify, {PAIRED_ROUNDS}x{POOL} requests each"),
+        &format!(
+            "(b) distinct tokens, reference vs bare verify, {PAIRED_ROUNDS}x{POOL} requests each"
+        ),
         ">= 0.9x",
     );
     repeated.print(
-        &format!("(c) repeated token, reference vs bare verify, {PAIRED_ROUNDS}x{POOL} requests each"),
+        &format!(
+            "(c) repeated token, reference vs bare verify, {PAIRED_ROUNDS}x{POOL} requests each"
+        ),
         ">= 2x",
     );
 }

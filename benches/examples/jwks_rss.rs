@@ -26,7 +26,10 @@ fn hwm_kib() -> Option<u64> {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let requests: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let requests: usize = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let limit = Duration::from_secs(args.next().and_then(|a| a.parse().ok()).unwrap_or(120));
     let rt = b::runtime();
     rt.block_on(async {

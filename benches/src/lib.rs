@@ -104,7 +104,13 @@ impl Client {
     /// connections (each sends its next request as soon as its previous response is read),
     /// stopping early at `limit`. Responses are read in full. A connection that fails is
     /// reopened for the next run.
-    pub async fn run(&mut self, count: usize, limit: Duration, expect: StatusCode, make: MakeRequest) -> Load {
+    pub async fn run(
+        &mut self,
+        count: usize,
+        limit: Duration,
+        expect: StatusCode,
+        make: MakeRequest,
+    ) -> Load {
         let next = Arc::new(AtomicUsize::new(0));
         let started = Instant::now();
         let deadline = started + limit;
@@ -174,7 +180,10 @@ async fn open(addr: SocketAddr) -> std::io::Result<SendRequest<Full<Bytes>>> {
     Ok(send)
 }
 
-async fn roundtrip(send: &mut SendRequest<Full<Bytes>>, req: Request<Full<Bytes>>) -> Result<StatusCode, hyper::Error> {
+async fn roundtrip(
+    send: &mut SendRequest<Full<Bytes>>,
+    req: Request<Full<Bytes>>,
+) -> Result<StatusCode, hyper::Error> {
     send.ready().await?;
     let resp = send.send_request(req).await?;
     let status = resp.status();
@@ -184,7 +193,10 @@ async fn roundtrip(send: &mut SendRequest<Full<Bytes>>, req: Request<Full<Bytes>
 }
 
 /// Sends one request on a new connection and returns the status and the whole body.
-pub async fn fetch(addr: SocketAddr, req: Request<Full<Bytes>>) -> Result<(StatusCode, Bytes), hyper::Error> {
+pub async fn fetch(
+    addr: SocketAddr,
+    req: Request<Full<Bytes>>,
+) -> Result<(StatusCode, Bytes), hyper::Error> {
     let mut send = open(addr).await.expect("connect");
     send.ready().await?;
     let resp = send.send_request(req).await?;
@@ -227,7 +239,10 @@ pub struct Server {
 
 impl Server {
     /// Runs `serve` (which serves on `addr`) as a task of the current runtime.
-    pub fn spawn(addr: SocketAddr, serve: impl std::future::Future<Output = ()> + Send + 'static) -> Server {
+    pub fn spawn(
+        addr: SocketAddr,
+        serve: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Server {
         Server {
             addr,
             task: tokio::spawn(serve),
@@ -252,7 +267,9 @@ pub async fn bare_bytes_server(bytes: Bytes) -> Server {
             async move { ([(header::CONTENT_TYPE, "application/json")], b) }
         }),
     );
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1");
     let addr = listener.local_addr().expect("local addr");
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -264,8 +281,20 @@ pub async fn bare_bytes_server(bytes: Bytes) -> Server {
 /// token, RS256-verifies its signature with `key` (`jsonwebtoken::crypto::verify`) and answers
 /// 200 `{}` or 401. No claim checks, no JSON parsing, no cache: the least a validator can do.
 pub async fn bare_verify_server(key: jsonwebtoken::DecodingKey) -> Server {
+    bare_bearer_server(Some(key)).await
+}
+
+/// The HTTP floor: the same bare server, accepting any bearer token without verifying it.
+/// `bare_verify_server`'s rate minus this one's is what the RS256 check costs over HTTP.
+pub async fn bare_accept_server() -> Server {
+    bare_bearer_server(None).await
+}
+
+async fn bare_bearer_server(key: Option<jsonwebtoken::DecodingKey>) -> Server {
     let key = Arc::new(key);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1");
     let addr = listener.local_addr().expect("local addr");
     let task = tokio::spawn(async move {
         loop {
@@ -282,7 +311,8 @@ pub async fn bare_verify_server(key: jsonwebtoken::DecodingKey) -> Server {
                         } else {
                             (StatusCode::UNAUTHORIZED, "")
                         };
-                        let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+                        let mut resp =
+                            Response::new(Full::new(Bytes::from_static(body.as_bytes())));
                         *resp.status_mut() = status;
                         Ok::<_, Infallible>(resp)
                     }
@@ -296,7 +326,7 @@ pub async fn bare_verify_server(key: jsonwebtoken::DecodingKey) -> Server {
     Server { addr, task }
 }
 
-fn bare_verify(key: &jsonwebtoken::DecodingKey, req: &Request<Incoming>) -> bool {
+fn bare_verify(key: &Option<jsonwebtoken::DecodingKey>, req: &Request<Incoming>) -> bool {
     let Some(token) = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -308,7 +338,9 @@ fn bare_verify(key: &jsonwebtoken::DecodingKey, req: &Request<Incoming>) -> bool
     let Some((input, sig)) = token.rsplit_once('.') else {
         return false;
     };
-    jsonwebtoken::crypto::verify(sig, input.as_bytes(), key, jsonwebtoken::Algorithm::RS256).unwrap_or(false)
+    let Some(key) = key else { return true };
+    jsonwebtoken::crypto::verify(sig, input.as_bytes(), key, jsonwebtoken::Algorithm::RS256)
+        .unwrap_or(false)
 }
 
 /// The `DecodingKey` of a public JWK (as the mock IdP publishes it).
@@ -343,7 +375,9 @@ pub fn reference_manifest(tenant: &mock_idp::Tenant) -> byoid_reference::Manifes
 
 /// `n` distinct genuine access tokens (each ~1 ms of RSA signing), minted on every core.
 pub fn mint_pool(tenant: &mock_idp::Tenant, n: usize) -> Vec<String> {
-    let threads = std::thread::available_parallelism().map_or(2, |t| t.get()).max(1);
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |t| t.get())
+        .max(1);
     let per = n.div_ceil(threads);
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -385,7 +419,10 @@ pub fn rate(name: &str) -> Option<f64> {
 /// Prints `label: a/b = ratio (goal)` when both measurements ran in this process.
 pub fn print_ratio(label: &str, a: &str, b: &str, goal: &str) {
     match (rate(a), rate(b)) {
-        (Some(x), Some(y)) => println!("{label}: {a} {x:.0}/s / {b} {y:.0}/s = {:.2}x (goal {goal})", x / y),
+        (Some(x), Some(y)) => println!(
+            "{label}: {a} {x:.0}/s / {b} {y:.0}/s = {:.2}x (goal {goal})",
+            x / y
+        ),
         _ => println!("{label}: not measured in this run (needs both {a} and {b})"),
     }
 }

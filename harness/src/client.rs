@@ -38,7 +38,11 @@ pub struct Answer {
 impl Answer {
     /// Every value of a header.
     pub fn all(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
     /// The body as text (lossy).
     pub fn text(&self) -> String {
@@ -69,7 +73,12 @@ pub enum Failure {
 
 /// Sends `req` to `addr` (`127.0.0.1:port`) with `host` as the Host header, on a fresh
 /// connection, within `timeout`.
-pub async fn send(addr: &str, host: &str, req: &Outgoing, timeout: Duration) -> Result<Answer, Failure> {
+pub async fn send(
+    addr: &str,
+    host: &str,
+    req: &Outgoing,
+    timeout: Duration,
+) -> Result<Answer, Failure> {
     let ms = timeout.as_millis() as u64;
     match tokio::time::timeout(timeout, send_inner(addr, host, req)).await {
         Ok(r) => r,
@@ -90,18 +99,29 @@ async fn send_inner(addr: &str, host: &str, req: &Outgoing) -> Result<Answer, Fa
         .await
         .map_err(|e| Failure::Closed(e.to_string()))?;
     let conn_task = tokio::spawn(conn);
-    let mut builder = Request::builder().method(req.method.as_str()).uri(req.path.as_str()).header("host", host);
+    let mut builder = Request::builder()
+        .method(req.method.as_str())
+        .uri(req.path.as_str())
+        .header("host", host);
     for (n, v) in &req.headers {
-        let value = hyper::header::HeaderValue::from_bytes(v.as_bytes()).map_err(|e| Failure::Unsendable(e.to_string()))?;
+        let value = hyper::header::HeaderValue::from_bytes(v.as_bytes())
+            .map_err(|e| Failure::Unsendable(e.to_string()))?;
         builder = builder.header(n.as_str(), value);
     }
-    let request = builder.body(Full::new(Bytes::from(req.body.clone()))).map_err(|e| Failure::Unsendable(e.to_string()))?;
+    let request = builder
+        .body(Full::new(Bytes::from(req.body.clone())))
+        .map_err(|e| Failure::Unsendable(e.to_string()))?;
     let resp = sender.send_request(request).await.map_err(classify)?;
     let status = resp.status().as_u16();
     let headers = resp
         .headers()
         .iter()
-        .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let body = Limited::new(resp.into_body(), 64 * 1024);
     let body = match body.collect().await {
@@ -116,7 +136,11 @@ async fn send_inner(addr: &str, host: &str, req: &Outgoing) -> Result<Answer, Fa
         }
     };
     conn_task.abort();
-    Ok(Answer { status, headers, body })
+    Ok(Answer {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn classify(e: hyper::Error) -> Failure {

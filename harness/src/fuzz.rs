@@ -73,11 +73,33 @@ pub struct Plan {
     pub client: usize,
 }
 
-const ISS: &[&str] = &["", "{issuer}/", "{issuer}x", "str:https://evil.example/", "-"];
+const ISS: &[&str] = &[
+    "",
+    "{issuer}/",
+    "{issuer}x",
+    "str:https://evil.example/",
+    "-",
+];
 const AUD: &[&str] = &["", "str:https://evil.example/", "[aud,x]", "[x]", "-", "5"];
-const EXP: &[&str] = &["", "{now-skew-30}", "{now-skew+30}", "str:{now+3600}", "-", "{now+600}.5"];
+const EXP: &[&str] = &[
+    "",
+    "{now-skew-30}",
+    "{now-skew+30}",
+    "str:{now+3600}",
+    "-",
+    "{now+600}.5",
+];
 const NBF: &[&str] = &["", "{now+3600}", "{now+skew-10}"];
-const TYP: &[&str] = &["", "JWT", "at+jwt", "application/at+jwt", "AT+JWT", "-", "id_token", "JWS"];
+const TYP: &[&str] = &[
+    "",
+    "JWT",
+    "at+jwt",
+    "application/at+jwt",
+    "AT+JWT",
+    "-",
+    "id_token",
+    "JWS",
+];
 const SIG: &[&str] = &["", "none", "hs256-public-key", "flip-bit", "junk"];
 const CLIENT: &[&str] = &["", "evil-client"];
 
@@ -98,7 +120,16 @@ fn plan_strategy() -> impl Strategy<Value = Plan> {
         choice(SIG.len()),
         choice(CLIENT.len()),
     )
-        .prop_map(|(flavor, iss, aud, exp, nbf, typ, sig, client)| Plan { flavor, iss, aud, exp, nbf, typ, sig, client })
+        .prop_map(|(flavor, iss, aud, exp, nbf, typ, sig, client)| Plan {
+            flavor,
+            iss,
+            aud,
+            exp,
+            nbf,
+            typ,
+            sig,
+            client,
+        })
 }
 
 /// The token recipe of a plan, in scenario-file terms.
@@ -108,16 +139,21 @@ pub fn token_spec(plan: &Plan, flavor: Flavor) -> TokenSpec {
         "" => {}
         "-" => spec.remove_claims.push(name.to_string()),
         "[aud,x]" => {
-            spec.claims.insert(name.into(), toml::Value::Array(vec!["{audience}".into(), "x".into()]));
+            spec.claims.insert(
+                name.into(),
+                toml::Value::Array(vec!["{audience}".into(), "x".into()]),
+            );
         }
         "[x]" => {
-            spec.claims.insert(name.into(), toml::Value::Array(vec!["x".into()]));
+            spec.claims
+                .insert(name.into(), toml::Value::Array(vec!["x".into()]));
         }
         "5" => {
             spec.claims.insert(name.into(), toml::Value::Integer(5));
         }
         other => {
-            spec.claims.insert(name.into(), toml::Value::String(other.to_string()));
+            spec.claims
+                .insert(name.into(), toml::Value::String(other.to_string()));
         }
     };
     set_claim("iss", ISS[plan.iss]);
@@ -137,7 +173,8 @@ pub fn token_spec(plan: &Plan, flavor: Flavor) -> TokenSpec {
         "" => {}
         "-" => spec.remove_header.push("typ".into()),
         t => {
-            spec.header.insert("typ".into(), toml::Value::String(t.into()));
+            spec.header
+                .insert("typ".into(), toml::Value::String(t.into()));
         }
     }
     match SIG[plan.sig] {
@@ -157,7 +194,16 @@ pub fn token_spec(plan: &Plan, flavor: Flavor) -> TokenSpec {
 }
 
 /// The oracle: is this token acceptable under the contract for this tenant?
-pub fn acceptable(header: &Value, claims: &Value, genuine_signature: bool, issuer: &str, audience: &str, client: &str, now: i64, skew: i64) -> bool {
+pub fn acceptable(
+    header: &Value,
+    claims: &Value,
+    genuine_signature: bool,
+    issuer: &str,
+    audience: &str,
+    client: &str,
+    now: i64,
+    skew: i64,
+) -> bool {
     let num = |v: &Value| v.as_f64();
     let typ_ok = header["typ"].as_str().is_some_and(|t| {
         let t = t.to_ascii_lowercase();
@@ -175,7 +221,9 @@ pub fn acceptable(header: &Value, claims: &Value, genuine_signature: bool, issue
         None => true,
         Some(v) => num(v).is_some_and(|n| (now + skew) as f64 >= n),
     };
-    let client_claim = ["client_id", "azp", "cid", "appid"].iter().find_map(|k| claims.get(*k));
+    let client_claim = ["client_id", "azp", "cid", "appid"]
+        .iter()
+        .find_map(|k| claims.get(*k));
     let client_ok = client_claim.and_then(Value::as_str) == Some(client);
     genuine_signature && typ_ok && iss_ok && aud_ok && exp_ok && nbf_ok && client_ok
 }
@@ -201,10 +249,20 @@ pub struct FuzzOutcome {
 pub async fn fuzz(target: TargetSpec, args: &FuzzArgs) -> Result<FuzzOutcome, crate::HarnessError> {
     let text = "section = \"fuzz\"\ntitle = \"Fuzz\"\nlevel = \"must\"\n[[case]]\nid = \"base\"\ntitle = \"base\"\nflavors = \"all\"\nexpect = \"ok\"\n";
     let bases = crate::catalog::parse_file(std::path::Path::new("fuzz.toml"), text)?;
-    let world = Arc::new(World::build(&bases, Settings { seed: args.seed, ..Settings::default() }).await?);
+    let world = Arc::new(
+        World::build(
+            &bases,
+            Settings {
+                seed: args.seed,
+                ..Settings::default()
+            },
+        )
+        .await?,
+    );
     let dir = crate::unique_temp_dir("fuzz");
     let manifest = dir.join("manifest.json");
-    crate::target::write_manifest(&manifest, &world.manifest).map_err(|e| crate::HarnessError::Io(e.to_string()))?;
+    crate::target::write_manifest(&manifest, &world.manifest)
+        .map_err(|e| crate::HarnessError::Io(e.to_string()))?;
     let running = RunningTarget::start(&target, &manifest, Duration::from_secs(30)).await?;
     let addr = running.addr.clone();
     let handle = tokio::runtime::Handle::current();
@@ -213,16 +271,29 @@ pub async fn fuzz(target: TargetSpec, args: &FuzzArgs) -> Result<FuzzOutcome, cr
     let iterations = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let mut seed = [0u8; 32];
     seed[..8].copy_from_slice(&args.seed.to_le_bytes());
-    let config = Config { cases: args.cases.clamp(1, 100_000), failure_persistence: None, max_shrink_iters: 512, ..Config::default() };
-    let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed));
-    let (w, a, it, b) = (world.clone(), addr.clone(), iterations.clone(), bases.clone());
+    let config = Config {
+        cases: args.cases.clamp(1, 100_000),
+        failure_persistence: None,
+        max_shrink_iters: 512,
+        ..Config::default()
+    };
+    let mut runner =
+        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed));
+    let (w, a, it, b) = (
+        world.clone(),
+        addr.clone(),
+        iterations.clone(),
+        bases.clone(),
+    );
     let result = tokio::task::block_in_place(|| {
         runner.run(&plan_strategy(), |plan| {
             if started.elapsed() > limit {
                 return Ok(()); // out of time: the remaining iterations pass trivially
             }
             it.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            handle.block_on(check(&w, &a, &b, &plan)).map_err(TestCaseError::fail)
+            handle
+                .block_on(check(&w, &a, &b, &plan))
+                .map_err(TestCaseError::fail)
         })
     });
     running.stop().await;
@@ -232,20 +303,39 @@ pub async fn fuzz(target: TargetSpec, args: &FuzzArgs) -> Result<FuzzOutcome, cr
         Err(TestError::Fail(reason, plan)) => {
             let flavor = Flavor::ALL[plan.flavor];
             let spec = token_spec(&plan, flavor);
-            let expect = oracle(&world, &bases, &plan).map(|(_, _, o)| o).unwrap_or(Outcome::InvalidToken);
-            let path = write_scenario(&args.out_dir, &plan, flavor, &spec, expect, &reason.to_string())
-                .map_err(|e| crate::HarnessError::Io(format!("{}: {e}", args.out_dir.display())))?;
+            let expect = oracle(&world, &bases, &plan)
+                .map(|(_, _, o)| o)
+                .unwrap_or(Outcome::InvalidToken);
+            let path = write_scenario(
+                &args.out_dir,
+                &plan,
+                flavor,
+                &spec,
+                expect,
+                &reason.to_string(),
+            )
+            .map_err(|e| crate::HarnessError::Io(format!("{}: {e}", args.out_dir.display())))?;
             Some((plan, path, reason.to_string()))
         }
-        Err(TestError::Abort(reason)) => return Err(crate::HarnessError::Io(format!("fuzzing aborted: {reason}"))),
+        Err(TestError::Abort(reason)) => {
+            return Err(crate::HarnessError::Io(format!(
+                "fuzzing aborted: {reason}"
+            )))
+        }
     };
-    Ok(FuzzOutcome { iterations: iterations.load(std::sync::atomic::Ordering::Relaxed), failure })
+    Ok(FuzzOutcome {
+        iterations: iterations.load(std::sync::atomic::Ordering::Relaxed),
+        failure,
+    })
 }
 
 /// Builds the plan's token and asks the oracle about it.
 fn oracle(world: &World, bases: &[Case], plan: &Plan) -> Result<(Case, String, Outcome), String> {
     let flavor = Flavor::ALL[plan.flavor];
-    let base = bases.iter().find(|c| c.flavor == flavor).ok_or("no base case")?;
+    let base = bases
+        .iter()
+        .find(|c| c.flavor == flavor)
+        .ok_or("no base case")?;
     let tenants = &world.cases[&base.id];
     let spec = token_spec(plan, flavor);
     let ctx = recipe::Context {
@@ -269,12 +359,23 @@ fn oracle(world: &World, bases: &[Case], plan: &Plan) -> Result<(Case, String, O
         ctx.now,
         ctx.skew,
     );
-    Ok((base.clone(), token, if ok { Outcome::Ok } else { Outcome::InvalidToken }))
+    Ok((
+        base.clone(),
+        token,
+        if ok {
+            Outcome::Ok
+        } else {
+            Outcome::InvalidToken
+        },
+    ))
 }
 
 async fn check(world: &World, addr: &str, bases: &[Case], plan: &Plan) -> Result<(), String> {
     let (mut case, token, outcome) = oracle(world, bases, plan)?;
-    case.token = TokenSpec { raw: Some(token), ..TokenSpec::default() };
+    case.token = TokenSpec {
+        raw: Some(token),
+        ..TokenSpec::default()
+    };
     case.expect = ExpectSpec::Outcome(outcome);
     let r = crate::runner::run_case(world, addr, &case, Duration::from_secs(5)).await;
     if matches!(r.verdict, Verdict::Pass) {
@@ -285,18 +386,34 @@ async fn check(world: &World, addr: &str, bases: &[Case], plan: &Plan) -> Result
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
 }
 
 fn toml_inline(t: &toml::Table) -> String {
-    let items: Vec<String> = t.iter().map(|(k, v)| format!("{} = {}", toml::Value::String(k.clone()), v)).collect();
+    let items: Vec<String> = t
+        .iter()
+        .map(|(k, v)| format!("{} = {}", toml::Value::String(k.clone()), v))
+        .collect();
     format!("{{ {} }}", items.join(", "))
 }
 
 /// Writes the scenario that replays a failing plan; returns its path.
-fn write_scenario(dir: &std::path::Path, plan: &Plan, flavor: Flavor, spec: &TokenSpec, expect: Outcome, reason: &str) -> std::io::Result<PathBuf> {
+fn write_scenario(
+    dir: &std::path::Path,
+    plan: &Plan,
+    flavor: Flavor,
+    spec: &TokenSpec,
+    expect: Outcome,
+    reason: &str,
+) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
-    let id = format!("f{}{}{}{}{}{}{}", plan.iss, plan.aud, plan.exp, plan.nbf, plan.typ, plan.sig, plan.client);
+    let id = format!(
+        "f{}{}{}{}{}{}{}",
+        plan.iss, plan.aud, plan.exp, plan.nbf, plan.typ, plan.sig, plan.client
+    );
     let mut token = Vec::new();
     if !spec.header.is_empty() {
         token.push(format!("header = {}", toml_inline(&spec.header)));
@@ -339,14 +456,22 @@ pub async fn run(args: FuzzArgs) -> i32 {
     let target = match (&args.target_cmd, &args.target_url) {
         (Some(c), _) => TargetSpec::Command(c.clone()),
         (None, Some(u)) => TargetSpec::Url(u.clone()),
-        (None, None) => TargetSpec::Builtin { defects: args.defects.clone() },
+        (None, None) => TargetSpec::Builtin {
+            defects: args.defects.clone(),
+        },
     };
     match fuzz(target, &args).await {
-        Ok(FuzzOutcome { iterations, failure: None }) => {
+        Ok(FuzzOutcome {
+            iterations,
+            failure: None,
+        }) => {
             println!("fuzz: {iterations} iterations, no disagreement with the oracle");
             exit::OK
         }
-        Ok(FuzzOutcome { iterations, failure: Some((plan, path, reason)) }) => {
+        Ok(FuzzOutcome {
+            iterations,
+            failure: Some((plan, path, reason)),
+        }) => {
             println!("fuzz: disagreement after {iterations} iterations, shrunk to {plan:?}\n  {reason}\n  replay: {}", path.display());
             exit::CASES_FAILED
         }

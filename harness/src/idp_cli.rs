@@ -97,7 +97,12 @@ fn line_of(text: &str, offset: usize) -> usize {
 /// or the bare key just before `=` ahead of the error's span.
 fn field_of(text: &str, e: &toml::de::Error) -> Option<String> {
     let msg = e.message();
-    for lead in ["unknown field `", "missing field `", "duplicate key `", "duplicate field `"] {
+    for lead in [
+        "unknown field `",
+        "missing field `",
+        "duplicate key `",
+        "duplicate field `",
+    ] {
         if let Some(rest) = msg.find(lead).map(|i| &msg[i + lead.len()..]) {
             if let Some(end) = rest.find('`') {
                 return Some(rest[..end].to_string());
@@ -109,14 +114,24 @@ fn field_of(text: &str, e: &toml::de::Error) -> Option<String> {
     // A span that is itself a key (followed by `=`).
     let spanned = text.get(span.clone()).unwrap_or("").trim();
     let after = text[span.end.min(text.len())..].trim_start();
-    let is_key = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let is_key = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
     if is_key(spanned) && after.starts_with('=') {
         return Some(spanned.to_string());
     }
     let line_start = text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let before = text[line_start..start].trim_end().strip_suffix('=')?.trim_end();
-    let key: String =
-        before.chars().rev().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
+    let before = text[line_start..start]
+        .trim_end()
+        .strip_suffix('=')?
+        .trim_end();
+    let key: String = before
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
     let key: String = key.chars().rev().collect();
     is_key(&key).then_some(key)
 }
@@ -124,12 +139,17 @@ fn field_of(text: &str, e: &toml::de::Error) -> Option<String> {
 /// `FILE, line N, field `K`: message` plus the offending line.
 fn describe_toml_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
     let msg = e.message().trim();
-    let field = field_of(text, e).map(|f| format!(", field `{f}`")).unwrap_or_default();
+    let field = field_of(text, e)
+        .map(|f| format!(", field `{f}`"))
+        .unwrap_or_default();
     match e.span() {
         Some(span) => {
             let line = line_of(text, span.start).min(text.lines().count().max(1));
             let snippet = text.lines().nth(line - 1).unwrap_or("").trim();
-            ConfigError(format!("{}, line {line}{field}: {msg}\n    | {snippet}", path.display()))
+            ConfigError(format!(
+                "{}, line {line}{field}: {msg}\n    | {snippet}",
+                path.display()
+            ))
         }
         None => ConfigError(format!("{}{field}: {msg}", path.display())),
     }
@@ -137,9 +157,10 @@ fn describe_toml_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigEr
 
 /// Reads and checks a `--config` file.
 fn load_config(path: &Path) -> Result<Vec<Planned>, ConfigError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
-    let file: ConfigFile = toml::from_str(&text).map_err(|e| describe_toml_error(path, &text, &e))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+    let file: ConfigFile =
+        toml::from_str(&text).map_err(|e| describe_toml_error(path, &text, &e))?;
     if file.tenant.is_empty() {
         return Err(ConfigError(format!(
             "{}: no `[[tenant]]` tables (each needs `slug` and `flavor`)",
@@ -173,14 +194,22 @@ fn load_config(path: &Path) -> Result<Vec<Planned>, ConfigError> {
             }
             spec = spec.quirks(q);
         }
-        out.push(Planned { spec, line: Some(line) });
+        out.push(Planned {
+            spec,
+            line: Some(line),
+        });
     }
     Ok(out)
 }
 
 /// Serves until Ctrl-C (or SIGTERM); returns the exit code.
 pub async fn serve(args: ServeArgs) -> i32 {
-    let ServeArgs { config, listen, tls, seed } = args;
+    let ServeArgs {
+        config,
+        listen,
+        tls,
+        seed,
+    } = args;
 
     if !listen.ip().is_loopback() {
         eprintln!("error: --listen must be a loopback address, got `{listen}`");
@@ -196,7 +225,10 @@ pub async fn serve(args: ServeArgs) -> i32 {
         },
         None => Flavor::ALL
             .into_iter()
-            .map(|f| Planned { spec: TenantSpec::new(f.name(), f).roles(["admin"]), line: None })
+            .map(|f| Planned {
+                spec: TenantSpec::new(f.name(), f).roles(["admin"]),
+                line: None,
+            })
             .collect(),
     };
     let mut builder = mock_idp::MockIdp::builder().seed(seed).listen(listen);
@@ -222,7 +254,11 @@ pub async fn serve(args: ServeArgs) -> i32 {
     for p in planned {
         if let Err(e) = idp.add_tenant(p.spec.clone()) {
             let at = match (&config, p.line) {
-                (Some(path), Some(line)) => format!("{}, line {line}, tenant `{}`: ", path.display(), p.spec.slug()),
+                (Some(path), Some(line)) => format!(
+                    "{}, line {line}, tenant `{}`: ",
+                    path.display(),
+                    p.spec.slug()
+                ),
                 _ => String::new(),
             };
             eprintln!("error: {at}{e}");
@@ -249,7 +285,11 @@ fn print_banner(idp: &mock_idp::MockIdp) {
     );
     let cacert = match idp.ca_pem_path() {
         Some(path) => {
-            println!("CA certificate: {} (trust it, e.g. curl --cacert {})", path.display(), path.display());
+            println!(
+                "CA certificate: {} (trust it, e.g. curl --cacert {})",
+                path.display(),
+                path.display()
+            );
             format!("--cacert {} ", path.display())
         }
         None => String::new(),
@@ -287,7 +327,9 @@ impl Shutdown {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
-            let signals = signal(SignalKind::interrupt()).ok().zip(signal(SignalKind::terminate()).ok());
+            let signals = signal(SignalKind::interrupt())
+                .ok()
+                .zip(signal(SignalKind::terminate()).ok());
             Shutdown { signals }
         }
         #[cfg(not(unix))]

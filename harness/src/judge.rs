@@ -19,7 +19,10 @@ pub struct Challenge {
 impl Challenge {
     /// The value of parameter `name`.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(n, _, _)| n == name).map(|(_, v, _)| v.as_str())
+        self.params
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, v, _)| v.as_str())
     }
 }
 
@@ -59,7 +62,8 @@ pub fn parse_challenges(value: &str) -> Result<Vec<Challenge>, String> {
         // A token followed by `=` is a parameter of the current challenge.
         let mut j = i;
         skip_ws(&mut j);
-        if j < b.len() && b[j] == b'=' && !out.is_empty() && !(j + 1 < b.len() && b[j + 1] == b'=') {
+        if j < b.len() && b[j] == b'=' && !out.is_empty() && !(j + 1 < b.len() && b[j + 1] == b'=')
+        {
             i = j + 1;
             skip_ws(&mut i);
             let (val, quoted) = if i < b.len() && b[i] == b'"' {
@@ -100,7 +104,10 @@ pub fn parse_challenges(value: &str) -> Result<Vec<Challenge>, String> {
                 return Err(format!("expected `,` at byte {i}"));
             }
         } else {
-            out.push(Challenge { scheme: word.to_string(), params: Vec::new() });
+            out.push(Challenge {
+                scheme: word.to_string(),
+                params: Vec::new(),
+            });
             // token68 form (`Basic abc==`): a run of token68 characters, optional `=`
             // padding, then the end or a comma.
             skip_ws(&mut i);
@@ -176,7 +183,13 @@ pub fn judge(expect: &Expect, result: &Result<Answer, Failure>) -> (Match, Obser
     let answer = match result {
         Ok(a) => a,
         Err(f) => {
-            let obs = Observed { outcome: None, status: None, challenges: Vec::new(), body: String::new(), failure: Some(f.clone()) };
+            let obs = Observed {
+                outcome: None,
+                status: None,
+                challenges: Vec::new(),
+                body: String::new(),
+                failure: Some(f.clone()),
+            };
             return (Match::NoAnswer, obs, vec![format!("no answer: {f}")]);
         }
     };
@@ -189,15 +202,23 @@ pub fn judge(expect: &Expect, result: &Result<Answer, Failure>) -> (Match, Obser
             Err(e) => reasons.push(format!("WWW-Authenticate `{v}` does not parse: {e}")),
         }
     }
-    let bearer: Vec<&Challenge> = challenges.iter().filter(|c| c.scheme.eq_ignore_ascii_case("bearer")).collect();
+    let bearer: Vec<&Challenge> = challenges
+        .iter()
+        .filter(|c| c.scheme.eq_ignore_ascii_case("bearer"))
+        .collect();
     for c in &bearer {
         let mut names: Vec<&str> = c.params.iter().map(|(n, _, _)| n.as_str()).collect();
         names.sort_unstable();
         if names.windows(2).any(|w| w[0] == w[1]) {
-            reasons.push("a Bearer challenge repeats a parameter (RFC 6750 section 3: each at most once)".into());
+            reasons.push(
+                "a Bearer challenge repeats a parameter (RFC 6750 section 3: each at most once)"
+                    .into(),
+            );
         }
         for (n, _, quoted) in &c.params {
-            if ["error", "error_description", "realm", "scope", "error_uri"].contains(&n.as_str()) && !quoted {
+            if ["error", "error_description", "realm", "scope", "error_uri"].contains(&n.as_str())
+                && !quoted
+            {
                 reasons.push(format!("`{n}` is not a quoted-string (RFC 6750 section 3)"));
             }
         }
@@ -215,27 +236,47 @@ pub fn judge(expect: &Expect, result: &Result<Answer, Failure>) -> (Match, Obser
     // Mask Unix times before truncating, so a cut cannot leave a partial time unmasked.
     let body = crate::recipe::truncate(&crate::runner::mask_times(&text), 300);
     if answer.status >= 500 {
-        reasons.push(format!("answered {} (a target never answers 5xx for a bad token)", answer.status));
+        reasons.push(format!(
+            "answered {} (a target never answers 5xx for a bad token)",
+            answer.status
+        ));
     }
     if let Some(m) = LEAK_MARKERS.iter().find(|m| text.contains(*m)) {
-        reasons.push(format!("the body contains `{}`: exception text leaked", m.trim()));
+        reasons.push(format!(
+            "the body contains `{}`: exception text leaked",
+            m.trim()
+        ));
     }
     if outcome == Some(Outcome::Ok) {
         if let Some(want) = &expect.claims {
             check_claims(want, &text, &mut reasons);
         }
     }
-    let obs = Observed { outcome, status: Some(answer.status), challenges: challenges.clone(), body, failure: None };
+    let obs = Observed {
+        outcome,
+        status: Some(answer.status),
+        challenges: challenges.clone(),
+        body,
+        failure: None,
+    };
     let m = match outcome {
         Some(o) if o == expect.outcome && reasons.is_empty() => Match::Expected,
         Some(o) if expect.acceptable.contains(&o) && reasons.is_empty() => Match::Acceptable,
         _ => {
-            if outcome != Some(expect.outcome) && !outcome.is_some_and(|o| expect.acceptable.contains(&o)) {
+            if outcome != Some(expect.outcome)
+                && !outcome.is_some_and(|o| expect.acceptable.contains(&o))
+            {
                 let got = match (outcome, error) {
                     (Some(o), _) => o.to_string(),
                     (None, Some(e)) => format!("{} with error=\"{e}\"", answer.status),
-                    (None, None) if www.is_empty() => format!("{} without WWW-Authenticate", answer.status),
-                    (None, None) => format!("{} with WWW-Authenticate `{}`", answer.status, www.join(", ")),
+                    (None, None) if www.is_empty() => {
+                        format!("{} without WWW-Authenticate", answer.status)
+                    }
+                    (None, None) => format!(
+                        "{} with WWW-Authenticate `{}`",
+                        answer.status,
+                        www.join(", ")
+                    ),
                 };
                 reasons.insert(0, format!("expected {}, got {got}", expect_text(expect)));
             }
@@ -255,7 +296,11 @@ pub fn expect_text(e: &Expect) -> String {
     s
 }
 
-fn check_claims(want: &std::collections::BTreeMap<String, toml::Value>, body: &str, reasons: &mut Vec<String>) {
+fn check_claims(
+    want: &std::collections::BTreeMap<String, toml::Value>,
+    body: &str,
+    reasons: &mut Vec<String>,
+) {
     let Ok(v) = serde_json::from_str::<Value>(body) else {
         reasons.push("the 200 body is not JSON".into());
         return;
@@ -265,11 +310,15 @@ fn check_claims(want: &std::collections::BTreeMap<String, toml::Value>, body: &s
         let expected_json = toml_to_json(expected);
         let ok = match (&expected_json, got) {
             (Value::Array(want), Value::Array(have)) => want.iter().all(|w| have.contains(w)),
-            (Value::Array(want), Value::String(s)) => want.len() == 1 && want[0] == Value::String(s.clone()),
+            (Value::Array(want), Value::String(s)) => {
+                want.len() == 1 && want[0] == Value::String(s.clone())
+            }
             (w, h) => w == h,
         };
         if !ok {
-            reasons.push(format!("claims.{name}: expected {expected_json}, got {got}"));
+            reasons.push(format!(
+                "claims.{name}: expected {expected_json}, got {got}"
+            ));
         }
     }
 }
@@ -284,14 +333,20 @@ mod tests {
 
     #[test]
     fn parses_bearer_and_basic() {
-        let c = parse_challenges(r#"Bearer realm="x", error="invalid_token", error_description="bad", Basic realm="y""#).unwrap();
+        let c = parse_challenges(
+            r#"Bearer realm="x", error="invalid_token", error_description="bad", Basic realm="y""#,
+        )
+        .unwrap();
         assert_eq!(c.len(), 2);
         assert_eq!(c[0].param("error"), Some("invalid_token"));
         assert_eq!(c[1].scheme, "Basic");
         let c = parse_challenges("Bearer").unwrap();
         assert_eq!(c[0].params.len(), 0);
         let c = parse_challenges("Bearer error=invalid_token").unwrap();
-        assert_eq!(c[0].params[0], ("error".into(), "invalid_token".into(), false));
+        assert_eq!(
+            c[0].params[0],
+            ("error".into(), "invalid_token".into(), false)
+        );
         assert!(parse_challenges("Bearer error=\"x").is_err());
     }
 
@@ -300,32 +355,77 @@ mod tests {
         if !www.is_empty() {
             headers.push(("www-authenticate".to_string(), www.to_string()));
         }
-        Ok(Answer { status, headers, body: bytes::Bytes::from(body.to_string()) })
+        Ok(Answer {
+            status,
+            headers,
+            body: bytes::Bytes::from(body.to_string()),
+        })
     }
 
     #[test]
     fn verdicts_follow_the_contract_table() {
-        let e = Expect { outcome: Outcome::InvalidToken, ..Expect::default() };
-        assert_eq!(judge(&e, &answer(401, r#"Bearer error="invalid_token""#, "")).0, Match::Expected);
-        assert_eq!(judge(&e, &answer(401, "Bearer", "")).0, Match::Wrong, "no error param");
+        let e = Expect {
+            outcome: Outcome::InvalidToken,
+            ..Expect::default()
+        };
+        assert_eq!(
+            judge(&e, &answer(401, r#"Bearer error="invalid_token""#, "")).0,
+            Match::Expected
+        );
+        assert_eq!(
+            judge(&e, &answer(401, "Bearer", "")).0,
+            Match::Wrong,
+            "no error param"
+        );
         assert_eq!(judge(&e, &answer(200, "", "{}")).0, Match::Wrong);
-        let (m, _, r) = judge(&e, &answer(401, r#"Bearer error="invalid_token", error="invalid_token""#, ""));
+        let (m, _, r) = judge(
+            &e,
+            &answer(
+                401,
+                r#"Bearer error="invalid_token", error="invalid_token""#,
+                "",
+            ),
+        );
         assert_eq!(m, Match::Wrong);
         assert!(r[0].contains("repeats"), "{r:?}");
         let (m, _, r) = judge(&e, &answer(500, "", "thread 'main' panicked at src/x.rs"));
         assert_eq!(m, Match::Wrong);
         assert!(r.iter().any(|x| x.contains("5xx")) && r.iter().any(|x| x.contains("leaked")));
-        let e2 = Expect { outcome: Outcome::InvalidRequest, acceptable: vec![Outcome::InvalidToken], ..Expect::default() };
-        assert_eq!(judge(&e2, &answer(401, r#"Bearer error="invalid_token""#, "")).0, Match::Acceptable);
+        let e2 = Expect {
+            outcome: Outcome::InvalidRequest,
+            acceptable: vec![Outcome::InvalidToken],
+            ..Expect::default()
+        };
+        assert_eq!(
+            judge(&e2, &answer(401, r#"Bearer error="invalid_token""#, "")).0,
+            Match::Acceptable
+        );
         assert_eq!(judge(&e, &Err(Failure::Timeout(10))).0, Match::NoAnswer);
     }
 
     #[test]
     fn claims_are_checked_on_200() {
         let mut want = std::collections::BTreeMap::new();
-        want.insert("roles".to_string(), toml::Value::Array(vec![toml::Value::String("admin".into())]));
-        let e = Expect { outcome: Outcome::Ok, claims: Some(want), ..Expect::default() };
-        assert_eq!(judge(&e, &answer(200, "", r#"{"claims":{"roles":["x","admin"]}}"#)).0, Match::Expected);
-        assert_eq!(judge(&e, &answer(200, "", r#"{"claims":{"groups":["admin"]}}"#)).0, Match::Wrong);
+        want.insert(
+            "roles".to_string(),
+            toml::Value::Array(vec![toml::Value::String("admin".into())]),
+        );
+        let e = Expect {
+            outcome: Outcome::Ok,
+            claims: Some(want),
+            ..Expect::default()
+        };
+        assert_eq!(
+            judge(
+                &e,
+                &answer(200, "", r#"{"claims":{"roles":["x","admin"]}}"#)
+            )
+            .0,
+            Match::Expected
+        );
+        assert_eq!(
+            judge(&e, &answer(200, "", r#"{"claims":{"groups":["admin"]}}"#)).0,
+            Match::Wrong
+        );
     }
 }

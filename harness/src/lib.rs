@@ -85,7 +85,9 @@ pub struct ScenarioOptions {
 impl Default for ScenarioOptions {
     fn default() -> Self {
         ScenarioOptions {
-            target: TargetSpec::Builtin { defects: Vec::new() },
+            target: TargetSpec::Builtin {
+                defects: Vec::new(),
+            },
             catalog_dir: None,
             filters: Vec::new(),
             tenant_source: TenantSource::Header("X-Tenant-Slug".into()),
@@ -124,7 +126,9 @@ impl HarnessError {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            HarnessError::Catalog(_) | HarnessError::Idp(_) | HarnessError::Io(_) => exit::SETUP_ERROR,
+            HarnessError::Catalog(_) | HarnessError::Idp(_) | HarnessError::Io(_) => {
+                exit::SETUP_ERROR
+            }
             HarnessError::NoCases(_) => exit::NO_CASES,
             HarnessError::Target(_) => exit::TARGET_FAILED,
         }
@@ -140,7 +144,9 @@ pub fn select_cases(opts: &ScenarioOptions) -> Result<Vec<Case>, HarnessError> {
     let cases: Vec<Case> = if opts.filters.is_empty() {
         all
     } else {
-        all.into_iter().filter(|c| opts.filters.iter().any(|f| catalog::matches_filter(c, f))).collect()
+        all.into_iter()
+            .filter(|c| opts.filters.iter().any(|f| catalog::matches_filter(c, f)))
+            .collect()
     };
     if cases.is_empty() {
         return Err(HarnessError::NoCases(opts.filters.clone()));
@@ -175,14 +181,22 @@ pub async fn run_scenarios_with(
             (dir.join("manifest.json"), Some(TempDir(dir)))
         }
     };
-    target::write_manifest(&manifest_path, &world.manifest).map_err(|e| HarnessError::Io(format!("{}: cannot write the manifest: {e}", manifest_path.display())))?;
+    target::write_manifest(&manifest_path, &world.manifest).map_err(|e| {
+        HarnessError::Io(format!(
+            "{}: cannot write the manifest: {e}",
+            manifest_path.display()
+        ))
+    })?;
     let target = RunningTarget::start(&opts.target, &manifest_path, opts.ready_timeout).await?;
     let world = Arc::new(world);
     let (controls, mut results) = runner::run(
         world.clone(),
         target.addr.clone(),
         cases,
-        RunOptions { jobs: opts.jobs, timeout: opts.timeout },
+        RunOptions {
+            jobs: opts.jobs,
+            timeout: opts.timeout,
+        },
         on_result,
     )
     .await;
@@ -191,7 +205,8 @@ pub async fn run_scenarios_with(
     if let Some(status) = target.exit_status() {
         let tail = target.stderr_tail();
         for r in results.iter_mut().filter(|r| r.verdict == Verdict::Error) {
-            r.reasons.push(format!("the target exited during the run ({status})"));
+            r.reasons
+                .push(format!("the target exited during the run ({status})"));
             if !tail.is_empty() {
                 r.reasons.push(tail.trim_end().to_string());
             }
@@ -202,12 +217,21 @@ pub async fn run_scenarios_with(
     let info = RunInfo {
         target: description,
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
-        catalog_hash: if opts.catalog_dir.is_none() { catalog::builtin_hash() } else { "custom".into() },
+        catalog_hash: if opts.catalog_dir.is_none() {
+            catalog::builtin_hash()
+        } else {
+            "custom".into()
+        },
         seed: opts.seed,
         tenant_source: opts.tenant_source.name().to_string(),
         filters: opts.filters.clone(),
     };
-    Ok(Report::new(info, controls, results, started.elapsed().as_millis() as u64))
+    Ok(Report::new(
+        info,
+        controls,
+        results,
+        started.elapsed().as_millis() as u64,
+    ))
 }
 
 /// A fresh directory name under the system temp dir, unique in this process and across
@@ -237,8 +261,10 @@ pub struct ExpectedFailures {
 impl ExpectedFailures {
     /// Loads the file; errors name the file, line and field.
     pub fn load(path: &std::path::Path) -> Result<Self, HarnessError> {
-        let text = std::fs::read_to_string(path).map_err(|e| HarnessError::Io(format!("{}: {e}", path.display())))?;
-        toml::from_str(&text).map_err(|e| HarnessError::Io(format!("{}: {}", path.display(), e.to_string().trim())))
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| HarnessError::Io(format!("{}: {e}", path.display())))?;
+        toml::from_str(&text)
+            .map_err(|e| HarnessError::Io(format!("{}: {}", path.display(), e.to_string().trim())))
     }
 
     fn covers(&self, id: &str) -> Option<&str> {
@@ -249,8 +275,14 @@ impl ExpectedFailures {
     }
 
     /// Compares a run with the list: (new failures, entries that now pass, entries matching nothing).
-    pub fn compare(&self, report: &Report, strict: bool) -> (Vec<String>, Vec<String>, Vec<String>) {
-        let failing = |v: Verdict| matches!(v, Verdict::Fail | Verdict::Error) || (strict && v == Verdict::Warn);
+    pub fn compare(
+        &self,
+        report: &Report,
+        strict: bool,
+    ) -> (Vec<String>, Vec<String>, Vec<String>) {
+        let failing = |v: Verdict| {
+            matches!(v, Verdict::Fail | Verdict::Error) || (strict && v == Verdict::Warn)
+        };
         let mut new = Vec::new();
         let mut fixed = BTreeMap::new();
         let mut used = std::collections::BTreeSet::new();
@@ -266,7 +298,12 @@ impl ExpectedFailures {
                 None => {}
             }
         }
-        let stale = self.expected_failures.keys().filter(|k| !used.contains(*k)).cloned().collect();
+        let stale = self
+            .expected_failures
+            .keys()
+            .filter(|k| !used.contains(*k))
+            .cloned()
+            .collect();
         (new, fixed.into_keys().collect(), stale)
     }
 }

@@ -11,6 +11,9 @@ use byoid::target::TargetSpec;
 use byoid::{exit, ExpectedFailures, ScenarioOptions};
 use clap::{Parser, Subcommand};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Conformance harness for BYOID access-token validators.
 #[derive(Parser, Debug)]
 #[command(name = "byoid", version, about, long_about = None)]
@@ -132,12 +135,19 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             return ExitCode::from(code as u8);
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -147,7 +157,9 @@ fn main() -> ExitCode {
     let code = rt.block_on(async {
         match cli.command {
             Command::Scenarios(args) => scenarios(args).await,
-            Command::Idp { command: IdpCommand::Serve(args) } => byoid::idp_cli::serve(args).await,
+            Command::Idp {
+                command: IdpCommand::Serve(args),
+            } => byoid::idp_cli::serve(args).await,
             Command::Report { command } => report_command(command),
             Command::Bench(args) => byoid::bench::run(args).await,
             Command::Fuzz(args) => byoid::fuzz::run(args).await,
@@ -160,21 +172,29 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
     let target = match (&args.target_cmd, &args.target_url) {
         (Some(cmd), _) => TargetSpec::Command(cmd.clone()),
         (None, Some(url)) => TargetSpec::Url(url.clone()),
-        (None, None) => TargetSpec::Builtin { defects: args.defects.clone() },
+        (None, None) => TargetSpec::Builtin {
+            defects: args.defects.clone(),
+        },
     };
     if !args.defects.is_empty() && !matches!(target, TargetSpec::Builtin { .. }) {
         eprintln!("error: --defect applies to the built-in reference validator only");
         return exit::USAGE;
     }
     if !args.idp_listen.ip().is_loopback() {
-        eprintln!("error: --idp-listen must be a loopback address, got `{}`", args.idp_listen);
+        eprintln!(
+            "error: --idp-listen must be a loopback address, got `{}`",
+            args.idp_listen
+        );
         return exit::USAGE;
     }
     let opts = ScenarioOptions {
         target,
         catalog_dir: args.catalog.clone(),
         filters: args.filter.clone(),
-        tenant_source: args.tenant_source.parse().unwrap_or(byoid::world::TenantSource::Header("X-Tenant-Slug".into())),
+        tenant_source: args
+            .tenant_source
+            .parse()
+            .unwrap_or(byoid::world::TenantSource::Header("X-Tenant-Slug".into())),
         jobs: args.jobs.clamp(1, 256),
         timeout: Duration::from_secs_f64(args.timeout.clamp(0.05, 120.0)),
         ready_timeout: Duration::from_secs_f64(args.ready_timeout.clamp(0.1, 600.0)),
@@ -210,8 +230,13 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
     }
     // A report directory that cannot be written is reported before the run, not after.
     if let Some(dir) = &args.report_dir {
-        if let Err(e) = std::fs::create_dir_all(dir).and_then(|_| std::fs::write(dir.join(".byoid-write-check"), b"")) {
-            eprintln!("error: report directory `{}` is not writable: {e}", dir.display());
+        if let Err(e) = std::fs::create_dir_all(dir)
+            .and_then(|_| std::fs::write(dir.join(".byoid-write-check"), b""))
+        {
+            eprintln!(
+                "error: report directory `{}` is not writable: {e}",
+                dir.display()
+            );
             return exit::SETUP_ERROR;
         }
         let _ = std::fs::remove_file(dir.join(".byoid-write-check"));
@@ -245,7 +270,11 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
     if writeln!(out, "{}", console::render(&report, color)).is_err() {
         return exit::OK; // broken pipe: the reader went away
     }
-    let _ = writeln!(out, "Target: {}  ({} ms, seed {})", report.run.target, report.timings.run_ms, report.run.seed);
+    let _ = writeln!(
+        out,
+        "Target: {}  ({} ms, seed {})",
+        report.run.target, report.timings.run_ms, report.run.seed
+    );
     if let Some(dir) = &args.report_dir {
         let files = [
             ("report.json", report.to_json()),
@@ -260,17 +289,29 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
                 return exit::SETUP_ERROR;
             }
         }
-        let _ = writeln!(out, "Reports: {}/{{report.json,junit.xml,summary.md,report.html}}", dir.display());
+        let _ = writeln!(
+            out,
+            "Reports: {}/{{report.json,junit.xml,summary.md,report.html}}",
+            dir.display()
+        );
     }
     if let Some(path) = &args.baseline {
         match byoid::report::baseline::check(&report, path, args.update_baseline) {
             Ok(outcome) => {
-                let _ = write!(out, "\nBaseline {}:\n{}", path.display(), byoid::report::diff::render(&outcome.diff));
+                let _ = write!(
+                    out,
+                    "\nBaseline {}:\n{}",
+                    path.display(),
+                    byoid::report::diff::render(&outcome.diff)
+                );
                 if outcome.written {
                     let _ = writeln!(out, "Baseline written: {}", path.display());
                 }
                 if outcome.fails() {
-                    eprintln!("error: verdicts regressed against the baseline `{}`", path.display());
+                    eprintln!(
+                        "error: verdicts regressed against the baseline `{}`",
+                        path.display()
+                    );
                     return exit::CASES_FAILED;
                 }
             }
@@ -291,7 +332,11 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
         for id in &new {
             eprintln!("error: `{id}` failed and is not an expected failure");
         }
-        return if new.is_empty() && fixed.is_empty() { exit::OK } else { exit::CASES_FAILED };
+        return if new.is_empty() && fixed.is_empty() {
+            exit::OK
+        } else {
+            exit::CASES_FAILED
+        };
     }
     let fatal = report.must_failures() + if args.strict { report.summary.warn } else { 0 };
     if fatal > 0 {

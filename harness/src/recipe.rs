@@ -13,8 +13,8 @@ use mock_idp::forge::{self, NonCanonical, PublicKeyEncoding, Signature, Signatur
 use mock_idp::{MintOptions, Tenant, TokenKind};
 use serde_json::{Map, Value};
 
-use crate::catalog::{SignSpec, TokenSpec};
 use crate::catalog::{Origin, TokenKindSpec};
+use crate::catalog::{SignSpec, TokenSpec};
 
 /// Everything placeholders can name.
 pub struct Context<'a> {
@@ -141,7 +141,9 @@ impl Context<'_> {
             };
             let name = &after[..end];
             match self.arith(name) {
-                Some(n) if name.contains("now") || name.contains("skew") => out.push_str(&n.to_string()),
+                Some(n) if name.contains("now") || name.contains("skew") => {
+                    out.push_str(&n.to_string())
+                }
                 _ => out.push_str(&self.name(name)?),
             }
             rest = &after[end + 1..];
@@ -158,7 +160,9 @@ impl Context<'_> {
             toml::Value::Float(f) => Value::from(*f),
             toml::Value::Boolean(b) => Value::Bool(*b),
             toml::Value::Datetime(d) => Value::String(d.to_string()),
-            toml::Value::Array(a) => Value::Array(a.iter().map(|x| self.json(x)).collect::<Result<_, _>>()?),
+            toml::Value::Array(a) => {
+                Value::Array(a.iter().map(|x| self.json(x)).collect::<Result<_, _>>()?)
+            }
             toml::Value::Table(t) => {
                 let mut m = Map::new();
                 for (k, x) in t {
@@ -179,7 +183,9 @@ pub struct Built {
 /// Makes the token of `spec` in `ctx`.
 pub fn build(spec: &TokenSpec, ctx: &Context<'_>) -> Result<Built, RecipeError> {
     if let Some(raw) = &spec.raw {
-        return Ok(Built { token: ctx.interpolate(raw)? });
+        return Ok(Built {
+            token: ctx.interpolate(raw)?,
+        });
     }
     let origin = match spec.from {
         Origin::Own => ctx.tenant,
@@ -190,9 +196,15 @@ pub fn build(spec: &TokenSpec, ctx: &Context<'_>) -> Result<Built, RecipeError> 
     let kind = match spec.kind {
         TokenKindSpec::Access => TokenKind::AppAccess,
         TokenKindSpec::User => TokenKind::UserAccess,
-        TokenKindSpec::IdToken => TokenKind::IdToken { nonce: "n-0S6_WzA2Mj".into(), access_token: None },
+        TokenKindSpec::IdToken => TokenKind::IdToken {
+            nonce: "n-0S6_WzA2Mj".into(),
+            access_token: None,
+        },
     };
-    let parts = origin.parts(&MintOptions { kind, ..MintOptions::default() });
+    let parts = origin.parts(&MintOptions {
+        kind,
+        ..MintOptions::default()
+    });
     let mut header = parts.header;
     let mut claims = parts.claims;
     for (k, v) in &spec.header {
@@ -223,10 +235,15 @@ pub fn build(spec: &TokenSpec, ctx: &Context<'_>) -> Result<Built, RecipeError> 
         let current = (header_text.len() + claims_text.len()) * 4 / 3 + 350;
         if target > current {
             let pad = "A".repeat((target - current) * 3 / 4);
-            claims_text = forge::append_member(&claims_text, "pad", &Value::String(pad).to_string());
+            claims_text =
+                forge::append_member(&claims_text, "pad", &Value::String(pad).to_string());
         }
     }
-    let header_alg = header.get("alg").and_then(Value::as_str).unwrap_or("RS256").to_string();
+    let header_alg = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .unwrap_or("RS256")
+        .to_string();
     let genuine_alg = |key: &mock_idp::keys::SigningKey| -> String {
         let alg = spec.sign_alg.clone().unwrap_or_else(|| header_alg.clone());
         if mock_idp::keys::KeyKind::for_alg(&alg) == Some(key.kind()) {
@@ -254,13 +271,18 @@ pub fn build(spec: &TokenSpec, ctx: &Context<'_>) -> Result<Built, RecipeError> 
         SignSpec::Junk => Signature::Segment("c2lnbmF0dXJlLXRoYXQtaXMtbm90LW9uZQ".into()),
         SignSpec::Hmac => {
             let alg = spec.sign_alg.clone().unwrap_or_else(|| {
-                if header_alg.starts_with("HS") { header_alg.clone() } else { "HS256".into() }
+                if header_alg.starts_with("HS") {
+                    header_alg.clone()
+                } else {
+                    "HS256".into()
+                }
             });
             let secret = match spec.hmac_secret.as_deref().unwrap_or("spki-pem") {
                 "empty" => Vec::new(),
                 name => {
-                    let enc = PublicKeyEncoding::from_name(name)
-                        .ok_or_else(|| RecipeError::Invalid(format!("unknown hmac_secret `{name}`")))?;
+                    let enc = PublicKeyEncoding::from_name(name).ok_or_else(|| {
+                        RecipeError::Invalid(format!("unknown hmac_secret `{name}`"))
+                    })?;
                     forge::public_key_bytes(&origin.active_key(), enc)
                 }
             };
@@ -271,17 +293,32 @@ pub fn build(spec: &TokenSpec, ctx: &Context<'_>) -> Result<Built, RecipeError> 
         SignSpec::EcdsaZero => Signature::Bytes(forge::ecdsa_zero(&header_alg)),
         SignSpec::EcdsaOrder => Signature::Bytes(forge::ecdsa_order(&header_alg)),
         SignSpec::EcdsaDer => {
-            let kind = mock_idp::keys::KeyKind::for_alg(&header_alg)
-                .ok_or_else(|| RecipeError::Invalid(format!("ecdsa-der needs an ES alg, header has `{header_alg}`")))?;
+            let kind = mock_idp::keys::KeyKind::for_alg(&header_alg).ok_or_else(|| {
+                RecipeError::Invalid(format!(
+                    "ecdsa-der needs an ES alg, header has `{header_alg}`"
+                ))
+            })?;
             let key = origin.key(kind);
-            let input = format!("{}.{}", forge::b64(header_text.as_bytes()), forge::b64(claims_text.as_bytes()));
-            let seg = forge::sign_segment(input.as_bytes(), &Signature::Key { key, alg: header_alg.clone() })
-                .map_err(|e| RecipeError::Invalid(e.to_string()))?;
+            let input = format!(
+                "{}.{}",
+                forge::b64(header_text.as_bytes()),
+                forge::b64(claims_text.as_bytes())
+            );
+            let seg = forge::sign_segment(
+                input.as_bytes(),
+                &Signature::Key {
+                    key,
+                    alg: header_alg.clone(),
+                },
+            )
+            .map_err(|e| RecipeError::Invalid(e.to_string()))?;
             let raw = base64_decode(&seg);
             Signature::Bytes(forge::ecdsa_raw_to_der(&raw))
         }
         SignSpec::Previous => key_sig(
-            origin.previous_key().ok_or_else(|| RecipeError::Invalid("no previous key: rotate first".into()))?,
+            origin
+                .previous_key()
+                .ok_or_else(|| RecipeError::Invalid("no previous key: rotate first".into()))?,
         ),
         SignSpec::EncKey => key_sig(origin.enc_key()),
     };
@@ -302,7 +339,11 @@ pub fn build(spec: &TokenSpec, ctx: &Context<'_>) -> Result<Built, RecipeError> 
             "padding" => NonCanonical::Padding,
             "standard-alphabet" => NonCanonical::StandardAlphabet,
             "whitespace" => NonCanonical::Whitespace,
-            other => return Err(RecipeError::Invalid(format!("unknown non_canonical form `{other}`"))),
+            other => {
+                return Err(RecipeError::Invalid(format!(
+                    "unknown non_canonical form `{other}`"
+                )))
+            }
         };
         token = forge::non_canonical(&token, *segment, how);
     }
@@ -311,7 +352,9 @@ pub fn build(spec: &TokenSpec, ctx: &Context<'_>) -> Result<Built, RecipeError> 
 
 fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap_or_default()
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .unwrap_or_default()
 }
 
 /// The decoded header and claims of a token for evidence, with times shown relative to the
@@ -320,8 +363,12 @@ fn base64_decode(s: &str) -> Vec<u8> {
 pub fn decode_for_evidence(token: &str, now: i64) -> Value {
     let mut parts = token.split('.');
     let mut seg = |limit: usize| -> Value {
-        let Some(s) = parts.next() else { return Value::Null };
-        let Some(bytes) = lenient_b64(s) else { return Value::String(truncate(s, limit)) };
+        let Some(s) = parts.next() else {
+            return Value::Null;
+        };
+        let Some(bytes) = lenient_b64(s) else {
+            return Value::String(truncate(s, limit));
+        };
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(mut m)) => {
                 let base = match m.get("iat").and_then(Value::as_i64) {
@@ -337,7 +384,10 @@ pub fn decode_for_evidence(token: &str, now: i64) -> Value {
                 for k in ["aio", "uti", "rh", "jti", "pad"] {
                     if let Some(Value::String(s)) = m.get(k) {
                         if s.len() > 12 {
-                            m.insert(k.into(), Value::String(format!("{}…", truncate(s, 8).trim_end_matches('…'))));
+                            m.insert(
+                                k.into(),
+                                Value::String(format!("{}…", truncate(s, 8).trim_end_matches('…'))),
+                            );
                         }
                     }
                 }
@@ -363,24 +413,38 @@ fn lenient_b64(s: &str) -> Option<Vec<u8>> {
             c => c,
         })
         .collect();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cleaned).ok()
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cleaned)
+        .ok()
 }
 
 /// A time claim shown relative to `base` when it is within ten years of it.
 fn relative_time(v: &Value, base: i64) -> Value {
     match v {
         Value::Number(n) => {
-            let Some(f) = n.as_f64() else { return v.clone() };
+            let Some(f) = n.as_f64() else {
+                return v.clone();
+            };
             let d = f - base as f64;
             if d.abs() > 3.2e8 {
                 return v.clone();
             }
-            let text = if d.fract() == 0.0 { format!("{}", d as i64) } else { format!("{d}") };
-            Value::String(if d >= 0.0 { format!("now+{text}") } else { format!("now{text}") })
+            let text = if d.fract() == 0.0 {
+                format!("{}", d as i64)
+            } else {
+                format!("{d}")
+            };
+            Value::String(if d >= 0.0 {
+                format!("now+{text}")
+            } else {
+                format!("now{text}")
+            })
         }
         Value::Array(a) => Value::Array(a.iter().map(|x| relative_time(x, base)).collect()),
         Value::String(s) => match s.parse::<i64>() {
-            Ok(n) if (n - base).abs() < 320_000_000 => Value::String(format!("\"now{:+}\"", n - base)),
+            Ok(n) if (n - base).abs() < 320_000_000 => {
+                Value::String(format!("\"now{:+}\"", n - base))
+            }
             _ => v.clone(),
         },
         other => other.clone(),

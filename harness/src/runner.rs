@@ -14,7 +14,9 @@ use crate::recipe::{self, Context};
 use crate::world::{CaseTenants, TenantSource, World};
 
 /// The verdict of one case (Wycheproof-style valid/invalid/acceptable, plus run problems).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize, Hash,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     /// What the specification asks for.
@@ -35,8 +37,15 @@ pub enum Verdict {
 
 impl Verdict {
     /// Every verdict, best first: the column order of the reports.
-    pub const ALL: [Verdict; 7] =
-        [Verdict::Pass, Verdict::Acceptable, Verdict::Warn, Verdict::Fail, Verdict::Untestable, Verdict::Skip, Verdict::Error];
+    pub const ALL: [Verdict; 7] = [
+        Verdict::Pass,
+        Verdict::Acceptable,
+        Verdict::Warn,
+        Verdict::Fail,
+        Verdict::Untestable,
+        Verdict::Skip,
+        Verdict::Error,
+    ];
 
     /// Upper-case word for the console.
     pub fn word(self) -> &'static str {
@@ -140,14 +149,34 @@ pub async fn run(
     let mut controls = Vec::new();
     for (flavor, tenant) in &world.controls {
         let token = tenant.mint(&MintOptions::default());
-        let req = request_for(&world, &target_addr, tenant.slug(), &crate::catalog::RequestSpec::default(), &token);
+        let req = request_for(
+            &world,
+            &target_addr,
+            tenant.slug(),
+            &crate::catalog::RequestSpec::default(),
+            &token,
+        );
         let res = client::send(&target_addr, &req.1, &req.0, opts.timeout).await;
         let (accepted, detail) = match &res {
             Ok(a) if a.status == 200 => (true, "genuine token accepted".to_string()),
-            Ok(a) => (false, format!("a genuine {flavor} token got {} ({})", a.status, a.all("www-authenticate").join(", "))),
-            Err(e) => (false, format!("a genuine {flavor} token got no answer: {e}")),
+            Ok(a) => (
+                false,
+                format!(
+                    "a genuine {flavor} token got {} ({})",
+                    a.status,
+                    a.all("www-authenticate").join(", ")
+                ),
+            ),
+            Err(e) => (
+                false,
+                format!("a genuine {flavor} token got no answer: {e}"),
+            ),
         };
-        controls.push(Control { flavor: *flavor, accepted, detail });
+        controls.push(Control {
+            flavor: *flavor,
+            accepted,
+            detail,
+        });
     }
     let controls_arc = Arc::new(controls.clone());
     let sem = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
@@ -169,7 +198,11 @@ pub async fn run(
             let start = Instant::now();
             let control = controls.iter().find(|c| c.flavor == case.flavor);
             let mut result = match control {
-                Some(c) if !c.accepted => base_result(&case, Verdict::Untestable, vec![format!("positive control failed: {}", c.detail)]),
+                Some(c) if !c.accepted => base_result(
+                    &case,
+                    Verdict::Untestable,
+                    vec![format!("positive control failed: {}", c.detail)],
+                ),
                 _ => run_case(&world, &addr, &case, timeout).await,
             };
             result.duration = start.elapsed();
@@ -224,9 +257,22 @@ impl Tally {
         };
         if rank(m) > rank(self.worst) || self.observed.is_none() {
             if rank(m) > rank(self.worst) {
-                self.reasons = reasons.into_iter().map(|r| if label.is_empty() { r } else { format!("{label}: {r}") }).collect();
+                self.reasons = reasons
+                    .into_iter()
+                    .map(|r| {
+                        if label.is_empty() {
+                            r
+                        } else {
+                            format!("{label}: {r}")
+                        }
+                    })
+                    .collect();
             }
-            self.worst = if rank(m) > rank(self.worst) { m } else { self.worst };
+            self.worst = if rank(m) > rank(self.worst) {
+                m
+            } else {
+                self.worst
+            };
             self.observed = Some(obs);
             self.evidence = Some(ev);
         }
@@ -236,20 +282,41 @@ impl Tally {
 /// Runs one case (its tenants must exist in `world`).
 pub async fn run_case(world: &World, addr: &str, case: &Case, timeout: Duration) -> CaseResult {
     let Some(tenants) = world.cases.get(&case.id) else {
-        return base_result(case, Verdict::Error, vec!["no tenant was made for this case".into()]);
+        return base_result(
+            case,
+            Verdict::Error,
+            vec!["no tenant was made for this case".into()],
+        );
     };
     let before = tenants.own.traffic();
     let case_started = Instant::now();
     let cache_window = Duration::from_secs(world.settings.jwks_cache_seconds.max(1));
-    let windows = move || 1 + (case_started.elapsed().as_millis() / cache_window.as_millis()) as u64;
+    let windows =
+        move || 1 + (case_started.elapsed().as_millis() / cache_window.as_millis()) as u64;
     let jku_marker = format!("/c/{}/", tenants.own.slug());
     let attacker_jku = format!("{}{jku_marker}jwks", world.idp.attacker().uri());
-    let mut tally = Tally { worst: Match::Expected, observed: None, evidence: None, reasons: Vec::new() };
-    let default_steps = [Step { send: true, ..Step::default() }];
-    let steps: &[Step] = if case.steps.is_empty() { &default_steps } else { &case.steps };
+    let mut tally = Tally {
+        worst: Match::Expected,
+        observed: None,
+        evidence: None,
+        reasons: Vec::new(),
+    };
+    let default_steps = [Step {
+        send: true,
+        ..Step::default()
+    }];
+    let steps: &[Step] = if case.steps.is_empty() {
+        &default_steps
+    } else {
+        &case.steps
+    };
     let case_expect = case.expect.full();
     for (n, step) in steps.iter().enumerate() {
-        let label = if case.steps.is_empty() { String::new() } else { format!("step {}", n + 1) };
+        let label = if case.steps.is_empty() {
+            String::new()
+        } else {
+            format!("step {}", n + 1)
+        };
         if let Some(r) = step.rotate {
             tenants.own.rotate(r);
         }
@@ -263,45 +330,109 @@ pub async fn run_case(world: &World, addr: &str, case: &Case, timeout: Duration)
             tokio::time::sleep(Duration::from_millis(ms.min(10_000))).await;
         }
         if step.wait_for_cache_expiry {
-            tokio::time::sleep(Duration::from_millis(world.settings.jwks_cache_seconds.min(10) * 1000 + 300)).await;
+            tokio::time::sleep(Duration::from_millis(
+                world.settings.jwks_cache_seconds.min(10) * 1000 + 300,
+            ))
+            .await;
         }
-        let expect = step.expect.as_ref().map(|e| e.full()).unwrap_or_else(|| case_expect.clone());
+        let expect = step
+            .expect
+            .as_ref()
+            .map(|e| e.full())
+            .unwrap_or_else(|| case_expect.clone());
         let token_spec = step.token.as_ref().unwrap_or(&case.token);
-        let sends = if step.send { 1 } else { step.repeat.unwrap_or(0).min(1000) };
+        let sends = if step.send {
+            1
+        } else {
+            step.repeat.unwrap_or(0).min(1000)
+        };
         for _ in 0..sends {
             let ctx = context(world, tenants, &attacker_jku);
             match recipe::build(token_spec, &ctx) {
                 Ok(built) => {
-                    let (m, obs, ev, reasons) = exchange(world, addr, case, tenants, &built.token, &expect, timeout, ctx.now).await;
+                    let (m, obs, ev, reasons) = exchange(
+                        world,
+                        addr,
+                        case,
+                        tenants,
+                        &built.token,
+                        &expect,
+                        timeout,
+                        ctx.now,
+                    )
+                    .await;
                     let stop = m == Match::NoAnswer;
                     tally.record(m, obs, ev, reasons, &label);
                     if stop {
                         break;
                     }
                 }
-                Err(e) => return base_result(case, Verdict::Error, vec![format!("{}: cannot build the token: {e}", case.origin)]),
+                Err(e) => {
+                    return base_result(
+                        case,
+                        Verdict::Error,
+                        vec![format!("{}: cannot build the token: {e}", case.origin)],
+                    )
+                }
             }
         }
         if let Some(k) = step.unknown_kids {
             for i in 0..k.min(1000) {
                 let mut spec = token_spec.clone();
-                spec.header.insert("kid".into(), toml::Value::String(format!("unknown-kid-{i}")));
+                spec.header.insert(
+                    "kid".into(),
+                    toml::Value::String(format!("unknown-kid-{i}")),
+                );
                 let ctx = context(world, tenants, &attacker_jku);
-                let Ok(built) = recipe::build(&spec, &ctx) else { continue };
-                let e = step.expect.as_ref().map(|e| e.full()).unwrap_or(Expect { outcome: Outcome::InvalidToken, ..Expect::default() });
-                let (m, obs, ev, reasons) = exchange(world, addr, case, tenants, &built.token, &e, timeout, ctx.now).await;
+                let Ok(built) = recipe::build(&spec, &ctx) else {
+                    continue;
+                };
+                let e = step.expect.as_ref().map(|e| e.full()).unwrap_or(Expect {
+                    outcome: Outcome::InvalidToken,
+                    ..Expect::default()
+                });
+                let (m, obs, ev, reasons) = exchange(
+                    world,
+                    addr,
+                    case,
+                    tenants,
+                    &built.token,
+                    &e,
+                    timeout,
+                    ctx.now,
+                )
+                .await;
                 tally.record(m, obs, ev, reasons, &label);
             }
         }
         if let Some(t) = &step.traffic {
-            check_traffic(t, &tenants.own.traffic().since(&before), &label, &mut tally, windows());
+            check_traffic(
+                t,
+                &tenants.own.traffic().since(&before),
+                &label,
+                &mut tally,
+                windows(),
+            );
         }
     }
     if let Some(t) = &case_expect.traffic {
-        check_traffic(t, &tenants.own.traffic().since(&before), "", &mut tally, windows());
+        check_traffic(
+            t,
+            &tenants.own.traffic().since(&before),
+            "",
+            &mut tally,
+            windows(),
+        );
     }
     if !case_expect.attacker_may_be_contacted {
-        let hits = world.idp.attacker().journal().recent().iter().filter(|e| e.path.contains(&jku_marker)).count();
+        let hits = world
+            .idp
+            .attacker()
+            .journal()
+            .recent()
+            .iter()
+            .filter(|e| e.path.contains(&jku_marker))
+            .count();
         if hits > 0 {
             tally.worst = Match::Wrong;
             tally.reasons.push(format!("the target fetched from the attacker host {hits} time(s) (SSRF / untrusted key URL)"));
@@ -320,32 +451,61 @@ pub async fn run_case(world: &World, addr: &str, case: &Case, timeout: Duration)
     r
 }
 
-fn check_traffic(t: &TrafficExpect, d: &mock_idp::Traffic, label: &str, tally: &mut Tally, windows: u64) {
+fn check_traffic(
+    t: &TrafficExpect,
+    d: &mock_idp::Traffic,
+    label: &str,
+    tally: &mut Tally,
+    windows: u64,
+) {
     let scale = if t.per_cache_window { windows } else { 1 };
-    let per = if scale > 1 { format!(" ({scale} cache windows)") } else { String::new() };
+    let per = if scale > 1 {
+        format!(" ({scale} cache windows)")
+    } else {
+        String::new()
+    };
     let mut fail = |msg: String| {
-        tally.worst = if tally.worst == Match::NoAnswer { Match::NoAnswer } else { Match::Wrong };
-        tally.reasons.push(if label.is_empty() { msg } else { format!("{label}: {msg}") });
+        tally.worst = if tally.worst == Match::NoAnswer {
+            Match::NoAnswer
+        } else {
+            Match::Wrong
+        };
+        tally.reasons.push(if label.is_empty() {
+            msg
+        } else {
+            format!("{label}: {msg}")
+        });
     };
     if let Some(max) = t.jwks_max.map(|m| m * scale) {
         if d.jwks > max {
-            fail(format!("JWKS fetched {} times, at most {max} allowed{per}", d.jwks));
+            fail(format!(
+                "JWKS fetched {} times, at most {max} allowed{per}",
+                d.jwks
+            ));
         }
     }
     if let Some(min) = t.jwks_min {
         if d.jwks < min {
-            fail(format!("JWKS fetched {} times, at least {min} expected", d.jwks));
+            fail(format!(
+                "JWKS fetched {} times, at least {min} expected",
+                d.jwks
+            ));
         }
     }
     if let Some(max) = t.discovery_max.map(|m| m * scale) {
         let n = d.discovery + d.oauth_metadata;
         if n > max {
-            fail(format!("discovery fetched {n} times, at most {max} allowed{per}"));
+            fail(format!(
+                "discovery fetched {n} times, at most {max} allowed{per}"
+            ));
         }
     }
     if let Some(max) = t.total_max {
         if d.total() > max {
-            fail(format!("the IdP got {} requests for this tenant, at most {max} allowed", d.total()));
+            fail(format!(
+                "the IdP got {} requests for this tenant, at most {max} allowed",
+                d.total()
+            ));
         }
     }
 }
@@ -363,7 +523,10 @@ fn context<'a>(world: &'a World, tenants: &'a CaseTenants, attacker_jku: &str) -
 }
 
 fn now_unix() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -379,7 +542,11 @@ async fn exchange(
 ) -> (Match, Observed, Evidence, Vec<String>) {
     let slug = match case.request.tenant {
         Placement::Own => tenants.own.slug().to_string(),
-        Placement::Other => tenants.other.as_ref().map(|t| t.slug().to_string()).unwrap_or_default(),
+        Placement::Other => tenants
+            .other
+            .as_ref()
+            .map(|t| t.slug().to_string())
+            .unwrap_or_default(),
         Placement::Unknown => "no-such-tenant".to_string(),
         Placement::Missing => String::new(),
         Placement::Malformed => "bad_slug%2F..".to_string(),
@@ -387,27 +554,46 @@ async fn exchange(
     let (req, host) = request_for(world, addr, &slug, &case.request, token);
     let res = client::send(addr, &host, &req, timeout).await;
     let (m, obs, reasons) = judge::judge(expect, &res);
-    let evidence = Evidence { request: shorten(&req, token), token: recipe::decode_for_evidence(token, minted_at) };
+    let evidence = Evidence {
+        request: shorten(&req, token),
+        token: recipe::decode_for_evidence(token, minted_at),
+    };
     // Ports change from run to run; the report shows stable names instead.
     let stable = |text: String| {
         text.replace(world.idp.uri(), "http://{idp}")
             .replace(world.idp.attacker().uri(), "http://{attacker}")
             .replace(addr, "{target}")
-            .replace(&format!(":{}", addr.rsplit(':').next().unwrap_or("")), ":{port}")
+            .replace(
+                &format!(":{}", addr.rsplit(':').next().unwrap_or("")),
+                ":{port}",
+            )
     };
     let evidence = serde_json::to_string(&evidence)
         .ok()
         .map(stable)
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .map(|v| Evidence { request: serde_json::from_value(v["request"].clone()).unwrap_or(evidence.request.clone()), token: v["token"].clone() })
+        .map(|v| Evidence {
+            request: serde_json::from_value(v["request"].clone())
+                .unwrap_or(evidence.request.clone()),
+            token: v["token"].clone(),
+        })
         .unwrap_or(evidence);
     let reasons = reasons.into_iter().map(stable).collect();
-    let obs = Observed { body: mask_times(&stable(obs.body.clone())), ..obs };
+    let obs = Observed {
+        body: mask_times(&stable(obs.body.clone())),
+        ..obs
+    };
     (m, obs, evidence, reasons)
 }
 
 /// Builds the request; returns it with the Host header to use.
-pub fn request_for(world: &World, addr: &str, slug: &str, spec: &crate::catalog::RequestSpec, token: &str) -> (Outgoing, String) {
+pub fn request_for(
+    world: &World,
+    addr: &str,
+    slug: &str,
+    spec: &crate::catalog::RequestSpec,
+    token: &str,
+) -> (Outgoing, String) {
     let port = addr.rsplit(':').next().unwrap_or("80");
     let mut headers: Vec<(String, String)> = Vec::new();
     let mut host = format!("127.0.0.1:{port}");
@@ -437,7 +623,10 @@ pub fn request_for(world: &World, addr: &str, slug: &str, spec: &crate::catalog:
                 headers.push(("authorization".into(), auth));
             }
             method = spec.method.clone().unwrap_or_else(|| "POST".into());
-            headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
+            headers.push((
+                "content-type".into(),
+                "application/x-www-form-urlencoded".into(),
+            ));
             body = form;
         }
         TokenIn::HeaderAndQuery => {
@@ -453,13 +642,23 @@ pub fn request_for(world: &World, addr: &str, slug: &str, spec: &crate::catalog:
     for (k, v) in &spec.headers {
         headers.push((k.to_ascii_lowercase(), v.replace("{token}", token)));
     }
-    (Outgoing { method, path, headers, body }, host)
+    (
+        Outgoing {
+            method,
+            path,
+            headers,
+            body,
+        },
+        host,
+    )
 }
 
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -468,13 +667,34 @@ fn urlencode(s: &str) -> String {
 /// The request with the token shortened, for evidence.
 fn shorten(req: &Outgoing, token: &str) -> Outgoing {
     // The length is shown only for large tokens, in KiB: ECDSA signatures vary by a byte.
-    let size = if token.len() >= 4096 { format!("({} KiB)", token.len() / 1024) } else { String::new() };
-    let short = if token.len() > 48 { format!("{}…{size}", &token[..token.char_indices().nth(40).map(|(i, _)| i).unwrap_or(0)]) } else { token.to_string() };
-    let fix = |s: &str| if token.is_empty() { s.to_string() } else { s.replace(token, &short).replace(&urlencode(token), &short) };
+    let size = if token.len() >= 4096 {
+        format!("({} KiB)", token.len() / 1024)
+    } else {
+        String::new()
+    };
+    let short = if token.len() > 48 {
+        format!(
+            "{}…{size}",
+            &token[..token.char_indices().nth(40).map(|(i, _)| i).unwrap_or(0)]
+        )
+    } else {
+        token.to_string()
+    };
+    let fix = |s: &str| {
+        if token.is_empty() {
+            s.to_string()
+        } else {
+            s.replace(token, &short).replace(&urlencode(token), &short)
+        }
+    };
     Outgoing {
         method: req.method.clone(),
         path: crate::recipe::truncate(&fix(&req.path), 200),
-        headers: req.headers.iter().map(|(n, v)| (n.clone(), crate::recipe::truncate(&fix(v), 200))).collect(),
+        headers: req
+            .headers
+            .iter()
+            .map(|(n, v)| (n.clone(), crate::recipe::truncate(&fix(v), 200)))
+            .collect(),
         body: crate::recipe::truncate(&fix(&req.body), 200),
     }
 }

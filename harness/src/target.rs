@@ -79,12 +79,18 @@ const STDERR_LINES: usize = 40;
 
 impl RunningTarget {
     /// Starts (or attaches to) the target and waits until `/healthz` answers 2xx.
-    pub async fn start(spec: &TargetSpec, manifest_path: &Path, ready_timeout: Duration) -> Result<RunningTarget, TargetError> {
+    pub async fn start(
+        spec: &TargetSpec,
+        manifest_path: &Path,
+        ready_timeout: Duration,
+    ) -> Result<RunningTarget, TargetError> {
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
         let mut target = match spec {
             TargetSpec::Builtin { defects } => {
-                let text = std::fs::read_to_string(manifest_path).map_err(|e| TargetError::Builtin(e.to_string()))?;
-                let manifest = byoid_reference::manifest::Manifest::from_json(&text).map_err(|e| TargetError::Builtin(e.to_string()))?;
+                let text = std::fs::read_to_string(manifest_path)
+                    .map_err(|e| TargetError::Builtin(e.to_string()))?;
+                let manifest = byoid_reference::manifest::Manifest::from_json(&text)
+                    .map_err(|e| TargetError::Builtin(e.to_string()))?;
                 let mut config = byoid_reference::Config::new(manifest);
                 for d in defects {
                     let defect = byoid_reference::defect::Defect::from_name(d)
@@ -95,12 +101,23 @@ impl RunningTarget {
                 // Loopback IdPs answer in microseconds; a short fetch limit keeps the
                 // slow-IdP cases short without changing what they test.
                 config.fetch_timeout = Duration::from_millis(500);
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| TargetError::Spawn(e.to_string()))?;
-                let addr = listener.local_addr().map_err(|e| TargetError::Spawn(e.to_string()))?.to_string();
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .map_err(|e| TargetError::Spawn(e.to_string()))?;
+                let addr = listener
+                    .local_addr()
+                    .map_err(|e| TargetError::Spawn(e.to_string()))?
+                    .to_string();
                 let task = tokio::spawn(async move {
                     let _ = byoid_reference::serve(listener, config).await;
                 });
-                RunningTarget { addr, description: spec.describe(), child: None, stderr, task: Some(task) }
+                RunningTarget {
+                    addr,
+                    description: spec.describe(),
+                    child: None,
+                    stderr,
+                    task: Some(task),
+                }
             }
             TargetSpec::Command(cmd) => {
                 let port = free_port().map_err(|e| TargetError::Spawn(e.to_string()))?;
@@ -115,7 +132,9 @@ impl RunningTarget {
                     .stderr(std::process::Stdio::piped())
                     .kill_on_drop(true)
                     .process_group(0);
-                let mut child = command.spawn().map_err(|e| TargetError::Spawn(format!("`sh -c {cmd}`: {e}")))?;
+                let mut child = command
+                    .spawn()
+                    .map_err(|e| TargetError::Spawn(format!("`sh -c {cmd}`: {e}")))?;
                 if let Some(err) = child.stderr.take() {
                     let buf = stderr.clone();
                     tokio::spawn(async move {
@@ -129,7 +148,13 @@ impl RunningTarget {
                         }
                     });
                 }
-                RunningTarget { addr: format!("127.0.0.1:{port}"), description: spec.describe(), child: Some(child), stderr, task: None }
+                RunningTarget {
+                    addr: format!("127.0.0.1:{port}"),
+                    description: spec.describe(),
+                    child: Some(child),
+                    stderr,
+                    task: None,
+                }
             }
             TargetSpec::Url(url) => {
                 let addr = url
@@ -141,7 +166,13 @@ impl RunningTarget {
                 if !addr.starts_with("127.") && !addr.starts_with("[::1]") {
                     return Err(TargetError::Spawn(format!("`{url}` is not a loopback http:// URL: byoid only tests targets on this machine")));
                 }
-                RunningTarget { addr, description: spec.describe(), child: None, stderr, task: None }
+                RunningTarget {
+                    addr,
+                    description: spec.describe(),
+                    child: None,
+                    stderr,
+                    task: None,
+                }
             }
         };
         target.wait_ready(ready_timeout).await?;
@@ -151,12 +182,20 @@ impl RunningTarget {
     async fn wait_ready(&mut self, limit: Duration) -> Result<(), TargetError> {
         let start = Instant::now();
         let mut last = String::from("nothing yet");
-        let req = Outgoing { method: "GET".into(), path: "/healthz".into(), headers: vec![], body: String::new() };
+        let req = Outgoing {
+            method: "GET".into(),
+            path: "/healthz".into(),
+            headers: vec![],
+            body: String::new(),
+        };
         let mut delay = Duration::from_millis(10);
         while start.elapsed() < limit {
             if let Some(status) = self.exit_status() {
                 tokio::time::sleep(Duration::from_millis(50)).await; // let stderr drain
-                return Err(TargetError::Exited { status, tail: self.stderr_tail() });
+                return Err(TargetError::Exited {
+                    status,
+                    tail: self.stderr_tail(),
+                });
             }
             match client::send(&self.addr, &self.addr, &req, Duration::from_secs(2)).await {
                 Ok(a) if (200..300).contains(&a.status) => return Ok(()),
@@ -166,7 +205,11 @@ impl RunningTarget {
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_millis(200));
         }
-        Err(TargetError::NeverReady { secs: limit.as_secs(), last, tail: self.stderr_tail() })
+        Err(TargetError::NeverReady {
+            secs: limit.as_secs(),
+            last,
+            tail: self.stderr_tail(),
+        })
     }
 
     /// The exit status, if a launched target has exited.
@@ -204,7 +247,10 @@ impl RunningTarget {
             if let (Ok(None), Some(pid)) = (child.try_wait(), child.id()) {
                 // SIGTERM to the group first, then SIGKILL after a grace period.
                 signal_group(pid, libc::SIGTERM);
-                if tokio::time::timeout(Duration::from_secs(2), child.wait()).await.is_err() {
+                if tokio::time::timeout(Duration::from_secs(2), child.wait())
+                    .await
+                    .is_err()
+                {
                     signal_group(pid, libc::SIGKILL);
                     let _ = child.kill().await;
                 }
@@ -238,5 +284,8 @@ pub fn write_manifest(path: &PathBuf, manifest: &serde_json::Value) -> std::io::
             std::fs::create_dir_all(dir)?;
         }
     }
-    std::fs::write(path, serde_json::to_vec_pretty(manifest).unwrap_or_default())
+    std::fs::write(
+        path,
+        serde_json::to_vec_pretty(manifest).unwrap_or_default(),
+    )
 }

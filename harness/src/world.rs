@@ -28,7 +28,9 @@ impl std::str::FromStr for TenantSource {
             "header" => Ok(TenantSource::Header("X-Tenant-Slug".into())),
             "path" => Ok(TenantSource::Path),
             "subdomain" => Ok(TenantSource::Subdomain),
-            other => Err(format!("unknown tenant source `{other}` (known: header, path, subdomain)")),
+            other => Err(format!(
+                "unknown tenant source `{other}` (known: header, path, subdomain)"
+            )),
         }
     }
 }
@@ -117,12 +119,24 @@ fn needs_own_keys(case: &Case) -> bool {
 }
 
 fn uses_other(case: &Case) -> bool {
-    let tok = |t: &crate::catalog::TokenSpec| t.from == Origin::Other || t.sign == SignSpec::OtherTenant || t.raw.as_deref().is_some_and(|r| r.contains("{other."));
+    let tok = |t: &crate::catalog::TokenSpec| {
+        t.from == Origin::Other
+            || t.sign == SignSpec::OtherTenant
+            || t.raw.as_deref().is_some_and(|r| r.contains("{other."))
+    };
     tok(&case.token)
         || case.request.tenant == Placement::Other
         || case.steps.iter().any(|s| s.token.as_ref().is_some_and(tok))
-        || case.token.claims.values().any(|v| v.to_string().contains("{other."))
-        || case.token.header.values().any(|v| v.to_string().contains("{other."))
+        || case
+            .token
+            .claims
+            .values()
+            .any(|v| v.to_string().contains("{other."))
+        || case
+            .token
+            .header
+            .values()
+            .any(|v| v.to_string().contains("{other."))
 }
 
 fn uses_sibling(case: &Case) -> bool {
@@ -142,28 +156,48 @@ pub fn base_quirks(flavor: Flavor) -> Quirks {
 impl World {
     /// Starts the IdPs and creates every tenant the cases need.
     pub async fn build(cases: &[Case], settings: Settings) -> Result<World, mock_idp::Error> {
-        let mut builder = MockIdp::builder().seed(settings.seed).listen(settings.idp_listen);
+        let mut builder = MockIdp::builder()
+            .seed(settings.seed)
+            .listen(settings.idp_listen);
         if settings.tls {
             builder = builder.tls();
         }
         let idp = builder.start().await?;
-        let mut world = World { idp, settings, cases: HashMap::new(), controls: BTreeMap::new(), manifest: Value::Null };
+        let mut world = World {
+            idp,
+            settings,
+            cases: HashMap::new(),
+            controls: BTreeMap::new(),
+            manifest: Value::Null,
+        };
         let mut entries: Vec<Value> = Vec::new();
         // Non-Entra flavors share one ring for controls and plain cases, and one for the
         // "other" tenants: what matters is that "other" keys differ from the case's.
-        let shared_ring = |f: Flavor| if f.is_entra() { "entra".to_string() } else { "shared".to_string() };
+        let shared_ring = |f: Flavor| {
+            if f.is_entra() {
+                "entra".to_string()
+            } else {
+                "shared".to_string()
+            }
+        };
         let mut flavors: Vec<Flavor> = cases.iter().map(|c| c.flavor).collect();
         flavors.sort();
         flavors.dedup();
         for f in &flavors {
-            let spec = IdpTenantSpec::new(slug_for("ctl", f.name()), *f).key_ring(shared_ring(*f)).quirks(base_quirks(*f));
+            let spec = IdpTenantSpec::new(slug_for("ctl", f.name()), *f)
+                .key_ring(shared_ring(*f))
+                .quirks(base_quirks(*f));
             let t = world.idp.add_tenant(spec)?;
             entries.push(manifest_entry(&t, None));
             world.controls.insert(*f, t);
         }
         for case in cases {
             let own_ring = needs_own_keys(case);
-            let ring = if own_ring { format!("case-{}", slug_for("", &case.id)) } else { shared_ring(case.flavor) };
+            let ring = if own_ring {
+                format!("case-{}", slug_for("", &case.id))
+            } else {
+                shared_ring(case.flavor)
+            };
             let mut quirks = base_quirks(case.flavor);
             if let Some(q) = &case.tenant.quirks {
                 quirks = q.clone();
@@ -171,21 +205,27 @@ impl World {
                     quirks.typ = base_quirks(Flavor::Okta).typ;
                 }
             }
-            let mut spec = IdpTenantSpec::new(slug_for("t", &case.id), case.flavor).key_ring(ring.clone());
+            let mut spec =
+                IdpTenantSpec::new(slug_for("t", &case.id), case.flavor).key_ring(ring.clone());
             if own_ring {
                 spec = spec.pooled_keys();
             }
-            let spec = spec
-                .roles(case.tenant.roles.clone())
-                .quirks(quirks.clone());
+            let spec = spec.roles(case.tenant.roles.clone()).quirks(quirks.clone());
             let own = world.idp.add_tenant(spec)?;
             if let Some(f) = &case.tenant.faults {
                 own.set_faults(f.clone());
             }
             entries.push(manifest_entry(&own, Some(case)));
             let other = if uses_other(case) {
-                let ring = if case.flavor.is_entra() { ring.clone() } else { "other".to_string() };
-                let spec = IdpTenantSpec::new(slug_for("o", &case.id), case.flavor).key_ring(ring).quirks(base_quirks(case.flavor)).roles(case.tenant.roles.clone());
+                let ring = if case.flavor.is_entra() {
+                    ring.clone()
+                } else {
+                    "other".to_string()
+                };
+                let spec = IdpTenantSpec::new(slug_for("o", &case.id), case.flavor)
+                    .key_ring(ring)
+                    .quirks(base_quirks(case.flavor))
+                    .roles(case.tenant.roles.clone());
                 let t = world.idp.add_tenant(spec)?;
                 entries.push(manifest_entry(&t, None));
                 Some(t)
@@ -193,14 +233,24 @@ impl World {
                 None
             };
             let sibling = if uses_sibling(case) {
-                let spec = IdpTenantSpec::new(slug_for("s", &case.id), case.flavor).key_ring(ring).quirks(quirks).roles(case.tenant.roles.clone());
+                let spec = IdpTenantSpec::new(slug_for("s", &case.id), case.flavor)
+                    .key_ring(ring)
+                    .quirks(quirks)
+                    .roles(case.tenant.roles.clone());
                 let t = world.idp.add_tenant(spec)?;
                 entries.push(manifest_entry(&t, None));
                 Some(t)
             } else {
                 None
             };
-            world.cases.insert(case.id.clone(), CaseTenants { own, other, sibling });
+            world.cases.insert(
+                case.id.clone(),
+                CaseTenants {
+                    own,
+                    other,
+                    sibling,
+                },
+            );
         }
         // Make every key before the clock starts, two at a time (the machine has two cores).
         let mut keys: Vec<Tenant> = world.cases.values().map(|c| c.own.clone()).collect();

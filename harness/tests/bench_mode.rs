@@ -74,7 +74,14 @@ fn bench_drives_the_reference_and_reports_per_mix() {
     assert!(genuine["requests"].as_u64().unwrap() > 0, "{genuine:#}");
     assert!(bad["requests"].as_u64().unwrap() > 0, "{bad:#}");
     // Every genuine answer is 200, every bad signature 401, and nothing failed.
-    let statuses = |m: &Value| m["statuses"].as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    let statuses = |m: &Value| {
+        m["statuses"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+    };
     assert_eq!(statuses(genuine), vec!["200"], "{genuine:#}");
     assert_eq!(statuses(bad), vec!["401"], "{bad:#}");
     assert_eq!(r["total"]["errors"], 0);
@@ -86,7 +93,10 @@ fn bench_drives_the_reference_and_reports_per_mix() {
         assert!(m["idp"]["jwks_per_1k"].is_number());
     }
     // The 80/20 weights hold (within rounding of the interleaved schedule).
-    let (g, b) = (genuine["requests"].as_f64().unwrap(), bad["requests"].as_f64().unwrap());
+    let (g, b) = (
+        genuine["requests"].as_f64().unwrap(),
+        bad["requests"].as_f64().unwrap(),
+    );
     assert!((g / (g + b) - 0.8).abs() < 0.02, "{g} vs {b}");
 
     // The baseline gate: a planted regression (a baseline with 10x the throughput) fails ...
@@ -116,7 +126,11 @@ fn bench_drives_the_reference_and_reports_per_mix() {
     };
     let o = args(&fast_path);
     assert_eq!(o.status.code(), Some(100), "{}", show(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("REGRESSION"), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("REGRESSION"),
+        "{}",
+        show(&o)
+    );
 
     // ... and an unchanged one (lower throughput, higher p99 than anything we will measure) passes.
     let mut slow = r.clone();
@@ -159,19 +173,37 @@ fn requests_bound_the_run() {
 
 #[test]
 fn non_loopback_targets_are_refused() {
-    for url in ["http://10.1.2.3:8080/", "http://example.com/", "http://127.0.0.1.nip.io:80/"] {
+    for url in [
+        "http://10.1.2.3:8080/",
+        "http://example.com/",
+        "http://127.0.0.1.nip.io:80/",
+    ] {
         let o = byoid(&["bench", "--target-url", url, "--duration", "1"]);
         assert_eq!(o.status.code(), Some(2), "{url}: {}", show(&o));
-        assert!(String::from_utf8_lossy(&o.stderr).contains("loopback"), "{url}: {}", show(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("loopback"),
+            "{url}: {}",
+            show(&o)
+        );
     }
 }
 
 #[test]
 fn raw_get_measures_a_static_target() {
     // The static helper on a free port, then the generator against it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut server = Command::new(env!("CARGO_BIN_EXE_byoid"))
-        .args(["bench", "--serve-static", &port.to_string(), "--duration", "10"])
+        .args([
+            "bench",
+            "--serve-static",
+            &port.to_string(),
+            "--duration",
+            "10",
+        ])
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -203,6 +235,9 @@ fn raw_get_measures_a_static_target() {
     let _ = server.wait();
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let r = read_json(&json);
-    assert!(mix(&r, "raw")["statuses"]["200"].as_u64().unwrap() > 100, "{r:#}");
+    assert!(
+        mix(&r, "raw")["statuses"]["200"].as_u64().unwrap() > 100,
+        "{r:#}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -18,13 +18,39 @@ fn a_baseline_regression_fails_the_run_and_an_unchanged_run_passes() {
     let dir = tmp("baseline");
     let base = dir.join("baseline.json");
     let filter = ["--filter", "rfc8725/3.1/alg-none", "--color", "never"];
-    let out = byoid().args(["scenarios", "--baseline"]).arg(&base).arg("--update-baseline").args(filter).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = byoid()
+        .args(["scenarios", "--baseline"])
+        .arg(&base)
+        .arg("--update-baseline")
+        .args(filter)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(base.exists());
-    let same = byoid().args(["scenarios", "--baseline"]).arg(&base).args(filter).output().unwrap();
-    assert_eq!(same.status.code(), Some(0), "{}", String::from_utf8_lossy(&same.stderr));
+    let same = byoid()
+        .args(["scenarios", "--baseline"])
+        .arg(&base)
+        .args(filter)
+        .output()
+        .unwrap();
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&same.stderr)
+    );
     assert!(String::from_utf8_lossy(&same.stdout).contains("0 regressions"));
-    let worse = byoid().args(["scenarios", "--defect", "none-accepted", "--baseline"]).arg(&base).args(filter).output().unwrap();
+    let worse = byoid()
+        .args(["scenarios", "--defect", "none-accepted", "--baseline"])
+        .arg(&base)
+        .args(filter)
+        .output()
+        .unwrap();
     assert_eq!(worse.status.code(), Some(100));
     assert!(String::from_utf8_lossy(&worse.stderr).contains("regressed"));
     assert!(String::from_utf8_lossy(&worse.stdout).contains("pass -> fail"));
@@ -38,10 +64,17 @@ fn an_unwritable_report_dir_is_reported_before_the_run() {
     let file = dir.join("not-a-dir");
     std::fs::write(&file, b"x").unwrap();
     let started = std::time::Instant::now();
-    let out = byoid().args(["scenarios", "--report-dir"]).arg(file.join("sub")).output().unwrap();
+    let out = byoid()
+        .args(["scenarios", "--report-dir"])
+        .arg(file.join("sub"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(96));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not writable"));
-    assert!(started.elapsed() < std::time::Duration::from_secs(5), "refused before running the catalog");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "refused before running the catalog"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -49,16 +82,34 @@ fn an_unwritable_report_dir_is_reported_before_the_run() {
 fn corrupt_reports_get_errors_naming_the_file() {
     let dir = tmp("corrupt");
     let truncated = dir.join("truncated.json");
-    std::fs::write(&truncated, br#"{"schema":"byoid-report/1","cases":[{"id":"a","verd"#).unwrap();
+    std::fs::write(
+        &truncated,
+        br#"{"schema":"byoid-report/1","cases":[{"id":"a","verd"#,
+    )
+    .unwrap();
     let other = dir.join("other.json");
     std::fs::write(&other, br#"{"schema":"something-else/3","cases":[]}"#).unwrap();
     for (a, b) in [(&truncated, &other), (&other, &truncated)] {
-        let out = byoid().args(["report", "diff"]).arg(a).arg(b).output().unwrap();
+        let out = byoid()
+            .args(["report", "diff"])
+            .arg(a)
+            .arg(b)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(96));
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(a.file_name().unwrap().to_str().unwrap()), "{err}");
+        assert!(
+            err.contains(a.file_name().unwrap().to_str().unwrap()),
+            "{err}"
+        );
     }
-    let out = byoid().args(["report", "matrix"]).arg(&other).arg("-o").arg(dir.join("m.html")).output().unwrap();
+    let out = byoid()
+        .args(["report", "matrix"])
+        .arg(&other)
+        .arg("-o")
+        .arg(dir.join("m.html"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(96));
     assert!(String::from_utf8_lossy(&out.stderr).contains("something-else/3"));
     let _ = std::fs::remove_dir_all(&dir);
@@ -72,11 +123,21 @@ fn a_bad_catalog_names_file_line_and_field() {
         "section = \"x/1\"\ntitle = \"X\"\nlevel = \"must\"\n\n[[case]]\nid = \"a\"\ntitle = \"t\"\nexpect = \"ok\"\ntokn = {}\n",
     )
     .unwrap();
-    let out = byoid().args(["scenarios", "--catalog"]).arg(&dir).output().unwrap();
+    let out = byoid()
+        .args(["scenarios", "--catalog"])
+        .arg(&dir)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(96));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("broken.toml") && err.contains("line 9") && err.contains("tokn"), "{err}");
-    let out = byoid().args(["scenarios", "--filter", "no/such/case"]).output().unwrap();
+    assert!(
+        err.contains("broken.toml") && err.contains("line 9") && err.contains("tokn"),
+        "{err}"
+    );
+    let out = byoid()
+        .args(["scenarios", "--filter", "no/such/case"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(4));
     let _ = std::fs::remove_dir_all(&dir);
 }

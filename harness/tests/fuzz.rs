@@ -7,13 +7,23 @@ use byoid::target::TargetSpec;
 use byoid::ScenarioOptions;
 
 fn args(out: &std::path::Path, cases: u32) -> FuzzArgs {
-    FuzzArgs { target_cmd: None, target_url: None, defects: vec![], cases, max_seconds: 60, seed: 7, out_dir: out.to_path_buf() }
+    FuzzArgs {
+        target_cmd: None,
+        target_url: None,
+        defects: vec![],
+        cases,
+        max_seconds: 60,
+        seed: 7,
+        out_dir: out.to_path_buf(),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clean_reference_agrees_with_the_oracle() {
     let out = std::env::temp_dir().join(format!("byoid-fuzz-clean-{}", std::process::id()));
-    let r = fuzz(TargetSpec::Builtin { defects: vec![] }, &args(&out, 150)).await.expect("fuzz runs");
+    let r = fuzz(TargetSpec::Builtin { defects: vec![] }, &args(&out, 150))
+        .await
+        .expect("fuzz runs");
     assert!(r.failure.is_none(), "{:?}", r.failure);
     assert_eq!(r.iterations, 150);
 }
@@ -21,19 +31,42 @@ async fn clean_reference_agrees_with_the_oracle() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_defect_is_found_shrunk_and_replayable() {
     let out = std::env::temp_dir().join(format!("byoid-fuzz-aud-{}", std::process::id()));
-    let target = TargetSpec::Builtin { defects: vec!["no-audience-check".into()] };
-    let r = fuzz(target.clone(), &args(&out, 400)).await.expect("fuzz runs");
+    let target = TargetSpec::Builtin {
+        defects: vec!["no-audience-check".into()],
+    };
+    let r = fuzz(target.clone(), &args(&out, 400))
+        .await
+        .expect("fuzz runs");
     let (plan, path, _) = r.failure.expect("the missing audience check is found");
     // Shrunk: only the audience differs from the genuine token.
     assert!(plan.aud > 0);
-    assert_eq!((plan.iss, plan.exp, plan.nbf, plan.typ, plan.sig, plan.client), (0, 0, 0, 0, 0, 0), "{plan:?}");
+    assert_eq!(
+        (
+            plan.iss,
+            plan.exp,
+            plan.nbf,
+            plan.typ,
+            plan.sig,
+            plan.client
+        ),
+        (0, 0, 0, 0, 0, 0),
+        "{plan:?}"
+    );
     // The written file replays: it fails against the defect and passes against the clean reference.
     let run = |target: TargetSpec| {
-        let opts = ScenarioOptions { target, catalog_dir: Some(path.parent().unwrap().to_path_buf()), ..ScenarioOptions::default() };
+        let opts = ScenarioOptions {
+            target,
+            catalog_dir: Some(path.parent().unwrap().to_path_buf()),
+            ..ScenarioOptions::default()
+        };
         async move { byoid::run_scenarios(&opts).await.expect("replay runs") }
     };
     let bad = run(target).await;
-    assert!(bad.cases.iter().all(|c| c.verdict == Verdict::Fail), "{:?}", bad.cases.iter().map(|c| c.verdict).collect::<Vec<_>>());
+    assert!(
+        bad.cases.iter().all(|c| c.verdict == Verdict::Fail),
+        "{:?}",
+        bad.cases.iter().map(|c| c.verdict).collect::<Vec<_>>()
+    );
     let good = run(TargetSpec::Builtin { defects: vec![] }).await;
     assert!(good.cases.iter().all(|c| c.verdict == Verdict::Pass));
     let _ = std::fs::remove_dir_all(&out);

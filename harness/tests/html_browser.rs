@@ -27,21 +27,32 @@ async fn run(defects: Vec<String>) -> Report {
         filters: vec![SECTION.into()],
         ..ScenarioOptions::default()
     };
-    byoid::run_scenarios(&opts).await.expect("the run completes")
+    byoid::run_scenarios(&opts)
+        .await
+        .expect("the run completes")
 }
 
 /// Text as Chromium serializes it in element content: only `&`, `<`, `>` escaped.
 fn dom_text(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('\u{a0}', "&nbsp;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\u{a0}', "&nbsp;")
 }
 
 /// Text as Chromium serializes it in a quoted attribute value: only `&` and `"` escaped.
 fn dom_attr(s: &str) -> String {
-    s.replace('&', "&amp;").replace('"', "&quot;").replace('\u{a0}', "&nbsp;")
+    s.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('\u{a0}', "&nbsp;")
 }
 
 fn verdict_name(v: Verdict) -> String {
-    serde_json::to_value(v).unwrap().as_str().unwrap().to_string()
+    serde_json::to_value(v)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 struct TempDir(PathBuf);
@@ -112,7 +123,10 @@ fn dump_dom(page: &Path, profile: &Path) -> String {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{CHROMIUM} did not finish loading {} within 120 s", page.display());
+            panic!(
+                "{CHROMIUM} did not finish loading {} within 120 s",
+                page.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     };
@@ -128,7 +142,9 @@ fn dump_dom(page: &Path, profile: &Path) -> String {
 
 /// The text of the element with `id`, assuming it holds no markup.
 fn text_of(dom: &str, id: &str) -> String {
-    let at = dom.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no #{id} in the page"));
+    let at = dom
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id} in the page"));
     let start = at + dom[at..].find('>').unwrap() + 1;
     let end = start + dom[start..].find('<').unwrap();
     dom[start..end].to_string()
@@ -138,18 +154,40 @@ fn check_report_page(dom: &str, report: &Report) {
     let n = report.cases.len();
     assert!(n > 0);
     // The script ran: it fills in the count (and no row is hidden with every filter on).
-    assert_eq!(text_of(dom, "f-count"), format!("{n} of {n} cases shown"), "the page's script did not run");
-    assert!(!dom.contains("hidden=\"\""), "rows or sections hidden on load");
+    assert_eq!(
+        text_of(dom, "f-count"),
+        format!("{n} of {n} cases shown"),
+        "the page's script did not run"
+    );
+    assert!(
+        !dom.contains("hidden=\"\""),
+        "rows or sections hidden on load"
+    );
     for c in &report.cases {
-        let row = format!("<tr class=\"case v-{}\" id=\"{}\"", verdict_name(c.verdict), dom_attr(&c.id));
+        let row = format!(
+            "<tr class=\"case v-{}\" id=\"{}\"",
+            verdict_name(c.verdict),
+            dom_attr(&c.id)
+        );
         assert!(dom.contains(&row), "row `{row}` not in the page");
     }
-    assert_eq!(dom.matches("<tr class=\"case v-").count(), n, "one row per case");
+    assert_eq!(
+        dom.matches("<tr class=\"case v-").count(),
+        n,
+        "one row per case"
+    );
     let s = &report.summary;
     assert!(dom.contains(&format!("<span class=\"badge\">{} cases</span>", s.total)));
-    for (class, count, word) in [("pass", s.pass, "PASS"), ("fail", s.fail, "FAIL"), ("error", s.error, "ERROR")] {
+    for (class, count, word) in [
+        ("pass", s.pass, "PASS"),
+        ("fail", s.fail, "FAIL"),
+        ("error", s.error, "ERROR"),
+    ] {
         let badge = format!("<span class=\"badge v-{class}\">{count} {word}</span>");
-        assert!(dom.contains(&badge), "summary badge `{badge}` not in the page");
+        assert!(
+            dom.contains(&badge),
+            "summary badge `{badge}` not in the page"
+        );
     }
     assert!(dom.contains(&dom_text(&report.run.target)));
 }
@@ -158,8 +196,14 @@ fn check_report_page(dom: &str, report: &Report) {
 async fn html_pages_render_in_chromium() {
     require_chromium();
     let (clean, broken) = tokio::join!(run(Vec::new()), run(vec![DEFECT.to_string()]));
-    assert!(clean.summary.total > 0 && clean.summary.fail == 0, "the reference passes {SECTION}");
-    assert!(broken.summary.fail > 0, "`{DEFECT}` must fail some {SECTION} case for this test to mean anything");
+    assert!(
+        clean.summary.total > 0 && clean.summary.fail == 0,
+        "the reference passes {SECTION}"
+    );
+    assert!(
+        broken.summary.fail > 0,
+        "`{DEFECT}` must fail some {SECTION} case for this test to mean anything"
+    );
 
     let tmp = TempDir::new();
     let profile = tmp.0.join("profile");
@@ -170,8 +214,14 @@ async fn html_pages_render_in_chromium() {
     std::fs::write(&broken_page, html::render(&broken)).unwrap();
     let label = format!("defect-{DEFECT}");
     let columns = vec![
-        ("reference".to_string(), serde_json::from_str(&clean.to_json()).unwrap()),
-        (label.clone(), serde_json::from_str(&broken.to_json()).unwrap()),
+        (
+            "reference".to_string(),
+            serde_json::from_str(&clean.to_json()).unwrap(),
+        ),
+        (
+            label.clone(),
+            serde_json::from_str(&broken.to_json()).unwrap(),
+        ),
     ];
     std::fs::write(&matrix_page, html::render_matrix(&columns)).unwrap();
 
@@ -183,23 +233,54 @@ async fn html_pages_render_in_chromium() {
     check_report_page(&dom, &broken);
     assert!(dom.contains("<tr class=\"case v-fail\""));
     // A failure's reasons are in the page (inside its collapsed <details>).
-    let failed = broken.cases.iter().find(|c| c.verdict == Verdict::Fail).unwrap();
+    let failed = broken
+        .cases
+        .iter()
+        .find(|c| c.verdict == Verdict::Fail)
+        .unwrap();
     for r in &failed.reasons {
-        assert!(dom.contains(&dom_text(r)), "reason `{r}` of {} not in the page", failed.id);
+        assert!(
+            dom.contains(&dom_text(r)),
+            "reason `{r}` of {} not in the page",
+            failed.id
+        );
     }
 
     let dom = dump_dom(&matrix_page, &profile);
     let rows = clean.cases.len();
-    assert_eq!(text_of(&dom, "f-count"), format!("{rows} of {rows} cases shown"), "the matrix script did not run");
-    assert!(dom.contains(&format!("<p>{rows} cases × 2 targets</p>")), "matrix header");
-    let head = &dom[dom.find("<table class=\"matrix\">").expect("the matrix table")..];
+    assert_eq!(
+        text_of(&dom, "f-count"),
+        format!("{rows} of {rows} cases shown"),
+        "the matrix script did not run"
+    );
+    assert!(
+        dom.contains(&format!("<p>{rows} cases × 2 targets</p>")),
+        "matrix header"
+    );
+    let head = &dom[dom
+        .find("<table class=\"matrix\">")
+        .expect("the matrix table")..];
     let head = &head[..head.find("</thead>").unwrap()];
-    assert!(head.contains("<th>reference</th>") && head.contains(&format!("<th>{label}</th>")), "both targets are columns: {head}");
-    assert_eq!(dom.matches("<tr class=\"case\"").count(), rows, "one row per case");
+    assert!(
+        head.contains("<th>reference</th>") && head.contains(&format!("<th>{label}</th>")),
+        "both targets are columns: {head}"
+    );
+    assert_eq!(
+        dom.matches("<tr class=\"case\"").count(),
+        rows,
+        "one row per case"
+    );
     for c in &broken.cases {
-        assert!(dom.contains(&format!("title=\"{}\"", dom_attr(&c.id))), "{} has no row", c.id);
+        assert!(
+            dom.contains(&format!("title=\"{}\"", dom_attr(&c.id))),
+            "{} has no row",
+            c.id
+        );
     }
     assert!(dom.contains("<td class=\"cell v-fail\""), "a failing cell");
     assert!(dom.contains("<td class=\"cell v-pass\""), "a passing cell");
-    assert!(dom.contains("data-differs=\"1\""), "a row where the targets differ");
+    assert!(
+        dom.contains("data-differs=\"1\""),
+        "a row where the targets differ"
+    );
 }

@@ -16,7 +16,8 @@ struct Config(PathBuf);
 
 impl Config {
     fn write(name: &str, text: &str) -> Config {
-        let path = std::env::temp_dir().join(format!("byoid-idp-cli-{}-{name}", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("byoid-idp-cli-{}-{name}", std::process::id()));
         std::fs::write(&path, text).unwrap();
         Config(path)
     }
@@ -37,8 +38,12 @@ impl std::ops::Deref for Config {
 
 /// Runs to completion with a time limit; returns (exit code, stdout, stderr).
 fn run(cmd: &mut Command) -> (i32, String, String) {
-    let mut child =
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn byoid");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn byoid");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -85,7 +90,12 @@ impl Server {
                 }
             }
         });
-        Server { child, lines, seen: Vec::new(), pos: 0 }
+        Server {
+            child,
+            lines,
+            seen: Vec::new(),
+            pos: 0,
+        }
     }
 
     /// The next stdout line (after the last one matched) containing `needle`, waiting at
@@ -107,7 +117,10 @@ impl Server {
                         return line;
                     }
                 }
-                Err(_) => panic!("no line with `{needle}` within 60 s; saw:\n{}", self.seen.join("\n")),
+                Err(_) => panic!(
+                    "no line with `{needle}` within 60 s; saw:\n{}",
+                    self.seen.join("\n")
+                ),
             }
         }
     }
@@ -132,10 +145,17 @@ impl Drop for Server {
 fn http_get(url: &str) -> String {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").expect("http URL");
-    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
     let mut s = std::net::TcpStream::connect(host).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
@@ -147,30 +167,53 @@ fn unknown_key_in_config_names_file_line_and_key() {
         "unknown-key.toml",
         "[[tenant]]\nslug = \"contoso\"\nflavor = \"entra-v2\"\nroles = [\"admin\"]\ncolour = \"blue\"\n",
     );
-    let (code, _, err) = run(byoid().args(["idp", "serve", "--listen", "127.0.0.1:0", "--config"]).arg(&*path));
+    let (code, _, err) = run(byoid()
+        .args(["idp", "serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&*path));
     assert_ne!(code, 0);
     assert_eq!(code, byoid::exit::SETUP_ERROR, "{err}");
-    assert!(err.contains(&path.display().to_string()), "names the file: {err}");
+    assert!(
+        err.contains(&path.display().to_string()),
+        "names the file: {err}"
+    );
     assert!(err.contains("line 5"), "names the line: {err}");
     assert!(err.contains("colour"), "names the key: {err}");
 
     // An unknown quirk, and an unknown flavor, are reported the same way.
     let path = Config::write("bad-quirk.toml", "[[tenant]]\nslug = \"a\"\nflavor = \"okta\"\n\n[[tenant]]\nslug = \"b\"\nflavor = \"auth0\"\nquirks = { omit_kid = true, kid_please = 1 }\n");
-    let (code, _, err) = run(byoid().args(["idp", "serve", "--listen", "127.0.0.1:0", "--config"]).arg(&*path));
+    let (code, _, err) = run(byoid()
+        .args(["idp", "serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&*path));
     assert_eq!(code, byoid::exit::SETUP_ERROR);
-    assert!(err.contains("line 8") && err.contains("kid_please"), "{err}");
-    let path = Config::write("bad-flavor.toml", "[[tenant]]\nslug = \"a\"\nflavor = \"okta2\"\n");
-    let (code, _, err) = run(byoid().args(["idp", "serve", "--listen", "127.0.0.1:0", "--config"]).arg(&*path));
+    assert!(
+        err.contains("line 8") && err.contains("kid_please"),
+        "{err}"
+    );
+    let path = Config::write(
+        "bad-flavor.toml",
+        "[[tenant]]\nslug = \"a\"\nflavor = \"okta2\"\n",
+    );
+    let (code, _, err) = run(byoid()
+        .args(["idp", "serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&*path));
     assert_eq!(code, byoid::exit::SETUP_ERROR);
-    assert!(err.contains("line 3") && err.contains("flavor") && err.contains("okta2"), "{err}");
+    assert!(
+        err.contains("line 3") && err.contains("flavor") && err.contains("okta2"),
+        "{err}"
+    );
     // A duplicate slug is caught when the tenant is added, and still located.
     let path = Config::write(
         "dup.toml",
         "[[tenant]]\nslug = \"a\"\nflavor = \"okta\"\n[[tenant]]\nslug = \"a\"\nflavor = \"generic\"\n",
     );
-    let (code, _, err) = run(byoid().args(["idp", "serve", "--listen", "127.0.0.1:0", "--config"]).arg(&*path));
+    let (code, _, err) = run(byoid()
+        .args(["idp", "serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&*path));
     assert_eq!(code, byoid::exit::SETUP_ERROR);
-    assert!(err.contains("line 5") && err.contains("already exists"), "{err}");
+    assert!(
+        err.contains("line 5") && err.contains("already exists"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -179,7 +222,10 @@ fn port_in_use_exits_96() {
     let addr = taken.local_addr().unwrap();
     let (code, _, err) = run(byoid().args(["idp", "serve", "--listen", &addr.to_string()]));
     assert_eq!(code, byoid::exit::SETUP_ERROR, "{err}");
-    assert!(err.contains(&format!("error: cannot listen on {addr}: address in use")), "{err}");
+    assert!(
+        err.contains(&format!("error: cannot listen on {addr}: address in use")),
+        "{err}"
+    );
     drop(taken);
 }
 
@@ -189,13 +235,25 @@ fn valid_config_serves_its_tenants_and_stops_on_ctrl_c() {
         "valid.toml",
         "# two tenants\n[[tenant]]\nslug = \"contoso\"\nflavor = \"entra-v2\"\nroles = [\"admin\"]\n\n[[tenant]]\nslug = \"initech\"\nflavor = \"okta\"\nown_listener = true\nquirks = { typ = \"absent\", jwks_max_age = 300 }\n",
     );
-    let mut server = Server::start(&["--listen", "127.0.0.1:0", "--seed", "3", "--config", path.to_str().unwrap()]);
+    let mut server = Server::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--seed",
+        "3",
+        "--config",
+        path.to_str().unwrap(),
+    ]);
     let head = server.line_with("byoid mock IdPs on");
-    let base = head.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+    let base = head
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
     server.line_with("contoso (entra-v2)");
     let discovery = server.url_after("discovery:");
     assert!(
-        discovery.starts_with(&base) && discovery.ends_with("/v2.0/.well-known/openid-configuration"),
+        discovery.starts_with(&base)
+            && discovery.ends_with("/v2.0/.well-known/openid-configuration"),
         "{discovery}"
     );
     let answer = http_get(&discovery);
@@ -206,7 +264,12 @@ fn valid_config_serves_its_tenants_and_stops_on_ctrl_c() {
     let okta = server.url_after("discovery:");
     assert!(!okta.starts_with(&base), "{okta}");
     let answer = http_get(&okta.replace(".well-known/openid-configuration", "v1/keys"));
-    assert!(answer.to_ascii_lowercase().contains("cache-control: public, max-age=300"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("cache-control: public, max-age=300"),
+        "{answer}"
+    );
     // No other tenants than the config's.
     assert!(!server.seen.iter().any(|l| l.starts_with("generic")));
 
@@ -223,7 +286,10 @@ fn tls_prints_the_ca_path_and_removes_it_on_exit() {
     let pem = std::fs::read_to_string(&ca).expect("CA file exists while serving");
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
     let token = server.line_with("  token:");
-    assert!(token.contains("--cacert") && token.contains("https://"), "{token}");
+    assert!(
+        token.contains("--cacert") && token.contains("https://"),
+        "{token}"
+    );
     // Default tenants: one per flavor.
     server.line_with("generic (generic)");
     interrupt_and_expect_clean_exit(&mut server);
@@ -233,7 +299,11 @@ fn tls_prints_the_ca_path_and_removes_it_on_exit() {
 /// Sends SIGINT (Ctrl-C) and expects "stopping" and exit code 0.
 fn interrupt_and_expect_clean_exit(server: &mut Server) {
     let pid = server.child.id().to_string();
-    let ok = Command::new("kill").args(["-s", "INT", &pid]).status().expect("kill").success();
+    let ok = Command::new("kill")
+        .args(["-s", "INT", &pid])
+        .status()
+        .expect("kill")
+        .success();
     assert!(ok, "kill -s INT {pid}");
     server.line_with("stopping");
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -9,8 +9,13 @@ use byoid::target::TargetSpec;
 use byoid::ScenarioOptions;
 
 async fn run(defects: Vec<String>) -> byoid::report::Report {
-    let opts = ScenarioOptions { target: TargetSpec::Builtin { defects }, ..ScenarioOptions::default() };
-    byoid::run_scenarios(&opts).await.expect("the run completes")
+    let opts = ScenarioOptions {
+        target: TargetSpec::Builtin { defects },
+        ..ScenarioOptions::default()
+    };
+    byoid::run_scenarios(&opts)
+        .await
+        .expect("the run completes")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,10 +27,21 @@ async fn every_case_earns_its_place_and_every_defect_is_caught() {
         .filter(|c| !matches!(c.verdict, Verdict::Pass))
         .map(|c| format!("{} ({:?}): {:?}", c.id, c.verdict, c.reasons))
         .collect();
-    assert!(not_passing.is_empty(), "the clean reference must pass every case:\n{}", not_passing.join("\n"));
+    assert!(
+        not_passing.is_empty(),
+        "the clean reference must pass every case:\n{}",
+        not_passing.join("\n")
+    );
 
-    let defects: Vec<&str> = byoid_reference::defect::Defect::all().iter().map(|d| d.name()).collect();
-    let mut caught_by: BTreeMap<String, BTreeSet<&str>> = clean.cases.iter().map(|c| (c.id.clone(), BTreeSet::new())).collect();
+    let defects: Vec<&str> = byoid_reference::defect::Defect::all()
+        .iter()
+        .map(|d| d.name())
+        .collect();
+    let mut caught_by: BTreeMap<String, BTreeSet<&str>> = clean
+        .cases
+        .iter()
+        .map(|c| (c.id.clone(), BTreeSet::new()))
+        .collect();
     let mut catches: BTreeMap<&str, usize> = BTreeMap::new();
     // One run at a time: the cache-window and cooldown cases judge wall-clock behaviour, and a
     // loaded machine would blur them.
@@ -51,10 +67,25 @@ async fn every_case_earns_its_place_and_every_defect_is_caught() {
         matrix.push_str(&format!("{d:<30}{n}\n"));
     }
     println!("{matrix}");
-    let uncaught_defects: Vec<&&str> = catches.iter().filter(|(_, n)| **n == 0).map(|(d, _)| d).collect();
-    let idle_cases: Vec<&String> = caught_by.iter().filter(|(_, s)| s.is_empty()).map(|(id, _)| id).collect();
-    assert!(uncaught_defects.is_empty(), "defects no case catches: {uncaught_defects:?}");
-    assert!(idle_cases.is_empty(), "cases no defect makes fail ({}): {idle_cases:#?}", idle_cases.len());
+    let uncaught_defects: Vec<&&str> = catches
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(d, _)| d)
+        .collect();
+    let idle_cases: Vec<&String> = caught_by
+        .iter()
+        .filter(|(_, s)| s.is_empty())
+        .map(|(id, _)| id)
+        .collect();
+    assert!(
+        uncaught_defects.is_empty(),
+        "defects no case catches: {uncaught_defects:?}"
+    );
+    assert!(
+        idle_cases.is_empty(),
+        "cases no defect makes fail ({}): {idle_cases:#?}",
+        idle_cases.len()
+    );
 }
 
 async fn futures_join<F: std::future::Future + Send + 'static>(futs: Vec<F>) -> Vec<F::Output>

@@ -25,7 +25,10 @@ use serde_json::json;
 
 /// `pass`, `fail`, … as in report.json.
 fn verdict_name(v: Verdict) -> String {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| format!("{v:?}"))
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{v:?}"))
 }
 
 /// Cases (id prefixes) whose verdict two runs with the same seed do not always agree on, for
@@ -50,7 +53,9 @@ const ORDER_DEPENDENT: &[(&str, &str)] = &[
 
 fn unstable(target: &str, id: &str) -> bool {
     TIMING_DEPENDENT.iter().any(|p| id.starts_with(p))
-        || ORDER_DEPENDENT.iter().any(|(d, p)| target.strip_prefix("defect-") == Some(d) && id.starts_with(p))
+        || ORDER_DEPENDENT
+            .iter()
+            .any(|(d, p)| target.strip_prefix("defect-") == Some(d) && id.starts_with(p))
 }
 
 /// The verdict bytes of a run: `id verdict`, one line per case, sorted.
@@ -58,10 +63,21 @@ fn verdict_text(name: &str, report: &Report) -> String {
     let mut lines: Vec<String> = report
         .cases
         .iter()
-        .map(|c| if unstable(name, &c.id) { format!("{} ~", c.id) } else { format!("{} {}", c.id, verdict_name(c.verdict)) })
+        .map(|c| {
+            if unstable(name, &c.id) {
+                format!("{} ~", c.id)
+            } else {
+                format!("{} {}", c.id, verdict_name(c.verdict))
+            }
+        })
         .collect();
     lines.sort();
-    let mut text = format!("# target {}  seed {}  {} cases\n", report.run.target, report.run.seed, lines.len());
+    let mut text = format!(
+        "# target {}  seed {}  {} cases\n",
+        report.run.target,
+        report.run.seed,
+        lines.len()
+    );
     for l in lines {
         text.push_str(&l);
         text.push('\n');
@@ -70,8 +86,13 @@ fn verdict_text(name: &str, report: &Report) -> String {
 }
 
 async fn run(defects: Vec<String>) -> Report {
-    let opts = ScenarioOptions { target: TargetSpec::Builtin { defects }, ..ScenarioOptions::default() };
-    byoid::run_scenarios(&opts).await.expect("the run completes")
+    let opts = ScenarioOptions {
+        target: TargetSpec::Builtin { defects },
+        ..ScenarioOptions::default()
+    };
+    byoid::run_scenarios(&opts)
+        .await
+        .expect("the run completes")
 }
 
 /// Checks one named snapshot and, rather than stopping at the first mismatch, returns its name
@@ -94,26 +115,44 @@ async fn verdicts_of_reference_and_every_defect() {
     // A snapshot left behind by a removed or renamed defect is an error too.
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
     let stale: Vec<String> = std::fs::read_dir(&dir)
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect::<Vec<String>>())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect::<Vec<String>>()
+        })
         .unwrap_or_default()
         .into_iter()
-        .filter_map(|f| f.strip_prefix("report_snapshots__").and_then(|f| f.strip_suffix(".snap")).map(str::to_string))
+        .filter_map(|f| {
+            f.strip_prefix("report_snapshots__")
+                .and_then(|f| f.strip_suffix(".snap"))
+                .map(str::to_string)
+        })
         .filter(|n| n.starts_with("defect-") && !targets.iter().any(|(t, _)| t == n))
         .collect();
-    assert!(stale.is_empty(), "snapshots for defects that no longer exist, delete them: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "snapshots for defects that no longer exist, delete them: {stale:?}"
+    );
     let mut changed = Vec::new();
     // Two runs at a time: the machine has two cores.
     for pair in targets.chunks(2) {
-        let handles: Vec<_> = pair.iter().map(|(_, defects)| tokio::spawn(run(defects.clone()))).collect();
+        let handles: Vec<_> = pair
+            .iter()
+            .map(|(_, defects)| tokio::spawn(run(defects.clone())))
+            .collect();
         for ((name, _), handle) in pair.iter().zip(handles) {
             let report = handle.await.expect("run task");
             changed.extend(check(name, &verdict_text(name, &report)));
         }
     }
-    assert!(changed.is_empty(), "verdict snapshots changed (see the .snap.new files; `cargo insta review`): {changed:?}");
+    assert!(
+        changed.is_empty(),
+        "verdict snapshots changed (see the .snap.new files; `cargo insta review`): {changed:?}"
+    );
 }
 
-const EVIL: &str = r#"<script>alert("x")</script> 'quoted' & <img src="https://evil.example/x.png">"#;
+const EVIL: &str =
+    r#"<script>alert("x")</script> 'quoted' & <img src="https://evil.example/x.png">"#;
 
 fn case(id: &str, section: &str, level: Level, verdict: Verdict) -> CaseResult {
     let bad = !matches!(verdict, Verdict::Pass | Verdict::Acceptable | Verdict::Skip);
@@ -132,11 +171,18 @@ fn case(id: &str, section: &str, level: Level, verdict: Verdict) -> CaseResult {
         observed: bad.then(|| Observed {
             outcome: Some(Outcome::Ok),
             status: Some(200),
-            challenges: vec![Challenge { scheme: "Bearer".into(), params: vec![("error".into(), EVIL.into(), true)] }],
+            challenges: vec![Challenge {
+                scheme: "Bearer".into(),
+                params: vec![("error".into(), EVIL.into(), true)],
+            }],
             body: EVIL.to_string(),
             failure: None,
         }),
-        reasons: if bad { vec![format!("got 200; body {EVIL}")] } else { Vec::new() },
+        reasons: if bad {
+            vec![format!("got 200; body {EVIL}")]
+        } else {
+            Vec::new()
+        },
         evidence: Some(Evidence {
             request: Outgoing {
                 method: "GET".into(),
@@ -153,13 +199,48 @@ fn case(id: &str, section: &str, level: Level, verdict: Verdict) -> CaseResult {
 /// One case per verdict variant, over four sections, one positive control that failed.
 fn sample() -> Report {
     let cases = vec![
-        case("rfc8725/3.1/alg-none/okta", "rfc8725/3.1", Level::Must, Verdict::Fail),
-        case("rfc8725/3.1/alg-hs256/okta", "rfc8725/3.1", Level::Must, Verdict::Pass),
-        case("rfc6750/3/realm/okta", "rfc6750/3", Level::Should, Verdict::Warn),
-        case("rfc6750/3/error-uri/okta", "rfc6750/3", Level::May, Verdict::Acceptable),
-        case("rfc9068/4/typ/okta", "rfc9068/4", Level::Must, Verdict::Untestable),
-        case("rfc9068/4/skipped/okta", "rfc9068/4", Level::Must, Verdict::Skip),
-        case("rfc9068/2.2/hang/okta", "rfc9068/2.2", Level::Must, Verdict::Error),
+        case(
+            "rfc8725/3.1/alg-none/okta",
+            "rfc8725/3.1",
+            Level::Must,
+            Verdict::Fail,
+        ),
+        case(
+            "rfc8725/3.1/alg-hs256/okta",
+            "rfc8725/3.1",
+            Level::Must,
+            Verdict::Pass,
+        ),
+        case(
+            "rfc6750/3/realm/okta",
+            "rfc6750/3",
+            Level::Should,
+            Verdict::Warn,
+        ),
+        case(
+            "rfc6750/3/error-uri/okta",
+            "rfc6750/3",
+            Level::May,
+            Verdict::Acceptable,
+        ),
+        case(
+            "rfc9068/4/typ/okta",
+            "rfc9068/4",
+            Level::Must,
+            Verdict::Untestable,
+        ),
+        case(
+            "rfc9068/4/skipped/okta",
+            "rfc9068/4",
+            Level::Must,
+            Verdict::Skip,
+        ),
+        case(
+            "rfc9068/2.2/hang/okta",
+            "rfc9068/2.2",
+            Level::Must,
+            Verdict::Error,
+        ),
     ];
     let info = RunInfo {
         target: "builtin:reference".into(),
@@ -170,8 +251,16 @@ fn sample() -> Report {
         filters: vec![],
     };
     let controls = vec![
-        Control { flavor: Flavor::Okta, accepted: true, detail: "genuine token accepted".into() },
-        Control { flavor: Flavor::Auth0, accepted: false, detail: "genuine token rejected: 401".into() },
+        Control {
+            flavor: Flavor::Okta,
+            accepted: true,
+            detail: "genuine token accepted".into(),
+        },
+        Control {
+            flavor: Flavor::Auth0,
+            accepted: false,
+            detail: "genuine token rejected: 401".into(),
+        },
     ];
     Report::new(info, controls, cases, 42)
 }
@@ -180,7 +269,15 @@ fn sample() -> Report {
 fn console_rendering_of_every_verdict() {
     let report = sample();
     let text = console::render(&report, Color::Off);
-    for v in ["PASS", "ACCEPT", "WARN", "FAIL", "UNTESTABLE", "SKIP", "ERROR"] {
+    for v in [
+        "PASS",
+        "ACCEPT",
+        "WARN",
+        "FAIL",
+        "UNTESTABLE",
+        "SKIP",
+        "ERROR",
+    ] {
         assert!(text.contains(v), "{v} missing from:\n{text}");
     }
     assert!(!text.contains("42"), "no timings on the console report");

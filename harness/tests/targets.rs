@@ -22,35 +22,65 @@ fn opts(target: TargetSpec, filters: &[&str]) -> ScenarioOptions {
 async fn node_jose_adapter_speaks_the_contract() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let server = root.join("targets/node-jose/server.js");
-    assert!(root.join("targets/node-jose/node_modules/jose").exists(), "run `npm ci` in targets/node-jose (the .ci/run script does)");
+    assert!(
+        root.join("targets/node-jose/node_modules/jose").exists(),
+        "run `npm ci` in targets/node-jose (the .ci/run script does)"
+    );
     let cmd = format!("node {}", server.display());
-    let report = byoid::run_scenarios(&opts(TargetSpec::Command(cmd), &["rfc8725/3.1", "rfc8725/3.8"])).await.expect("run");
-    assert!(report.controls.iter().all(|c| c.accepted), "{:?}", report.controls);
+    let report = byoid::run_scenarios(&opts(
+        TargetSpec::Command(cmd),
+        &["rfc8725/3.1", "rfc8725/3.8"],
+    ))
+    .await
+    .expect("run");
+    assert!(
+        report.controls.iter().all(|c| c.accepted),
+        "{:?}",
+        report.controls
+    );
     let verdict = |id: &str| report.cases.iter().find(|c| c.id == id).map(|c| c.verdict);
     assert_eq!(verdict("rfc8725/3.1/alg-none/okta"), Some(Verdict::Pass));
-    assert_eq!(verdict("rfc8725/3.8/other-tenant-token/entra-v2"), Some(Verdict::Pass));
-    assert_eq!(verdict("rfc8725/3.8/issuer-mixup/generic"), Some(Verdict::Fail));
+    assert_eq!(
+        verdict("rfc8725/3.8/other-tenant-token/entra-v2"),
+        Some(Verdict::Pass)
+    );
+    assert_eq!(
+        verdict("rfc8725/3.8/issuer-mixup/generic"),
+        Some(Verdict::Fail)
+    );
     assert!(report.cases.iter().all(|c| c.verdict != Verdict::Error));
 }
 
 #[tokio::test]
 async fn a_target_that_exits_early_is_reported_with_its_stderr() {
-    let err = byoid::run_scenarios(&opts(TargetSpec::Command("echo 'cannot bind: boom' >&2; exit 3".into()), &["rfc8725/3.1/alg-none/okta"]))
-        .await
-        .err()
-        .expect("the run must fail");
+    let err = byoid::run_scenarios(&opts(
+        TargetSpec::Command("echo 'cannot bind: boom' >&2; exit 3".into()),
+        &["rfc8725/3.1/alg-none/okta"],
+    ))
+    .await
+    .err()
+    .expect("the run must fail");
     let text = err.to_string();
     assert!(matches!(err, HarnessError::Target(_)), "{text}");
-    assert!(text.contains("exited before becoming ready") && text.contains("boom"), "{text}");
+    assert!(
+        text.contains("exited before becoming ready") && text.contains("boom"),
+        "{text}"
+    );
     assert_eq!(err.exit_code(), byoid::exit::TARGET_FAILED);
 }
 
 #[tokio::test]
 async fn a_target_that_never_becomes_ready_is_reported_in_bounded_time() {
-    let mut o = opts(TargetSpec::Command("sleep 30".into()), &["rfc8725/3.1/alg-none/okta"]);
+    let mut o = opts(
+        TargetSpec::Command("sleep 30".into()),
+        &["rfc8725/3.1/alg-none/okta"],
+    );
     o.ready_timeout = Duration::from_millis(800);
     let started = std::time::Instant::now();
-    let err = byoid::run_scenarios(&o).await.err().expect("the run must fail");
+    let err = byoid::run_scenarios(&o)
+        .await
+        .err()
+        .expect("the run must fail");
     assert!(err.to_string().contains("never became ready"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
@@ -65,14 +95,35 @@ while True:
     c,_=s.accept(); d=c.recv(65536)
     c.sendall(b'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok' if b'/healthz' in d else b'garbage\r\n\r\n'); c.close()
 ""#;
-    let report = byoid::run_scenarios(&opts(TargetSpec::Command(script.into()), &["rfc8725/3.1/alg-none"])).await.expect("run");
-    assert!(report.controls.iter().all(|c| !c.accepted), "garbage is no acceptance");
-    assert!(report.cases.iter().all(|c| c.verdict == Verdict::Untestable), "{:?}", report.cases.iter().map(|c| c.verdict).collect::<Vec<_>>());
+    let report = byoid::run_scenarios(&opts(
+        TargetSpec::Command(script.into()),
+        &["rfc8725/3.1/alg-none"],
+    ))
+    .await
+    .expect("run");
+    assert!(
+        report.controls.iter().all(|c| !c.accepted),
+        "garbage is no acceptance"
+    );
+    assert!(
+        report
+            .cases
+            .iter()
+            .all(|c| c.verdict == Verdict::Untestable),
+        "{:?}",
+        report.cases.iter().map(|c| c.verdict).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]
 async fn attached_mode_refuses_non_loopback_targets() {
-    let err = byoid::run_scenarios(&opts(TargetSpec::Url("http://10.0.0.1:8080".into()), &["rfc8725/3.1/alg-none/okta"])).await.err().expect("refused");
+    let err = byoid::run_scenarios(&opts(
+        TargetSpec::Url("http://10.0.0.1:8080".into()),
+        &["rfc8725/3.1/alg-none/okta"],
+    ))
+    .await
+    .err()
+    .expect("refused");
     assert!(err.to_string().contains("loopback"), "{err}");
 }
 
@@ -80,12 +131,24 @@ async fn attached_mode_refuses_non_loopback_targets() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_sources_and_tls_work_end_to_end() {
     for (source, tls) in [("path", false), ("subdomain", false), ("header", true)] {
-        let mut o = opts(TargetSpec::Builtin { defects: vec![] }, &["rfc8725/3.8", "rfc6750/3"]);
+        let mut o = opts(
+            TargetSpec::Builtin { defects: vec![] },
+            &["rfc8725/3.8", "rfc6750/3"],
+        );
         o.tenant_source = source.parse().unwrap();
         o.tls = tls;
         let report = byoid::run_scenarios(&o).await.expect("run");
-        assert!(report.controls.iter().all(|c| c.accepted), "{source} tls={tls}: {:?}", report.controls);
-        let bad: Vec<_> = report.cases.iter().filter(|c| c.verdict != Verdict::Pass).map(|c| (&c.id, &c.reasons)).collect();
+        assert!(
+            report.controls.iter().all(|c| c.accepted),
+            "{source} tls={tls}: {:?}",
+            report.controls
+        );
+        let bad: Vec<_> = report
+            .cases
+            .iter()
+            .filter(|c| c.verdict != Verdict::Pass)
+            .map(|c| (&c.id, &c.reasons))
+            .collect();
         assert!(bad.is_empty(), "{source} tls={tls}: {bad:?}");
     }
 }

@@ -11,7 +11,9 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 /// Which vendor a tenant imitates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Flavor {
     /// Microsoft Entra ID, v2.0 endpoint and v2 access tokens.
@@ -31,8 +33,14 @@ pub enum Flavor {
 
 impl Flavor {
     /// Every flavor, in a stable order.
-    pub const ALL: [Flavor; 6] =
-        [Flavor::EntraV2, Flavor::EntraV1, Flavor::EntraCommon, Flavor::Okta, Flavor::Auth0, Flavor::Generic];
+    pub const ALL: [Flavor; 6] = [
+        Flavor::EntraV2,
+        Flavor::EntraV1,
+        Flavor::EntraCommon,
+        Flavor::Okta,
+        Flavor::Auth0,
+        Flavor::Generic,
+    ];
 
     /// The kebab-case name used in configs and scenario files.
     pub fn name(self) -> &'static str {
@@ -48,7 +56,10 @@ impl Flavor {
 
     /// Entra flavors share one key ring per cloud, as the real service does.
     pub fn is_entra(self) -> bool {
-        matches!(self, Flavor::EntraV2 | Flavor::EntraV1 | Flavor::EntraCommon)
+        matches!(
+            self,
+            Flavor::EntraV2 | Flavor::EntraV1 | Flavor::EntraCommon
+        )
     }
 
     /// The claim under which this flavor carries roles/groups, before any claim mapping.
@@ -95,10 +106,13 @@ impl fmt::Display for Flavor {
 impl FromStr for Flavor {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Flavor::ALL.into_iter().find(|f| f.name() == s).ok_or_else(|| {
-            let names: Vec<_> = Flavor::ALL.iter().map(|f| f.name()).collect();
-            format!("unknown flavor `{s}` (known flavors: {})", names.join(", "))
-        })
+        Flavor::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Flavor::ALL.iter().map(|f| f.name()).collect();
+                format!("unknown flavor `{s}` (known flavors: {})", names.join(", "))
+            })
     }
 }
 
@@ -123,7 +137,14 @@ pub struct Layout {
 pub fn guid(seed: &str) -> String {
     let h = Sha256::digest(seed.as_bytes());
     let x: String = h.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &x[0..8], &x[8..12], &x[12..16], &x[16..20], &x[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &x[0..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..32]
+    )
 }
 
 /// A stable alphanumeric identifier of length `len` derived from text.
@@ -133,7 +154,10 @@ pub fn alnum(seed: &str, len: usize) -> String {
     let mut counter = 0u32;
     while out.len() < len {
         let h = Sha256::digest(format!("{seed}/{counter}").as_bytes());
-        out.extend(h.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char));
+        out.extend(
+            h.iter()
+                .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char),
+        );
         counter += 1;
     }
     out.truncate(len);
@@ -204,32 +228,69 @@ pub fn layout(flavor: Flavor, base: &str, key: &str, common_prefix: &str) -> Lay
 
 /// The discovery document for a tenant. `issuer` is what the document claims (which a
 /// mix-up fault may change); `algs` the advertised signing algorithms.
-pub fn discovery_document(flavor: Flavor, base: &str, layout: &Layout, issuer: &str, algs: &[String]) -> Value {
+pub fn discovery_document(
+    flavor: Flavor,
+    base: &str,
+    layout: &Layout,
+    issuer: &str,
+    algs: &[String],
+) -> Value {
     let mut doc = Map::new();
     doc.insert("issuer".into(), json!(issuer));
-    doc.insert("authorization_endpoint".into(), json!(format!("{base}{}", layout.authorize)));
-    doc.insert("token_endpoint".into(), json!(format!("{base}{}", layout.token)));
+    doc.insert(
+        "authorization_endpoint".into(),
+        json!(format!("{base}{}", layout.authorize)),
+    );
+    doc.insert(
+        "token_endpoint".into(),
+        json!(format!("{base}{}", layout.token)),
+    );
     doc.insert("jwks_uri".into(), json!(format!("{base}{}", layout.jwks)));
-    doc.insert("response_types_supported".into(), json!(["code", "id_token", "code id_token", "token id_token"]));
-    doc.insert("subject_types_supported".into(), json!(if flavor.is_entra() { "pairwise" } else { "public" }));
+    doc.insert(
+        "response_types_supported".into(),
+        json!(["code", "id_token", "code id_token", "token id_token"]),
+    );
+    doc.insert(
+        "subject_types_supported".into(),
+        json!(if flavor.is_entra() {
+            "pairwise"
+        } else {
+            "public"
+        }),
+    );
     doc.insert("id_token_signing_alg_values_supported".into(), json!(algs));
     doc.insert(
         "token_endpoint_auth_methods_supported".into(),
         json!(["client_secret_post", "client_secret_basic"]),
     );
-    doc.insert("grant_types_supported".into(), json!(["client_credentials", "authorization_code"]));
+    doc.insert(
+        "grant_types_supported".into(),
+        json!(["client_credentials", "authorization_code"]),
+    );
     match flavor {
         Flavor::EntraV2 | Flavor::EntraCommon | Flavor::EntraV1 => {
-            doc.insert("scopes_supported".into(), json!(["openid", "profile", "email", "offline_access"]));
+            doc.insert(
+                "scopes_supported".into(),
+                json!(["openid", "profile", "email", "offline_access"]),
+            );
             doc.insert("tenant_region_scope".into(), json!("EU"));
             doc.insert("cloud_instance_name".into(), json!("microsoftonline.com"));
         }
         Flavor::Okta | Flavor::Generic => {
-            doc.insert("scopes_supported".into(), json!(["openid", "profile", "email", "api.read", "api.write"]));
-            doc.insert("claims_supported".into(), json!(["iss", "sub", "aud", "exp", "iat", "jti", "cid", "scp"]));
+            doc.insert(
+                "scopes_supported".into(),
+                json!(["openid", "profile", "email", "api.read", "api.write"]),
+            );
+            doc.insert(
+                "claims_supported".into(),
+                json!(["iss", "sub", "aud", "exp", "iat", "jti", "cid", "scp"]),
+            );
         }
         Flavor::Auth0 => {
-            doc.insert("scopes_supported".into(), json!(["openid", "profile", "offline_access", "email"]));
+            doc.insert(
+                "scopes_supported".into(),
+                json!(["openid", "profile", "offline_access", "email"]),
+            );
         }
     }
     Value::Object(doc)
@@ -270,7 +331,8 @@ pub(crate) struct ShapeInput<'a> {
 
 /// The claims of a genuine token of this flavor, in the vendor's member order.
 pub(crate) fn claims(i: &ShapeInput<'_>) -> Map<String, Value> {
-    let seq_id = |prefix: &str, len: usize| alnum(&format!("{}/{}/{}", i.tenant_key, prefix, i.seq), len);
+    let seq_id =
+        |prefix: &str, len: usize| alnum(&format!("{}/{}/{}", i.tenant_key, prefix, i.seq), len);
     let user = matches!(i.kind, TokenKind::UserAccess | TokenKind::IdToken { .. });
     let user_oid = guid(&format!("{}/user", i.tenant_key));
     let app_oid = guid(&format!("{}/sp/{}", i.tenant_key, i.client_id));
@@ -279,7 +341,11 @@ pub(crate) fn claims(i: &ShapeInput<'_>) -> Map<String, Value> {
         c.insert(k.to_string(), v);
     };
     let exp = i.now + i.lifetime;
-    if let TokenKind::IdToken { nonce, access_token } = i.kind {
+    if let TokenKind::IdToken {
+        nonce,
+        access_token,
+    } = i.kind
+    {
         put(&mut c, "iss", json!(i.issuer));
         put(&mut c, "aud", json!(i.client_id));
         match i.flavor {
@@ -288,10 +354,22 @@ pub(crate) fn claims(i: &ShapeInput<'_>) -> Map<String, Value> {
                 put(&mut c, "ver", json!(1));
                 put(&mut c, "jti", json!(format!("ID.{}", seq_id("jti", 43))));
                 put(&mut c, "amr", json!(["pwd"]));
-                put(&mut c, "idp", json!(format!("00o{}", alnum(i.tenant_key, 17))));
+                put(
+                    &mut c,
+                    "idp",
+                    json!(format!("00o{}", alnum(i.tenant_key, 17))),
+                );
             }
-            Flavor::Auth0 => put(&mut c, "sub", json!(format!("auth0|{}", alnum(&user_oid, 24)))),
-            _ => put(&mut c, "sub", json!(alnum(&format!("{user_oid}/{}", i.client_id), 43))),
+            Flavor::Auth0 => put(
+                &mut c,
+                "sub",
+                json!(format!("auth0|{}", alnum(&user_oid, 24))),
+            ),
+            _ => put(
+                &mut c,
+                "sub",
+                json!(alnum(&format!("{user_oid}/{}", i.client_id), 43)),
+            ),
         }
         put(&mut c, "iat", json!(i.now));
         if i.flavor.is_entra() {
@@ -308,7 +386,15 @@ pub(crate) fn claims(i: &ShapeInput<'_>) -> Map<String, Value> {
             put(&mut c, "oid", json!(user_oid));
             put(&mut c, "preferred_username", json!("ada@contoso.example"));
             put(&mut c, "tid", json!(i.tenant_key));
-            put(&mut c, "ver", json!(if i.flavor == Flavor::EntraV1 { "1.0" } else { "2.0" }));
+            put(
+                &mut c,
+                "ver",
+                json!(if i.flavor == Flavor::EntraV1 {
+                    "1.0"
+                } else {
+                    "2.0"
+                }),
+            );
         }
         return c;
     }
@@ -325,7 +411,11 @@ pub(crate) fn claims(i: &ShapeInput<'_>) -> Map<String, Value> {
             if user {
                 put(&mut c, "name", json!("Ada Lovelace"));
             }
-            put(&mut c, "oid", json!(if user { &user_oid } else { &app_oid }));
+            put(
+                &mut c,
+                "oid",
+                json!(if user { &user_oid } else { &app_oid }),
+            );
             if user {
                 put(&mut c, "preferred_username", json!("ada@contoso.example"));
             }
@@ -334,9 +424,21 @@ pub(crate) fn claims(i: &ShapeInput<'_>) -> Map<String, Value> {
                 put(&mut c, "roles", json!(i.roles));
             }
             if user {
-                put(&mut c, "scp", json!(scope_string(i.scopes, "access_as_user")));
+                put(
+                    &mut c,
+                    "scp",
+                    json!(scope_string(i.scopes, "access_as_user")),
+                );
             }
-            put(&mut c, "sub", json!(if user { alnum(&user_oid, 43) } else { app_oid.clone() }));
+            put(
+                &mut c,
+                "sub",
+                json!(if user {
+                    alnum(&user_oid, 43)
+                } else {
+                    app_oid.clone()
+                }),
+            );
             put(&mut c, "tid", json!(i.tenant_key));
             put(&mut c, "uti", json!(seq_id("uti", 22)));
             put(&mut c, "ver", json!("2.0"));
@@ -351,16 +453,32 @@ pub(crate) fn claims(i: &ShapeInput<'_>) -> Map<String, Value> {
             put(&mut c, "appid", json!(i.client_id));
             put(&mut c, "appidacr", json!("1"));
             put(&mut c, "idp", json!(i.issuer));
-            put(&mut c, "oid", json!(if user { &user_oid } else { &app_oid }));
+            put(
+                &mut c,
+                "oid",
+                json!(if user { &user_oid } else { &app_oid }),
+            );
             put(&mut c, "rh", json!(format!("0.{}.", seq_id("rh", 40))));
             if !i.roles.is_empty() || !user {
                 put(&mut c, "roles", json!(i.roles));
             }
             if user {
-                put(&mut c, "scp", json!(scope_string(i.scopes, "user_impersonation")));
+                put(
+                    &mut c,
+                    "scp",
+                    json!(scope_string(i.scopes, "user_impersonation")),
+                );
                 put(&mut c, "unique_name", json!("ada@contoso.example"));
             }
-            put(&mut c, "sub", json!(if user { alnum(&user_oid, 43) } else { app_oid.clone() }));
+            put(
+                &mut c,
+                "sub",
+                json!(if user {
+                    alnum(&user_oid, 43)
+                } else {
+                    app_oid.clone()
+                }),
+            );
             put(&mut c, "tid", json!(i.tenant_key));
             put(&mut c, "uti", json!(seq_id("uti", 22)));
             put(&mut c, "ver", json!("1.0"));
@@ -382,7 +500,15 @@ pub(crate) fn claims(i: &ShapeInput<'_>) -> Map<String, Value> {
                 i.scopes.iter().map(String::as_str).collect()
             };
             put(&mut c, "scp", json!(scp));
-            put(&mut c, "sub", json!(if user { "ada@contoso.example".to_string() } else { i.client_id.to_string() }));
+            put(
+                &mut c,
+                "sub",
+                json!(if user {
+                    "ada@contoso.example".to_string()
+                } else {
+                    i.client_id.to_string()
+                }),
+            );
             if !i.roles.is_empty() {
                 put(&mut c, "groups", json!(i.roles));
             }
@@ -395,7 +521,11 @@ pub(crate) fn claims(i: &ShapeInput<'_>) -> Map<String, Value> {
             put(
                 &mut c,
                 "sub",
-                json!(if user { format!("auth0|{}", alnum(&user_oid, 24)) } else { format!("{}@clients", i.client_id) }),
+                json!(if user {
+                    format!("auth0|{}", alnum(&user_oid, 24))
+                } else {
+                    format!("{}@clients", i.client_id)
+                }),
             );
             put(&mut c, "aud", json!(i.audience));
             put(&mut c, "iat", json!(i.now));
@@ -409,13 +539,29 @@ pub(crate) fn claims(i: &ShapeInput<'_>) -> Map<String, Value> {
                 put(&mut c, "gty", json!("client-credentials"));
             }
             put(&mut c, "azp", json!(i.client_id));
-            put(&mut c, "permissions", json!(if i.scopes.is_empty() { vec!["read:data".to_string()] } else { i.scopes.to_vec() }));
+            put(
+                &mut c,
+                "permissions",
+                json!(if i.scopes.is_empty() {
+                    vec!["read:data".to_string()]
+                } else {
+                    i.scopes.to_vec()
+                }),
+            );
         }
         Flavor::Generic => {
             put(&mut c, "iss", json!(i.issuer));
             put(&mut c, "exp", json!(exp));
             put(&mut c, "aud", json!(i.audience));
-            put(&mut c, "sub", json!(if user { format!("user-{}", alnum(&user_oid, 12)) } else { i.client_id.to_string() }));
+            put(
+                &mut c,
+                "sub",
+                json!(if user {
+                    format!("user-{}", alnum(&user_oid, 12))
+                } else {
+                    i.client_id.to_string()
+                }),
+            );
             put(&mut c, "client_id", json!(i.client_id));
             put(&mut c, "iat", json!(i.now));
             put(&mut c, "jti", json!(seq_id("jti", 22)));
@@ -465,6 +611,9 @@ mod tests {
         for f in Flavor::ALL {
             assert_eq!(f.name().parse::<Flavor>().unwrap(), f);
         }
-        assert!("okta2".parse::<Flavor>().unwrap_err().contains("known flavors"));
+        assert!("okta2"
+            .parse::<Flavor>()
+            .unwrap_err()
+            .contains("known flavors"));
     }
 }

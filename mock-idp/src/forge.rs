@@ -83,7 +83,10 @@ pub fn sign_segment(signing_input: &[u8], sig: &Signature) -> Result<String, For
         Signature::Key { key, alg } => {
             let algorithm = jwt_alg(alg).ok_or_else(|| ForgeError::UnsupportedAlg(alg.clone()))?;
             if KeyKind::for_alg(alg) != Some(key.kind()) {
-                return Err(ForgeError::KeyMismatch { kind: key.kind(), alg: alg.clone() });
+                return Err(ForgeError::KeyMismatch {
+                    kind: key.kind(),
+                    alg: alg.clone(),
+                });
             }
             jsonwebtoken::crypto::sign(signing_input, key.encoding_key(), algorithm)
                 .map_err(|e| ForgeError::Crypto(e.to_string()))
@@ -106,7 +109,8 @@ pub fn sign_segment(signing_input: &[u8], sig: &Signature) -> Result<String, For
 /// Signing errors (a key that does not fit the algorithm) give an empty signature segment
 /// rather than a panic; use [`try_compact`] to see them.
 pub fn compact(header: &[u8], payload: &[u8], sig: &Signature) -> String {
-    try_compact(header, payload, sig).unwrap_or_else(|_| format!("{}.{}.", b64(header), b64(payload)))
+    try_compact(header, payload, sig)
+        .unwrap_or_else(|_| format!("{}.{}.", b64(header), b64(payload)))
 }
 
 /// Like [`compact`], reporting a signature that cannot be made.
@@ -164,7 +168,11 @@ pub fn public_key_bytes(key: &SigningKey, encoding: PublicKeyEncoding) -> Vec<u8
     match encoding {
         PublicKeyEncoding::SpkiPem => key.spki_pem().as_bytes().to_vec(),
         PublicKeyEncoding::SpkiPemNoNewline => key.spki_pem().trim_end().as_bytes().to_vec(),
-        PublicKeyEncoding::Pkcs1Pem => key.pkcs1_pem().unwrap_or(key.spki_pem()).as_bytes().to_vec(),
+        PublicKeyEncoding::Pkcs1Pem => key
+            .pkcs1_pem()
+            .unwrap_or(key.spki_pem())
+            .as_bytes()
+            .to_vec(),
         PublicKeyEncoding::Der => key.spki_der().to_vec(),
         PublicKeyEncoding::JwkJson => key.public_jwk().to_string().into_bytes(),
         PublicKeyEncoding::Modulus => key.modulus().unwrap_or(key.spki_der()).to_vec(),
@@ -194,14 +202,20 @@ pub fn ecdsa_order(alg: &str) -> Vec<u8> {
 }
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).filter_map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok()).collect()
+    (0..s.len())
+        .step_by(2)
+        .filter_map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+        .collect()
 }
 
 /// Re-encodes a raw `r || s` ECDSA signature as ASN.1 DER (what JWS forbids, RFC 7518 3.4).
 pub fn ecdsa_raw_to_der(raw: &[u8]) -> Vec<u8> {
     fn int(bytes: &[u8]) -> Vec<u8> {
         let trimmed: Vec<u8> = {
-            let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len().saturating_sub(1));
+            let start = bytes
+                .iter()
+                .position(|&b| b != 0)
+                .unwrap_or(bytes.len().saturating_sub(1));
             bytes[start..].to_vec()
         };
         let mut v = trimmed;
@@ -241,7 +255,9 @@ pub enum SignatureDamage {
 
 /// Applies `damage` to the signature of a compact token.
 pub fn damage_signature(token: &str, damage: SignatureDamage) -> String {
-    let Some((input, sig)) = token.rsplit_once('.') else { return token.to_string() };
+    let Some((input, sig)) = token.rsplit_once('.') else {
+        return token.to_string();
+    };
     let bytes = URL_SAFE_NO_PAD.decode(sig).unwrap_or_default();
     match damage {
         SignatureDamage::FlipBit => {
@@ -278,7 +294,9 @@ pub fn non_canonical(token: &str, index: usize, how: NonCanonical) -> String {
         let raw = URL_SAFE_NO_PAD.decode(seg.as_bytes()).unwrap_or_default();
         *seg = match how {
             NonCanonical::Padding => base64::engine::general_purpose::URL_SAFE.encode(&raw),
-            NonCanonical::StandardAlphabet => STANDARD.encode(&raw).trim_end_matches('=').to_string(),
+            NonCanonical::StandardAlphabet => {
+                STANDARD.encode(&raw).trim_end_matches('=').to_string()
+            }
             NonCanonical::Whitespace => {
                 let mut s = seg.clone();
                 s.insert(s.len() / 2, ' ');
@@ -306,9 +324,18 @@ pub fn nested_json(depth: usize) -> String {
 /// even when a member of that name is already present (duplicates survive).
 pub fn append_member(object: &str, name: &str, value_json: &str) -> String {
     let body = object.trim_end();
-    let Some(stripped) = body.strip_suffix('}') else { return object.to_string() };
-    let sep = if stripped.trim_end().ends_with('{') { "" } else { "," };
-    format!("{stripped}{sep}{}:{value_json}}}", serde_json::Value::String(name.to_string()))
+    let Some(stripped) = body.strip_suffix('}') else {
+        return object.to_string();
+    };
+    let sep = if stripped.trim_end().ends_with('{') {
+        ""
+    } else {
+        ","
+    };
+    format!(
+        "{stripped}{sep}{}:{value_json}}}",
+        serde_json::Value::String(name.to_string())
+    )
 }
 
 /// The token with `n` segments: extra ones are copies of the payload segment, missing ones
@@ -325,7 +352,14 @@ pub fn with_segments(token: &str, n: usize) -> String {
 /// A JWE-shaped five-part token (RFC 7516 compact form) with a plausible header.
 pub fn jwe_shaped(kid: &str) -> String {
     let header = format!(r#"{{"alg":"RSA-OAEP-256","enc":"A256GCM","kid":"{kid}"}}"#);
-    [b64(header.as_bytes()), b64(&[7; 256]), b64(&[1; 12]), b64(b"ciphertext"), b64(&[9; 16])].join(".")
+    [
+        b64(header.as_bytes()),
+        b64(&[7; 256]),
+        b64(&[1; 12]),
+        b64(b"ciphertext"),
+        b64(&[9; 16]),
+    ]
+    .join(".")
 }
 
 #[cfg(test)]
@@ -350,15 +384,28 @@ mod tests {
     fn damage_changes_only_the_signature() {
         let t = "aaa.bbb.AAECAw";
         assert_eq!(damage_signature(t, SignatureDamage::Strip), "aaa.bbb.");
-        assert_eq!(damage_signature(t, SignatureDamage::StripWithDot), "aaa.bbb");
-        assert_eq!(damage_signature(t, SignatureDamage::FlipBit), "aaa.bbb.AQECAw");
-        assert_eq!(damage_signature(t, SignatureDamage::Truncate), "aaa.bbb.AAE");
+        assert_eq!(
+            damage_signature(t, SignatureDamage::StripWithDot),
+            "aaa.bbb"
+        );
+        assert_eq!(
+            damage_signature(t, SignatureDamage::FlipBit),
+            "aaa.bbb.AQECAw"
+        );
+        assert_eq!(
+            damage_signature(t, SignatureDamage::Truncate),
+            "aaa.bbb.AAE"
+        );
     }
 
     #[test]
     fn non_canonical_forms() {
         let t = format!("{}.x.y", b64(b"{\"alg\":\"RS256\"}?"));
-        assert!(non_canonical(&t, 0, NonCanonical::Padding).split('.').next().unwrap().ends_with('='));
+        assert!(non_canonical(&t, 0, NonCanonical::Padding)
+            .split('.')
+            .next()
+            .unwrap()
+            .ends_with('='));
         assert!(non_canonical(&t, 0, NonCanonical::Whitespace).contains(' '));
     }
 

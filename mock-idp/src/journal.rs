@@ -137,17 +137,31 @@ pub struct Journal {
 
 impl Journal {
     pub(crate) fn new(capacity: usize) -> Self {
-        Journal { started: Instant::now(), seq: AtomicU64::new(0), recent: Mutex::new(VecDeque::new()), capacity }
+        Journal {
+            started: Instant::now(),
+            seq: AtomicU64::new(0),
+            recent: Mutex::new(VecDeque::new()),
+            capacity,
+        }
     }
 
     /// Records a request to a known path (`path` is shared, not copied).
-    pub(crate) fn record_known(&self, tenant: &std::sync::Arc<str>, endpoint: Endpoint, path: &std::sync::Arc<str>) {
+    pub(crate) fn record_known(
+        &self,
+        tenant: &std::sync::Arc<str>,
+        endpoint: Endpoint,
+        path: &std::sync::Arc<str>,
+    ) {
         self.push(tenant.clone(), endpoint, PathRecord::Known(path.clone()));
     }
 
     /// Records a request to a path no route knows (copied, at most 256 characters).
     pub(crate) fn record(&self, tenant: &str, endpoint: Endpoint, path: &str) {
-        self.push(tenant.into(), endpoint, PathRecord::Copied(path.chars().take(256).collect::<String>().into()));
+        self.push(
+            tenant.into(),
+            endpoint,
+            PathRecord::Copied(path.chars().take(256).collect::<String>().into()),
+        );
     }
 
     fn push(&self, tenant: std::sync::Arc<str>, endpoint: Endpoint, path: PathRecord) {
@@ -155,7 +169,13 @@ impl Journal {
         if self.capacity == 0 {
             return;
         }
-        let entry = RawEntry { seq, tenant, endpoint, path, at_ms: self.started.elapsed().as_millis() as u64 };
+        let entry = RawEntry {
+            seq,
+            tenant,
+            endpoint,
+            path,
+            at_ms: self.started.elapsed().as_millis() as u64,
+        };
         let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         if recent.len() == self.capacity {
             recent.pop_front();
@@ -170,7 +190,12 @@ impl Journal {
 
     /// The most recent entries (at most the journal's capacity), oldest first.
     pub fn recent(&self) -> Vec<Entry> {
-        self.recent.lock().unwrap_or_else(|e| e.into_inner()).iter().map(RawEntry::to_entry).collect()
+        self.recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(RawEntry::to_entry)
+            .collect()
     }
 
     /// Recent entries for one tenant with `seq > after`.
@@ -191,6 +216,12 @@ impl RawEntry {
             PathRecord::Known(p) => p.to_string(),
             PathRecord::Copied(p) => p.to_string(),
         };
-        Entry { seq: self.seq, tenant: self.tenant.to_string(), endpoint: self.endpoint, path, at_ms: self.at_ms }
+        Entry {
+            seq: self.seq,
+            tenant: self.tenant.to_string(),
+            endpoint: self.endpoint,
+            path,
+            at_ms: self.at_ms,
+        }
     }
 }

@@ -97,7 +97,10 @@ struct Certificate {
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKey").field("kind", &self.kind).field("kid", &self.kid).finish()
+        f.debug_struct("SigningKey")
+            .field("kind", &self.kind)
+            .field("kid", &self.kid)
+            .finish()
     }
 }
 
@@ -117,9 +120,12 @@ impl SigningKey {
     pub fn derive(seed: u64, label: &str, kind: KeyKind) -> Arc<SigningKey> {
         let cell = {
             let mut map = cache().lock().unwrap_or_else(|e| e.into_inner());
-            map.entry((seed, label.to_string(), kind)).or_default().clone()
+            map.entry((seed, label.to_string(), kind))
+                .or_default()
+                .clone()
         };
-        cell.get_or_init(|| Arc::new(Self::generate(seed, label, kind))).clone()
+        cell.get_or_init(|| Arc::new(Self::generate(seed, label, kind)))
+            .clone()
     }
 
     fn generate(seed: u64, label: &str, kind: KeyKind) -> SigningKey {
@@ -222,11 +228,14 @@ impl SigningKey {
     }
     /// The `x5c` member of a JWK: the certificate in standard base64 (RFC 7517 section 4.7).
     pub fn x5c(&self) -> Option<String> {
-        self.certificate_der().map(|der| base64::engine::general_purpose::STANDARD.encode(der))
+        self.certificate_der()
+            .map(|der| base64::engine::general_purpose::STANDARD.encode(der))
     }
 
     fn certificate(&self) -> Option<&Certificate> {
-        self.certificate.get_or_init(|| self_signed(self.kind, &self.pkcs8_der, &self.kid)).as_ref()
+        self.certificate
+            .get_or_init(|| self_signed(self.kind, &self.pkcs8_der, &self.kid))
+            .as_ref()
     }
 }
 
@@ -242,7 +251,10 @@ fn self_signed(kind: KeyKind, pkcs8: &[u8], kid: &str) -> Option<Certificate> {
     let key_pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der, alg).ok()?;
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).ok()?;
     params.distinguished_name = rcgen::DistinguishedName::new();
-    params.distinguished_name.push(rcgen::DnType::CommonName, format!("byoid mock IdP signing key {kid}"));
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        format!("byoid mock IdP signing key {kid}"),
+    );
     // Fixed dates so a key's RSA certificate (and so its x5t) is the same in every run.
     params.not_before = rcgen::date_time_ymd(2020, 1, 1);
     params.not_after = rcgen::date_time_ymd(2045, 1, 1);
@@ -259,11 +271,26 @@ fn self_signed(kind: KeyKind, pkcs8: &[u8], kid: &str) -> Option<Certificate> {
 /// The labels whose seed-0 RSA keys are embedded (`keys/seed0-rsa.txt`): every ring the
 /// harness and the mock IdP use by default, three generations deep.
 pub const EMBEDDED_RSA_LABELS: &[&str] = &[
-    "entra/0", "entra/1", "entra/2", "entra/duplicate", "entra/enc",
-    "shared/0", "shared/1", "shared/duplicate", "shared/enc",
-    "other/0", "other/1",
+    "entra/0",
+    "entra/1",
+    "entra/2",
+    "entra/duplicate",
+    "entra/enc",
+    "shared/0",
+    "shared/1",
+    "shared/duplicate",
+    "shared/enc",
+    "other/0",
+    "other/1",
     "tenant-attacker/0",
-    "pool/0", "pool/1", "pool/2", "pool/3", "pool/4", "pool/5", "pool/duplicate", "pool/enc",
+    "pool/0",
+    "pool/1",
+    "pool/2",
+    "pool/3",
+    "pool/4",
+    "pool/5",
+    "pool/duplicate",
+    "pool/enc",
 ];
 
 const EMBEDDED_RSA: &str = include_str!("../keys/seed0-rsa.txt");
@@ -271,8 +298,12 @@ const EMBEDDED_RSA: &str = include_str!("../keys/seed0-rsa.txt");
 /// The embedded seed-0 RSA key for `label`: PKCS#1 DER, base64, one `label key` per line.
 fn embedded_rsa(label: &str) -> Option<rsa::RsaPrivateKey> {
     use rsa::pkcs1::DecodeRsaPrivateKey;
-    let line = EMBEDDED_RSA.lines().find(|l| l.split(' ').next() == Some(label))?;
-    let der = base64::engine::general_purpose::STANDARD.decode(line.split(' ').nth(1)?).ok()?;
+    let line = EMBEDDED_RSA
+        .lines()
+        .find(|l| l.split(' ').next() == Some(label))?;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(line.split(' ').nth(1)?)
+        .ok()?;
     rsa::RsaPrivateKey::from_pkcs1_der(&der).ok()
 }
 
@@ -287,7 +318,11 @@ pub fn generate_seed0_rsa_der(label: &str) -> Vec<u8> {
     let digest: [u8; 32] = h.finalize().into();
     let mut rng = ChaCha20Rng::from_seed(digest);
     let private = rsa::RsaPrivateKey::new(&mut rng, 2048).expect("RSA-2048 generation");
-    private.to_pkcs1_der().expect("PKCS#1 encoding").as_bytes().to_vec()
+    private
+        .to_pkcs1_der()
+        .expect("PKCS#1 encoding")
+        .as_bytes()
+        .to_vec()
 }
 
 fn rsa_key(private: rsa::RsaPrivateKey, kid: String) -> SigningKey {
@@ -304,7 +339,11 @@ fn rsa_key(private: rsa::RsaPrivateKey, kid: String) -> SigningKey {
         jwk: json!({"kty": "RSA", "kid": kid, "n": URL_SAFE_NO_PAD.encode(&n), "e": URL_SAFE_NO_PAD.encode(&e)}),
         kid,
         encoding: EncodingKey::from_rsa_der(der.as_bytes()),
-        spki_der: public.to_public_key_der().expect("SPKI").as_bytes().to_vec(),
+        spki_der: public
+            .to_public_key_der()
+            .expect("SPKI")
+            .as_bytes()
+            .to_vec(),
         spki_pem: public.to_public_key_pem(LineEnding::LF).expect("SPKI PEM"),
         pkcs1_pem: Some(public.to_pkcs1_pem(LineEnding::LF).expect("PKCS#1 PEM")),
         modulus: Some(n),
@@ -334,7 +373,11 @@ where
         jwk: json!({"kty": "EC", "kid": kid, "crv": crv, "x": URL_SAFE_NO_PAD.encode(&x), "y": URL_SAFE_NO_PAD.encode(&y)}),
         kid,
         encoding: EncodingKey::from_ec_der(pkcs8.as_bytes()),
-        spki_der: public.to_public_key_der().expect("SPKI").as_bytes().to_vec(),
+        spki_der: public
+            .to_public_key_der()
+            .expect("SPKI")
+            .as_bytes()
+            .to_vec(),
         spki_pem: public.to_public_key_pem(LineEnding::LF).expect("SPKI PEM"),
         pkcs1_pem: None,
         modulus: None,
@@ -391,7 +434,10 @@ mod tests {
         // One regeneration proves the table holds what derivation makes (RSA generation is
         // slow, so one label only).
         let embedded = embedded_rsa("pool/0").unwrap().to_pkcs1_der().unwrap();
-        assert_eq!(embedded.as_bytes(), generate_seed0_rsa_der("pool/0").as_slice());
+        assert_eq!(
+            embedded.as_bytes(),
+            generate_seed0_rsa_der("pool/0").as_slice()
+        );
     }
 
     #[test]

@@ -125,7 +125,8 @@ use std::sync::{Arc, Mutex};
 pub use flavor::{Flavor, TokenKind};
 pub use journal::{Endpoint, Entry, Journal, Traffic};
 pub use tenant::{
-    Client, Fault, Faults, KeyStatus, MintOptions, Quirks, RotationStep, Tenant, TenantSpec, TokenParts, TypQuirk,
+    Client, Fault, Faults, KeyStatus, MintOptions, Quirks, RotationStep, Tenant, TenantSpec,
+    TokenParts, TypQuirk,
 };
 
 /// What went wrong starting or changing a mock IdP.
@@ -192,17 +193,43 @@ impl MockIdpBuilder {
 
     /// Binds the listeners (the IdP's and the attacker host's) and starts serving.
     pub async fn start(self) -> Result<MockIdp, Error> {
-        let tls = if self.tls { Some(tls::Tls::generate()?) } else { None };
+        let tls = if self.tls {
+            Some(tls::Tls::generate()?)
+        } else {
+            None
+        };
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let listener =
-            tokio::net::TcpListener::bind(self.listen).await.map_err(|source| Error::Bind { addr: self.listen, source })?;
-        let addr = listener.local_addr().map_err(|source| Error::Bind { addr: self.listen, source })?;
-        let shared = Arc::new(server::Shared::new(format!("{scheme}://{addr}"), self.seed, self.journal_capacity));
+        let listener = tokio::net::TcpListener::bind(self.listen)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: self.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| Error::Bind {
+            addr: self.listen,
+            source,
+        })?;
+        let shared = Arc::new(server::Shared::new(
+            format!("{scheme}://{addr}"),
+            self.seed,
+            self.journal_capacity,
+        ));
         let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
         let attacker = Attacker::start(self.seed, self.listen, acceptor.as_ref()).await?;
-        let task = spawn_server(listener, shared.clone(), acceptor.as_ref())
-            .map_err(|source| Error::Bind { addr: self.listen, source })?;
-        let idp = MockIdp { shared, addr, attacker, task, own_listeners: Mutex::default(), tls };
+        let task = spawn_server(listener, shared.clone(), acceptor.as_ref()).map_err(|source| {
+            Error::Bind {
+                addr: self.listen,
+                source,
+            }
+        })?;
+        let idp = MockIdp {
+            shared,
+            addr,
+            attacker,
+            task,
+            own_listeners: Mutex::default(),
+            tls,
+        };
         for spec in self.tenants {
             idp.add_tenant(spec)?;
         }
@@ -301,10 +328,16 @@ impl MockIdp {
 
     fn add_own_listener_tenant(&self, spec: &TenantSpec) -> Result<Tenant, Error> {
         if self.shared.has_tenant(&spec.slug) {
-            return Err(Error::InvalidTenant(format!("tenant `{}` already exists", spec.slug)));
+            return Err(Error::InvalidTenant(format!(
+                "tenant `{}` already exists",
+                spec.slug
+            )));
         }
         let handle = tokio::runtime::Handle::try_current().map_err(|_| {
-            Error::InvalidTenant(format!("tenant `{}`: an own listener can only be started within a Tokio runtime", spec.slug))
+            Error::InvalidTenant(format!(
+                "tenant `{}`: an own listener can only be started within a Tokio runtime",
+                spec.slug
+            ))
         })?;
         let _entered = handle.enter();
         let want = SocketAddr::new(self.addr.ip(), 0);
@@ -319,7 +352,10 @@ impl MockIdp {
         self.shared.adopt(&tenant)?;
         let acceptor = self.tls.as_ref().map(|t| &t.acceptor);
         let task = spawn_server(listener, sibling, acceptor).map_err(bind_err)?;
-        self.own_listeners.lock().unwrap_or_else(|e| e.into_inner()).push(task);
+        self.own_listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(task);
         Ok(tenant)
     }
     /// The journal of this IdP's listener (and its own-listener tenants' listeners).
@@ -339,7 +375,12 @@ impl MockIdp {
 impl Drop for MockIdp {
     fn drop(&mut self) {
         self.task.abort();
-        for task in self.own_listeners.get_mut().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        for task in self
+            .own_listeners
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
             task.abort();
         }
     }
@@ -355,17 +396,31 @@ pub struct Attacker {
 }
 
 impl Attacker {
-    async fn start(seed: u64, listen: SocketAddr, acceptor: Option<&tokio_rustls::TlsAcceptor>) -> Result<Attacker, Error> {
+    async fn start(
+        seed: u64,
+        listen: SocketAddr,
+        acceptor: Option<&tokio_rustls::TlsAcceptor>,
+    ) -> Result<Attacker, Error> {
         let addr = SocketAddr::new(listen.ip(), 0);
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;
-        let local = listener.local_addr().map_err(|source| Error::Bind { addr, source })?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| Error::Bind { addr, source })?;
         let scheme = if acceptor.is_some() { "https" } else { "http" };
         let mut shared = server::Shared::new(format!("{scheme}://{local}"), seed, 1024);
-        let tenant = shared.add_tenant(&TenantSpec::new("attacker", Flavor::Generic).roles(["admin"]))?;
+        let tenant =
+            shared.add_tenant(&TenantSpec::new("attacker", Flavor::Generic).roles(["admin"]))?;
         shared.set_catch_all(&tenant);
         let shared = Arc::new(shared);
-        let task = spawn_server(listener, shared.clone(), acceptor).map_err(|source| Error::Bind { addr, source })?;
-        Ok(Attacker { shared, tenant, task })
+        let task = spawn_server(listener, shared.clone(), acceptor)
+            .map_err(|source| Error::Bind { addr, source })?;
+        Ok(Attacker {
+            shared,
+            tenant,
+            task,
+        })
     }
     /// `http://127.0.0.1:PORT` of the attacker host (`https://` when the IdP serves TLS,
     /// with the same CA).

@@ -18,7 +18,9 @@ use serde_json::{json, Value};
 
 use crate::flavor::{Flavor, TokenKind};
 use crate::journal::{Endpoint, Journal};
-use crate::tenant::{Fault, Faults, KeyRing, MintOptions, Quirks, RotationStep, Tenant, TenantInner, TenantSpec};
+use crate::tenant::{
+    Fault, Faults, KeyRing, MintOptions, Quirks, RotationStep, Tenant, TenantInner, TenantSpec,
+};
 
 #[derive(Clone)]
 struct Route {
@@ -32,7 +34,12 @@ struct Route {
 impl Route {
     fn new(tenant: Arc<TenantInner>, endpoint: Endpoint, path: &str) -> Route {
         let name: Arc<str> = tenant.slug.as_str().into();
-        Route { tenant, endpoint, path: path.into(), name }
+        Route {
+            tenant,
+            endpoint,
+            path: path.into(),
+            name,
+        }
     }
 }
 
@@ -85,7 +92,10 @@ impl Shared {
     pub(crate) fn adopt(&self, tenant: &Tenant) -> Result<(), crate::Error> {
         let mut tenants = self.tenants.write().unwrap_or_else(|e| e.into_inner());
         if tenants.contains_key(tenant.slug()) {
-            return Err(crate::Error::InvalidTenant(format!("tenant `{}` already exists", tenant.slug())));
+            return Err(crate::Error::InvalidTenant(format!(
+                "tenant `{}` already exists",
+                tenant.slug()
+            )));
         }
         tenants.insert(tenant.slug().to_string(), tenant.clone());
         Ok(())
@@ -93,7 +103,10 @@ impl Shared {
 
     /// Whether a tenant with this slug exists.
     pub(crate) fn has_tenant(&self, slug: &str) -> bool {
-        self.tenants.read().unwrap_or_else(|e| e.into_inner()).contains_key(slug)
+        self.tenants
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(slug)
     }
 
     pub(crate) fn set_catch_all(&mut self, tenant: &Tenant) {
@@ -102,19 +115,37 @@ impl Shared {
 
     fn ring(&self, name: &str, pooled: bool) -> Arc<KeyRing> {
         let mut rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
-        rings.entry(name.to_string()).or_insert_with(|| Arc::new(KeyRing::new(name, self.seed, pooled))).clone()
+        rings
+            .entry(name.to_string())
+            .or_insert_with(|| Arc::new(KeyRing::new(name, self.seed, pooled)))
+            .clone()
     }
 
     /// Adds a tenant and its routes.
     pub(crate) fn add_tenant(&self, spec: &TenantSpec) -> Result<Tenant, crate::Error> {
         if spec.slug.is_empty() || spec.slug.contains(['/', '?', '#', ' ']) {
-            return Err(crate::Error::InvalidTenant(format!("slug `{}` must be non-empty with no `/`, `?`, `#` or space", spec.slug)));
+            return Err(crate::Error::InvalidTenant(format!(
+                "slug `{}` must be non-empty with no `/`, `?`, `#` or space",
+                spec.slug
+            )));
         }
-        if self.tenants.read().unwrap_or_else(|e| e.into_inner()).contains_key(&spec.slug) {
-            return Err(crate::Error::InvalidTenant(format!("tenant `{}` already exists", spec.slug)));
+        if self
+            .tenants
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&spec.slug)
+        {
+            return Err(crate::Error::InvalidTenant(format!(
+                "tenant `{}` already exists",
+                spec.slug
+            )));
         }
         let ring_name = spec.key_ring.clone().unwrap_or_else(|| {
-            if spec.flavor.is_entra() { "entra".to_string() } else { format!("tenant-{}", spec.slug) }
+            if spec.flavor.is_entra() {
+                "entra".to_string()
+            } else {
+                format!("tenant-{}", spec.slug)
+            }
         });
         let ring = self.ring(&ring_name, spec.pooled_keys);
         let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
@@ -124,8 +155,14 @@ impl Shared {
                 .entry(ring_name.clone())
                 .or_insert_with(|| {
                     let doc = Arc::new(TenantInner::common_doc(&self.base, ring.clone()));
-                    routes.insert(doc.layout.discovery.clone(), Route::new(doc.clone(), Endpoint::Discovery, &doc.layout.discovery));
-                    routes.insert(doc.layout.jwks.clone(), Route::new(doc.clone(), Endpoint::Jwks, &doc.layout.jwks));
+                    routes.insert(
+                        doc.layout.discovery.clone(),
+                        Route::new(doc.clone(), Endpoint::Discovery, &doc.layout.discovery),
+                    );
+                    routes.insert(
+                        doc.layout.jwks.clone(),
+                        Route::new(doc.clone(), Endpoint::Jwks, &doc.layout.jwks),
+                    );
                     doc
                 })
                 .clone();
@@ -143,23 +180,38 @@ impl Shared {
             }
         }
         if let Some((p, _)) = paths.iter().find(|(p, _)| routes.contains_key(p)) {
-            return Err(crate::Error::InvalidTenant(format!("path `{p}` of tenant `{}` is taken", spec.slug)));
+            return Err(crate::Error::InvalidTenant(format!(
+                "path `{p}` of tenant `{}` is taken",
+                spec.slug
+            )));
         }
         for (path, endpoint) in paths {
             let route = Route::new(inner.clone(), endpoint, &path);
             routes.insert(path, route);
         }
         let tenant = Tenant(inner);
-        self.tenants.write().unwrap_or_else(|e| e.into_inner()).insert(spec.slug.clone(), tenant.clone());
+        self.tenants
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(spec.slug.clone(), tenant.clone());
         Ok(tenant)
     }
 
     pub(crate) fn tenant(&self, slug: &str) -> Option<Tenant> {
-        self.tenants.read().unwrap_or_else(|e| e.into_inner()).get(slug).cloned()
+        self.tenants
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(slug)
+            .cloned()
     }
 
     pub(crate) fn tenants(&self) -> Vec<Tenant> {
-        self.tenants.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+        self.tenants
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 }
 
@@ -176,7 +228,12 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         let rest = rest.to_string();
         return admin(&shared, req, &rest).await;
     }
-    let route = shared.routes.read().unwrap_or_else(|e| e.into_inner()).get(path).cloned();
+    let route = shared
+        .routes
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(path)
+        .cloned();
     let Some(route) = route else {
         match &shared.catch_all {
             Some(t) => {
@@ -186,7 +243,10 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
                 // give a URL of its own and find its own requests in the journal.
                 if path.ends_with("/jwks") || path.ends_with("/jwks.json") {
                     let mut r = Response::new(Body::from(t.jwks_bytes()));
-                    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                    r.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    );
                     return r;
                 }
             }
@@ -194,7 +254,9 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         }
         return json_response(StatusCode::NOT_FOUND, &json!({"error": "not_found"}));
     };
-    shared.journal.record_known(&route.name, route.endpoint, &route.path);
+    shared
+        .journal
+        .record_known(&route.name, route.endpoint, &route.path);
     let tenant = route.tenant;
     tenant.counters.bump(route.endpoint);
     if let Some(t) = &shared.catch_all {
@@ -216,8 +278,15 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             }
             let mut resp = Response::new(Body::from(tenant.jwks_bytes()));
             let headers = resp.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
-            let max_age = tenant.quirks.read().unwrap_or_else(|e| e.into_inner()).jwks_max_age;
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            );
+            let max_age = tenant
+                .quirks
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .jwks_max_age;
             if let Some(age) = max_age {
                 if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={age}")) {
                     headers.insert(header::CACHE_CONTROL, v);
@@ -239,7 +308,10 @@ async fn apply_fault(fault: Option<&Fault>, is_jwks: bool) -> Option<Response> {
     match fault? {
         Fault::Status { status } => {
             let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            Some(json_response(status, &json!({"error": "server_error", "error_description": "injected fault"})))
+            Some(json_response(
+                status,
+                &json!({"error": "server_error", "error_description": "injected fault"}),
+            ))
         }
         Fault::Delay { ms } => {
             tokio::time::sleep(Duration::from_millis((*ms).min(60_000))).await;
@@ -247,7 +319,10 @@ async fn apply_fault(fault: Option<&Fault>, is_jwks: bool) -> Option<Response> {
         }
         Fault::MalformedJson => {
             let mut r = Response::new(Body::from("{\"keys\": [ {\"kty\": \"RSA\", <html>oops"));
-            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             Some(r)
         }
         Fault::EmptyKeySet if is_jwks => Some(json_response(StatusCode::OK, &json!({"keys": []}))),
@@ -263,98 +338,166 @@ struct FailingBody;
 impl http_body::Body for FailingBody {
     type Data = Bytes;
     type Error = std::io::Error;
-    fn poll_frame(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
-        Poll::Ready(Some(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected reset"))))
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        Poll::Ready(Some(Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected reset",
+        ))))
     }
 }
 
 pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response {
     let mut r = (status, value.to_string()).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
     r
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut r = json_response(status, &json!({"error": error, "error_description": description}));
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let mut r = json_response(
+        status,
+        &json!({"error": error, "error_description": description}),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
 /// OAuth 2.0 client credentials (RFC 6749 section 4.4) with RFC 6749 section 5.2 errors.
 async fn token_endpoint(tenant: &TenantInner, req: Request) -> Response {
     if req.method() != Method::POST {
-        return oauth_error(StatusCode::METHOD_NOT_ALLOWED, "invalid_request", "the token endpoint accepts POST only");
+        return oauth_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request",
+            "the token endpoint accepts POST only",
+        );
     }
     let basic = basic_credentials(req.headers());
     let Ok(body) = axum::body::to_bytes(req.into_body(), 64 * 1024).await else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "request body too large");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "request body too large",
+        );
     };
     let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let Some(grant) = get("grant_type") else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "missing grant_type");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "missing grant_type",
+        );
     };
     let post = get("client_id").zip(get("client_secret"));
     let (id, secret) = match (&basic, post) {
         (Some(_), Some(_)) => {
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "more than one client authentication method");
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "more than one client authentication method",
+            );
         }
         (Some((i, s)), None) => (i.clone(), s.clone()),
         (None, Some((i, s))) => (i.to_string(), s.to_string()),
-        (None, None) => return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed"),
+        (None, None) => {
+            return oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client authentication failed",
+            )
+        }
     };
-    let Some(client) = tenant.clients.iter().find(|c| c.id == id && c.secret == secret) else {
-        let mut r = oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
+    let Some(client) = tenant
+        .clients
+        .iter()
+        .find(|c| c.id == id && c.secret == secret)
+    else {
+        let mut r = oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication failed",
+        );
         if basic.is_some() {
-            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"token\""));
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"token\""),
+            );
         }
         return r;
     };
     if grant != "client_credentials" {
-        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "only client_credentials is supported");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "only client_credentials is supported",
+        );
     }
     let scope = get("scope").unwrap_or("");
     let audience = tenant.audience.as_str();
     let mut scopes = Vec::new();
     match tenant.flavor {
         Flavor::EntraV2 | Flavor::EntraCommon | Flavor::EntraV1 => {
-            let ok = scope
-                .strip_suffix("/.default")
-                .is_some_and(|r| r == audience || r == format!("api://{audience}") || r.trim_end_matches('/') == audience.trim_end_matches('/'))
-                || (tenant.flavor == Flavor::EntraV1 && get("resource") == Some(audience));
+            let ok = scope.strip_suffix("/.default").is_some_and(|r| {
+                r == audience
+                    || r == format!("api://{audience}")
+                    || r.trim_end_matches('/') == audience.trim_end_matches('/')
+            }) || (tenant.flavor == Flavor::EntraV1 && get("resource") == Some(audience));
             if !ok {
                 return oauth_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_scope",
-                    &format!("the scope must be `{audience}/.default` for the client credentials flow"),
+                    &format!(
+                        "the scope must be `{audience}/.default` for the client credentials flow"
+                    ),
                 );
             }
         }
         Flavor::Auth0 => {
             if get("audience") != Some(audience) {
-                return oauth_error(StatusCode::FORBIDDEN, "access_denied", "Service not found for the given audience");
+                return oauth_error(
+                    StatusCode::FORBIDDEN,
+                    "access_denied",
+                    "Service not found for the given audience",
+                );
             }
         }
         Flavor::Okta | Flavor::Generic => {
             for s in scope.split(' ').filter(|s| !s.is_empty()) {
                 if !["api.read", "api.write"].contains(&s) {
-                    return oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", "one or more scopes are not configured");
+                    return oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_scope",
+                        "one or more scopes are not configured",
+                    );
                 }
                 scopes.push(s.to_string());
             }
         }
     }
-    let opts = MintOptions { client_id: Some(client.id.clone()), scopes, ..MintOptions::default() };
+    let opts = MintOptions {
+        client_id: Some(client.id.clone()),
+        scopes,
+        ..MintOptions::default()
+    };
     let parts = tenant.parts(&opts);
     let expires_in = parts.claims.get("exp").and_then(Value::as_i64).unwrap_or(0)
         - parts.claims.get("iat").and_then(Value::as_i64).unwrap_or(0);
-    let mut out = json!({"token_type": "Bearer", "expires_in": expires_in, "access_token": parts.compact()});
+    let mut out =
+        json!({"token_type": "Bearer", "expires_in": expires_in, "access_token": parts.compact()});
     if tenant.flavor.is_entra() {
         out["ext_expires_in"] = json!(expires_in);
     }
     let mut r = json_response(StatusCode::OK, &out);
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     r
 }
 
@@ -364,7 +507,9 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (id, secret) = text.split_once(':')?;
     // RFC 6749 section 2.3.1: both parts are form-urlencoded before joining.
@@ -413,7 +558,10 @@ struct AddTenantBody {
 }
 
 fn bad_request(reason: impl std::fmt::Display) -> Response {
-    json_response(StatusCode::BAD_REQUEST, &json!({"error": reason.to_string()}))
+    json_response(
+        StatusCode::BAD_REQUEST,
+        &json!({"error": reason.to_string()}),
+    )
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
@@ -443,19 +591,29 @@ async fn admin(shared: &Shared, req: Request, rest: &str) -> Response {
     };
     let parts: Vec<&str> = rest.split('/').collect();
     let result: Result<Value, Response> = (|| match (method.as_str(), parts.as_slice()) {
-        ("GET", ["tenants"]) => Ok(Value::Array(shared.tenants().iter().map(describe).collect())),
+        ("GET", ["tenants"]) => Ok(Value::Array(
+            shared.tenants().iter().map(describe).collect(),
+        )),
         ("POST", ["tenants"]) => {
             let b: AddTenantBody = parse(&body)?;
             let mut spec = TenantSpec::new(b.slug, b.flavor).roles(b.roles);
             if let Some(r) = b.key_ring {
                 spec = spec.key_ring(r);
             }
-            shared.add_tenant(&spec).map(|t| describe(&t)).map_err(bad_request)
+            shared
+                .add_tenant(&spec)
+                .map(|t| describe(&t))
+                .map_err(bad_request)
         }
-        ("GET", ["journal"]) => Ok(serde_json::to_value(shared.journal.recent()).unwrap_or_default()),
+        ("GET", ["journal"]) => {
+            Ok(serde_json::to_value(shared.journal.recent()).unwrap_or_default())
+        }
         (m, ["tenants", slug, what]) => {
             let t = shared.tenant(slug).ok_or_else(|| {
-                json_response(StatusCode::NOT_FOUND, &json!({"error": format!("no tenant `{slug}`")}))
+                json_response(
+                    StatusCode::NOT_FOUND,
+                    &json!({"error": format!("no tenant `{slug}`")}),
+                )
             })?;
             match (m, *what) {
                 ("GET", "quirks") => Ok(serde_json::to_value(t.quirks()).unwrap_or_default()),
@@ -463,7 +621,10 @@ async fn admin(shared: &Shared, req: Request, rest: &str) -> Response {
                     let q: Quirks = parse(&body)?;
                     if let Some(alg) = &q.alg {
                         if !Tenant::supported_algs().contains(&alg.as_str()) {
-                            return Err(bad_request(format!("unsupported alg `{alg}` (supported: {})", Tenant::supported_algs().join(", "))));
+                            return Err(bad_request(format!(
+                                "unsupported alg `{alg}` (supported: {})",
+                                Tenant::supported_algs().join(", ")
+                            )));
                         }
                     }
                     t.set_quirks(q);
@@ -486,16 +647,34 @@ async fn admin(shared: &Shared, req: Request, rest: &str) -> Response {
                     let kind = match b.kind.as_str() {
                         "app" => TokenKind::AppAccess,
                         "user" => TokenKind::UserAccess,
-                        "id_token" => TokenKind::IdToken { nonce: b.nonce.unwrap_or_else(|| "n-0S6_WzA2Mj".into()), access_token: None },
-                        other => return Err(bad_request(format!("unknown token kind `{other}` (known: app, user, id_token)"))),
+                        "id_token" => TokenKind::IdToken {
+                            nonce: b.nonce.unwrap_or_else(|| "n-0S6_WzA2Mj".into()),
+                            access_token: None,
+                        },
+                        other => {
+                            return Err(bad_request(format!(
+                                "unknown token kind `{other}` (known: app, user, id_token)"
+                            )))
+                        }
                     };
-                    let token = t.mint(&MintOptions { kind, roles: b.roles, scopes: b.scopes, ..MintOptions::default() });
+                    let token = t.mint(&MintOptions {
+                        kind,
+                        roles: b.roles,
+                        scopes: b.scopes,
+                        ..MintOptions::default()
+                    });
                     Ok(json!({"token": token}))
                 }
-                _ => Err(json_response(StatusCode::NOT_FOUND, &json!({"error": format!("no admin route {m} /_admin/{rest}")}))),
+                _ => Err(json_response(
+                    StatusCode::NOT_FOUND,
+                    &json!({"error": format!("no admin route {m} /_admin/{rest}")}),
+                )),
             }
         }
-        _ => Err(json_response(StatusCode::NOT_FOUND, &json!({"error": format!("no admin route {} /_admin/{rest}", method)}))),
+        _ => Err(json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": format!("no admin route {} /_admin/{rest}", method)}),
+        )),
     })();
     match result {
         Ok(v) => json_response(StatusCode::OK, &v),

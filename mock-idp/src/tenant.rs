@@ -84,7 +84,10 @@ impl TenantSpec {
     }
     /// Registers an extra client for the token endpoint.
     pub fn client(mut self, id: impl Into<String>, secret: impl Into<String>) -> Self {
-        self.clients.push(Client { id: id.into(), secret: secret.into() });
+        self.clients.push(Client {
+            id: id.into(),
+            secret: secret.into(),
+        });
         self
     }
     /// Serves this tenant on a listener of its own (`127.0.0.1:0`, or port 0 on the IP the
@@ -254,8 +257,15 @@ impl KeyRing {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         if self.pooled {
             // Consecutive generations take consecutive slots, so a rotation always changes key.
-            let start: u64 = self.name.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
-            return SigningKey::derive(self.seed, &format!("pool/{}", (start + generation) % KEY_POOL), kind);
+            let start: u64 = self
+                .name
+                .bytes()
+                .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+            return SigningKey::derive(
+                self.seed,
+                &format!("pool/{}", (start + generation) % KEY_POOL),
+                kind,
+            );
         }
         SigningKey::derive(self.seed, &format!("{}/{generation}", self.name), kind)
     }
@@ -266,33 +276,50 @@ impl KeyRing {
             return k;
         }
         let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(k) = keys.iter().find(|k| k.key.kind() == kind && k.status == KeyStatus::Active) {
+        if let Some(k) = keys
+            .iter()
+            .find(|k| k.key.kind() == kind && k.status == KeyStatus::Active)
+        {
             return k.key.clone();
         }
         let key = self.make(kind);
-        keys.push(RingKey { key: key.clone(), status: KeyStatus::Active });
+        keys.push(RingKey {
+            key: key.clone(),
+            status: KeyStatus::Active,
+        });
         self.version.fetch_add(1, Ordering::Relaxed);
         key
     }
 
     fn find(&self, kind: KeyKind, status: KeyStatus) -> Option<Arc<SigningKey>> {
         let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
-        keys.iter().find(|k| k.key.kind() == kind && k.status == status).map(|k| k.key.clone())
+        keys.iter()
+            .find(|k| k.key.kind() == kind && k.status == status)
+            .map(|k| k.key.clone())
     }
 
     pub(crate) fn rotate(&self, step: RotationStep, kind: KeyKind) -> Vec<(String, KeyStatus)> {
         let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
         match step {
             RotationStep::PublishNext => {
-                if !keys.iter().any(|k| k.key.kind() == kind && k.status == KeyStatus::Next) {
+                if !keys
+                    .iter()
+                    .any(|k| k.key.kind() == kind && k.status == KeyStatus::Next)
+                {
                     drop(keys);
                     let key = self.make(kind);
                     keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
-                    keys.push(RingKey { key, status: KeyStatus::Next });
+                    keys.push(RingKey {
+                        key,
+                        status: KeyStatus::Next,
+                    });
                 }
             }
             RotationStep::Promote => {
-                if keys.iter().any(|k| k.key.kind() == kind && k.status == KeyStatus::Next) {
+                if keys
+                    .iter()
+                    .any(|k| k.key.kind() == kind && k.status == KeyStatus::Next)
+                {
                     for k in keys.iter_mut().filter(|k| k.key.kind() == kind) {
                         k.status = match k.status {
                             KeyStatus::Active => KeyStatus::Previous,
@@ -303,24 +330,34 @@ impl KeyRing {
                 }
             }
             RotationStep::RetirePrevious => {
-                for k in keys.iter_mut().filter(|k| k.key.kind() == kind && k.status == KeyStatus::Previous) {
+                for k in keys
+                    .iter_mut()
+                    .filter(|k| k.key.kind() == kind && k.status == KeyStatus::Previous)
+                {
                     k.status = KeyStatus::Retired;
                 }
             }
         }
         self.version.fetch_add(1, Ordering::Relaxed);
-        keys.iter().map(|k| (k.key.kid().to_string(), k.status)).collect()
+        keys.iter()
+            .map(|k| (k.key.kid().to_string(), k.status))
+            .collect()
     }
 
     fn published(&self) -> Vec<Arc<SigningKey>> {
         let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
-        keys.iter().filter(|k| k.status != KeyStatus::Retired).map(|k| k.key.clone()).collect()
+        keys.iter()
+            .filter(|k| k.status != KeyStatus::Retired)
+            .map(|k| k.key.clone())
+            .collect()
     }
 
     /// Every key with its status, for inspection.
     pub(crate) fn statuses(&self) -> Vec<(String, KeyStatus)> {
         let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
-        keys.iter().map(|k| (k.key.kid().to_string(), k.status)).collect()
+        keys.iter()
+            .map(|k| (k.key.kid().to_string(), k.status))
+            .collect()
     }
 
     /// A previous or retired key of `kind` (for "token signed with a retired key" cases).
@@ -328,7 +365,9 @@ impl KeyRing {
         let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
         keys.iter()
             .rev()
-            .find(|k| k.key.kind() == kind && matches!(k.status, KeyStatus::Previous | KeyStatus::Retired))
+            .find(|k| {
+                k.key.kind() == kind && matches!(k.status, KeyStatus::Previous | KeyStatus::Retired)
+            })
             .map(|k| k.key.clone())
     }
 
@@ -340,7 +379,11 @@ impl KeyRing {
     }
     /// The label prefix of keys derived for this ring's extras (duplicate, enc).
     pub(crate) fn label_base(&self) -> &str {
-        if self.pooled { "pool" } else { &self.name }
+        if self.pooled {
+            "pool"
+        } else {
+            &self.name
+        }
     }
 }
 
@@ -379,7 +422,13 @@ pub struct MintOptions {
 
 impl Default for MintOptions {
     fn default() -> Self {
-        MintOptions { kind: TokenKind::AppAccess, roles: None, scopes: Vec::new(), client_id: None, audience: None }
+        MintOptions {
+            kind: TokenKind::AppAccess,
+            roles: None,
+            scopes: Vec::new(),
+            client_id: None,
+            audience: None,
+        }
     }
 }
 
@@ -425,8 +474,17 @@ pub(crate) struct TenantInner {
 }
 
 impl TenantInner {
-    pub(crate) fn new(spec: &TenantSpec, base: &str, ring: Arc<KeyRing>, common: Option<Arc<TenantInner>>) -> Self {
-        let key = if spec.flavor.is_entra() { flavor::guid(&format!("tenant/{}", spec.slug)) } else { spec.slug.clone() };
+    pub(crate) fn new(
+        spec: &TenantSpec,
+        base: &str,
+        ring: Arc<KeyRing>,
+        common: Option<Arc<TenantInner>>,
+    ) -> Self {
+        let key = if spec.flavor.is_entra() {
+            flavor::guid(&format!("tenant/{}", spec.slug))
+        } else {
+            spec.slug.clone()
+        };
         let common_prefix = ring_prefix(ring.name());
         let layout = flavor::layout(spec.flavor, base, &key, &common_prefix);
         let mut clients = vec![default_client(spec.flavor, &spec.slug, ring.seed())];
@@ -437,14 +495,20 @@ impl TenantInner {
             key,
             base: base.to_string(),
             layout,
-            audience: spec.audience.clone().unwrap_or_else(|| spec.flavor.default_audience().to_string()),
+            audience: spec
+                .audience
+                .clone()
+                .unwrap_or_else(|| spec.flavor.default_audience().to_string()),
             roles: spec.roles.clone(),
             clients,
             ring,
             quirks: RwLock::new(spec.quirks.clone()),
             faults: RwLock::new(Faults::default()),
             version: AtomicU64::new(0),
-            counters: common.as_ref().map(|c| c.counters.clone()).unwrap_or_default(),
+            counters: common
+                .as_ref()
+                .map(|c| c.counters.clone())
+                .unwrap_or_default(),
             seq: AtomicU64::new(0),
             jwks_cache: RwLock::new(None),
             common,
@@ -463,7 +527,11 @@ impl TenantInner {
             authorize: format!("{prefix}/common/oauth2/v2.0/authorize"),
         };
         TenantInner {
-            slug: if prefix.is_empty() { "common".to_string() } else { format!("{}/common", ring.name()) },
+            slug: if prefix.is_empty() {
+                "common".to_string()
+            } else {
+                format!("{}/common", ring.name())
+            },
             flavor: Flavor::EntraCommon,
             key: "common".into(),
             base: base.to_string(),
@@ -483,10 +551,16 @@ impl TenantInner {
     }
 
     pub(crate) fn quirks(&self) -> Quirks {
-        self.quirks.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.quirks
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
     pub(crate) fn faults(&self) -> Faults {
-        self.faults.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.faults
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
     pub(crate) fn bump_version(&self) {
         self.version.fetch_add(1, Ordering::Relaxed);
@@ -508,8 +582,17 @@ impl TenantInner {
     }
 
     pub(crate) fn discovery_json(&self) -> Value {
-        let issuer = self.faults().issuer_override.unwrap_or_else(|| self.layout.issuer.clone());
-        flavor::discovery_document(self.flavor, &self.base, &self.layout, &issuer, &self.advertised_algs())
+        let issuer = self
+            .faults()
+            .issuer_override
+            .unwrap_or_else(|| self.layout.issuer.clone());
+        flavor::discovery_document(
+            self.flavor,
+            &self.base,
+            &self.layout,
+            &issuer,
+            &self.advertised_algs(),
+        )
     }
 
     /// The JWKS bytes, rebuilt only when the ring, quirks or faults changed.
@@ -522,7 +605,8 @@ impl TenantInner {
             }
         }
         let bytes = Bytes::from(self.jwks_json().to_string());
-        *self.jwks_cache.write().unwrap_or_else(|e| e.into_inner()) = Some((ring_v, own_v, bytes.clone()));
+        *self.jwks_cache.write().unwrap_or_else(|e| e.into_inner()) =
+            Some((ring_v, own_v, bytes.clone()));
         bytes
     }
 
@@ -537,7 +621,11 @@ impl TenantInner {
         if quirks.duplicate_kids {
             // A different key under the active kid, listed first: a validator that takes the
             // first kid match without trying the others rejects genuine tokens.
-            let impostor = SigningKey::derive(self.ring.seed(), &format!("{}/duplicate", self.ring.label_base()), KeyKind::Rsa);
+            let impostor = SigningKey::derive(
+                self.ring.seed(),
+                &format!("{}/duplicate", self.ring.label_base()),
+                KeyKind::Rsa,
+            );
             let mut jwk = self.jwk_for(&impostor, "sig");
             jwk["kid"] = json!(active_rsa.kid());
             if jwk.get("x5t").is_some() {
@@ -551,7 +639,11 @@ impl TenantInner {
             keys.push(self.jwk_for(&key, "sig"));
         }
         if quirks.extra_enc_key {
-            let enc = SigningKey::derive(self.ring.seed(), &format!("{}/enc", self.ring.label_base()), KeyKind::Rsa);
+            let enc = SigningKey::derive(
+                self.ring.seed(),
+                &format!("{}/enc", self.ring.label_base()),
+                KeyKind::Rsa,
+            );
             keys.push(self.jwk_for(&enc, "enc"));
         }
         json!({ "keys": keys })
@@ -564,7 +656,8 @@ impl TenantInner {
         jwk.insert("use".into(), json!(usage));
         jwk.insert("kid".into(), json!(key.kid()));
         // Entra and Auth0 publish each key's self-signed certificate and its SHA-1 thumbprint.
-        let with_cert = self.flavor.is_entra() || self.flavor == Flavor::Auth0 || self.quirks().x5t_only;
+        let with_cert =
+            self.flavor.is_entra() || self.flavor == Flavor::Auth0 || self.quirks().x5t_only;
         if with_cert {
             if let Some(x5t) = key.x5t() {
                 jwk.insert("x5t".into(), json!(x5t));
@@ -590,7 +683,10 @@ impl TenantInner {
             jwk.insert("alg".into(), json!(alg));
         }
         if self.flavor.is_entra() {
-            jwk.insert("issuer".into(), json!(format!("{}/{{tenantid}}/v2.0", self.base)));
+            jwk.insert(
+                "issuer".into(),
+                json!(format!("{}/{{tenantid}}/v2.0", self.base)),
+            );
         }
         Value::Object(jwk)
     }
@@ -603,8 +699,13 @@ impl TenantInner {
         let key = self.ring.active(kind);
         let mut header = Map::new();
         let typ = match (&opts.kind, &quirks.typ) {
-            (TokenKind::IdToken { .. }, _) => Some("JWT".to_string()).filter(|_| self.flavor != Flavor::Okta),
-            (_, TypQuirk::Flavor) => self.flavor.default_typ(quirks.rfc9068_profile).map(str::to_string),
+            (TokenKind::IdToken { .. }, _) => {
+                Some("JWT".to_string()).filter(|_| self.flavor != Flavor::Okta)
+            }
+            (_, TypQuirk::Flavor) => self
+                .flavor
+                .default_typ(quirks.rfc9068_profile)
+                .map(str::to_string),
             (_, TypQuirk::Absent) => None,
             (_, TypQuirk::Value(v)) => Some(v.clone()),
         };
@@ -632,7 +733,10 @@ impl TenantInner {
         if quirks.x5t_only {
             header.insert("x5t".into(), json!(key.x5t().unwrap_or(key.kid())));
         }
-        let client_id = opts.client_id.clone().unwrap_or_else(|| self.clients[0].id.clone());
+        let client_id = opts
+            .client_id
+            .clone()
+            .unwrap_or_else(|| self.clients[0].id.clone());
         let now = now_unix() + quirks.clock_offset_seconds;
         let lifetime = quirks.lifetime_seconds.unwrap_or(match self.flavor {
             Flavor::EntraV2 | Flavor::EntraV1 | Flavor::EntraCommon => 4799,
@@ -640,7 +744,10 @@ impl TenantInner {
         });
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let roles = opts.roles.clone().unwrap_or_else(|| self.roles.clone());
-        let audience = opts.audience.clone().unwrap_or_else(|| self.audience.clone());
+        let audience = opts
+            .audience
+            .clone()
+            .unwrap_or_else(|| self.audience.clone());
         let claims = flavor::claims(&ShapeInput {
             flavor: self.flavor,
             kind: &opts.kind,
@@ -656,7 +763,11 @@ impl TenantInner {
             rfc9068_profile: quirks.rfc9068_profile,
             alg: &alg,
         });
-        TokenParts { header, claims, signature: Signature::Key { key, alg } }
+        TokenParts {
+            header,
+            claims,
+            signature: Signature::Key { key, alg },
+        }
     }
 }
 
@@ -679,12 +790,17 @@ fn default_alg(kind: KeyKind) -> &'static str {
 
 fn default_client(flavor: Flavor, slug: &str, seed: u64) -> Client {
     let id = match flavor {
-        Flavor::EntraV2 | Flavor::EntraV1 | Flavor::EntraCommon => flavor::guid(&format!("client/{slug}")),
+        Flavor::EntraV2 | Flavor::EntraV1 | Flavor::EntraCommon => {
+            flavor::guid(&format!("client/{slug}"))
+        }
         Flavor::Okta => format!("0oa{}", flavor::alnum(&format!("client/{slug}"), 17)),
         Flavor::Auth0 => flavor::alnum(&format!("client/{slug}"), 32),
         Flavor::Generic => format!("{slug}-client"),
     };
-    Client { id, secret: flavor::alnum(&format!("secret/{slug}/{seed}"), 40) }
+    Client {
+        id,
+        secret: flavor::alnum(&format!("secret/{slug}/{seed}"), 40),
+    }
 }
 
 pub(crate) fn now_unix() -> i64 {
@@ -712,7 +828,8 @@ impl Tenant {
     /// assert_eq!(t.jwks_url(), "https://idp.test/acme/.well-known/jwks.json");
     /// ```
     pub fn detached(base_url: &str, seed: u64, spec: &TenantSpec) -> Result<Tenant, crate::Error> {
-        crate::server::Shared::new(base_url.trim_end_matches('/').to_string(), seed, 0).add_tenant(spec)
+        crate::server::Shared::new(base_url.trim_end_matches('/').to_string(), seed, 0)
+            .add_tenant(spec)
     }
     /// The base URL of the listener serving this tenant (`http://127.0.0.1:PORT`, or
     /// `https://…` with TLS), without a trailing slash.
@@ -828,7 +945,9 @@ impl Tenant {
     }
     /// The key genuine tokens are signed with now.
     pub fn active_key(&self) -> Arc<SigningKey> {
-        self.0.ring.active(KeyKind::for_alg(&self.0.alg()).unwrap_or(KeyKind::Rsa))
+        self.0
+            .ring
+            .active(KeyKind::for_alg(&self.0.alg()).unwrap_or(KeyKind::Rsa))
     }
     /// The active key of `kind` (made and published on first use).
     pub fn key(&self, kind: KeyKind) -> Arc<SigningKey> {
@@ -836,11 +955,17 @@ impl Tenant {
     }
     /// The most recent previous or retired key, if a rotation happened.
     pub fn previous_key(&self) -> Option<Arc<SigningKey>> {
-        self.0.ring.non_active(KeyKind::for_alg(&self.0.alg()).unwrap_or(KeyKind::Rsa))
+        self.0
+            .ring
+            .non_active(KeyKind::for_alg(&self.0.alg()).unwrap_or(KeyKind::Rsa))
     }
     /// The `use: enc` key the tenant publishes with the `extra_enc_key` quirk.
     pub fn enc_key(&self) -> Arc<SigningKey> {
-        SigningKey::derive(self.0.ring.seed(), &format!("{}/enc", self.0.ring.label_base()), KeyKind::Rsa)
+        SigningKey::derive(
+            self.0.ring.seed(),
+            &format!("{}/enc", self.0.ring.label_base()),
+            KeyKind::Rsa,
+        )
     }
     /// The JWKS as served now (faults aside).
     pub fn jwks(&self) -> Value {

@@ -25,7 +25,9 @@ pub(crate) struct Tls {
 
 impl std::fmt::Debug for Tls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tls").field("ca_path", &self.ca_path).finish()
+        f.debug_struct("Tls")
+            .field("ca_path", &self.ca_path)
+            .finish()
     }
 }
 
@@ -43,25 +45,45 @@ impl Tls {
     /// Makes a fresh CA (ECDSA P-256, fast to generate) and a server certificate for
     /// `127.0.0.1`, `::1` and `localhost`, and writes the CA's PEM to a temporary file.
     pub(crate) fn generate() -> Result<Tls, crate::Error> {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-        let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|e| tls_error("CA key", e))?;
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(|e| tls_error("CA", e))?;
-        ca_params.distinguished_name.push(DnType::CommonName, "byoid mock IdP test CA");
+        use rcgen::{
+            BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+        };
+        let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+            .map_err(|e| tls_error("CA key", e))?;
+        let mut ca_params =
+            CertificateParams::new(Vec::<String>::new()).map_err(|e| tls_error("CA", e))?;
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "byoid mock IdP test CA");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages =
-            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-        let ca_cert = ca_params.self_signed(&ca_key).map_err(|e| tls_error("CA certificate", e))?;
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca_cert = ca_params
+            .self_signed(&ca_key)
+            .map_err(|e| tls_error("CA certificate", e))?;
         let issuer = Issuer::new(ca_params, ca_key);
 
-        let server_key =
-            KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|e| tls_error("server key", e))?;
-        let names = vec!["127.0.0.1".to_string(), "::1".to_string(), "localhost".to_string()];
-        let mut params = CertificateParams::new(names).map_err(|e| tls_error("server certificate", e))?;
-        params.distinguished_name.push(DnType::CommonName, "localhost");
+        let server_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+            .map_err(|e| tls_error("server key", e))?;
+        let names = vec![
+            "127.0.0.1".to_string(),
+            "::1".to_string(),
+            "localhost".to_string(),
+        ];
+        let mut params =
+            CertificateParams::new(names).map_err(|e| tls_error("server certificate", e))?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
         params.use_authority_key_identifier_extension = true;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-        let server_cert = params.signed_by(&server_key, &issuer).map_err(|e| tls_error("server certificate", e))?;
+        let server_cert = params
+            .signed_by(&server_key, &issuer)
+            .map_err(|e| tls_error("server certificate", e))?;
 
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let key = rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into());
@@ -76,7 +98,11 @@ impl Tls {
 
         let ca_pem = ca_cert.pem();
         let ca_path = write_temp_pem(&ca_pem)?;
-        Ok(Tls { ca_pem, ca_path, acceptor: TlsAcceptor::from(Arc::new(config)) })
+        Ok(Tls {
+            ca_pem,
+            ca_path,
+            acceptor: TlsAcceptor::from(Arc::new(config)),
+        })
     }
 
     pub(crate) fn ca_path(&self) -> &Path {
@@ -95,17 +121,28 @@ fn write_temp_pem(pem: &str) -> Result<PathBuf, crate::Error> {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or_default();
-        let path = dir.join(format!("byoid-mock-idp-ca-{}-{n}-{nanos:x}.pem", std::process::id()));
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+        let path = dir.join(format!(
+            "byoid-mock-idp-ca-{}-{n}-{nanos:x}.pem",
+            std::process::id()
+        ));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
             Ok(mut f) => {
-                f.write_all(pem.as_bytes()).map_err(|e| tls_error(&format!("writing {}", path.display()), e))?;
+                f.write_all(pem.as_bytes())
+                    .map_err(|e| tls_error(&format!("writing {}", path.display()), e))?;
                 return Ok(path);
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(tls_error(&format!("creating {}", path.display()), e)),
         }
     }
-    Err(crate::Error::Tls(format!("cannot create a CA file in {}", dir.display())))
+    Err(crate::Error::Tls(format!(
+        "cannot create a CA file in {}",
+        dir.display()
+    )))
 }
 
 /// A listener for `axum::serve` that yields TLS streams. Handshakes run in tasks of their own,
@@ -132,13 +169,19 @@ impl TlsListener {
                 };
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
-                    if let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    if let Ok(Ok(stream)) =
+                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+                    {
                         let _ = tx.send((stream, peer)).await;
                     }
                 });
             }
         });
-        Ok(TlsListener { rx, local, accept_task })
+        Ok(TlsListener {
+            rx,
+            local,
+            accept_task,
+        })
     }
 }
 

@@ -58,7 +58,9 @@ pub struct TenantMocks {
 
 impl std::fmt::Debug for TenantMocks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TenantMocks").field("oauth_metadata", &self.oauth_metadata.is_some()).finish_non_exhaustive()
+        f.debug_struct("TenantMocks")
+            .field("oauth_metadata", &self.oauth_metadata.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -86,13 +88,18 @@ pub fn mocks(tenant: &Tenant) -> TenantMocks {
     let mock = |p: &str, endpoint: Endpoint, name: &str| {
         Mock::given(method("GET"))
             .and(path(p))
-            .respond_with(Live { tenant: tenant.clone(), endpoint })
+            .respond_with(Live {
+                tenant: tenant.clone(),
+                endpoint,
+            })
             .named(format!("mock-idp {} {name}", tenant.slug()))
     };
     TenantMocks {
         discovery: mock(tenant.discovery_path(), Endpoint::Discovery, "discovery"),
         jwks: mock(tenant.jwks_path(), Endpoint::Jwks, "JWKS"),
-        oauth_metadata: tenant.oauth_metadata_path().map(|p| mock(p, Endpoint::OauthMetadata, "RFC 8414 metadata")),
+        oauth_metadata: tenant
+            .oauth_metadata_path()
+            .map(|p| mock(p, Endpoint::OauthMetadata, "RFC 8414 metadata")),
     }
 }
 
@@ -131,19 +138,27 @@ impl Respond for Live {
         served.counters.bump(self.endpoint);
         let faults = served.faults();
         let is_jwks = self.endpoint == Endpoint::Jwks;
-        let fault = if is_jwks { faults.jwks } else { faults.discovery };
+        let fault = if is_jwks {
+            faults.jwks
+        } else {
+            faults.discovery
+        };
         let mut delay = None;
         match fault {
             Some(Fault::Status { status }) => {
                 let body = serde_json::json!({"error": "server_error", "error_description": "injected fault"});
-                return ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json; charset=utf-8");
+                return ResponseTemplate::new(status)
+                    .set_body_raw(body.to_string(), "application/json; charset=utf-8");
             }
             Some(Fault::MalformedJson) => {
-                return ResponseTemplate::new(200)
-                    .set_body_raw("{\"keys\": [ {\"kty\": \"RSA\", <html>oops", "application/json");
+                return ResponseTemplate::new(200).set_body_raw(
+                    "{\"keys\": [ {\"kty\": \"RSA\", <html>oops",
+                    "application/json",
+                );
             }
             Some(Fault::EmptyKeySet) if is_jwks => {
-                return ResponseTemplate::new(200).set_body_raw("{\"keys\":[]}", "application/json; charset=utf-8");
+                return ResponseTemplate::new(200)
+                    .set_body_raw("{\"keys\":[]}", "application/json; charset=utf-8");
             }
             // wiremock cannot drop a connection mid-answer; the nearest it can do is a 502.
             Some(Fault::Reset) => return ResponseTemplate::new(502),
@@ -151,14 +166,15 @@ impl Respond for Live {
             Some(Fault::EmptyKeySet) | None => {}
         }
         let mut r = if is_jwks {
-            let mut r =
-                ResponseTemplate::new(200).set_body_raw(t.jwks().to_string(), "application/json; charset=utf-8");
+            let mut r = ResponseTemplate::new(200)
+                .set_body_raw(t.jwks().to_string(), "application/json; charset=utf-8");
             if let Some(age) = served.quirks().jwks_max_age {
                 r = r.insert_header("cache-control", format!("public, max-age={age}").as_str());
             }
             r
         } else {
-            ResponseTemplate::new(200).set_body_raw(t.discovery().to_string(), "application/json; charset=utf-8")
+            ResponseTemplate::new(200)
+                .set_body_raw(t.discovery().to_string(), "application/json; charset=utf-8")
         };
         if let Some(d) = delay {
             r = r.set_delay(d);

@@ -7,7 +7,9 @@ use mock_idp::forge::{self, NonCanonical, PublicKeyEncoding, Signature, Signatur
 use mock_idp::keys::{KeyKind, SigningKey};
 
 fn seg(token: &str, i: usize) -> Vec<u8> {
-    URL_SAFE_NO_PAD.decode(token.split('.').nth(i).unwrap()).unwrap()
+    URL_SAFE_NO_PAD
+        .decode(token.split('.').nth(i).unwrap())
+        .unwrap()
 }
 
 #[test]
@@ -25,42 +27,103 @@ fn header_and_payload_bytes_are_kept_exactly_duplicates_included() {
 #[test]
 fn genuine_signatures_verify_for_every_asymmetric_alg() {
     for (alg, kind) in [
-        ("RS256", KeyKind::Rsa), ("RS384", KeyKind::Rsa), ("RS512", KeyKind::Rsa), ("PS256", KeyKind::Rsa),
-        ("ES256", KeyKind::P256), ("ES384", KeyKind::P384), ("EdDSA", KeyKind::Ed25519),
+        ("RS256", KeyKind::Rsa),
+        ("RS384", KeyKind::Rsa),
+        ("RS512", KeyKind::Rsa),
+        ("PS256", KeyKind::Rsa),
+        ("ES256", KeyKind::P256),
+        ("ES384", KeyKind::P384),
+        ("EdDSA", KeyKind::Ed25519),
     ] {
         let key = SigningKey::derive(0, "shared/0", kind);
-        let t = forge::try_compact(b"{}", b"{}", &Signature::Key { key: key.clone(), alg: alg.into() }).unwrap();
+        let t = forge::try_compact(
+            b"{}",
+            b"{}",
+            &Signature::Key {
+                key: key.clone(),
+                alg: alg.into(),
+            },
+        )
+        .unwrap();
         let (input, sig) = t.rsplit_once('.').unwrap();
         let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.public_jwk().clone()).unwrap();
         let dk = DecodingKey::from_jwk(&jwk).unwrap();
         let a = mock_idp::keys::jwt_alg(alg).unwrap();
-        assert!(jsonwebtoken::crypto::verify(sig, input.as_bytes(), &dk, a).unwrap(), "{alg}");
+        assert!(
+            jsonwebtoken::crypto::verify(sig, input.as_bytes(), &dk, a).unwrap(),
+            "{alg}"
+        );
     }
     // A key that does not fit the alg is refused, not silently used.
     let rsa = SigningKey::derive(0, "shared/0", KeyKind::Rsa);
-    assert!(forge::try_compact(b"{}", b"{}", &Signature::Key { key: rsa, alg: "ES256".into() }).is_err());
+    assert!(forge::try_compact(
+        b"{}",
+        b"{}",
+        &Signature::Key {
+            key: rsa,
+            alg: "ES256".into()
+        }
+    )
+    .is_err());
 }
 
 #[test]
 fn hmac_with_the_public_key_uses_exactly_each_encoding() {
     let key = SigningKey::derive(0, "shared/0", KeyKind::Rsa);
     let pem = key.spki_pem().to_string();
-    assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----\n") && pem.ends_with("-----END PUBLIC KEY-----\n"));
+    assert!(
+        pem.starts_with("-----BEGIN PUBLIC KEY-----\n")
+            && pem.ends_with("-----END PUBLIC KEY-----\n")
+    );
     let cases = [
         (PublicKeyEncoding::SpkiPem, pem.clone().into_bytes()),
-        (PublicKeyEncoding::SpkiPemNoNewline, pem.trim_end().as_bytes().to_vec()),
-        (PublicKeyEncoding::Pkcs1Pem, key.pkcs1_pem().unwrap().as_bytes().to_vec()),
+        (
+            PublicKeyEncoding::SpkiPemNoNewline,
+            pem.trim_end().as_bytes().to_vec(),
+        ),
+        (
+            PublicKeyEncoding::Pkcs1Pem,
+            key.pkcs1_pem().unwrap().as_bytes().to_vec(),
+        ),
         (PublicKeyEncoding::Der, key.spki_der().to_vec()),
-        (PublicKeyEncoding::JwkJson, key.public_jwk().to_string().into_bytes()),
+        (
+            PublicKeyEncoding::JwkJson,
+            key.public_jwk().to_string().into_bytes(),
+        ),
         (PublicKeyEncoding::Modulus, key.modulus().unwrap().to_vec()),
     ];
     for (enc, secret) in cases {
         assert_eq!(forge::public_key_bytes(&key, enc), secret, "{enc:?}");
-        let t = forge::try_compact(br#"{"alg":"HS256"}"#, b"{}", &Signature::Hmac { alg: "HS256".into(), secret: secret.clone() }).unwrap();
+        let t = forge::try_compact(
+            br#"{"alg":"HS256"}"#,
+            b"{}",
+            &Signature::Hmac {
+                alg: "HS256".into(),
+                secret: secret.clone(),
+            },
+        )
+        .unwrap();
         let (input, sig) = t.rsplit_once('.').unwrap();
-        assert!(jsonwebtoken::crypto::verify(sig, input.as_bytes(), &DecodingKey::from_secret(&secret), Algorithm::HS256).unwrap(), "{enc:?}");
+        assert!(
+            jsonwebtoken::crypto::verify(
+                sig,
+                input.as_bytes(),
+                &DecodingKey::from_secret(&secret),
+                Algorithm::HS256
+            )
+            .unwrap(),
+            "{enc:?}"
+        );
     }
-    let blank = forge::try_compact(b"{}", b"{}", &Signature::Hmac { alg: "HS512".into(), secret: vec![] }).unwrap();
+    let blank = forge::try_compact(
+        b"{}",
+        b"{}",
+        &Signature::Hmac {
+            alg: "HS512".into(),
+            secret: vec![],
+        },
+    )
+    .unwrap();
     assert_eq!(seg(&blank, 2).len(), 64, "HS512 over an empty key");
 }
 
@@ -85,23 +148,52 @@ fn ecdsa_forgeries_have_the_intended_bytes() {
 
 #[test]
 fn damaged_and_reshaped_tokens() {
-    let t = forge::compact(b"{\"alg\":\"none\"}", b"{\"sub\":\"x\"}", &Signature::Bytes(vec![1, 2, 3, 4]));
-    assert_eq!(seg(&forge::damage_signature(&t, SignatureDamage::FlipBit), 2), vec![0, 2, 3, 4]);
-    assert_eq!(seg(&forge::damage_signature(&t, SignatureDamage::Truncate), 2), vec![1, 2]);
+    let t = forge::compact(
+        b"{\"alg\":\"none\"}",
+        b"{\"sub\":\"x\"}",
+        &Signature::Bytes(vec![1, 2, 3, 4]),
+    );
+    assert_eq!(
+        seg(&forge::damage_signature(&t, SignatureDamage::FlipBit), 2),
+        vec![0, 2, 3, 4]
+    );
+    assert_eq!(
+        seg(&forge::damage_signature(&t, SignatureDamage::Truncate), 2),
+        vec![1, 2]
+    );
     assert!(forge::damage_signature(&t, SignatureDamage::Strip).ends_with('.'));
-    assert_eq!(forge::damage_signature(&t, SignatureDamage::StripWithDot).split('.').count(), 2);
+    assert_eq!(
+        forge::damage_signature(&t, SignatureDamage::StripWithDot)
+            .split('.')
+            .count(),
+        2
+    );
     for n in [2, 4, 6] {
         assert_eq!(forge::with_segments(&t, n).split('.').count(), n);
     }
     let jwe = forge::jwe_shaped("k1");
     assert_eq!(jwe.split('.').count(), 5);
-    assert_eq!(seg(&jwe, 0), br#"{"alg":"RSA-OAEP-256","enc":"A256GCM","kid":"k1"}"#);
+    assert_eq!(
+        seg(&jwe, 0),
+        br#"{"alg":"RSA-OAEP-256","enc":"A256GCM","kid":"k1"}"#
+    );
     let padded = forge::non_canonical(&t, 1, NonCanonical::Padding);
     assert!(padded.split('.').nth(1).unwrap().ends_with('='));
-    let std = forge::non_canonical(&forge::compact(b"{}", &[0xfb, 0xff], &Signature::Segment(String::new())), 1, NonCanonical::StandardAlphabet);
+    let std = forge::non_canonical(
+        &forge::compact(b"{}", &[0xfb, 0xff], &Signature::Segment(String::new())),
+        1,
+        NonCanonical::StandardAlphabet,
+    );
     assert_eq!(std.split('.').nth(1).unwrap(), "+/8");
-    assert!(forge::non_canonical(&t, 1, NonCanonical::Whitespace).split('.').nth(1).unwrap().contains(' '));
+    assert!(forge::non_canonical(&t, 1, NonCanonical::Whitespace)
+        .split('.')
+        .nth(1)
+        .unwrap()
+        .contains(' '));
     let deep = forge::nested_json(1000);
     assert_eq!(deep.matches('{').count(), 1001);
-    assert!(serde_json::from_str::<serde_json::Value>(&deep).is_err(), "deeper than serde_json's limit of 128");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&deep).is_err(),
+        "deeper than serde_json's limit of 128"
+    );
 }

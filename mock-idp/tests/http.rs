@@ -2,7 +2,10 @@
 //! checked with an independent verifier (jsonwebtoken's own JWK decoding).
 
 use jsonwebtoken::{decode, decode_header, jwk::JwkSet, DecodingKey, Validation};
-use mock_idp::{Fault, Faults, Flavor, MintOptions, MockIdp, Quirks, RotationStep, TenantSpec, TokenKind, TypQuirk};
+use mock_idp::{
+    Fault, Faults, Flavor, MintOptions, MockIdp, Quirks, RotationStep, TenantSpec, TokenKind,
+    TypQuirk,
+};
 use serde_json::Value;
 
 async fn idp() -> MockIdp {
@@ -10,29 +13,48 @@ async fn idp() -> MockIdp {
     for f in Flavor::ALL {
         b = b.tenant(TenantSpec::new(format!("t-{}", f.name()), f).roles(["admin"]));
     }
-    b.tenant(TenantSpec::new("other-entra", Flavor::EntraV2)).start().await.expect("start")
+    b.tenant(TenantSpec::new("other-entra", Flavor::EntraV2))
+        .start()
+        .await
+        .expect("start")
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build().unwrap()
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .unwrap()
 }
 
 async fn get_json(url: &str) -> Value {
-    client().get(url).send().await.expect("send").json().await.expect("json")
+    client()
+        .get(url)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json")
 }
 
 /// Verifies `token` with the key of matching kid in `jwks`, the way an independent library does.
 fn verify(token: &str, jwks: &Value, issuer: &str, aud: &str) -> Value {
     let header = decode_header(token).expect("header");
     let set: JwkSet = serde_json::from_value(jwks.clone()).expect("jwks");
-    let kid = header.kid.clone().or(header.x5t.clone()).expect("kid or x5t");
+    let kid = header
+        .kid
+        .clone()
+        .or(header.x5t.clone())
+        .expect("kid or x5t");
     let jwk = set.find(&kid).expect("key published");
     let key = DecodingKey::from_jwk(jwk).expect("decoding key");
     let mut v = Validation::new(header.alg);
     v.set_issuer(&[issuer]);
     v.set_audience(&[aud]);
     v.validate_nbf = true;
-    decode::<Value>(token, &key, &v).expect("genuine token verifies").claims
+    decode::<Value>(token, &key, &v)
+        .expect("genuine token verifies")
+        .claims
 }
 
 #[tokio::test]
@@ -44,20 +66,37 @@ async fn every_flavor_serves_discovery_jwks_and_verifiable_tokens() {
         let jwks_uri = disco["jwks_uri"].as_str().unwrap().to_string();
         assert_eq!(jwks_uri, t.jwks_url(), "{f}");
         if f == Flavor::EntraCommon {
-            assert!(disco["issuer"].as_str().unwrap().ends_with("/{tenantid}/v2.0"), "template issuer");
+            assert!(
+                disco["issuer"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("/{tenantid}/v2.0"),
+                "template issuer"
+            );
         } else {
             assert_eq!(disco["issuer"], t.issuer(), "{f}");
         }
         let jwks = get_json(&jwks_uri).await;
         // Client credentials, client_secret_post, with the flavor's way of naming the API.
         let c = &t.clients()[0];
-        let mut form = vec![("grant_type", "client_credentials".to_string()), ("client_id", c.id.clone()), ("client_secret", c.secret.clone())];
+        let mut form = vec![
+            ("grant_type", "client_credentials".to_string()),
+            ("client_id", c.id.clone()),
+            ("client_secret", c.secret.clone()),
+        ];
         match f {
-            Flavor::EntraV2 | Flavor::EntraV1 | Flavor::EntraCommon => form.push(("scope", format!("{}/.default", t.audience()))),
+            Flavor::EntraV2 | Flavor::EntraV1 | Flavor::EntraCommon => {
+                form.push(("scope", format!("{}/.default", t.audience())))
+            }
             Flavor::Auth0 => form.push(("audience", t.audience().to_string())),
             _ => form.push(("scope", "api.read".into())),
         }
-        let resp = client().post(t.token_url()).form(&form).send().await.unwrap();
+        let resp = client()
+            .post(t.token_url())
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200, "{f}");
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["token_type"], "Bearer");
@@ -77,9 +116,17 @@ async fn every_flavor_serves_discovery_jwks_and_verifiable_tokens() {
             Flavor::EntraV1 => {
                 assert_eq!(claims["ver"], "1.0");
                 assert_eq!(claims["appid"], c.id.as_str());
-                assert!(t.issuer().ends_with('/'), "sts style issuer with trailing slash");
+                assert!(
+                    t.issuer().ends_with('/'),
+                    "sts style issuer with trailing slash"
+                );
                 // x5t is the SHA-1 thumbprint of the key's certificate, as in the JWKS.
-                let jwk = jwks["keys"].as_array().unwrap().iter().find(|k| Some(k["kid"].as_str().unwrap()) == header.kid.as_deref()).unwrap();
+                let jwk = jwks["keys"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|k| Some(k["kid"].as_str().unwrap()) == header.kid.as_deref())
+                    .unwrap();
                 assert_eq!(header.x5t.as_deref(), jwk["x5t"].as_str());
             }
             Flavor::Okta => {
@@ -100,7 +147,16 @@ async fn every_flavor_serves_discovery_jwks_and_verifiable_tokens() {
             }
             Flavor::Generic => {
                 assert_eq!(header.typ.as_deref(), Some("at+jwt"));
-                for k in ["iss", "exp", "aud", "sub", "client_id", "iat", "jti", "scope"] {
+                for k in [
+                    "iss",
+                    "exp",
+                    "aud",
+                    "sub",
+                    "client_id",
+                    "iat",
+                    "jti",
+                    "scope",
+                ] {
                     assert!(claims.get(k).is_some(), "RFC 9068 claim {k}");
                 }
             }
@@ -110,7 +166,11 @@ async fn every_flavor_serves_discovery_jwks_and_verifiable_tokens() {
     // entra-common counts on the shared document.
     let t = idp.tenant("t-okta").unwrap().traffic();
     assert_eq!((t.discovery, t.jwks, t.token), (1, 1, 1));
-    assert_eq!(idp.attacker().requests(), 0, "nobody contacted the attacker");
+    assert_eq!(
+        idp.attacker().requests(),
+        0,
+        "nobody contacted the attacker"
+    );
 }
 
 #[tokio::test]
@@ -118,7 +178,11 @@ async fn entra_tenants_share_keys_and_common_document() {
     let idp = idp().await;
     let a = idp.tenant("t-entra-v2").unwrap();
     let b = idp.tenant("other-entra").unwrap();
-    assert_eq!(a.jwks(), b.jwks(), "every Entra tenant publishes the same keys");
+    assert_eq!(
+        a.jwks(),
+        b.jwks(),
+        "every Entra tenant publishes the same keys"
+    );
     assert_ne!(a.issuer(), b.issuer());
     // A token of tenant b verifies with a's keys: the signature proves nothing about the tenant.
     let jwks = get_json(&a.jwks_url()).await;
@@ -136,19 +200,50 @@ async fn token_endpoint_errors_follow_rfc6749_5_2() {
         let url = t.token_url();
         async move { client().post(url).form(&form).send().await.unwrap() }
     };
-    let r = post(vec![("grant_type", "client_credentials".into()), ("client_id", c.id.clone()), ("client_secret", "wrong".into())]).await;
+    let r = post(vec![
+        ("grant_type", "client_credentials".into()),
+        ("client_id", c.id.clone()),
+        ("client_secret", "wrong".into()),
+    ])
+    .await;
     assert_eq!(r.status(), 401);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
-    let r = post(vec![("grant_type", "password".into()), ("client_id", c.id.clone()), ("client_secret", c.secret.clone())]).await;
-    assert_eq!(r.json::<Value>().await.unwrap()["error"], "unsupported_grant_type");
-    let r = post(vec![("grant_type", "client_credentials".into()), ("client_id", c.id.clone()), ("client_secret", c.secret.clone()), ("scope", "root".into())]).await;
+    let r = post(vec![
+        ("grant_type", "password".into()),
+        ("client_id", c.id.clone()),
+        ("client_secret", c.secret.clone()),
+    ])
+    .await;
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "unsupported_grant_type"
+    );
+    let r = post(vec![
+        ("grant_type", "client_credentials".into()),
+        ("client_id", c.id.clone()),
+        ("client_secret", c.secret.clone()),
+        ("scope", "root".into()),
+    ])
+    .await;
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_scope");
     let r = post(vec![("client_id", c.id.clone())]).await;
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
     // client_secret_basic works, and a wrong secret over Basic gets a challenge.
-    let r = client().post(t.token_url()).basic_auth(&c.id, Some(&c.secret)).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+    let r = client()
+        .post(t.token_url())
+        .basic_auth(&c.id, Some(&c.secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    let r = client().post(t.token_url()).basic_auth(&c.id, Some("nope")).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+    let r = client()
+        .post(t.token_url())
+        .basic_auth(&c.id, Some("nope"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     assert!(r.headers().get("www-authenticate").is_some());
     assert_eq!(t.traffic().token, 6);
@@ -158,7 +253,15 @@ async fn token_endpoint_errors_follow_rfc6749_5_2() {
 async fn quirks_change_what_is_served() {
     let idp = idp().await;
     let t = idp.tenant("t-generic").unwrap();
-    t.set_quirks(Quirks { typ: TypQuirk::Absent, omit_kid: true, alg: Some("ES256".into()), jwks_max_age: Some(120), extra_enc_key: true, duplicate_kids: true, ..Quirks::default() });
+    t.set_quirks(Quirks {
+        typ: TypQuirk::Absent,
+        omit_kid: true,
+        alg: Some("ES256".into()),
+        jwks_max_age: Some(120),
+        extra_enc_key: true,
+        duplicate_kids: true,
+        ..Quirks::default()
+    });
     let token = t.access_token();
     let header = decode_header(&token).unwrap();
     assert_eq!(header.typ, None);
@@ -171,14 +274,30 @@ async fn quirks_change_what_is_served() {
     assert!(keys.iter().any(|k| k["use"] == "enc"));
     assert!(keys.iter().any(|k| k["kty"] == "EC" && k["crv"] == "P-256"));
     let kids: Vec<_> = keys.iter().map(|k| k["kid"].clone()).collect();
-    assert!(kids.iter().enumerate().any(|(i, k)| kids[i + 1..].contains(k)), "a duplicate kid");
+    assert!(
+        kids.iter()
+            .enumerate()
+            .any(|(i, k)| kids[i + 1..].contains(k)),
+        "a duplicate kid"
+    );
     let disco = get_json(&t.discovery_url()).await;
-    assert!(disco["id_token_signing_alg_values_supported"].as_array().unwrap().contains(&"ES256".into()));
+    assert!(disco["id_token_signing_alg_values_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&"ES256".into()));
 
-    t.set_quirks(Quirks { clock_offset_seconds: -7200, lifetime_seconds: Some(60), typ: TypQuirk::Value("application/AT+JWT".into()), ..Quirks::default() });
+    t.set_quirks(Quirks {
+        clock_offset_seconds: -7200,
+        lifetime_seconds: Some(60),
+        typ: TypQuirk::Value("application/AT+JWT".into()),
+        ..Quirks::default()
+    });
     let parts = t.parts(&MintOptions::default());
     assert_eq!(parts.header["typ"], "application/AT+JWT");
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     let exp = parts.claims["exp"].as_i64().unwrap();
     assert!(exp < now - 7000, "clock offset and lifetime applied");
 }
@@ -188,21 +307,66 @@ async fn faults_change_what_is_served() {
     let idp = idp().await;
     let t = idp.tenant("t-auth0").unwrap();
     let c = client();
-    t.set_faults(Faults { jwks: Some(Fault::Status { status: 503 }), discovery: Some(Fault::MalformedJson), ..Faults::default() });
+    t.set_faults(Faults {
+        jwks: Some(Fault::Status { status: 503 }),
+        discovery: Some(Fault::MalformedJson),
+        ..Faults::default()
+    });
     assert_eq!(c.get(t.jwks_url()).send().await.unwrap().status(), 503);
-    let text = c.get(t.discovery_url()).send().await.unwrap().text().await.unwrap();
+    let text = c
+        .get(t.discovery_url())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(serde_json::from_str::<Value>(&text).is_err());
-    t.set_faults(Faults { jwks: Some(Fault::EmptyKeySet), issuer_override: Some("http://evil.example/".into()), ..Faults::default() });
-    assert_eq!(get_json(&t.jwks_url()).await["keys"].as_array().unwrap().len(), 0);
-    assert_eq!(get_json(&t.discovery_url()).await["issuer"], "http://evil.example/");
-    t.set_faults(Faults { jwks: Some(Fault::Reset), ..Faults::default() });
+    t.set_faults(Faults {
+        jwks: Some(Fault::EmptyKeySet),
+        issuer_override: Some("http://evil.example/".into()),
+        ..Faults::default()
+    });
+    assert_eq!(
+        get_json(&t.jwks_url()).await["keys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        get_json(&t.discovery_url()).await["issuer"],
+        "http://evil.example/"
+    );
+    t.set_faults(Faults {
+        jwks: Some(Fault::Reset),
+        ..Faults::default()
+    });
     let r = c.get(t.jwks_url()).send().await;
-    assert!(r.is_err() || r.unwrap().bytes().await.is_err(), "connection dropped mid-answer");
-    t.set_faults(Faults { jwks: Some(Fault::Delay { ms: 300 }), ..Faults::default() });
-    let quick = reqwest::Client::builder().timeout(std::time::Duration::from_millis(100)).build().unwrap();
-    assert!(quick.get(t.jwks_url()).send().await.is_err(), "slower than the client's timeout");
+    assert!(
+        r.is_err() || r.unwrap().bytes().await.is_err(),
+        "connection dropped mid-answer"
+    );
+    t.set_faults(Faults {
+        jwks: Some(Fault::Delay { ms: 300 }),
+        ..Faults::default()
+    });
+    let quick = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(100))
+        .build()
+        .unwrap();
+    assert!(
+        quick.get(t.jwks_url()).send().await.is_err(),
+        "slower than the client's timeout"
+    );
     t.clear_faults();
-    assert_eq!(get_json(&t.jwks_url()).await["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        get_json(&t.jwks_url()).await["keys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -212,13 +376,28 @@ async fn rotation_moves_keys_through_their_states() {
     let first = t.active_key().kid().to_string();
     let s = t.rotate(RotationStep::PublishNext);
     assert_eq!(s.len(), 2);
-    assert_eq!(t.jwks()["keys"].as_array().unwrap().len(), 2, "next key published");
-    assert_eq!(t.active_key().kid(), first, "still signing with the old key");
+    assert_eq!(
+        t.jwks()["keys"].as_array().unwrap().len(),
+        2,
+        "next key published"
+    );
+    assert_eq!(
+        t.active_key().kid(),
+        first,
+        "still signing with the old key"
+    );
     t.rotate(RotationStep::Promote);
     let second = t.active_key().kid().to_string();
     assert_ne!(first, second);
-    assert_eq!(decode_header(&t.access_token()).unwrap().kid.as_deref(), Some(second.as_str()));
-    assert_eq!(t.jwks()["keys"].as_array().unwrap().len(), 2, "overlap window");
+    assert_eq!(
+        decode_header(&t.access_token()).unwrap().kid.as_deref(),
+        Some(second.as_str())
+    );
+    assert_eq!(
+        t.jwks()["keys"].as_array().unwrap().len(),
+        2,
+        "overlap window"
+    );
     let s = t.rotate(RotationStep::RetirePrevious);
     assert!(s.contains(&(first.clone(), mock_idp::KeyStatus::Retired)));
     let served = get_json(&t.jwks_url()).await;
@@ -232,8 +411,17 @@ async fn id_tokens_and_user_tokens_are_genuine() {
     let idp = idp().await;
     for f in Flavor::ALL {
         let t = idp.tenant(&format!("t-{}", f.name())).unwrap();
-        let at = t.mint(&MintOptions { kind: TokenKind::UserAccess, ..MintOptions::default() });
-        let id = t.mint(&MintOptions { kind: TokenKind::IdToken { nonce: "n1".into(), access_token: Some(at.clone()) }, ..MintOptions::default() });
+        let at = t.mint(&MintOptions {
+            kind: TokenKind::UserAccess,
+            ..MintOptions::default()
+        });
+        let id = t.mint(&MintOptions {
+            kind: TokenKind::IdToken {
+                nonce: "n1".into(),
+                access_token: Some(at.clone()),
+            },
+            ..MintOptions::default()
+        });
         let claims = verify(&id, &t.jwks(), t.issuer(), &t.clients()[0].id);
         assert_eq!(claims["nonce"], "n1");
         assert_eq!(claims["at_hash"], mock_idp::flavor::at_hash(&at, "RS256"));
@@ -249,25 +437,77 @@ async fn admin_api_steers_tenants_and_answers_400_with_a_reason() {
     let idp = idp().await;
     let c = client();
     let base = format!("{}/_admin/tenants/t-generic", idp.uri());
-    let r = c.put(format!("{base}/quirks")).body(r#"{"typ":"absent","bogus":1}"#).send().await.unwrap();
+    let r = c
+        .put(format!("{base}/quirks"))
+        .body(r#"{"typ":"absent","bogus":1}"#)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("bogus"));
-    let r = c.put(format!("{base}/quirks")).body(r#"{"alg":"HS256"}"#).send().await.unwrap();
+    let r = c
+        .put(format!("{base}/quirks"))
+        .body(r#"{"alg":"HS256"}"#)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
-    let r = c.put(format!("{base}/quirks")).body(r#"{"omit_kid":true}"#).send().await.unwrap();
+    let r = c
+        .put(format!("{base}/quirks"))
+        .body(r#"{"omit_kid":true}"#)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert!(idp.tenant("t-generic").unwrap().quirks().omit_kid);
-    let r = c.put(format!("{base}/faults")).body(r#"{"jwks":{"kind":"status","status":404}}"#).send().await.unwrap();
+    let r = c
+        .put(format!("{base}/faults"))
+        .body(r#"{"jwks":{"kind":"status","status":404}}"#)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(c.get(idp.tenant("t-generic").unwrap().jwks_url()).send().await.unwrap().status(), 404);
-    let r: Value = c.post(format!("{base}/tokens")).body(r#"{"kind":"id_token","nonce":"abc"}"#).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        c.get(idp.tenant("t-generic").unwrap().jwks_url())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let r: Value = c
+        .post(format!("{base}/tokens"))
+        .body(r#"{"kind":"id_token","nonce":"abc"}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["token"].as_str().unwrap().split('.').count(), 3);
-    let r: Value = c.post(format!("{base}/rotate")).body(r#"{"step":"publish-next"}"#).send().await.unwrap().json().await.unwrap();
+    let r: Value = c
+        .post(format!("{base}/rotate"))
+        .body(r#"{"step":"publish-next"}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r.as_array().unwrap().len(), 2);
-    let r = c.post(format!("{}/_admin/tenants", idp.uri())).body(r#"{"slug":"late","flavor":"okta"}"#).send().await.unwrap();
+    let r = c
+        .post(format!("{}/_admin/tenants", idp.uri()))
+        .body(r#"{"slug":"late","flavor":"okta"}"#)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert!(idp.tenant("late").is_some());
-    let r = c.get(format!("{}/_admin/tenants/nope/quirks", idp.uri())).send().await.unwrap();
+    let r = c
+        .get(format!("{}/_admin/tenants/nope/quirks", idp.uri()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
 }
 
@@ -277,10 +517,18 @@ async fn attacker_journal_counts_only_when_contacted() {
     assert_eq!(idp.attacker().requests(), 0);
     let jwks = get_json(&idp.attacker().jwks_url()).await;
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
-    let _ = client().get(format!("{}/x5u.pem", idp.attacker().uri())).send().await.unwrap();
+    let _ = client()
+        .get(format!("{}/x5u.pem", idp.attacker().uri()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(idp.attacker().requests(), 2);
     assert_eq!(idp.attacker().tenant().traffic().total(), 2);
-    assert_eq!(idp.journal().total(), 0, "the tenants' listener saw nothing");
+    assert_eq!(
+        idp.journal().total(),
+        0,
+        "the tenants' listener saw nothing"
+    );
 }
 
 #[tokio::test]

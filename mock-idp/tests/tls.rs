@@ -17,11 +17,18 @@ fn trusting(ca_pem: &str) -> reqwest::Client {
 }
 
 fn plain() -> reqwest::Client {
-    reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build().unwrap()
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .unwrap()
 }
 
 async fn get_json(c: &reqwest::Client, url: &str) -> Value {
-    let r = c.get(url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e:?}"));
+    let r = c
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e:?}"));
     assert_eq!(r.status(), 200, "{url}");
     r.json().await.expect("json")
 }
@@ -39,26 +46,41 @@ async fn token(c: &reqwest::Client, t: &Tenant) -> String {
         Flavor::Auth0 => form.push(("audience", t.audience().to_string())),
         _ => form.push(("scope", "api.read".into())),
     }
-    let r = c.post(t.token_url()).form(&form).send().await.expect("token request");
+    let r = c
+        .post(t.token_url())
+        .form(&form)
+        .send()
+        .await
+        .expect("token request");
     assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_string()
+    r.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn verify(token: &str, jwks: &Value, issuer: &str, aud: &str) -> Value {
     let header = decode_header(token).expect("header");
     let set: JwkSet = serde_json::from_value(jwks.clone()).expect("jwks");
-    let jwk = set.find(header.kid.as_deref().expect("kid")).expect("key published");
+    let jwk = set
+        .find(header.kid.as_deref().expect("kid"))
+        .expect("key published");
     let mut v = Validation::new(header.alg);
     v.set_issuer(&[issuer]);
     v.set_audience(&[aud]);
-    decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &v).expect("genuine token verifies").claims
+    decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &v)
+        .expect("genuine token verifies")
+        .claims
 }
 
 /// Discovery, JWKS and the token endpoint of `t` through `c`; the token verifies.
 async fn round_trip(c: &reqwest::Client, t: &Tenant) {
     let disco = get_json(c, &t.discovery_url()).await;
     assert_eq!(disco["jwks_uri"], t.jwks_url().as_str());
-    assert!(disco["token_endpoint"].as_str().unwrap().starts_with("https://"));
+    assert!(disco["token_endpoint"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://"));
     let jwks = get_json(c, disco["jwks_uri"].as_str().unwrap()).await;
     let token = token(c, t).await;
     verify(&token, &jwks, t.issuer(), t.audience());
@@ -95,14 +117,27 @@ async fn https_serves_clients_that_trust_the_ca_and_only_those() {
     assert_eq!(contoso.traffic().jwks, 2);
 
     // A client with the usual roots but not this CA refuses the server, as does plain HTTP.
-    let err = plain().get(contoso.jwks_url()).send().await.expect_err("untrusted certificate");
+    let err = plain()
+        .get(contoso.jwks_url())
+        .send()
+        .await
+        .expect_err("untrusted certificate");
     assert!(err.is_connect(), "{err:?}");
     let http = contoso.jwks_url().replace("https://", "http://");
-    assert!(!plain().get(&http).send().await.map(|r| r.status().is_success()).unwrap_or(false));
+    assert!(!plain()
+        .get(&http)
+        .send()
+        .await
+        .map(|r| r.status().is_success())
+        .unwrap_or(false));
     // A client trusting another IdP's CA refuses too (each start makes a fresh CA).
     let other = MockIdp::builder().tls().start().await.unwrap();
     assert_ne!(other.ca_pem(), idp.ca_pem());
-    assert!(trusting(other.ca_pem()).get(contoso.jwks_url()).send().await.is_err());
+    assert!(trusting(other.ca_pem())
+        .get(contoso.jwks_url())
+        .send()
+        .await
+        .is_err());
     // The server still answers after failed handshakes.
     get_json(&c, &contoso.jwks_url()).await;
 
@@ -142,34 +177,75 @@ async fn own_listener_tenants_get_their_own_origin() {
     let cl = &alone.clients()[0];
     let r: Value = c
         .post(alone.token_url())
-        .form(&[("grant_type", "client_credentials"), ("client_id", &cl.id), ("client_secret", &cl.secret)])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &cl.id),
+            ("client_secret", &cl.secret),
+        ])
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    verify(r["access_token"].as_str().unwrap(), &jwks, alone.issuer(), alone.audience());
-    assert_eq!((alone.traffic().discovery, alone.traffic().jwks, alone.traffic().token), (1, 1, 1));
+    verify(
+        r["access_token"].as_str().unwrap(),
+        &jwks,
+        alone.issuer(),
+        alone.audience(),
+    );
+    assert_eq!(
+        (
+            alone.traffic().discovery,
+            alone.traffic().jwks,
+            alone.traffic().token
+        ),
+        (1, 1, 1)
+    );
     // Its paths exist on its own listener only.
     let on_main = format!("{}{}", idp.uri(), alone.jwks_path());
     assert_eq!(c.get(&on_main).send().await.unwrap().status(), 404);
     // The IdP's journal and admin API see it.
     assert_eq!(idp.journal().entries_for("alone", 0).len(), 3);
-    let listed: Value = c.get(format!("{}/_admin/tenants", idp.uri())).send().await.unwrap().json().await.unwrap();
-    assert!(listed.as_array().unwrap().iter().any(|t| t["slug"] == "alone" && t["issuer"] == alone.issuer()));
+    let listed: Value = c
+        .get(format!("{}/_admin/tenants", idp.uri()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["slug"] == "alone" && t["issuer"] == alone.issuer()));
     // An own-listener Entra tenant still shares Microsoft's keys with the others.
-    let (ea, em) = (idp.tenant("entra-alone").unwrap(), idp.tenant("entra-main").unwrap());
+    let (ea, em) = (
+        idp.tenant("entra-alone").unwrap(),
+        idp.tenant("entra-main").unwrap(),
+    );
     assert_ne!(ea.base_url(), em.base_url());
     assert_eq!(ea.active_key().kid(), em.active_key().kid());
-    verify(&ea.access_token(), &get_json(&c, &ea.jwks_url()).await, ea.issuer(), ea.audience());
+    verify(
+        &ea.access_token(),
+        &get_json(&c, &ea.jwks_url()).await,
+        ea.issuer(),
+        ea.audience(),
+    );
 
     // Added while running, and slugs stay unique across listeners.
-    let late = idp.add_tenant(TenantSpec::new("late", Flavor::Auth0).own_listener()).unwrap();
+    let late = idp
+        .add_tenant(TenantSpec::new("late", Flavor::Auth0).own_listener())
+        .unwrap();
     assert_ne!(late.base_url(), alone.base_url());
     get_json(&c, &late.discovery_url()).await;
-    assert!(idp.add_tenant(TenantSpec::new("alone", Flavor::Okta)).is_err());
-    assert!(idp.add_tenant(TenantSpec::new("shared", Flavor::Okta).own_listener()).is_err());
+    assert!(idp
+        .add_tenant(TenantSpec::new("alone", Flavor::Okta))
+        .is_err());
+    assert!(idp
+        .add_tenant(TenantSpec::new("shared", Flavor::Okta).own_listener())
+        .is_err());
 
     // Dropping the IdP stops the own listeners too.
     let url = alone.jwks_url();

@@ -15,7 +15,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Kinds of failed exchanges, in report order.
-pub const ERROR_KINDS: [&str; 6] = ["connect", "write", "closed", "timeout", "garbage", "too-large"];
+pub const ERROR_KINDS: [&str; 6] = [
+    "connect",
+    "write",
+    "closed",
+    "timeout",
+    "garbage",
+    "too-large",
+];
 const E_CONNECT: usize = 0;
 const E_WRITE: usize = 1;
 const E_CLOSED: usize = 2;
@@ -111,7 +118,10 @@ impl Progress {
     /// (answers, failures) so far.
     pub fn totals(&self) -> (u64, u64) {
         self.per_thread.iter().fold((0, 0), |(a, f), c| {
-            (a + c.answered.load(Ordering::Relaxed), f + c.failed.load(Ordering::Relaxed))
+            (
+                a + c.answered.load(Ordering::Relaxed),
+                f + c.failed.load(Ordering::Relaxed),
+            )
         })
     }
 }
@@ -216,15 +226,27 @@ fn thread_main(
     start_tx: Option<std::sync::mpsc::Sender<Instant>>,
 ) -> (Vec<MixStats>, Instant) {
     let n_mixes = shared.plan.pools.len();
-    let stats = Rc::new(RefCell::new((0..n_mixes).map(|_| MixStats::empty()).collect::<Vec<_>>()));
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let stats = Rc::new(RefCell::new(
+        (0..n_mixes).map(|_| MixStats::empty()).collect::<Vec<_>>(),
+    ));
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(_) => {
             barrier.wait();
-            return (Rc::try_unwrap(stats).map(|c| c.into_inner()).unwrap_or_default(), Instant::now());
+            return (
+                Rc::try_unwrap(stats)
+                    .map(|c| c.into_inner())
+                    .unwrap_or_default(),
+                Instant::now(),
+            );
         }
     };
-    let mine: Vec<usize> = (0..shared.plan.connections).filter(|c| c % threads == t).collect();
+    let mine: Vec<usize> = (0..shared.plan.connections)
+        .filter(|c| c % threads == t)
+        .collect();
     // Connect before the clock starts.
     let addr = shared.plan.addr;
     let streams: Vec<Option<(TcpStream, std::net::TcpStream)>> = rt.block_on(async {
@@ -242,7 +264,8 @@ fn thread_main(
     let deadline = started + shared.plan.duration;
     let local = tokio::task::LocalSet::new();
     // Hard stop: the time cap plus one request timeout, whatever the target does.
-    let hard = tokio::time::Instant::from_std(deadline + shared.plan.timeout + Duration::from_millis(100));
+    let hard =
+        tokio::time::Instant::from_std(deadline + shared.plan.timeout + Duration::from_millis(100));
     rt.block_on(local.run_until(async {
         let mut tasks = Vec::new();
         let mut watches = Vec::new();
@@ -291,13 +314,15 @@ fn thread_main(
     let end = Instant::now();
     drop(local);
     drop(rt);
-    let stats = Rc::try_unwrap(stats).map(|c| c.into_inner()).unwrap_or_else(|rc| {
-        let mut v: Vec<MixStats> = (0..n_mixes).map(|_| MixStats::empty()).collect();
-        for (a, b) in v.iter_mut().zip(rc.borrow().iter()) {
-            a.merge(b);
-        }
-        v
-    });
+    let stats = Rc::try_unwrap(stats)
+        .map(|c| c.into_inner())
+        .unwrap_or_else(|rc| {
+            let mut v: Vec<MixStats> = (0..n_mixes).map(|_| MixStats::empty()).collect();
+            for (a, b) in v.iter_mut().zip(rc.borrow().iter()) {
+                a.merge(b);
+            }
+            v
+        });
     (stats, end)
 }
 
@@ -350,11 +375,18 @@ async fn conn_loop(ctx: ConnCtx, stream: Option<(TcpStream, std::net::TcpStream)
     let counters = &progress.per_thread[ctx.thread];
     let schedule = plan.schedule.clone();
     let mut sched_pos = (ctx.conn * 7919) % schedule.len();
-    let mut pool_pos: Vec<usize> = plan.pools.iter().map(|p| (ctx.conn * 131) % p.len().max(1)).collect();
+    let mut pool_pos: Vec<usize> = plan
+        .pools
+        .iter()
+        .map(|p| (ctx.conn * 131) % p.len().max(1))
+        .collect();
     let mut buf: Vec<u8> = Vec::with_capacity(32 * 1024);
     let mut budget = 0u64;
-    let interval = plan.rate.map(|r| Duration::from_secs_f64(plan.connections as f64 / r));
-    let mut next_send = interval.map(|iv| ctx.started + iv.mul_f64(ctx.conn as f64 / plan.connections as f64));
+    let interval = plan
+        .rate
+        .map(|r| Duration::from_secs_f64(plan.connections as f64 / r));
+    let mut next_send =
+        interval.map(|iv| ctx.started + iv.mul_f64(ctx.conn as f64 / plan.connections as f64));
     loop {
         if budget == 0 {
             let prev = ctx.shared.budget.fetch_add(CLAIM, Ordering::Relaxed);
@@ -423,10 +455,18 @@ async fn conn_loop(ctx: ConnCtx, stream: Option<(TcpStream, std::net::TcpStream)
             tokio::task::yield_now().await;
         }
         let s = stream.as_mut().expect("connected above");
-        watch.since.set(Some(if interval.is_some() { Instant::now() } else { t0 }));
+        watch.since.set(Some(if interval.is_some() {
+            Instant::now()
+        } else {
+            t0
+        }));
         let result = exchange(s, req, &mut buf).await;
         watch.since.set(None);
-        let result = if watch.fired.get() { Err(E_TIMEOUT) } else { result };
+        let result = if watch.fired.get() {
+            Err(E_TIMEOUT)
+        } else {
+            result
+        };
         match result {
             Ok((status, keep)) => {
                 let us = t0.elapsed().as_micros() as u64;
@@ -514,7 +554,11 @@ fn parse_head(buf: &[u8]) -> Result<Option<(u16, bool, usize, Framing)>, usize> 
     let head_len = match resp.parse(buf) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
-            return if buf.len() > 64 * 1024 { Err(E_GARBAGE) } else { Ok(None) };
+            return if buf.len() > 64 * 1024 {
+                Err(E_GARBAGE)
+            } else {
+                Ok(None)
+            };
         }
         Err(_) => return Err(E_GARBAGE),
     };
@@ -531,13 +575,20 @@ fn parse_head(buf: &[u8]) -> Result<Option<(u16, bool, usize, Framing)>, usize> 
                 framing = Some(Framing::Length(len));
             }
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            if h.value.windows(7).any(|w| w.eq_ignore_ascii_case(b"chunked")) {
+            if h.value
+                .windows(7)
+                .any(|w| w.eq_ignore_ascii_case(b"chunked"))
+            {
                 framing = Some(Framing::Chunked);
             }
         } else if h.name.eq_ignore_ascii_case("connection") {
             if h.value.windows(5).any(|w| w.eq_ignore_ascii_case(b"close")) {
                 keep = false;
-            } else if h.value.windows(10).any(|w| w.eq_ignore_ascii_case(b"keep-alive")) {
+            } else if h
+                .value
+                .windows(10)
+                .any(|w| w.eq_ignore_ascii_case(b"keep-alive"))
+            {
                 keep = true;
             }
         }
@@ -560,16 +611,22 @@ fn parse_head(buf: &[u8]) -> Result<Option<(u16, bool, usize, Framing)>, usize> 
 fn chunked_end(body: &[u8]) -> Result<Option<usize>, usize> {
     let mut pos = 0;
     loop {
-        let Some(eol) = find_crlf(&body[pos..]) else { return Ok(None) };
+        let Some(eol) = find_crlf(&body[pos..]) else {
+            return Ok(None);
+        };
         let line = &body[pos..pos + eol];
         let size_text = line.split(|&b| b == b';').next().unwrap_or_default();
-        let size_text = std::str::from_utf8(size_text).map_err(|_| E_GARBAGE)?.trim();
+        let size_text = std::str::from_utf8(size_text)
+            .map_err(|_| E_GARBAGE)?
+            .trim();
         let size = usize::from_str_radix(size_text, 16).map_err(|_| E_GARBAGE)?;
         pos += eol + 2;
         if size == 0 {
             // Trailers, then an empty line.
             loop {
-                let Some(eol) = find_crlf(&body[pos..]) else { return Ok(None) };
+                let Some(eol) = find_crlf(&body[pos..]) else {
+                    return Ok(None);
+                };
                 pos += eol + 2;
                 if eol == 0 {
                     return Ok(Some(pos));
@@ -594,7 +651,10 @@ mod tests {
     #[test]
     fn chunked_bodies_end_after_the_last_chunk_and_trailers() {
         assert_eq!(chunked_end(b"5\r\nhello\r\n0\r\n\r\n").unwrap(), Some(15));
-        assert_eq!(chunked_end(b"5\r\nhello\r\n0\r\nX-T: 1\r\n\r\n").unwrap(), Some(23));
+        assert_eq!(
+            chunked_end(b"5\r\nhello\r\n0\r\nX-T: 1\r\n\r\n").unwrap(),
+            Some(23)
+        );
         assert_eq!(chunked_end(b"5\r\nhel").unwrap(), None);
         assert!(chunked_end(b"zz\r\n").is_err());
     }
@@ -606,7 +666,9 @@ mod tests {
             .unwrap();
         assert_eq!((s, keep, n), (401, true, 48));
         assert!(matches!(f, Framing::Length(0)));
-        let (_, keep, _, f) = parse_head(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n").unwrap().unwrap();
+        let (_, keep, _, f) = parse_head(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert!(!keep);
         assert!(matches!(f, Framing::Close));
         assert!(parse_head(b"HTTP/1.1 200 OK\r\n").unwrap().is_none());

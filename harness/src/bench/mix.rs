@@ -1,7 +1,6 @@
 //! Traffic mixes, the bench's mock IdP tenants and manifest, and the token pools (minted,
 //! and turned into request bytes, before the clock starts).
 
-
 use mock_idp::forge::{self, Signature, SignatureDamage};
 use mock_idp::{Flavor, MintOptions, MockIdp, Tenant, TenantSpec, TokenKind};
 
@@ -62,7 +61,12 @@ impl MixKind {
             MixKind::Genuine => &Flavor::ALL,
             MixKind::GenuineRepeated => &[Flavor::Generic],
             MixKind::Raw => &[],
-            _ => &[Flavor::EntraV2, Flavor::Okta, Flavor::Auth0, Flavor::Generic],
+            _ => &[
+                Flavor::EntraV2,
+                Flavor::Okta,
+                Flavor::Auth0,
+                Flavor::Generic,
+            ],
         }
     }
 
@@ -98,10 +102,14 @@ pub fn parse_mix(text: &str) -> Result<Vec<WeightedMix>, String> {
             }
             None => (item, 1),
         };
-        let kind = MixKind::ALL.iter().copied().find(|k| k.name() == name).ok_or_else(|| {
-            let known: Vec<&str> = MixKind::ALL.iter().map(|k| k.name()).collect();
-            format!("--mix: unknown mix `{name}` (known: {})", known.join(", "))
-        })?;
+        let kind = MixKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = MixKind::ALL.iter().map(|k| k.name()).collect();
+                format!("--mix: unknown mix `{name}` (known: {})", known.join(", "))
+            })?;
         if weight == 0 {
             continue;
         }
@@ -177,7 +185,12 @@ pub async fn build_world(
                 let slug = format!("bench-{}-{}-{i}", m.kind.name(), f.name());
                 // Two key rings for the whole bench: Entra's shared keys and everyone else's.
                 let ring = if f.is_entra() { "entra" } else { "shared" };
-                let t = idp.add_tenant(TenantSpec::new(slug, *f).key_ring(ring).quirks(base_quirks(*f)).roles(["reader"]))?;
+                let t = idp.add_tenant(
+                    TenantSpec::new(slug, *f)
+                        .key_ring(ring)
+                        .quirks(base_quirks(*f))
+                        .roles(["reader"]),
+                )?;
                 entries.push(manifest_entry(&t, None));
                 ts.push(t);
             }
@@ -198,7 +211,11 @@ pub async fn build_world(
         "ca_bundle": null,
         "tenants": entries,
     });
-    Ok(BenchWorld { idp, tenants, manifest })
+    Ok(BenchWorld {
+        idp,
+        tenants,
+        manifest,
+    })
 }
 
 /// A token and the tenant slug to send it for.
@@ -270,7 +287,10 @@ fn mint_one(kind: MixKind, tenants: &[Tenant], i: usize) -> Token {
         }
         MixKind::Raw => return Token { slug, token: None },
     };
-    Token { slug, token: Some(token) }
+    Token {
+        slug,
+        token: Some(token),
+    }
 }
 
 /// How requests reach the target.
@@ -286,7 +306,11 @@ pub struct RequestShape {
 
 fn request_bytes(shape: &RequestShape, kind: MixKind, tok: &Token) -> Vec<u8> {
     if kind == MixKind::Raw {
-        return format!("GET {} HTTP/1.1\r\nHost: {}\r\n\r\n", shape.path, shape.host).into_bytes();
+        return format!(
+            "GET {} HTTP/1.1\r\nHost: {}\r\n\r\n",
+            shape.path, shape.host
+        )
+        .into_bytes();
     }
     let port = shape.host.rsplit(':').next().unwrap_or("80");
     let mut host = shape.host.clone();
@@ -306,7 +330,12 @@ fn request_bytes(shape: &RequestShape, kind: MixKind, tok: &Token) -> Vec<u8> {
 }
 
 /// Mints every pool (on all cores, before the clock starts) and renders the request bytes.
-pub async fn build_pools(mixes: &[WeightedMix], tenants: &[Vec<Tenant>], pool: usize, shape: &RequestShape) -> Vec<Vec<Vec<u8>>> {
+pub async fn build_pools(
+    mixes: &[WeightedMix],
+    tenants: &[Vec<Tenant>],
+    pool: usize,
+    shape: &RequestShape,
+) -> Vec<Vec<Vec<u8>>> {
     let mut jobs: Vec<(usize, MixKind, usize)> = Vec::new();
     for (m, mix) in mixes.iter().enumerate() {
         let n = match mix.kind {
@@ -315,7 +344,10 @@ pub async fn build_pools(mixes: &[WeightedMix], tenants: &[Vec<Tenant>], pool: u
         };
         jobs.extend((0..n).map(|i| (m, mix.kind, i)));
     }
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 8);
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(1, 8);
     let chunk = jobs.len().div_ceil(workers).max(1);
     let mut handles = Vec::new();
     for part in jobs.chunks(chunk) {
@@ -325,7 +357,11 @@ pub async fn build_pools(mixes: &[WeightedMix], tenants: &[Vec<Tenant>], pool: u
         handles.push(tokio::task::spawn_blocking(move || {
             part.into_iter()
                 .map(|(m, kind, i)| {
-                    let tok = mint_one(kind, tenants.get(m).map(Vec::as_slice).unwrap_or_default(), i);
+                    let tok = mint_one(
+                        kind,
+                        tenants.get(m).map(Vec::as_slice).unwrap_or_default(),
+                        i,
+                    );
                     (m, request_bytes(&shape, kind, &tok))
                 })
                 .collect::<Vec<_>>()

@@ -30,7 +30,8 @@ pub const MAX_DURATION_S: f64 = 600.0;
 /// The most requests in one run.
 pub const MAX_REQUESTS: u64 = 10_000_000;
 /// The default traffic mix.
-pub const DEFAULT_MIX: &str = "genuine=70,bad-signature=10,expired=10,unknown-kid=5,unknown-tenant=3,none=2";
+pub const DEFAULT_MIX: &str =
+    "genuine=70,bad-signature=10,expired=10,unknown-kid=5,unknown-tenant=3,none=2";
 
 /// Command-line arguments of `byoid bench`.
 #[derive(clap::Args, Debug, Clone)]
@@ -137,8 +138,13 @@ pub fn loopback_url(url: &str) -> Result<(SocketAddr, String, String), String> {
         return Err(format!("`{url}`: credentials in the URL are not supported"));
     }
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (h, p) = v6.split_once(']').ok_or_else(|| format!("`{url}`: bad IPv6 address"))?;
-        (h.to_string(), p.strip_prefix(':').unwrap_or("80").to_string())
+        let (h, p) = v6
+            .split_once(']')
+            .ok_or_else(|| format!("`{url}`: bad IPv6 address"))?;
+        (
+            h.to_string(),
+            p.strip_prefix(':').unwrap_or("80").to_string(),
+        )
     } else {
         match authority.rsplit_once(':') {
             Some((h, p)) => (h.to_string(), p.to_string()),
@@ -182,7 +188,9 @@ fn usage(msg: impl Into<String>) -> Fail {
 async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
     if let Some(d) = args.duration {
         if !(d > 0.0 && d <= MAX_DURATION_S) {
-            return Err(usage(format!("--duration must be above 0 and at most {MAX_DURATION_S} seconds")));
+            return Err(usage(format!(
+                "--duration must be above 0 and at most {MAX_DURATION_S} seconds"
+            )));
         }
     }
     if let Some(port) = args.serve_static {
@@ -191,7 +199,9 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
     }
     if let Some(n) = args.requests {
         if n == 0 || n > MAX_REQUESTS {
-            return Err(usage(format!("--requests must be between 1 and {MAX_REQUESTS}")));
+            return Err(usage(format!(
+                "--requests must be between 1 and {MAX_REQUESTS}"
+            )));
         }
     }
     if !(1..=4096).contains(&args.connections) {
@@ -199,7 +209,9 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
     }
     if let Some(r) = args.rate {
         if !(r > 0.0 && r <= 10_000_000.0) {
-            return Err(usage("--rate must be above 0 and at most 10,000,000 requests per second"));
+            return Err(usage(
+                "--rate must be above 0 and at most 10,000,000 requests per second",
+            ));
         }
     }
     if !(1..=100_000).contains(&args.pool) {
@@ -209,7 +221,10 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
         return Err(usage("--max-regression must be 0 or more"));
     }
     if !args.idp_listen.ip().is_loopback() {
-        return Err(usage(format!("--idp-listen must be a loopback address, got `{}`", args.idp_listen)));
+        return Err(usage(format!(
+            "--idp-listen must be a loopback address, got `{}`",
+            args.idp_listen
+        )));
     }
     let url = match &args.target_url {
         Some(u) => Some(loopback_url(u).map_err(usage)?),
@@ -223,7 +238,9 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
         },
     };
     if !args.defects.is_empty() && !matches!(spec, TargetSpec::Builtin { .. }) {
-        return Err(usage("--defect applies to the built-in reference validator only"));
+        return Err(usage(
+            "--defect applies to the built-in reference validator only",
+        ));
     }
     let source: TenantSource = args.tenant_source.parse().map_err(usage)?;
     let mixes = if args.raw_get {
@@ -236,16 +253,30 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
     };
     let baseline = match &args.baseline {
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| (exit::SETUP_ERROR, format!("{}: {e}", p.display())))?;
-            Some(serde_json::from_str::<serde_json::Value>(&text).map_err(|e| (exit::SETUP_ERROR, format!("{}: {e}", p.display())))?)
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| (exit::SETUP_ERROR, format!("{}: {e}", p.display())))?;
+            Some(
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .map_err(|e| (exit::SETUP_ERROR, format!("{}: {e}", p.display())))?,
+            )
         }
         None => None,
     };
-    let duration = Duration::from_secs_f64(args.duration.unwrap_or(if args.requests.is_some() { MAX_DURATION_S } else { 10.0 }));
+    let duration = Duration::from_secs_f64(args.duration.unwrap_or(if args.requests.is_some() {
+        MAX_DURATION_S
+    } else {
+        10.0
+    }));
     let max_requests = args.requests.unwrap_or(MAX_REQUESTS);
     let timeout = Duration::from_secs_f64(args.timeout.clamp(0.05, 120.0));
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let threads = args.threads.unwrap_or(cores).clamp(1, 64).min(args.connections);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let threads = args
+        .threads
+        .unwrap_or(cores)
+        .clamp(1, 64)
+        .min(args.connections);
 
     // Set up: IdPs, manifest, target, token pools. None of it is timed.
     let mut world = None;
@@ -253,11 +284,15 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
     let mut _tmp = None;
     let (addr, pools, description) = if args.raw_get {
         let (addr, host, path) = url.clone().expect("--raw-get requires --target-url");
-        if let Err(e) = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
-            .await
-            .unwrap_or_else(|_| Err(std::io::Error::other("timed out")))
+        if let Err(e) =
+            tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
+                .await
+                .unwrap_or_else(|_| Err(std::io::Error::other("timed out")))
         {
-            return Err((exit::TARGET_FAILED, format!("cannot connect to {addr}: {e}")));
+            return Err((
+                exit::TARGET_FAILED,
+                format!("cannot connect to {addr}: {e}"),
+            ));
         }
         let shape = RequestShape {
             host,
@@ -267,12 +302,21 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
         (
             addr,
             vec![vec![mix::raw_request(&shape)]],
-            format!("url:{} (raw GET)", args.target_url.clone().unwrap_or_default()),
+            format!(
+                "url:{} (raw GET)",
+                args.target_url.clone().unwrap_or_default()
+            ),
         )
     } else {
-        let w = mix::build_world(&mixes, args.seed, args.idp_listen, &source, args.jwks_cache_seconds)
-            .await
-            .map_err(|e| (exit::SETUP_ERROR, format!("mock IdPs: {e}")))?;
+        let w = mix::build_world(
+            &mixes,
+            args.seed,
+            args.idp_listen,
+            &source,
+            args.jwks_cache_seconds,
+        )
+        .await
+        .map_err(|e| (exit::SETUP_ERROR, format!("mock IdPs: {e}")))?;
         let manifest_path = match &args.manifest_out {
             Some(p) => p.clone(),
             None => {
@@ -284,12 +328,19 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
         crate::target::write_manifest(&manifest_path, &w.manifest).map_err(|e| {
             (
                 exit::SETUP_ERROR,
-                format!("{}: cannot write the manifest: {e}", manifest_path.display()),
+                format!(
+                    "{}: cannot write the manifest: {e}",
+                    manifest_path.display()
+                ),
             )
         })?;
-        let t = RunningTarget::start(&spec, &manifest_path, Duration::from_secs_f64(args.ready_timeout.clamp(0.1, 600.0)))
-            .await
-            .map_err(|e| (exit::TARGET_FAILED, e.to_string()))?;
+        let t = RunningTarget::start(
+            &spec,
+            &manifest_path,
+            Duration::from_secs_f64(args.ready_timeout.clamp(0.1, 600.0)),
+        )
+        .await
+        .map_err(|e| (exit::TARGET_FAILED, e.to_string()))?;
         let addr: SocketAddr = match &url {
             Some((a, _, _)) => *a,
             None => t
@@ -297,9 +348,17 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
                 .to_socket_addrs()
                 .ok()
                 .and_then(|mut a| a.next())
-                .ok_or_else(|| (exit::TARGET_FAILED, format!("bad target address `{}`", t.addr)))?,
+                .ok_or_else(|| {
+                    (
+                        exit::TARGET_FAILED,
+                        format!("bad target address `{}`", t.addr),
+                    )
+                })?,
         };
-        let host = url.as_ref().map(|(_, h, _)| h.clone()).unwrap_or_else(|| t.addr.clone());
+        let host = url
+            .as_ref()
+            .map(|(_, h, _)| h.clone())
+            .unwrap_or_else(|| t.addr.clone());
         let shape = RequestShape {
             host,
             source: source.clone(),
@@ -379,7 +438,13 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
             t.0 += j;
             t.1 += d;
         }
-        mix_reports.push(report::mix_report(m.kind.name(), m.weight, s, elapsed_s, idp));
+        mix_reports.push(report::mix_report(
+            m.kind.name(),
+            m.weight,
+            s,
+            elapsed_s,
+            idp,
+        ));
         total.merge(s);
     }
     let report = BenchReport {
@@ -397,14 +462,23 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
         elapsed_s: (elapsed_s * 1000.0).round() / 1000.0,
         pool: args.pool,
         mixes: mix_reports,
-        total: report::mix_report("all", mixes.iter().map(|m| m.weight).sum(), &total, elapsed_s, total_idp),
+        total: report::mix_report(
+            "all",
+            mixes.iter().map(|m| m.weight).sum(),
+            &total,
+            elapsed_s,
+            total_idp,
+        ),
     };
 
     // The target: did it survive?
     let mut died = None;
     if let Some(mut t) = target {
         if let Some(status) = t.exit_status() {
-            died = Some(format!("the target exited during the run ({status})\n{}", t.stderr_tail()));
+            died = Some(format!(
+                "the target exited during the run ({status})\n{}",
+                t.stderr_tail()
+            ));
         }
         t.stop().await;
     }
@@ -417,7 +491,12 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             let _ = std::fs::create_dir_all(dir);
         }
-        std::fs::write(path, format!("{json}\n")).map_err(|e| (exit::SETUP_ERROR, format!("cannot write `{}`: {e}", path.display())))?;
+        std::fs::write(path, format!("{json}\n")).map_err(|e| {
+            (
+                exit::SETUP_ERROR,
+                format!("cannot write `{}`: {e}", path.display()),
+            )
+        })?;
         let _ = writeln!(out, "Wrote {}", path.display());
     }
     if let Some(msg) = died {
@@ -426,12 +505,15 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
     if report.total.requests == 0 {
         return Err((
             exit::TARGET_FAILED,
-            format!("the target gave no answer ({} failed exchanges)", report.total.errors),
+            format!(
+                "the target gave no answer ({} failed exchanges)",
+                report.total.errors
+            ),
         ));
     }
     if let (Some(base), Some(path)) = (&baseline, &args.baseline) {
-        let (cmp, notes) =
-            report::compare(&report, base, args.max_regression).map_err(|e| (exit::SETUP_ERROR, format!("{}: {e}", path.display())))?;
+        let (cmp, notes) = report::compare(&report, base, args.max_regression)
+            .map_err(|e| (exit::SETUP_ERROR, format!("{}: {e}", path.display())))?;
         let _ = write!(
             out,
             "\nBaseline {} (max regression {}%):\n{}",
@@ -439,7 +521,11 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
             args.max_regression,
             report::render_comparison(&cmp, &notes)
         );
-        let regressed: Vec<&str> = cmp.iter().filter(|c| !c.regressions.is_empty()).map(|c| c.name.as_str()).collect();
+        let regressed: Vec<&str> = cmp
+            .iter()
+            .filter(|c| !c.regressions.is_empty())
+            .map(|c| c.name.as_str())
+            .collect();
         if !regressed.is_empty() {
             let _ = out.flush();
             eprintln!(
@@ -490,7 +576,10 @@ mod tests {
 
     #[test]
     fn only_loopback_urls_are_accepted() {
-        assert_eq!(loopback_url("http://127.0.0.1:8080/").unwrap().0.port(), 8080);
+        assert_eq!(
+            loopback_url("http://127.0.0.1:8080/").unwrap().0.port(),
+            8080
+        );
         assert_eq!(loopback_url("http://localhost:81").unwrap().2, "/");
         assert!(loopback_url("http://[::1]:8080/x").is_ok());
         assert!(loopback_url("http://10.0.0.1:8080/").is_err());

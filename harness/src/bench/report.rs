@@ -91,7 +91,13 @@ pub struct IdpTraffic {
 }
 
 /// Builds a mix report from merged measurements.
-pub fn mix_report(name: &str, weight: u32, s: &MixStats, elapsed_s: f64, idp: Option<(u64, u64)>) -> MixReport {
+pub fn mix_report(
+    name: &str,
+    weight: u32,
+    s: &MixStats,
+    elapsed_s: f64,
+    idp: Option<(u64, u64)>,
+) -> MixReport {
     let requests = s.answered();
     let h = &s.hist;
     let latency = if h.is_empty() {
@@ -159,11 +165,25 @@ pub fn render_table(r: &BenchReport) -> String {
     let _ = writeln!(
         out,
         "{:<17} {:>6} {:>10} {:>11} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8}  statuses",
-        "mix", "weight", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "JWKS/1k"
+        "mix",
+        "weight",
+        "requests",
+        "req/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "max ms",
+        "errors",
+        "JWKS/1k"
     );
     for m in r.mixes.iter().chain(std::iter::once(&r.total)) {
         let statuses: Vec<String> = m.statuses.iter().map(|(c, n)| format!("{c}:{n}")).collect();
-        let errors: Vec<String> = m.error_kinds.iter().map(|(k, n)| format!("{k}:{n}")).collect();
+        let errors: Vec<String> = m
+            .error_kinds
+            .iter()
+            .map(|(k, n)| format!("{k}:{n}"))
+            .collect();
         let mut tail = statuses.join(" ");
         if !errors.is_empty() {
             let _ = write!(tail, "  errors {}", errors.join(" "));
@@ -173,7 +193,11 @@ pub fn render_table(r: &BenchReport) -> String {
             .as_ref()
             .map(|i| format!("{:.2}", i.jwks_per_1k))
             .unwrap_or_else(|| "-".into());
-        let weight = if m.name == "all" { String::new() } else { m.weight.to_string() };
+        let weight = if m.name == "all" {
+            String::new()
+        } else {
+            m.weight.to_string()
+        };
         let _ = writeln!(
             out,
             "{:<17} {:>6} {:>10} {:>11.1} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8}  {}",
@@ -226,7 +250,11 @@ pub struct Comparison {
 /// Compares a run with a baseline JSON document, per mix; `max_pct` is the allowed drop in
 /// throughput and growth in p99, in percent. Mixes missing on either side are listed in the
 /// second value.
-pub fn compare(current: &BenchReport, baseline: &Value, max_pct: f64) -> Result<(Vec<Comparison>, Vec<String>), String> {
+pub fn compare(
+    current: &BenchReport,
+    baseline: &Value,
+    max_pct: f64,
+) -> Result<(Vec<Comparison>, Vec<String>), String> {
     let mixes = baseline
         .get("mixes")
         .and_then(Value::as_array)
@@ -234,7 +262,10 @@ pub fn compare(current: &BenchReport, baseline: &Value, max_pct: f64) -> Result<
     let mut out = Vec::new();
     let mut missing = Vec::new();
     for b in mixes {
-        let name = b.get("name").and_then(Value::as_str).ok_or("a baseline mix has no `name`")?;
+        let name = b
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or("a baseline mix has no `name`")?;
         let base_rps = b
             .get("rps")
             .and_then(Value::as_f64)
@@ -268,7 +299,10 @@ pub fn compare(current: &BenchReport, baseline: &Value, max_pct: f64) -> Result<
         });
     }
     for m in &current.mixes {
-        if !mixes.iter().any(|b| b.get("name").and_then(Value::as_str) == Some(m.name.as_str())) {
+        if !mixes
+            .iter()
+            .any(|b| b.get("name").and_then(Value::as_str) == Some(m.name.as_str()))
+        {
             missing.push(format!("`{}` is not in the baseline", m.name));
         }
     }

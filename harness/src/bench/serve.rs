@@ -22,7 +22,10 @@ pub fn static_body() -> Bytes {
             i * 7
         ));
     }
-    let head = format!(r#"{{"service":"byoid-static","items":[{}],"pad":""#, items.join(","));
+    let head = format!(
+        r#"{{"service":"byoid-static","items":[{}],"pad":""#,
+        items.join(",")
+    );
     let pad = STATIC_BODY_LEN.saturating_sub(head.len() + 2);
     let body = format!("{head}{}\"}}", "x".repeat(pad));
     Bytes::from(body)
@@ -37,7 +40,10 @@ pub async fn serve_static(port: u16, duration: Duration) -> i32 {
             return crate::exit::SETUP_ERROR;
         }
     };
-    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let body = static_body();
     eprintln!(
         "serving a {}-byte JSON on http://{addr}/ for {} s (keep-alive HTTP/1.1)",

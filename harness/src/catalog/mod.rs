@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use mock_idp::Flavor;
 pub use schema::{
-    CaseFile, CaseSpec, Expect, ExpectSpec, FlavorSel, Level, Origin, Outcome, Placement, RequestSpec, SignSpec, Step,
-    TenantSpec, TokenIn, TokenKindSpec, TokenSpec, TrafficExpect,
+    CaseFile, CaseSpec, Expect, ExpectSpec, FlavorSel, Level, Origin, Outcome, Placement,
+    RequestSpec, SignSpec, Step, TenantSpec, TokenIn, TokenKindSpec, TokenSpec, TrafficExpect,
 };
 
 /// A case ready to run: one flavor, one id.
@@ -72,15 +72,20 @@ pub struct CatalogError {
 /// Loads every `*.toml` file under `dir` (sorted by name) and expands the cases.
 pub fn load_dir(dir: &Path) -> Result<Vec<Case>, CatalogError> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| CatalogError { file: dir.to_path_buf(), message: format!("cannot read the catalog directory: {e}") })?
+        .map_err(|e| CatalogError {
+            file: dir.to_path_buf(),
+            message: format!("cannot read the catalog directory: {e}"),
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     files.sort();
     let mut cases = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(&f)
-            .map_err(|e| CatalogError { file: f.clone(), message: format!("cannot read: {e}") })?;
+        let text = std::fs::read_to_string(&f).map_err(|e| CatalogError {
+            file: f.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
         cases.extend(parse_file(&f, &text)?);
     }
     check_unique(&cases)?;
@@ -105,7 +110,11 @@ pub fn builtin_hash() -> String {
         h.update(name.as_bytes());
         h.update(text.as_bytes());
     }
-    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+    h.finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 include!(concat!(env!("OUT_DIR"), "/builtin_catalog.rs"));
@@ -114,7 +123,10 @@ fn check_unique(cases: &[Case]) -> Result<(), CatalogError> {
     let mut seen = BTreeSet::new();
     for c in cases {
         if !seen.insert(c.id.as_str()) {
-            return Err(CatalogError { file: PathBuf::from(&c.origin), message: format!("duplicate case id `{}`", c.id) });
+            return Err(CatalogError {
+                file: PathBuf::from(&c.origin),
+                message: format!("duplicate case id `{}`", c.id),
+            });
         }
     }
     Ok(())
@@ -132,7 +144,11 @@ pub fn parse_file(path: &Path, text: &str) -> Result<Vec<Case>, CatalogError> {
         let line_no = text[..line.min(text.len())].lines().count().max(1);
         let origin = format!("{}:{line_no}", path.display());
         let name = spec.id.get_ref();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_') {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_')
+        {
             return Err(CatalogError {
                 file: path.to_path_buf(),
                 message: format!("line {line_no}: field `id`: `{name}` must be non-empty ASCII letters, digits, `-`, `_` or `.`"),
@@ -144,14 +160,25 @@ pub fn parse_file(path: &Path, text: &str) -> Result<Vec<Case>, CatalogError> {
         };
         let multi = flavors.len() > 1 || matches!(spec.flavors, FlavorSel::All);
         for flavor in flavors {
-            let id = if multi { format!("{}/{name}/{flavor}", file.section) } else { format!("{}/{name}", file.section) };
+            let id = if multi {
+                format!("{}/{name}/{flavor}", file.section)
+            } else {
+                format!("{}/{name}", file.section)
+            };
             out.push(Case {
                 id,
                 section: file.section.clone(),
                 section_title: file.title.clone(),
                 title: spec.title.clone(),
-                requirement: spec.requirement.clone().unwrap_or_else(|| file.requirement.clone().unwrap_or_default()),
-                refs: if spec.refs.is_empty() { file.refs.clone() } else { spec.refs.clone() },
+                requirement: spec
+                    .requirement
+                    .clone()
+                    .unwrap_or_else(|| file.requirement.clone().unwrap_or_default()),
+                refs: if spec.refs.is_empty() {
+                    file.refs.clone()
+                } else {
+                    spec.refs.clone()
+                },
                 level: spec.level.unwrap_or(file.level),
                 tags: spec.tags.iter().chain(file.tags.iter()).cloned().collect(),
                 flavor,
@@ -175,9 +202,16 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
             let before = &text[..span.start.min(text.len())];
             let line = before.lines().count().max(1) + usize::from(before.ends_with('\n'));
             let line = line.min(text.lines().count().max(1));
-            let col = before.rsplit('\n').next().map(|l| l.chars().count() + 1).unwrap_or(1);
+            let col = before
+                .rsplit('\n')
+                .next()
+                .map(|l| l.chars().count() + 1)
+                .unwrap_or(1);
             let snippet = text.lines().nth(line - 1).unwrap_or("").trim();
-            let field = text.get(span.clone()).map(|s| s.trim()).filter(|s| !s.is_empty() && s.len() < 60);
+            let field = text
+                .get(span.clone())
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty() && s.len() < 60);
             let field = field.map(|f| format!(" (at `{f}`)")).unwrap_or_default();
             format!("line {line}, column {col}{field}: {msg}\n    | {snippet}")
         }

@@ -119,7 +119,9 @@ impl<'de> Deserialize<'de> for FlavorSel {
                 if s == "all" {
                     return Ok(FlavorSel::All);
                 }
-                s.parse::<Flavor>().map(|f| FlavorSel::List(vec![f])).map_err(E::custom)
+                s.parse::<Flavor>()
+                    .map(|f| FlavorSel::List(vec![f]))
+                    .map_err(E::custom)
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FlavorSel, A::Error> {
                 let mut v = Vec::new();
@@ -480,7 +482,10 @@ impl ExpectSpec {
     /// The full form.
     pub fn full(&self) -> Expect {
         match self {
-            ExpectSpec::Outcome(o) => Expect { outcome: *o, ..Expect::default() },
+            ExpectSpec::Outcome(o) => Expect {
+                outcome: *o,
+                ..Expect::default()
+            },
             ExpectSpec::Full(e) => e.clone(),
         }
     }
@@ -508,6 +513,12 @@ pub struct Expect {
 
 impl Default for Expect {
     fn default() -> Self {
-        Expect { outcome: Outcome::Ok, acceptable: Vec::new(), claims: None, traffic: None, attacker_may_be_contacted: false }
+        Expect {
+            outcome: Outcome::Ok,
+            acceptable: Vec::new(),
+            claims: None,
+            traffic: None,
+            attacker_may_be_contacted: false,
+        }
     }
 }

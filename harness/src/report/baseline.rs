@@ -35,15 +35,24 @@ impl Outcome {
 /// # Ok(()) }
 /// ```
 pub fn check(report: &Report, path: &Path, update: bool) -> Result<Outcome, DiffError> {
-    let current: serde_json::Value = serde_json::from_str(&report.verdict_json()).unwrap_or_default();
+    let current: serde_json::Value =
+        serde_json::from_str(&report.verdict_json()).unwrap_or_default();
     let diff = match diff::load(path) {
         Ok(before) => diff::compare(&before, &current),
         Err(e) if !update => return Err(e),
-        Err(_) => diff::compare(&serde_json::json!({"schema": crate::report::SCHEMA, "cases": []}), &current),
+        Err(_) => diff::compare(
+            &serde_json::json!({"schema": crate::report::SCHEMA, "cases": []}),
+            &current,
+        ),
     };
     if update {
-        std::fs::write(path, report.verdict_json())
-            .map_err(|source| DiffError::Unreadable { path: path.to_path_buf(), source })?;
+        std::fs::write(path, report.verdict_json()).map_err(|source| DiffError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        })?;
     }
-    Ok(Outcome { diff, written: update })
+    Ok(Outcome {
+        diff,
+        written: update,
+    })
 }

@@ -33,12 +33,21 @@ fn verdict_code(v: Verdict) -> &'static str {
 /// One line for a case: `  PASS rfc8725/3.1/alg-none/okta  alg none is rejected`.
 pub fn case_line(c: &CaseResult, color: Color) -> String {
     let word = format!("{:>10}", c.verdict.word());
-    let short = c.id.strip_prefix(&format!("{}/", c.section)).unwrap_or(&c.id);
-    format!("  {} {short}  {}", paint(color, verdict_code(c.verdict), &word), c.title)
+    let short =
+        c.id.strip_prefix(&format!("{}/", c.section))
+            .unwrap_or(&c.id);
+    format!(
+        "  {} {short}  {}",
+        paint(color, verdict_code(c.verdict), &word),
+        c.title
+    )
 }
 
 fn details(c: &CaseResult, out: &mut String) {
-    if matches!(c.verdict, Verdict::Pass | Verdict::Acceptable | Verdict::Skip) {
+    if matches!(
+        c.verdict,
+        Verdict::Pass | Verdict::Acceptable | Verdict::Skip
+    ) {
         return;
     }
     let _ = writeln!(out, "             -> {} [{}]", c.requirement, c.level);
@@ -53,14 +62,25 @@ pub fn render(report: &Report, color: Color) -> String {
     let mut out = String::new();
     for ctl in &report.controls {
         if !ctl.accepted {
-            let _ = writeln!(out, "{} positive control for {}: {}", paint(color, "33", "warning:"), ctl.flavor, ctl.detail);
+            let _ = writeln!(
+                out,
+                "{} positive control for {}: {}",
+                paint(color, "33", "warning:"),
+                ctl.flavor,
+                ctl.detail
+            );
         }
     }
     let mut section = "";
     for c in &report.cases {
         if c.section != section {
             section = &c.section;
-            let _ = writeln!(out, "\n{} {}", paint(color, "1", &section_name(&c.section)), c.section_title);
+            let _ = writeln!(
+                out,
+                "\n{} {}",
+                paint(color, "1", &section_name(&c.section)),
+                c.section_title
+            );
         }
         let _ = writeln!(out, "{}", case_line(c, color));
         details(c, &mut out);
@@ -82,7 +102,16 @@ pub fn section_name(s: &str) -> String {
 pub fn summary(report: &Report, color: Color) -> String {
     let s = &report.summary;
     let mut out = String::new();
-    let bad: Vec<&CaseResult> = report.cases.iter().filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Error | Verdict::Warn | Verdict::Untestable)).collect();
+    let bad: Vec<&CaseResult> = report
+        .cases
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.verdict,
+                Verdict::Fail | Verdict::Error | Verdict::Warn | Verdict::Untestable
+            )
+        })
+        .collect();
     if !bad.is_empty() {
         let _ = writeln!(out, "Failures:");
         let mut section = "";
@@ -99,7 +128,13 @@ pub fn summary(report: &Report, color: Color) -> String {
         "Summary: {} cases, {} passed, {} acceptable, {} warned, {} failed, {} untestable, {} errors, {} skipped",
         s.total, s.pass, s.acceptable, s.warn, s.fail, s.untestable, s.error, s.skip
     );
-    let code = if s.fail + s.error > 0 { "31" } else if s.warn + s.untestable > 0 { "33" } else { "32" };
+    let code = if s.fail + s.error > 0 {
+        "31"
+    } else if s.warn + s.untestable > 0 {
+        "33"
+    } else {
+        "32"
+    };
     let _ = writeln!(out, "{}", paint(color, code, &line));
     out
 }

@@ -47,7 +47,6 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-
 const CSS: &str = r#"
 :root{--pass:#2e7d32;--pass-bg:#e8f5e9;--acc:#558b2f;--acc-bg:#f1f8e9;--warn:#a86b00;--warn-bg:#fff8e1;--fail:#c62828;--fail-bg:#ffebee;--unt:#6a1b9a;--unt-bg:#f3e5f5;--skip:#616161;--skip-bg:#f5f5f5;--err:#8e0000;--err-bg:#ffcdd2}
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:1400px;padding:1em 2em;color:#222}

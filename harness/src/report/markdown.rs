@@ -15,7 +15,6 @@ use crate::report::console::section_name;
 use crate::report::Report;
 use crate::runner::{CaseResult, Verdict};
 
-
 /// The Markdown text of `report`.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();

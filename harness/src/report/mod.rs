@@ -78,7 +78,10 @@ pub struct Summary {
 impl Summary {
     /// Counts the verdicts of `cases`.
     pub fn of(cases: &[CaseResult]) -> Summary {
-        let mut s = Summary { total: cases.len(), ..Summary::default() };
+        let mut s = Summary {
+            total: cases.len(),
+            ..Summary::default()
+        };
         for c in cases {
             match c.verdict {
                 Verdict::Pass => s.pass += 1,
@@ -124,15 +127,30 @@ pub struct Timings {
 
 impl Report {
     /// Builds a report; sorts cases by id.
-    pub fn new(run: RunInfo, controls: Vec<Control>, mut cases: Vec<CaseResult>, run_ms: u64) -> Report {
+    pub fn new(
+        run: RunInfo,
+        controls: Vec<Control>,
+        mut cases: Vec<CaseResult>,
+        run_ms: u64,
+    ) -> Report {
         cases.sort_by(|a, b| a.id.cmp(&b.id));
         let started = std::time::SystemTime::now() - std::time::Duration::from_millis(run_ms);
         let timings = Timings {
             started_at: rfc3339(started),
             run_ms,
-            cases_ms: cases.iter().map(|c| (c.id.clone(), c.duration.as_millis() as u64)).collect(),
+            cases_ms: cases
+                .iter()
+                .map(|c| (c.id.clone(), c.duration.as_millis() as u64))
+                .collect(),
         };
-        Report { schema: SCHEMA, run, summary: Summary::of(&cases), controls, cases, timings }
+        Report {
+            schema: SCHEMA,
+            run,
+            summary: Summary::of(&cases),
+            controls,
+            cases,
+            timings,
+        }
     }
 
     /// The JSON text.
@@ -151,13 +169,19 @@ impl Report {
 
     /// MUST-level failures and errors.
     pub fn must_failures(&self) -> usize {
-        self.cases.iter().filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Error)).count()
+        self.cases
+            .iter()
+            .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Error))
+            .count()
     }
 }
 
 /// Formats a time as `YYYY-MM-DDTHH:MM:SSZ` (UTC), without a date crate.
 pub fn rfc3339(t: std::time::SystemTime) -> String {
-    let secs = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
     let z = days + 719_468;
@@ -169,7 +193,12 @@ pub fn rfc3339(t: std::time::SystemTime) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]

@@ -26,11 +26,20 @@ use crate::error::AuthError;
 /// Whether `s` matches RFC 6750's `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 pub fn is_b64token(s: &str) -> bool {
     let body = s.trim_end_matches('=');
-    !body.is_empty()
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
+    !body.is_empty() && body.bytes().all(|b| B64TOKEN[b as usize])
 }
+
+/// The `b64token` alphabet as a table: every request scans its whole token.
+const B64TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        b += 1;
+    }
+    t
+};
 
 /// Parses one `Authorization` value: `Ok(None)` when it is not a bearer credential.
 pub fn parse_authorization(value: &[u8]) -> Result<Option<String>, AuthError> {
@@ -38,7 +47,10 @@ pub fn parse_authorization(value: &[u8]) -> Result<Option<String>, AuthError> {
 }
 
 /// [`parse_authorization`] with the defects that change scheme matching.
-pub fn parse_authorization_with(value: &[u8], defects: &DefectSet) -> Result<Option<String>, AuthError> {
+pub fn parse_authorization_with(
+    value: &[u8],
+    defects: &DefectSet,
+) -> Result<Option<String>, AuthError> {
     let (scheme, rest) = match value.iter().position(|&b| b == b' ') {
         Some(i) => (&value[..i], &value[i..]),
         None => (value, &value[value.len()..]),

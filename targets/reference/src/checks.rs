@@ -176,7 +176,11 @@ pub fn check_aud(
         Some(_) => return Err("aud is neither a string nor an array"),
         None => return Err("missing aud"),
     };
-    let valid = if defects.contains(Defect::FirstAudienceOnly) { &valid[..valid.len().min(1)] } else { valid };
+    let valid = if defects.contains(Defect::FirstAudienceOnly) {
+        &valid[..valid.len().min(1)]
+    } else {
+        valid
+    };
     if auds.iter().any(|a| valid.iter().any(|v| v == a)) {
         Ok(())
     } else {
@@ -197,14 +201,19 @@ pub fn check_times(
     skew: u64,
     defects: &DefectSet,
 ) -> CheckResult {
-    let skew = if defects.contains(Defect::NoClockSkew) { 0.0 } else { skew as f64 }
-        + if defects.contains(Defect::DayOfSkew) {
-            DAY_OF_SKEW as f64
-        } else {
-            0.0
-        };
+    let skew = if defects.contains(Defect::NoClockSkew) {
+        0.0
+    } else {
+        skew as f64
+    } + if defects.contains(Defect::DayOfSkew) {
+        DAY_OF_SKEW as f64
+    } else {
+        0.0
+    };
     match claims.get("exp") {
-        Some(Value::Number(n)) if defects.contains(Defect::ExpMustBeInteger) && n.as_i64().is_none() => {
+        Some(Value::Number(n))
+            if defects.contains(Defect::ExpMustBeInteger) && n.as_i64().is_none() =>
+        {
             return Err("exp is not an integer");
         }
         Some(Value::Number(n)) => {
@@ -331,7 +340,10 @@ pub fn has_role_with(claims: &Map<String, Value>, role: &str, defects: &DefectSe
     if defects.contains(Defect::RoleSubstringMatch) {
         let needle = role.to_ascii_lowercase();
         return match claims.get("roles") {
-            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).any(|r| r.to_ascii_lowercase().contains(&needle)),
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|r| r.to_ascii_lowercase().contains(&needle)),
             Some(Value::String(s)) => s.to_ascii_lowercase().contains(&needle),
             _ => false,
         };

@@ -58,6 +58,9 @@ pub enum FetchError {
     /// A recent attempt failed; not retried yet.
     #[error("a recent fetch failed; backing off")]
     BackingOff,
+    /// Waiting for the IdP (a fetch, or another request's fetch) took longer than the ceiling.
+    #[error("waiting for the identity provider took longer than {0:?}")]
+    Ceiling(std::time::Duration),
 }
 
 /// GETs `url` as JSON with a bounded time (the client's timeout, plus a hard
@@ -170,7 +173,11 @@ impl Discovery {
     /// Validates a fetched document for `tenant`.
     ///
     /// `check_issuer` is false only under the `discovery-issuer-unchecked` defect.
-    pub fn from_document(doc: &Value, tenant: &TenantConfig, check_issuer: bool) -> Result<Discovery, FetchError> {
+    pub fn from_document(
+        doc: &Value,
+        tenant: &TenantConfig,
+        check_issuer: bool,
+    ) -> Result<Discovery, FetchError> {
         let bad = |m: &str| FetchError::Document {
             url: tenant.metadata_address.clone(),
             message: m.to_owned(),

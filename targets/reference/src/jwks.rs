@@ -229,6 +229,24 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
+    /// The longest any one request may wait for keys: discovery, JWKS and a
+    /// refetch, each bounded by `timeout`, plus lock waits. Only slow paths arm
+    /// it; a cached lookup sets no timer.
+    pub fn ceiling(&self) -> Duration {
+        self.timeout * 4 + Duration::from_secs(1)
+    }
+
+    /// Runs `slow` (a path that waits for the IdP) under [`Fetcher::ceiling`].
+    async fn bounded<T>(
+        &self,
+        slow: impl std::future::Future<Output = Result<T, FetchError>>,
+    ) -> Result<T, FetchError> {
+        let limit = self.ceiling();
+        tokio::time::timeout(limit, slow)
+            .await
+            .unwrap_or(Err(FetchError::Ceiling(limit)))
+    }
+
     /// Fetches a URL as JSON under the bounds.
     pub async fn json(&self, url: &str) -> Result<Value, FetchError> {
         fetch_json(self.client.as_ref(), url, self.require_https, self.timeout).await
@@ -309,21 +327,24 @@ impl TenantKeys {
             }
             s.generation
         };
-        let _flight = self.flight.lock().await;
-        {
-            let s = self.lock();
-            if let Some(snap) = self.fresh(f, &s) {
-                return Ok(snap);
-            }
-            // Someone else just tried and failed, or a recent failure: do not pile on.
-            if s.generation != seen
-                || s.last_failure
-                    .is_some_and(|t| t.elapsed() < FAILURE_BACKOFF)
+        f.bounded(async {
+            let _flight = self.flight.lock().await;
             {
-                return Err(FetchError::BackingOff);
+                let s = self.lock();
+                if let Some(snap) = self.fresh(f, &s) {
+                    return Ok(snap);
+                }
+                // Someone else just tried and failed, or a recent failure: do not pile on.
+                if s.generation != seen
+                    || s.last_failure
+                        .is_some_and(|t| t.elapsed() < FAILURE_BACKOFF)
+                {
+                    return Err(FetchError::BackingOff);
+                }
             }
-        }
-        self.load(f, true).await
+            self.load(f, true).await
+        })
+        .await
     }
 
     /// Called when no key has the token's `kid`: refetches the JWKS at most once
@@ -338,22 +359,25 @@ impl TenantKeys {
             return self.current(f).await;
         }
         if f.defects.contains(Defect::RefetchEveryUnknownKid) {
-            return self.load(f, false).await;
+            return f.bounded(self.load(f, false)).await;
         }
-        let flight = self.flight.lock().await;
-        let skip = {
-            let s = self.lock();
-            let cooling = s.last_kid_refetch.is_some_and(|t| t.elapsed() < f.cooldown);
-            s.generation != seen || cooling
-        };
-        let loaded = if skip {
-            None
-        } else {
-            Some(self.load(f, false).await)
-        };
-        drop(flight);
+        let loaded = f
+            .bounded(async {
+                let _flight = self.flight.lock().await;
+                let skip = {
+                    let s = self.lock();
+                    let cooling = s.last_kid_refetch.is_some_and(|t| t.elapsed() < f.cooldown);
+                    s.generation != seen || cooling
+                };
+                if skip {
+                    Err(FetchError::BackingOff)
+                } else {
+                    self.load(f, false).await
+                }
+            })
+            .await;
         match loaded {
-            Some(Ok(s)) => Ok(s),
+            Ok(s) => Ok(s),
             // Cooling down, someone else fetched, or the refetch failed: the
             // current keys (last known good, within their TTL) are what we have.
             _ => self.current(f).await,
@@ -419,7 +443,7 @@ impl TenantKeys {
                         &self.tenant,
                         !f.defects.contains(Defect::DiscoveryIssuerUnchecked),
                     )
-                        .map_err(|e| (e, fetches, false))?,
+                    .map_err(|e| (e, fetches, false))?,
                 );
                 (d.clone(), Some(d))
             }

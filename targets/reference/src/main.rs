@@ -8,6 +8,9 @@ use std::time::Duration;
 use byoid_reference::{defect::Defect, manifest::Manifest, Config, DefectSet};
 use clap::{CommandFactory, FromArgMatches, Parser};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ABOUT: &str = "The byoid reference BYOID access-token validator (contract byoid-target/1).";
 
 const LONG_ABOUT: &str = "\

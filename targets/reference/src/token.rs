@@ -82,13 +82,8 @@ impl ParsedToken<'_> {
 /// Whether `s` is canonical unpadded base64url: alphabet `A-Za-z0-9-_` only, and
 /// (checked by the decoder) no impossible length or non-zero trailing bits.
 pub fn decode_b64url(s: &str) -> Option<Vec<u8>> {
-    if !s
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return None;
-    }
-    // The default engine config rejects padding and non-canonical trailing bits.
+    // The URL-safe alphabet rejects `+`, `/` and whitespace; the no-pad engine
+    // rejects `=`; the default config rejects non-canonical trailing bits.
     URL_SAFE_NO_PAD.decode(s).ok()
 }
 

@@ -9,7 +9,6 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use crate::checks::{self, HeaderAlg};
 use crate::defect::Defect;
@@ -23,19 +22,43 @@ use crate::Config;
 /// Entries kept in the verified-token cache.
 pub const TOKEN_CACHE_CAPACITY: usize = 10_000;
 
-/// A token that passed every check.
+/// A token that passed every check, with the contract's `200` body already
+/// serialized (so a verified-token cache hit costs a reference count, not a
+/// serialization).
 #[derive(Debug, Clone)]
 pub struct Verified {
     /// The tenant slug the request named.
     pub tenant: String,
     /// The claims after `claim_mappings`.
     pub claims: Map<String, Value>,
+    /// `{"tenant": ..., "claims": ...}` as the contract's `200` body.
+    pub body: bytes::Bytes,
+}
+
+impl Verified {
+    fn new(tenant: &str, claims: Map<String, Value>) -> Arc<Verified> {
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            tenant: &'a str,
+            claims: &'a Map<String, Value>,
+        }
+        // Serializing a map of JSON values cannot fail.
+        let body = serde_json::to_vec(&Body {
+            tenant,
+            claims: &claims,
+        })
+        .unwrap_or_default();
+        Arc::new(Verified {
+            tenant: tenant.to_owned(),
+            claims,
+            body: body.into(),
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
 struct CacheEntry {
-    tenant: String,
-    claims: Map<String, Value>,
+    verified: Arc<Verified>,
     exp: Option<f64>,
     until: Instant,
 }
@@ -48,6 +71,15 @@ pub struct Validator {
     tenants: HashMap<String, Arc<TenantKeys>>,
     fetcher: Fetcher,
     cache: Mutex<HashMap<[u8; 32], CacheEntry>>,
+}
+
+/// The verified-token cache key: SHA-256 of the exact token bytes (aws-lc's,
+/// the same implementation the RS256 check uses).
+fn token_digest(token: &str) -> [u8; 32] {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
 }
 
 fn now_secs() -> f64 {
@@ -124,7 +156,7 @@ impl Validator {
         &self,
         resolution: Resolution<'_>,
         token: &str,
-    ) -> Result<Verified, AuthError> {
+    ) -> Result<Arc<Verified>, AuthError> {
         let tenant = match resolution {
             Resolution::Missing => return Err(AuthError::invalid_token("no tenant identified")),
             Resolution::Unknown => return Err(AuthError::invalid_token("unknown tenant")),
@@ -135,12 +167,9 @@ impl Validator {
         if token.len() > token::MAX_TOKEN_BYTES {
             return Err(AuthError::invalid_token("token too long"));
         }
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some(claims) = self.cache_get(&digest, &tenant.slug) {
-            return Ok(Verified {
-                tenant: tenant.slug.clone(),
-                claims,
-            });
+        let digest = token_digest(token);
+        if let Some(hit) = self.cache_get(&digest, &tenant.slug) {
+            return Ok(hit);
         }
         let mut result = self.verify_for(tenant, token).await;
         if result.is_err() && self.has(Defect::CrossTenant) {
@@ -156,26 +185,23 @@ impl Validator {
                 }
             }
         }
-        let claims = result?;
-        self.cache_put(digest, &tenant.slug, &claims);
-        Ok(Verified {
-            tenant: tenant.slug.clone(),
-            claims,
-        })
+        let verified = Verified::new(&tenant.slug, result?);
+        self.cache_put(digest, &verified);
+        Ok(verified)
     }
 
-    fn cache_get(&self, digest: &[u8; 32], slug: &str) -> Option<Map<String, Value>> {
+    fn cache_get(&self, digest: &[u8; 32], slug: &str) -> Option<Arc<Verified>> {
         let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         let e = cache.get(digest)?;
         let skew = self.config.manifest.clock_skew_seconds as f64;
-        let live = e.tenant == slug
+        let live = e.verified.tenant == slug
             && Instant::now() < e.until
             && e.exp.is_none_or(|exp| now_secs() <= exp + skew);
-        live.then(|| e.claims.clone())
+        live.then(|| e.verified.clone())
     }
 
-    fn cache_put(&self, digest: [u8; 32], slug: &str, claims: &Map<String, Value>) {
-        let exp = claims.get("exp").and_then(Value::as_f64);
+    fn cache_put(&self, digest: [u8; 32], verified: &Arc<Verified>) {
+        let exp = verified.claims.get("exp").and_then(Value::as_f64);
         let skew = self.config.manifest.clock_skew_seconds as f64;
         let mut ttl = self.config.manifest.jwks_cache_seconds as f64;
         if let Some(exp) = exp {
@@ -196,8 +222,7 @@ impl Validator {
             }
         }
         let entry = CacheEntry {
-            tenant: slug.to_owned(),
-            claims: claims.clone(),
+            verified: verified.clone(),
             exp,
             until: Instant::now() + Duration::from_secs_f64(ttl.min(86_400.0)),
         };
@@ -256,9 +281,10 @@ impl Validator {
                 )
             }
         };
+        let discovery = snapshot.discovery.clone();
         let expected_iss = match &tenant.valid_issuers {
-            Some(list) => list.clone(),
-            None => vec![snapshot.discovery.issuer.clone()],
+            Some(list) => list.as_slice(),
+            None => std::slice::from_ref(&discovery.issuer),
         };
 
         match alg {
@@ -280,7 +306,7 @@ impl Validator {
                     .await?;
             }
         }
-        self.check_claims(tenant, parsed.claims, Some(&expected_iss))
+        self.check_claims(tenant, parsed.claims, Some(expected_iss))
     }
 
     async fn verify_signature(
@@ -312,9 +338,15 @@ impl Validator {
             if is_ecdsa && self.has(Defect::PsychicEcdsa) && t.signature.iter().all(|b| *b == 0) {
                 return true;
             }
-            if is_ecdsa && self.has(Defect::EcdsaDerAccepted) && t.signature.first() == Some(&0x30) {
-                if let Some(raw) = der_to_raw(&t.signature, if alg == Algorithm::ES384 { 48 } else { 32 }) {
-                    let b64 = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &raw);
+            if is_ecdsa && self.has(Defect::EcdsaDerAccepted) && t.signature.first() == Some(&0x30)
+            {
+                if let Some(raw) =
+                    der_to_raw(&t.signature, if alg == Algorithm::ES384 { 48 } else { 32 })
+                {
+                    let b64 = base64::Engine::encode(
+                        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                        &raw,
+                    );
                     return k.verify(t.signing_input, &b64, &raw, alg);
                 }
             }
@@ -520,18 +552,18 @@ mod tests {
         Validator::new(Config::new(m))
     }
 
-    fn claims(exp: Option<f64>) -> Map<String, Value> {
+    fn claims(exp: Option<f64>) -> Arc<Verified> {
         let mut c = Map::new();
         if let Some(exp) = exp {
             c.insert("exp".into(), serde_json::json!(exp));
         }
-        c
+        Verified::new("a", c)
     }
 
     #[test]
     fn token_cache_is_per_tenant_and_rechecks_exp() {
         let v = validator(0, 300);
-        v.cache_put([1; 32], "a", &claims(Some(now_secs() + 100.0)));
+        v.cache_put([1; 32], &claims(Some(now_secs() + 100.0)));
         assert!(v.cache_get(&[1; 32], "a").is_some());
         assert!(
             v.cache_get(&[1; 32], "b").is_none(),
@@ -539,15 +571,15 @@ mod tests {
         );
         assert!(v.cache_get(&[2; 32], "a").is_none());
         // Already expired: not even stored.
-        v.cache_put([3; 32], "a", &claims(Some(now_secs() - 1.0)));
+        v.cache_put([3; 32], &claims(Some(now_secs() - 1.0)));
         assert!(v.cache_get(&[3; 32], "a").is_none());
         // Expires within the entry's life: the hit re-checks exp.
-        v.cache_put([4; 32], "a", &claims(Some(now_secs() + 0.2)));
+        v.cache_put([4; 32], &claims(Some(now_secs() + 0.2)));
         std::thread::sleep(Duration::from_millis(300));
         assert!(v.cache_get(&[4; 32], "a").is_none());
         // A zero key-cache TTL disables the token cache.
         let v = validator(0, 0);
-        v.cache_put([5; 32], "a", &claims(None));
+        v.cache_put([5; 32], &claims(None));
         assert!(v.cache_get(&[5; 32], "a").is_none());
     }
 
@@ -557,7 +589,7 @@ mod tests {
         for i in 0..(TOKEN_CACHE_CAPACITY + 50) {
             let mut k = [0u8; 32];
             k[..8].copy_from_slice(&(i as u64).to_be_bytes());
-            v.cache_put(k, "a", &claims(None));
+            v.cache_put(k, &claims(None));
         }
         assert!(v.cache.lock().unwrap().len() <= TOKEN_CACHE_CAPACITY);
     }
@@ -594,10 +626,16 @@ fn der_to_raw(der: &[u8], width: usize) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(2 * width);
     let mut rest = body;
     for _ in 0..2 {
-        let [0x02, len, tail @ ..] = rest else { return None };
+        let [0x02, len, tail @ ..] = rest else {
+            return None;
+        };
         let len = *len as usize;
         let int = tail.get(..len)?;
-        let int = if int.len() > width { int.get(int.len() - width..)? } else { int };
+        let int = if int.len() > width {
+            int.get(int.len() - width..)?
+        } else {
+            int
+        };
         out.extend(std::iter::repeat_n(0u8, width - int.len()));
         out.extend_from_slice(int);
         rest = &tail[len..];

@@ -1124,22 +1124,38 @@ defect_test!(
     Defect::SignatureNotVerified,
     401,
     200,
-    |e| who(e, mint(&e.header(), &e.claims(), &e.k.rsa2, Algorithm::RS256))
+    |e| who(
+        e,
+        mint(&e.header(), &e.claims(), &e.k.rsa2, Algorithm::RS256)
+    )
 );
 
 fn zero_es256(e: &Env) -> String {
     let h = json!({"alg":"ES256","typ":"at+jwt","kid":"e1"});
     let input = format!("{}.{}", b64(&h), b64(&e.claims()));
-    format!("{input}.{}", base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, [0u8; 64]))
+    format!(
+        "{input}.{}",
+        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, [0u8; 64])
+    )
 }
 
-defect_test!(d_psychic_ecdsa, Defect::PsychicEcdsa, 401, 200, |e| who(e, zero_es256(e)));
+defect_test!(d_psychic_ecdsa, Defect::PsychicEcdsa, 401, 200, |e| who(
+    e,
+    zero_es256(e)
+));
 
 fn der_es256(e: &Env) -> String {
     use base64::Engine;
-    let t = mint(&json!({"alg":"ES256","typ":"at+jwt","kid":"e1"}), &e.claims(), &e.k.ec256, Algorithm::ES256);
+    let t = mint(
+        &json!({"alg":"ES256","typ":"at+jwt","kid":"e1"}),
+        &e.claims(),
+        &e.k.ec256,
+        Algorithm::ES256,
+    );
     let (input, sig) = t.rsplit_once('.').unwrap();
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sig).unwrap();
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(sig)
+        .unwrap();
     let int = |b: &[u8]| {
         let mut v: Vec<u8> = b.iter().copied().skip_while(|x| *x == 0).collect();
         if v.first().is_none_or(|x| x & 0x80 != 0) {
@@ -1151,10 +1167,19 @@ fn der_es256(e: &Env) -> String {
     };
     let body = [int(&raw[..32]), int(&raw[32..])].concat();
     let der = [vec![0x30, body.len() as u8], body].concat();
-    format!("{input}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(der))
+    format!(
+        "{input}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(der)
+    )
 }
 
-defect_test!(d_ecdsa_der_accepted, Defect::EcdsaDerAccepted, 401, 200, |e| who(e, der_es256(e)));
+defect_test!(
+    d_ecdsa_der_accepted,
+    Defect::EcdsaDerAccepted,
+    401,
+    200,
+    |e| who(e, der_es256(e))
+);
 
 #[tokio::test]
 async fn d_key_use_ignored() {
@@ -1163,11 +1188,23 @@ async fn d_key_use_ignored() {
         // Publish the second RSA key for encryption only; a token signed with it must fail.
         let mut enc = public_jwk(&e.k.rsa2, Algorithm::RS256, "enc1");
         enc["use"] = json!("enc");
-        e.idp.state.jwks.lock().unwrap()["keys"].as_array_mut().unwrap().push(enc);
-        let t = mint(&json!({"alg":"RS256","typ":"at+jwt","kid":"enc1"}), &e.claims(), &e.k.rsa2, Algorithm::RS256);
+        e.idp.state.jwks.lock().unwrap()["keys"]
+            .as_array_mut()
+            .unwrap()
+            .push(enc);
+        let t = mint(
+            &json!({"alg":"RS256","typ":"at+jwt","kid":"enc1"}),
+            &e.claims(),
+            &e.k.rsa2,
+            Algorithm::RS256,
+        );
         let r = e.whoami(&t).await;
         assert_eq!(r.status, status, "{defects:?}: {}", r.body);
-        assert_eq!(e.whoami(&e.genuine()).await.status, 200, "genuine still accepted");
+        assert_eq!(
+            e.whoami(&e.genuine()).await.status,
+            200,
+            "genuine still accepted"
+        );
     }
 }
 
@@ -1189,34 +1226,77 @@ async fn d_discovery_issuer_unchecked() {
     for (defects, status) in [(vec![], 401), (vec![Defect::DiscoveryIssuerUnchecked], 200)] {
         let e = env(&defects).await;
         let evil = "http://127.0.0.1:1/evil".to_string();
-        e.idp.state.issuer_override.lock().unwrap().push(("contoso".into(), evil.clone()));
+        e.idp
+            .state
+            .issuer_override
+            .lock()
+            .unwrap()
+            .push(("contoso".into(), evil.clone()));
         let t = e.token_with(|_, c| c["iss"] = json!(evil));
         assert_eq!(e.whoami(&t).await.status, status, "{defects:?}");
     }
 }
 
-defect_test!(d_scheme_case_sensitive, Defect::SchemeCaseSensitive, 200, 401, |e| e
-    .get("/api/whoami", "contoso")
-    .header("authorization", format!("bearer {}", e.genuine())));
-defect_test!(d_no_clock_skew, Defect::NoClockSkew, 200, 401, |e| who(e, e.token_with(|_, c| c["exp"] = json!(now() - 20))));
-defect_test!(d_admin_role_not_checked, Defect::AdminRoleNotChecked, 403, 200, |e| e
-    .get("/api/admin", "contoso")
-    .bearer_auth(e.token_with(|_, c| c["groups"] = json!(["reader"]))));
-defect_test!(d_role_substring_match, Defect::RoleSubstringMatch, 403, 200, |e| e
-    .get("/api/admin", "contoso")
-    .bearer_auth(e.token_with(|_, c| c["groups"] = json!(["administrator"]))));
-defect_test!(d_duplicate_authorization_accepted, Defect::DuplicateAuthorizationAccepted, 400, 200, |e| e
-    .get("/api/whoami", "contoso")
-    .header("authorization", format!("Bearer {}", e.genuine()))
-    .header("authorization", "Bearer second"));
-defect_test!(d_insufficient_scope_as_401, Defect::InsufficientScopeAs401, 403, 401, |e| e
-    .get("/api/admin", "contoso")
-    .bearer_auth(e.token_with(|_, c| c["groups"] = json!(["reader"]))));
-defect_test!(d_exp_must_be_integer, Defect::ExpMustBeInteger, 200, 401, |e| who(
+defect_test!(
+    d_scheme_case_sensitive,
+    Defect::SchemeCaseSensitive,
+    200,
+    401,
+    |e| e
+        .get("/api/whoami", "contoso")
+        .header("authorization", format!("bearer {}", e.genuine()))
+);
+defect_test!(d_no_clock_skew, Defect::NoClockSkew, 200, 401, |e| who(
     e,
-    e.token_with(|_, c| c["exp"] = json!(now() as f64 + 600.5))
+    e.token_with(|_, c| c["exp"] = json!(now() - 20))
 ));
-
+defect_test!(
+    d_admin_role_not_checked,
+    Defect::AdminRoleNotChecked,
+    403,
+    200,
+    |e| e
+        .get("/api/admin", "contoso")
+        .bearer_auth(e.token_with(|_, c| c["groups"] = json!(["reader"])))
+);
+defect_test!(
+    d_role_substring_match,
+    Defect::RoleSubstringMatch,
+    403,
+    200,
+    |e| e
+        .get("/api/admin", "contoso")
+        .bearer_auth(e.token_with(|_, c| c["groups"] = json!(["administrator"])))
+);
+defect_test!(
+    d_duplicate_authorization_accepted,
+    Defect::DuplicateAuthorizationAccepted,
+    400,
+    200,
+    |e| e
+        .get("/api/whoami", "contoso")
+        .header("authorization", format!("Bearer {}", e.genuine()))
+        .header("authorization", "Bearer second")
+);
+defect_test!(
+    d_insufficient_scope_as_401,
+    Defect::InsufficientScopeAs401,
+    403,
+    401,
+    |e| e
+        .get("/api/admin", "contoso")
+        .bearer_auth(e.token_with(|_, c| c["groups"] = json!(["reader"])))
+);
+defect_test!(
+    d_exp_must_be_integer,
+    Defect::ExpMustBeInteger,
+    200,
+    401,
+    |e| who(
+        e,
+        e.token_with(|_, c| c["exp"] = json!(now() as f64 + 600.5))
+    )
+);
 
 #[tokio::test]
 async fn d_no_challenge_on_401() {
@@ -1232,9 +1312,16 @@ async fn d_no_challenge_on_401() {
 #[tokio::test]
 async fn d_first_audience_only() {
     for (defects, status) in [(vec![], 200), (vec![Defect::FirstAudienceOnly], 401)] {
-        let e = env_with(&defects, |m, _| m["tenants"][0]["valid_audiences"] = json!(["api://first", AUD])).await;
+        let e = env_with(&defects, |m, _| {
+            m["tenants"][0]["valid_audiences"] = json!(["api://first", AUD])
+        })
+        .await;
         assert_eq!(e.whoami(&e.genuine()).await.status, status, "{defects:?}");
         let first = e.token_with(|_, c| c["aud"] = json!("api://first"));
-        assert_eq!(e.whoami(&first).await.status, 200, "the first audience still works");
+        assert_eq!(
+            e.whoami(&first).await.status,
+            200,
+            "the first audience still works"
+        );
     }
 }
