@@ -199,13 +199,22 @@ impl<'de> Visitor<'de> for StrictVisitor {
         Ok(Value::Array(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
+        // Sized for a typical JWT header or claim set: no regrowth on the hot path.
+        let mut out = Map::with_capacity(16);
         while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                return Err(de::Error::custom(format_args!("duplicate member `{key}`")));
+            // One hash per member: the entry is both the duplicate check and the slot.
+            match out.entry(key) {
+                serde_json::map::Entry::Occupied(o) => {
+                    return Err(de::Error::custom(format_args!(
+                        "duplicate member `{}`",
+                        o.key()
+                    )));
+                }
+                serde_json::map::Entry::Vacant(slot) => {
+                    let StrictValue(v) = map.next_value()?;
+                    slot.insert(v);
+                }
             }
-            let StrictValue(v) = map.next_value()?;
-            out.insert(key, v);
         }
         Ok(Value::Object(out))
     }
