@@ -70,6 +70,10 @@ pub fn parse_authorization_with(
     if token.is_empty() {
         return Err(AuthError::invalid_token("empty bearer token"));
     }
+    let token = match token {
+        [b'"', inner @ .., b'"'] if defects.contains(Defect::BearerTokenUnquoted) => inner,
+        _ => token,
+    };
     match std::str::from_utf8(token) {
         Ok(t) if is_b64token(t) => Ok(Some(t.to_owned())),
         _ => Err(AuthError::invalid_token("malformed bearer token")),

@@ -260,6 +260,25 @@ pub fn check_sub(claims: &Map<String, Value>) -> CheckResult {
     }
 }
 
+/// An Entra `tid` (tenant id) must name the tenant its `iss` names: one of the
+/// issuer URL's path segments (`https://sts.windows.net/{tid}/`,
+/// `https://login.microsoftonline.com/{tid}/v2.0`). Tokens without `tid`, or
+/// without a string `iss` (refused by the issuer check), pass.
+pub fn check_tid(claims: &Map<String, Value>) -> CheckResult {
+    let (Some(tid), Some(Value::String(iss))) = (claims.get("tid"), claims.get("iss")) else {
+        return Ok(());
+    };
+    let Value::String(tid) = tid else {
+        return Err("tid is not a string");
+    };
+    let path = iss.split_once("://").map_or(iss.as_str(), |(_, rest)| rest);
+    if !tid.is_empty() && path.split('/').skip(1).any(|seg| seg == tid) {
+        Ok(())
+    } else {
+        Err("tid does not match the issuer's tenant")
+    }
+}
+
 /// The claims consulted for the client id, in order: RFC 9068 `client_id`, then
 /// OIDC `azp` (Entra v2, Auth0), then the vendor claims `cid` (Okta) and `appid`
 /// (Entra v1). The first one present decides.

@@ -117,6 +117,20 @@ defects! {
         "ASN.1 DER-encoded ECDSA signatures are converted and accepted (JWS requires raw r||s, RFC 7518 section 3.4; lenient Java and .NET stacks accept both)",
     EmbeddedJwkTrusted = "embedded-jwk-trusted":
         "a `jwk` in the token header is used to verify it (CVE-2018-0114: the attacker signs with their own key and embeds it)",
+    BlankHmacSecret = "blank-hmac-secret":
+        "HS256/384/512 tokens are verified with an empty shared secret (an HMAC key read from an unset environment variable or config entry is `\"\"`, and the library accepts empty keys)",
+    AlgsNotFromDiscovery = "algs-not-from-discovery":
+        "every asymmetric algorithm the library supports is accepted, not just the ones the issuer advertises in `id_token_signing_alg_values_supported` (a hard-coded allow-list, so a PS256 or RS512 token passes for an RS256-only IdP)",
+    JwkAlgIgnored = "jwk-alg-ignored":
+        "a JWKS key's `alg` member is ignored, so a key published for PS256 verifies RS256 tokens (RFC 7517 section 4.4: the key is intended for that algorithm only)",
+    KeyTypeMismatchCrashes = "key-type-mismatch-crashes":
+        "a `kid` that names a key of the wrong type for the `alg` (an EC key for RS256) throws, and the exception becomes a 500 with its text (unhandled InvalidKeyException-style errors)",
+    X5uFetched = "x5u-fetched":
+        "the `x5u` header URL is fetched before the token is rejected (certificate-chain prefetching or logging: a server-side request to any URL the attacker names)",
+    TidUnchecked = "tid-unchecked":
+        "an Entra token's `tid` is not compared with the tenant in its `iss`, so authorization keyed on `tid` can see another tenant than the one authenticated",
+    BearerTokenUnquoted = "bearer-token-unquoted":
+        "surrounding double quotes are stripped from the bearer token (framework helpers that unquote header values), so `Bearer \"<token>\"` is accepted although `\"` is not b64token syntax (RFC 6750 section 2.1)",
 }
 
 impl Defect {
@@ -200,7 +214,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_are_kebab_case() {
-        assert_eq!(Defect::all().len(), 42);
+        assert_eq!(Defect::all().len(), 49);
         for d in Defect::all() {
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
             assert!(

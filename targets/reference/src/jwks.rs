@@ -156,25 +156,29 @@ impl Jwk {
     /// curve, `use` absent or `sig`, `key_ops` absent or containing `verify`,
     /// `alg` absent or equal.
     pub fn fits(&self, alg: Algorithm) -> bool {
-        let kind_ok = match alg {
-            Algorithm::RS256
-            | Algorithm::RS384
-            | Algorithm::RS512
-            | Algorithm::PS256
-            | Algorithm::PS384
-            | Algorithm::PS512 => self.kind == KeyKind::Rsa,
-            Algorithm::ES256 => self.kind == KeyKind::Ec("P-256".into()),
-            Algorithm::ES384 => self.kind == KeyKind::Ec("P-384".into()),
-            Algorithm::EdDSA => self.kind == KeyKind::Okp("Ed25519".into()),
-            _ => false,
-        };
-        kind_ok
+        self.kind_fits(alg)
             && self.use_.as_deref().is_none_or(|u| u == "sig")
             && self
                 .key_ops
                 .as_ref()
                 .is_none_or(|ops| ops.iter().any(|o| o == "verify"))
             && self.alg.as_deref().is_none_or(|a| a == alg_name(alg))
+    }
+
+    /// Whether this key's type and curve can verify `alg` at all.
+    pub fn kind_fits(&self, alg: Algorithm) -> bool {
+        match alg {
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512 => self.kind == KeyKind::Rsa,
+            Algorithm::ES256 => matches!(&self.kind, KeyKind::Ec(c) if c == "P-256"),
+            Algorithm::ES384 => matches!(&self.kind, KeyKind::Ec(c) if c == "P-384"),
+            Algorithm::EdDSA => matches!(&self.kind, KeyKind::Okp(c) if c == "Ed25519"),
+            _ => false,
+        }
     }
 
     /// Verifies `signature` over `signing_input` with this key (no fit check).

@@ -289,11 +289,26 @@ impl Validator {
                     return Err(AuthError::invalid_token("invalid signature"));
                 }
             }
+            HeaderAlg::Hmac(a) if self.has(Defect::BlankHmacSecret) => {
+                let blank = DecodingKey::from_secret(b"");
+                let ok = jsonwebtoken::crypto::verify(
+                    parsed.signature_b64,
+                    parsed.signing_input.as_bytes(),
+                    &blank,
+                    a,
+                )
+                .unwrap_or(false);
+                if !ok {
+                    return Err(AuthError::invalid_token("invalid signature"));
+                }
+            }
             HeaderAlg::Hmac(_) => {
                 return Err(AuthError::invalid_token("symmetric alg is not accepted"))
             }
             HeaderAlg::Asymmetric(a) => {
-                if !checks::allowed_algs(snapshot.discovery.signing_algs.as_ref()).contains(&a) {
+                if !self.has(Defect::AlgsNotFromDiscovery)
+                    && !checks::allowed_algs(snapshot.discovery.signing_algs.as_ref()).contains(&a)
+                {
                     return Err(AuthError::invalid_token("alg not allowed for this issuer"));
                 }
                 self.verify_signature(keys, snapshot, kid, a, &parsed)
@@ -315,10 +330,15 @@ impl Validator {
             return Ok(());
         }
         let fits = |k: &Jwk| {
-            if self.has(Defect::KeyUseIgnored) {
+            if self.has(Defect::KeyUseIgnored) || self.has(Defect::JwkAlgIgnored) {
                 let mut k = k.clone();
-                k.use_ = None;
-                k.key_ops = None;
+                if self.has(Defect::KeyUseIgnored) {
+                    k.use_ = None;
+                    k.key_ops = None;
+                }
+                if self.has(Defect::JwkAlgIgnored) {
+                    k.alg = None;
+                }
                 k.fits(alg)
             } else {
                 k.fits(alg)
@@ -346,7 +366,13 @@ impl Validator {
             }
             k.verify(t.signing_input, t.signature_b64, &t.signature, alg)
         };
-        // Defects that trust key material named by the token itself.
+        // Defects that fetch or trust key material named by the token itself.
+        if self.has(Defect::X5uFetched) {
+            if let Ok(Some(url)) = t.header_str("x5u") {
+                // The defect fetches and then ignores the chain: the request is the harm.
+                let _ = self.fetcher.json(url).await;
+            }
+        }
         if self.has(Defect::JkuFollowed) {
             if let Ok(Some(url)) = t.header_str("jku") {
                 if let Ok(doc) = self.fetcher.json(url).await {
@@ -401,6 +427,16 @@ impl Validator {
         if candidates.peek().is_none() {
             return Err(AuthError::invalid_token("unknown kid"));
         }
+        if self.has(Defect::KeyTypeMismatchCrashes)
+            && !snapshot
+                .keys
+                .iter()
+                .any(|k| k.kid.as_deref() == Some(kid) && k.kind_fits(alg))
+        {
+            return Err(AuthError::leaked(format!(
+                "InvalidKeyException: key `{kid}` cannot verify {alg:?} (wrong key type)"
+            )));
+        }
         // Duplicate kids: any candidate that fits and verifies will do.
         if candidates.any(verifies) {
             Ok(())
@@ -424,6 +460,9 @@ impl Validator {
         checks::check_times(&claims, now_secs(), m.clock_skew_seconds, d)
             .map_err(AuthError::invalid_token)?;
         checks::check_sub(&claims).map_err(AuthError::invalid_token)?;
+        if !self.has(Defect::TidUnchecked) {
+            checks::check_tid(&claims).map_err(AuthError::invalid_token)?;
+        }
         checks::check_client(&claims, &tenant.allowed_client_ids, d)
             .map_err(AuthError::invalid_token)?;
         if !self.has(Defect::ClaimMappingsIgnored) {

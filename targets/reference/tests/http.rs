@@ -1325,3 +1325,99 @@ async fn d_first_audience_only() {
         );
     }
 }
+
+// Defects added with the second round of catalog cases.
+
+defect_test!(
+    d_blank_hmac_secret,
+    Defect::BlankHmacSecret,
+    401,
+    200,
+    |e| who(
+        e,
+        mint(
+            &json!({"alg":"HS256","typ":"at+jwt","kid":"k1"}),
+            &e.claims(),
+            &EncodingKey::from_secret(b""),
+            Algorithm::HS256
+        )
+    )
+);
+defect_test!(
+    d_algs_not_from_discovery,
+    Defect::AlgsNotFromDiscovery,
+    401,
+    200,
+    |e| {
+        // The test IdP advertises RS256, ES256, EdDSA (and the never-allowed HS256, none);
+        // k1 publishes no `alg` of its own here, so only the advertised list refuses PS256.
+        for k in e.idp.state.jwks.lock().unwrap()["keys"]
+            .as_array_mut()
+            .unwrap()
+        {
+            k.as_object_mut().unwrap().remove("alg");
+        }
+        who(
+            e,
+            mint(
+                &json!({"alg":"PS256","typ":"at+jwt","kid":"k1"}),
+                &e.claims(),
+                &e.k.rsa1,
+                Algorithm::PS256,
+            ),
+        )
+    }
+);
+defect_test!(d_jwk_alg_ignored, Defect::JwkAlgIgnored, 401, 200, |e| {
+    // k1 is published for RS512 only; the token is RS256 (advertised) under k1.
+    e.idp.state.jwks.lock().unwrap()["keys"][0]["alg"] = json!("RS512");
+    who(e, e.genuine())
+});
+defect_test!(
+    d_key_type_mismatch_crashes,
+    Defect::KeyTypeMismatchCrashes,
+    401,
+    500,
+    |e| who(e, e.token_with(|h, _| h["kid"] = json!("e1")))
+);
+defect_test!(d_tid_unchecked, Defect::TidUnchecked, 401, 200, |e| who(
+    e,
+    e.token_with(|_, c| c["tid"] = json!("fabrikam"))
+));
+defect_test!(
+    d_bearer_token_unquoted,
+    Defect::BearerTokenUnquoted,
+    401,
+    200,
+    |e| e
+        .get("/api/whoami", "contoso")
+        .header("Authorization", format!("Bearer \"{}\"", e.genuine()))
+);
+
+#[tokio::test]
+async fn tid_naming_the_issuers_tenant_is_accepted() {
+    let e = env(&[]).await;
+    let t = e.token_with(|_, c| c["tid"] = json!("contoso"));
+    assert_eq!(e.whoami(&t).await.status, 200);
+    assert_invalid_token(&e.whoami(&e.token_with(|_, c| c["tid"] = json!(7))).await);
+}
+
+#[tokio::test]
+async fn d_x5u_fetched() {
+    for (defects, hits) in [(vec![], 0), (vec![Defect::X5uFetched], 1)] {
+        let e = env(&defects).await;
+        let t = mint(
+            &json!({"alg":"RS256","typ":"at+jwt","kid":"evil",
+                    "x5u": format!("{}/attacker/jwks", e.idp.base)}),
+            &e.claims(),
+            &e.k.rsa2,
+            Algorithm::RS256,
+        );
+        assert_invalid_token(&e.whoami(&t).await);
+        assert_eq!(
+            e.idp.state.attacker_hits.load(Ordering::SeqCst),
+            hits,
+            "{defects:?}"
+        );
+    }
+}
