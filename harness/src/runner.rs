@@ -540,7 +540,7 @@ async fn exchange(
     timeout: Duration,
     minted_at: i64,
 ) -> (Match, Observed, Evidence, Vec<String>) {
-    let slug = match case.request.tenant {
+    let slug_of = |p: Placement| match p {
         Placement::Own => tenants.own.slug().to_string(),
         Placement::Other => tenants
             .other
@@ -551,7 +551,11 @@ async fn exchange(
         Placement::Missing => String::new(),
         Placement::Malformed => "bad_slug%2F..".to_string(),
     };
-    let (req, host) = request_for(world, addr, &slug, &case.request, token);
+    let slug = slug_of(case.request.tenant);
+    let (mut req, mut host) = request_for(world, addr, &slug, &case.request, token);
+    if let Some(decoy) = case.request.decoy_tenant.map(slug_of) {
+        add_decoy(world, addr, &decoy, &mut req, &mut host);
+    }
     let res = client::send(addr, &host, &req, timeout).await;
     let (m, obs, reasons) = judge::judge(expect, &res);
     let evidence = Evidence {
@@ -651,6 +655,21 @@ pub fn request_for(
         },
         host,
     )
+}
+
+/// Names `decoy` through the channels the run's tenant source does not use.
+fn add_decoy(world: &World, addr: &str, decoy: &str, req: &mut Outgoing, host: &mut String) {
+    let port = addr.rsplit(':').next().unwrap_or("80");
+    let decoy_host = format!("{decoy}.localhost:{port}");
+    let decoy_header = ("x-tenant-slug".to_string(), decoy.to_string());
+    match &world.settings.tenant_source {
+        TenantSource::Header(_) => *host = decoy_host,
+        TenantSource::Path => {
+            *host = decoy_host;
+            req.headers.push(decoy_header);
+        }
+        TenantSource::Subdomain => req.headers.push(decoy_header),
+    }
 }
 
 fn urlencode(s: &str) -> String {

@@ -126,6 +126,7 @@ fn uses_other(case: &Case) -> bool {
     };
     tok(&case.token)
         || case.request.tenant == Placement::Other
+        || case.request.decoy_tenant == Some(Placement::Other)
         || case.steps.iter().any(|s| s.token.as_ref().is_some_and(tok))
         || case
             .token

@@ -310,6 +310,11 @@ pub struct RequestSpec {
     /// Which tenant the request names.
     #[serde(default)]
     pub tenant: Placement,
+    /// A second tenant named through every channel the run's tenant source does not
+    /// use: a `Host` subdomain (header and path runs) and an `X-Tenant-Slug` header
+    /// (path and subdomain runs). Only the configured channel may decide.
+    #[serde(default)]
+    pub decoy_tenant: Option<Placement>,
     /// Extra headers.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -325,6 +330,7 @@ impl Default for RequestSpec {
             separator: default_sep(),
             authorization: None,
             tenant: Placement::default(),
+            decoy_tenant: None,
             headers: BTreeMap::new(),
         }
     }

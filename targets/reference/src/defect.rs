@@ -129,6 +129,8 @@ defects! {
         "the `x5u` header URL is fetched before the token is rejected (certificate-chain prefetching or logging: a server-side request to any URL the attacker names)",
     TidUnchecked = "tid-unchecked":
         "an Entra token's `tid` is not compared with the tenant in its `iss`, so authorization keyed on `tid` can see another tenant than the one authenticated",
+    TenantFromAnyChannel = "tenant-from-any-channel":
+        "the tenant comes from whichever channel names one first (a `Host` subdomain, an `X-Tenant-Slug` header, then the configured source), so a client picks its tenant by adding a header (middleware where a gateway header, a subdomain and a route parameter all feed one tenant context)",
     BearerTokenUnquoted = "bearer-token-unquoted":
         "surrounding double quotes are stripped from the bearer token (framework helpers that unquote header values), so `Bearer \"<token>\"` is accepted although `\"` is not b64token syntax (RFC 6750 section 2.1)",
 }
@@ -214,7 +216,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_are_kebab_case() {
-        assert_eq!(Defect::all().len(), 49);
+        assert_eq!(Defect::all().len(), 50);
         for d in Defect::all() {
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
             assert!(

@@ -22,6 +22,8 @@ pub enum Resolution<'a> {
 pub struct TenantResolver {
     source: TenantSource,
     tenants: Vec<TenantConfig>,
+    /// The `tenant-from-any-channel` defect.
+    any_channel: bool,
 }
 
 impl TenantResolver {
@@ -30,12 +32,45 @@ impl TenantResolver {
         TenantResolver {
             source: manifest.tenant_source.clone(),
             tenants: manifest.tenants.clone(),
+            any_channel: false,
         }
+    }
+
+    /// With the `tenant-from-any-channel` defect: a `Host` subdomain, then an
+    /// `X-Tenant-Slug` header, then the configured source, first one found wins.
+    pub fn with_any_channel(mut self, on: bool) -> Self {
+        self.any_channel = on;
+        self
+    }
+
+    /// The defect's lookup: the first tenant named by any channel.
+    fn any_channel_slug(&self, headers: &HeaderMap, path_slug: Option<&str>) -> Option<String> {
+        let host_label = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.split_once('.'))
+            .map(|(label, _)| label.to_ascii_lowercase())
+            .filter(|l| !l.is_empty() && !l.bytes().all(|b| b.is_ascii_digit()));
+        let header = headers
+            .get("x-tenant-slug")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
+        host_label
+            .or(header)
+            .or_else(|| self.configured_slug(headers, path_slug))
     }
 
     /// The slug a request names. `path_slug` is the first path segment when the
     /// source is `path` (the router extracts it).
     pub fn slug(&self, headers: &HeaderMap, path_slug: Option<&str>) -> Option<String> {
+        if self.any_channel {
+            return self.any_channel_slug(headers, path_slug);
+        }
+        self.configured_slug(headers, path_slug)
+    }
+
+    fn configured_slug(&self, headers: &HeaderMap, path_slug: Option<&str>) -> Option<String> {
         match &self.source {
             TenantSource::Path => path_slug.filter(|s| !s.is_empty()).map(str::to_owned),
             TenantSource::Header { header } => {

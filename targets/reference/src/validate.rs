@@ -134,7 +134,8 @@ impl Validator {
             .map(|t| (t.slug.clone(), Arc::new(TenantKeys::new(t.clone()))))
             .collect();
         Validator {
-            resolver: TenantResolver::new(&config.manifest),
+            resolver: TenantResolver::new(&config.manifest)
+                .with_any_channel(config.defects.contains(Defect::TenantFromAnyChannel)),
             tenants,
             fetcher,
             cache: Mutex::new(HashMap::default()),

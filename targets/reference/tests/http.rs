@@ -1421,3 +1421,24 @@ async fn d_x5u_fetched() {
         );
     }
 }
+
+#[tokio::test]
+async fn d_tenant_from_any_channel() {
+    // Header source: fabrikam's token on contoso's header, fabrikam named by the Host subdomain.
+    for (defects, expected) in [(vec![], 401), (vec![Defect::TenantFromAnyChannel], 200)] {
+        let e = env(&defects).await;
+        let foreign = mint(
+            &e.header(),
+            &e.claims_for("fabrikam"),
+            &e.k.rsa1,
+            Algorithm::RS256,
+        );
+        let r = send(
+            e.get("/api/whoami", "contoso")
+                .header("Host", "fabrikam.api.example")
+                .bearer_auth(foreign),
+        )
+        .await;
+        assert_eq!(r.status, expected, "{defects:?}: {}", r.body);
+    }
+}
