@@ -5,6 +5,7 @@
 //!   fractional tail (`{now+3600}.5`) a JSON float;
 //! * `str:` at the start keeps the value a string (`"str:{now+3600}"` for `exp` as a string);
 //! * a whole value `{jwk}` or `{attacker.jwk}` becomes that public JWK as a JSON object;
+//!   `{attacker.x5c}` the attacker's certificate chain (one self-signed certificate);
 //! * otherwise `{issuer}`, `{audience}`, `{client_id}`, `{tenant_id}`, `{kid}`, `{jwks_url}`,
 //!   `{other.issuer}`, `{other.client_id}`, `{other.kid}`, `{attacker.issuer}`,
 //!   `{attacker.kid}`, `{attacker.jku}` are replaced inside the text.
@@ -110,6 +111,17 @@ impl Context<'_> {
         }
         if s == "{attacker.jwk}" {
             return Ok(self.attacker.active_key().public_jwk().clone());
+        }
+        if s == "{attacker.x5c}" {
+            // The attacker's self-signed certificate for its signing key, as a JOSE `x5c`.
+            return Ok(Value::Array(
+                self.attacker
+                    .active_key()
+                    .x5c()
+                    .map(Value::String)
+                    .into_iter()
+                    .collect(),
+            ));
         }
         if let Some(inner) = s.strip_prefix('{') {
             if let Some((expr, tail)) = inner.split_once('}') {

@@ -125,6 +125,8 @@ defects! {
         "a JWKS key's `alg` member is ignored, so a key published for PS256 verifies RS256 tokens (RFC 7517 section 4.4: the key is intended for that algorithm only)",
     KeyTypeMismatchCrashes = "key-type-mismatch-crashes":
         "a `kid` that names a key of the wrong type for the `alg` (an EC key for RS256) throws, and the exception becomes a 500 with its text (unhandled InvalidKeyException-style errors)",
+    X5cTrusted = "x5c-trusted":
+        "the certificate in the token's `x5c` header is used to verify it, without chaining it to anything the tenant configured (the attacker signs with their own key and embeds its self-signed certificate)",
     X5uFetched = "x5u-fetched":
         "the `x5u` header URL is fetched before the token is rejected (certificate-chain prefetching or logging: a server-side request to any URL the attacker names)",
     TidUnchecked = "tid-unchecked":
@@ -216,7 +218,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_are_kebab_case() {
-        assert_eq!(Defect::all().len(), 50);
+        assert_eq!(Defect::all().len(), 51);
         for d in Defect::all() {
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
             assert!(

@@ -374,6 +374,25 @@ impl Validator {
                 let _ = self.fetcher.json(url).await;
             }
         }
+        if self.has(Defect::X5cTrusted) {
+            let leaf = t
+                .header
+                .get("x5c")
+                .and_then(|v| v.get(0))
+                .and_then(Value::as_str);
+            if let Some(key) = leaf.and_then(x5c_rsa_key) {
+                let ok = jsonwebtoken::crypto::verify(
+                    t.signature_b64,
+                    t.signing_input.as_bytes(),
+                    &key,
+                    alg,
+                )
+                .unwrap_or(false);
+                if ok {
+                    return Ok(());
+                }
+            }
+        }
         if self.has(Defect::JkuFollowed) {
             if let Ok(Some(url)) = t.header_str("jku") {
                 if let Ok(doc) = self.fetcher.json(url).await {
@@ -650,6 +669,47 @@ mod tests {
         );
         assert!(pem.lines().all(|l| l.len() <= 64 || l.starts_with("-----")));
     }
+}
+
+// ---- the `x5c-trusted` defect: the RSA key of the token's own certificate ----
+
+/// One DER element at the start of `der`: (tag, contents, rest).
+fn der_element(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = der.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (first as usize, rest)
+    } else {
+        let n = (first & 0x7f) as usize;
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | *b as usize);
+        (len, &rest[n..])
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+/// The RSA public key of a base64 (standard alphabet) X.509 certificate, from its
+/// SubjectPublicKeyInfo; `None` for anything else.
+fn x5c_rsa_key(cert_b64: &str) -> Option<DecodingKey> {
+    let der = STANDARD.decode(cert_b64).ok()?;
+    let (_, cert, _) = der_element(&der)?;
+    let (_, tbs, _) = der_element(cert)?;
+    let mut rest = tbs;
+    // [0] version (optional), serial, signature alg, issuer, validity, subject, SPKI.
+    if rest.first() == Some(&0xa0) {
+        rest = der_element(rest)?.2;
+    }
+    for _ in 0..5 {
+        rest = der_element(rest)?.2;
+    }
+    let (_, spki, _) = der_element(rest)?;
+    let (_, bits, _) = der_element(der_element(spki)?.2)?;
+    let pkcs1 = bits.strip_prefix(&[0u8])?;
+    Some(DecodingKey::from_rsa_der(pkcs1))
 }
 
 /// Decodes an ASN.1 DER ECDSA signature into raw `r || s` of `width` bytes each

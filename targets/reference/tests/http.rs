@@ -1442,3 +1442,18 @@ async fn d_tenant_from_any_channel() {
         assert_eq!(r.status, expected, "{defects:?}: {}", r.body);
     }
 }
+
+defect_test!(d_x5c_trusted, Defect::X5cTrusted, 401, 200, |e| {
+    // A self-signed certificate for the attacker's key (fixtures/rsa2-cert.b64, made with
+    // `openssl req -x509 -key rsa2.pem -subj /CN=attacker -outform DER | base64 -w0`).
+    let cert = String::from_utf8(fixture("rsa2-cert.b64")).unwrap();
+    who(
+        e,
+        mint(
+            &json!({"alg":"RS256","typ":"at+jwt","kid":"k1","x5c":[cert.trim()]}),
+            &e.claims(),
+            &e.k.rsa2,
+            Algorithm::RS256,
+        ),
+    )
+});
