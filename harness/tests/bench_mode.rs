@@ -241,3 +241,41 @@ fn raw_get_measures_a_static_target() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The load mode launches a validator in another language (the Node `jose` adapter) under
+/// the same contract, and judges it per mix like the reference.
+#[test]
+fn bench_drives_the_node_adapter() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let server = root.join("targets/node-jose/server.js");
+    assert!(
+        root.join("targets/node-jose/node_modules/jose").exists(),
+        "run `npm ci` in targets/node-jose (the .ci/run script does)"
+    );
+    let dir = scratch("node");
+    let json = dir.join("node.json");
+    let cmd = format!("node {}", server.display());
+    let o = byoid(&[
+        "bench",
+        "--target-cmd",
+        &cmd,
+        "--requests",
+        "600",
+        "--connections",
+        "4",
+        "--pool",
+        "16",
+        "--mix",
+        "genuine=1,expired=1,unknown-tenant=1",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let r = read_json(&json);
+    assert_eq!(r["total"]["errors"], 0, "{r:#}");
+    assert_eq!(mix(&r, "genuine")["statuses"]["200"], 200, "{r:#}");
+    assert_eq!(mix(&r, "expired")["statuses"]["401"], 200, "{r:#}");
+    assert_eq!(mix(&r, "unknown-tenant")["statuses"]["401"], 200, "{r:#}");
+    assert!(mix(&r, "genuine")["rps"].as_f64().unwrap() > 0.0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

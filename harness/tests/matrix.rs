@@ -62,9 +62,9 @@ async fn every_case_earns_its_place_and_every_defect_is_caught() {
             }
         }
     }
-    let mut matrix = String::from("defect                        cases failed\n");
+    let mut matrix = format!("{:<34} cases failed\n", "defect");
     for (d, n) in &catches {
-        matrix.push_str(&format!("{d:<30}{n}\n"));
+        matrix.push_str(&format!("{d:<34} {n}\n"));
     }
     println!("{matrix}");
     let uncaught_defects: Vec<&&str> = catches
