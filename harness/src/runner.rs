@@ -288,6 +288,16 @@ pub async fn run_case(world: &World, addr: &str, case: &Case, timeout: Duration)
             vec!["no tenant was made for this case".into()],
         );
     };
+    if case.tenant.metadata_over_http && !world.settings.tls {
+        return base_result(
+            case,
+            Verdict::Skip,
+            vec![
+                "needs an HTTPS run (`--tls`): only then does the manifest require HTTPS metadata"
+                    .into(),
+            ],
+        );
+    }
     let before = tenants.own.traffic();
     let case_started = Instant::now();
     let cache_window = Duration::from_secs(world.settings.jwks_cache_seconds.max(1));

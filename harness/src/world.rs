@@ -211,6 +211,9 @@ impl World {
             if own_ring {
                 spec = spec.pooled_keys();
             }
+            if case.tenant.metadata_over_http && world.settings.tls {
+                spec = spec.plain_http();
+            }
             let spec = spec.roles(case.tenant.roles.clone()).quirks(quirks.clone());
             let own = world.idp.add_tenant(spec)?;
             if let Some(f) = &case.tenant.faults {

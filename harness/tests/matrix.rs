@@ -18,15 +18,48 @@ async fn run(defects: Vec<String>) -> byoid::report::Report {
         .expect("the run completes")
 }
 
+/// The cases only an HTTPS run can judge (`metadata_over_http`), run with `--tls`.
+async fn run_tls(defects: Vec<String>, ids: &[String]) -> Vec<byoid::runner::CaseResult> {
+    if ids.is_empty() {
+        // No filter would mean the whole catalog.
+        return Vec::new();
+    }
+    let opts = ScenarioOptions {
+        target: TargetSpec::Builtin { defects },
+        tls: true,
+        filters: ids.to_vec(),
+        ..ScenarioOptions::default()
+    };
+    byoid::run_scenarios(&opts)
+        .await
+        .expect("the TLS run completes")
+        .cases
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_case_earns_its_place_and_every_defect_is_caught() {
     let clean = run(Vec::new()).await;
+    // Skipped without --tls, judged by the TLS phase below.
+    let tls_only: Vec<String> = clean
+        .cases
+        .iter()
+        .filter(|c| c.verdict == Verdict::Skip)
+        .map(|c| c.id.clone())
+        .collect();
+    let clean_tls = run_tls(Vec::new(), &tls_only).await;
     let not_passing: Vec<String> = clean
         .cases
         .iter()
+        .filter(|c| c.verdict != Verdict::Skip)
+        .chain(&clean_tls)
         .filter(|c| !matches!(c.verdict, Verdict::Pass))
         .map(|c| format!("{} ({:?}): {:?}", c.id, c.verdict, c.reasons))
         .collect();
+    assert_eq!(
+        clean_tls.len(),
+        tls_only.len(),
+        "the TLS phase runs the skipped cases"
+    );
     assert!(
         not_passing.is_empty(),
         "the clean reference must pass every case:\n{}",
@@ -47,10 +80,17 @@ async fn every_case_earns_its_place_and_every_defect_is_caught() {
     // loaded machine would blur them.
     for pair in defects.chunks(1) {
         let runs = futures_join(pair.iter().map(|d| run(vec![d.to_string()])).collect()).await;
-        for (d, report) in pair.iter().zip(runs) {
+        let tls_runs = futures_join(
+            pair.iter()
+                .map(|d| run_tls(vec![d.to_string()], &tls_only))
+                .collect(),
+        )
+        .await;
+        for ((d, report), tls_report) in pair.iter().zip(runs).zip(tls_runs) {
             let failed: Vec<&str> = report
                 .cases
                 .iter()
+                .chain(&tls_report)
                 .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Warn | Verdict::Error))
                 .map(|c| c.id.as_str())
                 .collect();

@@ -346,11 +346,12 @@ impl MockIdp {
         std_listener.set_nonblocking(true).map_err(bind_err)?;
         let listener = tokio::net::TcpListener::from_std(std_listener).map_err(bind_err)?;
         let local = listener.local_addr().map_err(bind_err)?;
-        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let tls = self.tls.as_ref().filter(|_| !spec.plain_http);
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let sibling = Arc::new(self.shared.sibling(format!("{scheme}://{local}")));
         let tenant = sibling.add_tenant(spec)?;
         self.shared.adopt(&tenant)?;
-        let acceptor = self.tls.as_ref().map(|t| &t.acceptor);
+        let acceptor = tls.map(|t| &t.acceptor);
         let task = spawn_server(listener, sibling, acceptor).map_err(bind_err)?;
         self.own_listeners
             .lock()

@@ -32,6 +32,7 @@ pub struct TenantSpec {
     pub(crate) quirks: Quirks,
     pub(crate) clients: Vec<Client>,
     pub(crate) own_listener: bool,
+    pub(crate) plain_http: bool,
 }
 
 impl TenantSpec {
@@ -47,6 +48,7 @@ impl TenantSpec {
             quirks: Quirks::default(),
             clients: Vec::new(),
             own_listener: false,
+            plain_http: false,
         }
     }
     /// The slug.
@@ -117,6 +119,25 @@ impl TenantSpec {
     /// Whether [`TenantSpec::own_listener`] was asked for.
     pub fn has_own_listener(&self) -> bool {
         self.own_listener
+    }
+    /// An own listener (implied) that serves plain `http://` even when the IdP runs
+    /// with [`crate::MockIdpBuilder::tls`]: the "metadata over HTTP where HTTPS is
+    /// required" case.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), mock_idp::Error> {
+    /// use mock_idp::{Flavor, MockIdp, TenantSpec};
+    /// let idp = MockIdp::builder().tls().start().await?;
+    /// let t = idp.add_tenant(TenantSpec::new("plain", Flavor::Generic).plain_http())?;
+    /// assert!(t.discovery_url().starts_with("http://"));
+    /// assert!(idp.uri().starts_with("https://"));
+    /// # Ok(()) }
+    /// ```
+    pub fn plain_http(mut self) -> Self {
+        self.own_listener = true;
+        self.plain_http = true;
+        self
     }
 }
 

@@ -169,6 +169,11 @@ pub struct TenantSpec {
     /// Give the tenant a key ring of its own (implied by rotation steps and key quirks).
     #[serde(default)]
     pub own_keys: bool,
+    /// The tenant's IdP serves plain `http://` (a listener of its own) while the run
+    /// serves HTTPS and the manifest requires HTTPS metadata. Only meaningful with
+    /// `--tls`: without it the case is skipped.
+    #[serde(default)]
+    pub metadata_over_http: bool,
 }
 
 /// How the token is made.

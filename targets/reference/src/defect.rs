@@ -133,6 +133,8 @@ defects! {
         "an Entra token's `tid` is not compared with the tenant in its `iss`, so authorization keyed on `tid` can see another tenant than the one authenticated",
     TenantFromAnyChannel = "tenant-from-any-channel":
         "the tenant comes from whichever channel names one first (a `Host` subdomain, an `X-Tenant-Slug` header, then the configured source), so a client picks its tenant by adding a header (middleware where a gateway header, a subdomain and a route parameter all feed one tenant context)",
+    HttpsMetadataNotEnforced = "https-metadata-not-enforced":
+        "`require_https_metadata` is ignored, so discovery and keys are fetched over plain HTTP where anyone on the path can swap them (RequireHttpsMetadata=false left over from development)",
     BearerTokenUnquoted = "bearer-token-unquoted":
         "surrounding double quotes are stripped from the bearer token (framework helpers that unquote header values), so `Bearer \"<token>\"` is accepted although `\"` is not b64token syntax (RFC 6750 section 2.1)",
 }
@@ -218,7 +220,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_are_kebab_case() {
-        assert_eq!(Defect::all().len(), 51);
+        assert_eq!(Defect::all().len(), 52);
         for d in Defect::all() {
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
             assert!(

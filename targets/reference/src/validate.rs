@@ -121,7 +121,8 @@ impl Validator {
     pub fn new(config: Config) -> Self {
         let fetcher = Fetcher {
             client: build_client(&config),
-            require_https: config.manifest.require_https_metadata,
+            require_https: config.manifest.require_https_metadata
+                && !config.defects.contains(Defect::HttpsMetadataNotEnforced),
             timeout: config.fetch_timeout,
             ttl: Duration::from_secs(config.manifest.jwks_cache_seconds),
             cooldown: config.unknown_kid_cooldown,

@@ -1457,3 +1457,17 @@ defect_test!(d_x5c_trusted, Defect::X5cTrusted, 401, 200, |e| {
         ),
     )
 });
+
+#[tokio::test]
+async fn d_https_metadata_not_enforced() {
+    // The test IdP is plain HTTP; the manifest requires HTTPS metadata.
+    let require_https = |m: &mut Value, _: &Idp| m["require_https_metadata"] = json!(true);
+    for (defects, expected, fetched) in [
+        (vec![], 401, false),
+        (vec![Defect::HttpsMetadataNotEnforced], 200, true),
+    ] {
+        let e = env_with(&defects, require_https).await;
+        assert_eq!(e.whoami(&e.genuine()).await.status, expected, "{defects:?}");
+        assert_eq!(e.idp.total_hits() > 0, fetched, "{defects:?}");
+    }
+}
