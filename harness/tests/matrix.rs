@@ -19,7 +19,7 @@ async fn run(defects: Vec<String>) -> byoid::report::Report {
 }
 
 /// The cases only an HTTPS run can judge (`metadata_over_http`), run with `--tls`.
-async fn run_tls(defects: Vec<String>, ids: &[String]) -> Vec<byoid::runner::CaseResult> {
+async fn run_tls(defects: Vec<String>, ids: Vec<String>) -> Vec<byoid::runner::CaseResult> {
     if ids.is_empty() {
         // No filter would mean the whole catalog.
         return Vec::new();
@@ -27,7 +27,7 @@ async fn run_tls(defects: Vec<String>, ids: &[String]) -> Vec<byoid::runner::Cas
     let opts = ScenarioOptions {
         target: TargetSpec::Builtin { defects },
         tls: true,
-        filters: ids.to_vec(),
+        filters: ids,
         ..ScenarioOptions::default()
     };
     byoid::run_scenarios(&opts)
@@ -46,7 +46,7 @@ async fn every_case_earns_its_place_and_every_defect_is_caught() {
         .filter(|c| c.verdict == Verdict::Skip)
         .map(|c| c.id.clone())
         .collect();
-    let clean_tls = run_tls(Vec::new(), &tls_only).await;
+    let clean_tls = run_tls(Vec::new(), tls_only.clone()).await;
     let not_passing: Vec<String> = clean
         .cases
         .iter()
@@ -82,7 +82,7 @@ async fn every_case_earns_its_place_and_every_defect_is_caught() {
         let runs = futures_join(pair.iter().map(|d| run(vec![d.to_string()])).collect()).await;
         let tls_runs = futures_join(
             pair.iter()
-                .map(|d| run_tls(vec![d.to_string()], &tls_only))
+                .map(|d| run_tls(vec![d.to_string()], tls_only.clone()))
                 .collect(),
         )
         .await;
