@@ -11,7 +11,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Kinds of failed exchanges, in report order.
@@ -531,20 +531,18 @@ async fn exchange(s: &mut TcpStream, req: &[u8], buf: &mut Vec<u8>) -> Result<(u
             }
         }
         let (status, keep, head_len, framing) = head.expect("set above");
-        let complete = match framing {
-            Framing::Length(len) => buf.len() >= head_len + len,
-            Framing::Chunked => chunked_end(&buf[head_len..])?.is_some(),
-            Framing::Close => false,
-        };
-        if complete {
-            // One answer per request and no pipelining: the socket now holds nothing more
-            // until the next request is sent. Forget tokio's cached "readable" so the next
-            // read waits for the kernel's event instead of first making a read(2) that can
-            // only say EAGAIN (one syscall per request; wrk makes none).
-            let _ = s.try_io(Interest::READABLE, || {
-                Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
-            });
-            return Ok((status, keep));
+        match framing {
+            Framing::Length(len) => {
+                if buf.len() >= head_len + len {
+                    return Ok((status, keep));
+                }
+            }
+            Framing::Chunked => {
+                if chunked_end(&buf[head_len..])?.is_some() {
+                    return Ok((status, keep));
+                }
+            }
+            Framing::Close => {}
         }
     }
 }
