@@ -102,6 +102,27 @@ impl Default for ScenarioOptions {
     }
 }
 
+impl ScenarioOptions {
+    /// The defaults against the built-in reference validator with `defects` planted.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), byoid::HarnessError> {
+    /// let opts = byoid::ScenarioOptions {
+    ///     filters: vec!["rfc8725/3.1".into()],
+    ///     ..byoid::ScenarioOptions::builtin(vec!["alg-from-header".into()])
+    /// };
+    /// let report = byoid::run_scenarios(&opts).await?;
+    /// assert!(report.summary.fail > 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn builtin(defects: Vec<String>) -> Self {
+        ScenarioOptions {
+            target: TargetSpec::Builtin { defects },
+            ..ScenarioOptions::default()
+        }
+    }
+}
+
 /// Why a run could not produce verdicts.
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {

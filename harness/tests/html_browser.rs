@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use byoid::report::{html, Report};
 use byoid::runner::Verdict;
-use byoid::target::TargetSpec;
 use byoid::ScenarioOptions;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -23,9 +22,8 @@ const DEFECT: &str = "alg-from-header";
 
 async fn run(defects: Vec<String>) -> Report {
     let opts = ScenarioOptions {
-        target: TargetSpec::Builtin { defects },
         filters: vec![SECTION.into()],
-        ..ScenarioOptions::default()
+        ..ScenarioOptions::builtin(defects)
     };
     byoid::run_scenarios(&opts)
         .await

@@ -5,15 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use byoid::runner::Verdict;
-use byoid::target::TargetSpec;
 use byoid::ScenarioOptions;
 
 async fn run(defects: Vec<String>) -> byoid::report::Report {
-    let opts = ScenarioOptions {
-        target: TargetSpec::Builtin { defects },
-        ..ScenarioOptions::default()
-    };
-    byoid::run_scenarios(&opts)
+    byoid::run_scenarios(&ScenarioOptions::builtin(defects))
         .await
         .expect("the run completes")
 }
@@ -25,10 +20,9 @@ async fn run_tls(defects: Vec<String>, ids: Vec<String>) -> Vec<byoid::runner::C
         return Vec::new();
     }
     let opts = ScenarioOptions {
-        target: TargetSpec::Builtin { defects },
         tls: true,
         filters: ids,
-        ..ScenarioOptions::default()
+        ..ScenarioOptions::builtin(defects)
     };
     byoid::run_scenarios(&opts)
         .await

@@ -18,7 +18,6 @@ use byoid::judge::{Challenge, Observed};
 use byoid::report::console::{self, Color};
 use byoid::report::{Report, RunInfo};
 use byoid::runner::{CaseResult, Control, Evidence, Verdict};
-use byoid::target::TargetSpec;
 use byoid::ScenarioOptions;
 use mock_idp::Flavor;
 use serde_json::json;
@@ -86,11 +85,7 @@ fn verdict_text(name: &str, report: &Report) -> String {
 }
 
 async fn run(defects: Vec<String>) -> Report {
-    let opts = ScenarioOptions {
-        target: TargetSpec::Builtin { defects },
-        ..ScenarioOptions::default()
-    };
-    byoid::run_scenarios(&opts)
+    byoid::run_scenarios(&ScenarioOptions::builtin(defects))
         .await
         .expect("the run completes")
 }
