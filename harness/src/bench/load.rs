@@ -508,7 +508,6 @@ enum Framing {
 async fn exchange(s: &mut TcpStream, req: &[u8], buf: &mut Vec<u8>) -> Result<(u16, bool), usize> {
     s.write_all(req).await.map_err(|_| E_WRITE)?;
     buf.clear();
-    let mut head: Option<(u16, bool, usize, Framing)> = None;
     loop {
         if buf.capacity() - buf.len() < 8 * 1024 {
             if buf.len() >= MAX_RESPONSE {
@@ -517,34 +516,27 @@ async fn exchange(s: &mut TcpStream, req: &[u8], buf: &mut Vec<u8>) -> Result<(u
             buf.reserve(buf.capacity().max(16 * 1024));
         }
         let n = s.read_buf(buf).await.map_err(|_| E_CLOSED)?;
+        if let Some(answer) = answer_complete(buf, n == 0)? {
+            return Ok(answer);
+        }
         if n == 0 {
-            // End of stream: complete only for a close-delimited body.
-            return match head {
-                Some((status, _, _, Framing::Close)) => Ok((status, false)),
-                _ => Err(E_CLOSED),
-            };
-        }
-        if head.is_none() {
-            match parse_head(buf)? {
-                Some(h) => head = Some(h),
-                None => continue,
-            }
-        }
-        let (status, keep, head_len, framing) = head.expect("set above");
-        match framing {
-            Framing::Length(len) => {
-                if buf.len() >= head_len + len {
-                    return Ok((status, keep));
-                }
-            }
-            Framing::Chunked => {
-                if chunked_end(&buf[head_len..])?.is_some() {
-                    return Ok((status, keep));
-                }
-            }
-            Framing::Close => {}
+            return Err(E_CLOSED);
         }
     }
+}
+
+/// Whether `buf` holds a whole answer; `closed` when the peer has ended the stream (which
+/// completes only a close-delimited body). Returns (status, keep-alive).
+fn answer_complete(buf: &[u8], closed: bool) -> Result<Option<(u16, bool)>, usize> {
+    let Some((status, keep, head_len, framing)) = parse_head(buf)? else {
+        return Ok(None);
+    };
+    let complete = match framing {
+        Framing::Length(len) => buf.len() >= head_len + len,
+        Framing::Chunked => chunked_end(&buf[head_len..])?.is_some(),
+        Framing::Close => closed,
+    };
+    Ok(complete.then_some((status, keep && !closed)))
 }
 
 /// Parses the status line and headers once they are complete.
