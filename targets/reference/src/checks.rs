@@ -385,6 +385,25 @@ mod tests {
             _ => panic!("not an object"),
         }
     }
+
+    #[test]
+    fn tid_must_name_the_issuers_tenant() {
+        let t = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        let v2 = format!("https://login.microsoftonline.com/{t}/v2.0");
+        let v1 = format!("https://sts.windows.net/{t}/");
+        for iss in [&v2, &v1] {
+            assert_eq!(check_tid(&obj(json!({"iss": iss, "tid": t}))), Ok(()));
+            assert!(check_tid(&obj(json!({"iss": iss, "tid": "other"}))).is_err());
+            assert!(check_tid(&obj(json!({"iss": iss, "tid": ""}))).is_err());
+            assert!(check_tid(&obj(json!({"iss": iss, "tid": 1}))).is_err());
+        }
+        // The host is not a tenant segment, and a substring is not a segment.
+        assert!(check_tid(&obj(json!({"iss": v2, "tid": "login.microsoftonline.com"}))).is_err());
+        assert!(check_tid(&obj(json!({"iss": v2, "tid": &t[..8]}))).is_err());
+        // No tid (Okta, Auth0, generic), or no string iss (the issuer check refuses it): pass.
+        assert_eq!(check_tid(&obj(json!({"iss": "https://x.okta.com/oauth2/default"}))), Ok(()));
+        assert_eq!(check_tid(&obj(json!({"tid": t}))), Ok(()));
+    }
     fn none() -> DefectSet {
         DefectSet::new()
     }
