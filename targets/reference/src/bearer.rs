@@ -51,6 +51,23 @@ pub fn parse_authorization_with(
     value: &[u8],
     defects: &DefectSet,
 ) -> Result<Option<String>, AuthError> {
+    if defects.contains(Defect::BearerSplitOnSpace) {
+        let mut parts = value.split(|&b| b == b' ');
+        let scheme = parts.next().unwrap_or_default();
+        if !scheme.eq_ignore_ascii_case(b"bearer") {
+            return Ok(None);
+        }
+        let Some(token) = parts.next() else {
+            return Err(AuthError::leaked(
+                "IndexError: list index out of range".into(),
+            ));
+        };
+        return match std::str::from_utf8(token) {
+            Ok("") => Err(AuthError::invalid_token("empty bearer token")),
+            Ok(t) if is_b64token(t) => Ok(Some(t.to_owned())),
+            _ => Err(AuthError::invalid_token("malformed bearer token")),
+        };
+    }
     let (scheme, rest) = match value.iter().position(|&b| b == b' ') {
         Some(i) => (&value[..i], &value[i..]),
         None => (value, &value[value.len()..]),
@@ -143,7 +160,7 @@ pub fn extract(
         return nonempty(q).map(Some);
     }
     if let Some(b) = from_body.into_iter().next() {
-        if method != Method::POST {
+        if method != Method::POST && !defects.contains(Defect::BodyTokenOnGet) {
             return Err(AuthError::invalid_request(
                 "a form-body token requires POST",
             ));

@@ -113,6 +113,9 @@ pub fn check_typ(typ: Option<&str>, require_at_jwt: bool, defects: &DefectSet) -
         };
     }
     let lower = typ.to_ascii_lowercase();
+    if defects.contains(Defect::TypMediaPrefixRefused) && lower.starts_with("application/") {
+        return Err("typ is not an access token type");
+    }
     let media = lower.strip_prefix("application/").unwrap_or(&lower);
     match media {
         "at+jwt" => Ok(()),
@@ -188,6 +191,9 @@ pub fn check_aud(
     }
 }
 
+/// The age limit planted by `iat-max-age`.
+pub const IAT_MAX_AGE_SECONDS: f64 = 3600.0;
+
 /// Extra skew planted by `day-of-skew`.
 pub const DAY_OF_SKEW: u64 = 86_400;
 
@@ -243,6 +249,9 @@ pub fn check_times(
             let iat = n.as_f64().ok_or("iat is not a number")?;
             if iat > now + skew {
                 return Err("token issued in the future");
+            }
+            if defects.contains(Defect::IatMaxAge) && iat < now - IAT_MAX_AGE_SECONDS {
+                return Err("token too old");
             }
         }
         Some(_) => return Err("iat is not a number"),
@@ -302,9 +311,21 @@ pub fn check_client(
     allowed: &[String],
     defects: &DefectSet,
 ) -> CheckResult {
-    if allowed.is_empty() || defects.contains(Defect::ClientAllowListIgnored) {
+    if defects.contains(Defect::ClientAllowListIgnored) {
         return Ok(());
     }
+    if allowed.is_empty() {
+        return if defects.contains(Defect::EmptyAllowListDeniesAll) {
+            Err("client not allowed")
+        } else {
+            Ok(())
+        };
+    }
+    let allowed = if defects.contains(Defect::FirstClientIdOnly) {
+        &allowed[..1]
+    } else {
+        allowed
+    };
     match client_id(claims)? {
         Some(id) if allowed.iter().any(|a| a == id) => Ok(()),
         Some(_) => Err("client not allowed"),
@@ -401,7 +422,10 @@ mod tests {
         assert!(check_tid(&obj(json!({"iss": v2, "tid": "login.microsoftonline.com"}))).is_err());
         assert!(check_tid(&obj(json!({"iss": v2, "tid": &t[..8]}))).is_err());
         // No tid (Okta, Auth0, generic), or no string iss (the issuer check refuses it): pass.
-        assert_eq!(check_tid(&obj(json!({"iss": "https://x.okta.com/oauth2/default"}))), Ok(()));
+        assert_eq!(
+            check_tid(&obj(json!({"iss": "https://x.okta.com/oauth2/default"}))),
+            Ok(())
+        );
         assert_eq!(check_tid(&obj(json!({"tid": t}))), Ok(()));
     }
     fn none() -> DefectSet {

@@ -135,6 +135,24 @@ defects! {
         "the tenant comes from whichever channel names one first (a `Host` subdomain, an `X-Tenant-Slug` header, then the configured source), so a client picks its tenant by adding a header (middleware where a gateway header, a subdomain and a route parameter all feed one tenant context)",
     HttpsMetadataNotEnforced = "https-metadata-not-enforced":
         "`require_https_metadata` is ignored, so discovery and keys are fetched over plain HTTP where anyone on the path can swap them (RequireHttpsMetadata=false left over from development)",
+    IatMaxAge = "iat-max-age":
+        "a token whose `iat` is more than an hour old is refused although `exp` is still ahead (a max-age rule meant for `auth_time` applied to access tokens; long-lived tokens break)",
+    FirstClientIdOnly = "first-client-id-only":
+        "only the first entry of `allowed_client_ids` is compared (a single configured client id string where the manifest gives a list)",
+    EmptyAllowListDeniesAll = "empty-allow-list-denies-all":
+        "an empty `allowed_client_ids` refuses every client instead of meaning \"no client check\" (`any()` over an empty list)",
+    ExpOverflowCrashes = "exp-overflow-crashes":
+        "an `exp` beyond year 9999 overflows the date conversion and the exception becomes a 500 with its text (`datetime.fromtimestamp` and friends)",
+    MissingIatCrashes = "missing-iat-crashes":
+        "a token without `iat` throws when the claim is read unconditionally, and the exception becomes a 500 (`claims[\"iat\"]` without a default)",
+    TypMediaPrefixRefused = "typ-media-prefix-refused":
+        "`typ: application/at+jwt` is refused: only the short `at+jwt` (any case) is compared, although RFC 7515 section 4.1.9 allows the `application/` prefix",
+    BearerSplitOnSpace = "bearer-split-on-space":
+        "the token is taken as `value.split(' ')[1]`: two spaces give an empty token, and `Bearer` alone throws (a 500 with its text)",
+    SmallHeaderLimit = "small-header-limit":
+        "requests whose `Authorization` header exceeds 4 KiB get 431 (a header limit below real tokens with large group or role claims)",
+    BodyTokenOnGet = "body-token-on-get":
+        "a form-body `access_token` is accepted on GET (the framework parses form bodies whatever the method; RFC 6750 section 2.2 allows the body method for POST only)",
     BearerTokenUnquoted = "bearer-token-unquoted":
         "surrounding double quotes are stripped from the bearer token (framework helpers that unquote header values), so `Bearer \"<token>\"` is accepted although `\"` is not b64token syntax (RFC 6750 section 2.1)",
 }
@@ -220,7 +238,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_are_kebab_case() {
-        assert_eq!(Defect::all().len(), 52);
+        assert_eq!(Defect::all().len(), 61);
         for d in Defect::all() {
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
             assert!(

@@ -290,6 +290,15 @@ where
         }
         Target::Api(route, slug) => (route, slug),
     };
+    if v.config.defects.contains(Defect::SmallHeaderLimit)
+        && req
+            .headers()
+            .get_all(header::AUTHORIZATION)
+            .iter()
+            .any(|h| h.len() > 4096)
+    {
+        return StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE.into_response();
+    }
     let debug = v.config.debug;
     match authorize(v, route, slug, req).await {
         Ok(verified) => (

@@ -474,6 +474,20 @@ impl Validator {
     ) -> Result<Map<String, Value>, AuthError> {
         let d = &self.config.defects;
         let m = &self.config.manifest;
+        // Defects that crash on claim values a careless reader does not expect.
+        if self.has(Defect::ExpOverflowCrashes)
+            && claims
+                .get("exp")
+                .and_then(Value::as_f64)
+                .is_some_and(|e| e > 253_402_300_799.0)
+        {
+            return Err(AuthError::leaked(
+                "OverflowError: timestamp out of range for platform time_t".into(),
+            ));
+        }
+        if self.has(Defect::MissingIatCrashes) && !claims.contains_key("iat") {
+            return Err(AuthError::leaked("KeyError: 'iat'".into()));
+        }
         if let Some(iss) = expected_iss {
             checks::check_iss(&claims, iss, d).map_err(AuthError::invalid_token)?;
         }

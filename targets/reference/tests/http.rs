@@ -1471,3 +1471,105 @@ async fn d_https_metadata_not_enforced() {
         assert_eq!(e.idp.total_hits() > 0, fetched, "{defects:?}");
     }
 }
+
+// Defects that earned the formerly pending cases their place.
+
+defect_test!(d_iat_max_age, Defect::IatMaxAge, 200, 401, |e| who(
+    e,
+    e.token_with(|_, c| c["iat"] = json!(now() - 86_400))
+));
+defect_test!(
+    d_empty_allow_list_denies_all,
+    Defect::EmptyAllowListDeniesAll,
+    200,
+    401,
+    |e| e.get("/api/whoami", "fabrikam").bearer_auth(mint(
+        &e.header(),
+        &e.claims_for("fabrikam"),
+        &e.k.rsa1,
+        Algorithm::RS256
+    ))
+);
+defect_test!(
+    d_exp_overflow_crashes,
+    Defect::ExpOverflowCrashes,
+    200,
+    500,
+    |e| who(
+        e,
+        e.token_with(|_, c| c["exp"] = json!(99_999_999_999_999i64))
+    )
+);
+defect_test!(
+    d_missing_iat_crashes,
+    Defect::MissingIatCrashes,
+    200,
+    500,
+    |e| who(
+        e,
+        e.token_with(|_, c| {
+            c.as_object_mut().unwrap().remove("iat");
+        })
+    )
+);
+defect_test!(
+    d_typ_media_prefix_refused,
+    Defect::TypMediaPrefixRefused,
+    200,
+    401,
+    |e| who(
+        e,
+        e.token_with(|h, _| h["typ"] = json!("application/at+jwt"))
+    )
+);
+defect_test!(
+    d_bearer_split_on_space,
+    Defect::BearerSplitOnSpace,
+    200,
+    401,
+    |e| e
+        .get("/api/whoami", "contoso")
+        .header("Authorization", format!("Bearer  {}", e.genuine()))
+);
+defect_test!(
+    d_small_header_limit,
+    Defect::SmallHeaderLimit,
+    200,
+    431,
+    |e| who(e, e.token_with(|_, c| c["pad"] = json!("p".repeat(5000))))
+);
+defect_test!(d_body_token_on_get, Defect::BodyTokenOnGet, 400, 200, |e| e
+    .client
+    .get(format!("{}/api/whoami", e.url))
+    .header("X-Tenant-Slug", "contoso")
+    .header("Content-Type", "application/x-www-form-urlencoded")
+    .body(format!("access_token={}", e.genuine())));
+
+#[tokio::test]
+async fn d_first_client_id_only() {
+    let two_clients = |m: &mut Value, _: &Idp| {
+        m["tenants"][0]["allowed_client_ids"] = json!(["someone-else", "contoso-daemon"]);
+    };
+    for (defects, expected) in [(vec![], 200), (vec![Defect::FirstClientIdOnly], 401)] {
+        let e = env_with(&defects, two_clients).await;
+        assert_eq!(e.whoami(&e.genuine()).await.status, expected, "{defects:?}");
+    }
+}
+
+#[tokio::test]
+async fn bearer_split_on_space_throws_on_a_bare_scheme() {
+    let e = env(&[Defect::BearerSplitOnSpace]).await;
+    let r = send(
+        e.get("/api/whoami", "contoso")
+            .header("Authorization", "Bearer"),
+    )
+    .await;
+    assert_eq!(r.status, 500, "{}", r.body);
+    let e = env(&[]).await;
+    let r = send(
+        e.get("/api/whoami", "contoso")
+            .header("Authorization", "Bearer"),
+    )
+    .await;
+    assert_invalid_token(&r);
+}
