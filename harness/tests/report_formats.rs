@@ -1,124 +1,12 @@
 //! The report renderers: JUnit, Markdown, HTML (single run and matrix) and the run diff.
 
+mod common;
+
 use std::path::PathBuf;
-use std::time::Duration;
 
-use byoid::catalog::{Level, Outcome};
-use byoid::client::Outgoing;
-use byoid::judge::{Challenge, Observed};
-use byoid::report::{diff, html, junit, markdown, Report, RunInfo};
-use byoid::runner::{CaseResult, Control, Evidence, Verdict};
-use mock_idp::Flavor;
+use byoid::report::{diff, html, junit, markdown};
+use common::{sample, Sample};
 use serde_json::json;
-
-const EVIL: &str =
-    r#"<script>alert("x")</script> 'quoted' "double" & <img src="https://evil.example/x.png">"#;
-
-fn case(id: &str, section: &str, level: Level, verdict: Verdict) -> CaseResult {
-    let bad = !matches!(verdict, Verdict::Pass | Verdict::Acceptable | Verdict::Skip);
-    CaseResult {
-        id: id.to_string(),
-        section: section.to_string(),
-        section_title: format!("Title of {section}"),
-        title: format!("title of {id}"),
-        requirement: "the validator MUST reject it".to_string(),
-        refs: vec![format!("{section} ¶2")],
-        level,
-        tags: vec!["alg".to_string(), "entra".to_string()],
-        flavor: Flavor::Okta,
-        verdict,
-        expected: "401 invalid_token".to_string(),
-        observed: bad.then(|| Observed {
-            outcome: Some(Outcome::Ok),
-            status: Some(200),
-            challenges: vec![Challenge {
-                scheme: "Bearer".into(),
-                params: vec![("error".into(), EVIL.into(), true)],
-            }],
-            body: EVIL.to_string(),
-            failure: None,
-        }),
-        reasons: if bad {
-            vec![format!("got 200; body {EVIL}")]
-        } else {
-            Vec::new()
-        },
-        evidence: Some(Evidence {
-            request: Outgoing {
-                method: "GET".into(),
-                path: "/protected?x=\"</pre><script>alert(1)</script>".into(),
-                headers: vec![
-                    ("Authorization".into(), "Bearer eyJ…".into()),
-                    ("X-Evil".into(), EVIL.into()),
-                ],
-                body: String::new(),
-            },
-            token: json!({"header": {"alg": "none", "kid": EVIL}, "claims": {"sub": "</details><script>alert('t')</script>"}}),
-        }),
-        duration: Duration::from_millis(7),
-    }
-}
-
-fn sample() -> Report {
-    let cases = vec![
-        case(
-            "rfc8725/3.1/alg-none/okta",
-            "rfc8725/3.1",
-            Level::Must,
-            Verdict::Fail,
-        ),
-        case(
-            "rfc8725/3.1/alg-hs256/okta",
-            "rfc8725/3.1",
-            Level::Must,
-            Verdict::Pass,
-        ),
-        case(
-            "rfc6750/3/realm/okta",
-            "rfc6750/3",
-            Level::Should,
-            Verdict::Warn,
-        ),
-        case(
-            "rfc6750/3/error-uri/okta",
-            "rfc6750/3",
-            Level::May,
-            Verdict::Acceptable,
-        ),
-        case(
-            "rfc9068/4/typ/okta",
-            "rfc9068/4",
-            Level::Must,
-            Verdict::Untestable,
-        ),
-        case(
-            "rfc9068/4/skipped/okta",
-            "rfc9068/4",
-            Level::Must,
-            Verdict::Skip,
-        ),
-        case(
-            "rfc9068/2.2/hang/okta",
-            "rfc9068/2.2",
-            Level::Must,
-            Verdict::Error,
-        ),
-    ];
-    let info = RunInfo {
-        target: "builtin:reference <b>".into(),
-        harness_version: "0.1.0".into(),
-        catalog_hash: "abc123".into(),
-        seed: 0,
-        tenant_source: "header".into(),
-        filters: vec![],
-    };
-    let controls = vec![Control {
-        flavor: Flavor::Okta,
-        accepted: true,
-        detail: "genuine token accepted".into(),
-    }];
-    Report::new(info, controls, cases, 42)
-}
 
 fn attr(e: &quick_xml::events::BytesStart<'_>, name: &str) -> String {
     let a = e
@@ -131,7 +19,7 @@ fn attr(e: &quick_xml::events::BytesStart<'_>, name: &str) -> String {
 #[test]
 fn junit_parses_back_with_one_testcase_per_case() {
     use quick_xml::events::Event;
-    let report = sample();
+    let report = sample(Sample::Hostile);
     let xml = junit::render(&report, false);
     let mut reader = quick_xml::Reader::from_str(&xml);
     let (mut testcases, mut failures, mut errors, mut skipped, mut suites) =
@@ -190,7 +78,7 @@ fn junit_parses_back_with_one_testcase_per_case() {
 
 #[test]
 fn markdown_lists_failures_first() {
-    let report = sample();
+    let report = sample(Sample::Hostile);
     let md = markdown::render(&report);
     let fail = md
         .find("rfc8725/3.1/alg-none/okta")
@@ -245,7 +133,7 @@ fn assert_self_contained(page: &str) {
 
 #[test]
 fn html_is_escaped_and_self_contained() {
-    let report = sample();
+    let report = sample(Sample::Hostile);
     let page = html::render(&report);
     assert_self_contained(&page);
     for c in &report.cases {
@@ -264,8 +152,9 @@ fn html_is_escaped_and_self_contained() {
 
 #[test]
 fn matrix_has_both_targets() {
-    let a = serde_json::from_str(&sample().to_json()).unwrap();
-    let mut b: serde_json::Value = serde_json::from_str(&sample().to_json()).unwrap();
+    let a = serde_json::from_str(&sample(Sample::Hostile).to_json()).unwrap();
+    let mut b: serde_json::Value =
+        serde_json::from_str(&sample(Sample::Hostile).to_json()).unwrap();
     b["cases"][0]["verdict"] = json!("pass");
     b["cases"].as_array_mut().unwrap().push(json!({"id": "rfc8725/3.2/new/okta", "section": "rfc8725/3.2", "verdict": "warn", "level": "should", "tags": ["x\"><script>alert(2)</script>"]}));
     let page = html::render_matrix(&[
@@ -359,11 +248,11 @@ fn temp(name: &str, body: &str) -> PathBuf {
 
 #[test]
 fn load_names_the_file_and_the_problem() {
-    let good = temp("good-report.json", &sample().to_json());
+    let good = temp("good-report.json", &sample(Sample::Hostile).to_json());
     let v = diff::load(&good).expect("a written report loads");
     assert_eq!(v["cases"].as_array().unwrap().len(), 7);
 
-    let full = sample().to_json();
+    let full = sample(Sample::Hostile).to_json();
     let truncated = temp("truncated-report.json", &full[..full.len() / 2]);
     let e = diff::load(&truncated).unwrap_err().to_string();
     assert!(

@@ -10,17 +10,13 @@
 //!
 //! Snapshots live in `harness/tests/snapshots/`.
 
-use std::time::Duration;
+mod common;
 
-use byoid::catalog::{Level, Outcome};
-use byoid::client::Outgoing;
-use byoid::judge::{Challenge, Observed};
 use byoid::report::console::{self, Color};
-use byoid::report::{Report, RunInfo};
-use byoid::runner::{CaseResult, Control, Evidence, Verdict};
+use byoid::report::Report;
+use byoid::runner::Verdict;
 use byoid::ScenarioOptions;
-use mock_idp::Flavor;
-use serde_json::json;
+use common::{sample, Sample};
 
 /// `pass`, `fail`, … as in report.json.
 fn verdict_name(v: Verdict) -> String {
@@ -146,123 +142,9 @@ async fn verdicts_of_reference_and_every_defect() {
     );
 }
 
-const EVIL: &str =
-    r#"<script>alert("x")</script> 'quoted' & <img src="https://evil.example/x.png">"#;
-
-fn case(id: &str, section: &str, level: Level, verdict: Verdict) -> CaseResult {
-    let bad = !matches!(verdict, Verdict::Pass | Verdict::Acceptable | Verdict::Skip);
-    CaseResult {
-        id: id.to_string(),
-        section: section.to_string(),
-        section_title: format!("Title of {section}"),
-        title: format!("title of {id}"),
-        requirement: "the validator MUST reject it".to_string(),
-        refs: vec![format!("{section} ¶2")],
-        level,
-        tags: vec!["alg".to_string()],
-        flavor: Flavor::Okta,
-        verdict,
-        expected: "401 invalid_token".to_string(),
-        observed: bad.then(|| Observed {
-            outcome: Some(Outcome::Ok),
-            status: Some(200),
-            challenges: vec![Challenge {
-                scheme: "Bearer".into(),
-                params: vec![("error".into(), EVIL.into(), true)],
-            }],
-            body: EVIL.to_string(),
-            failure: None,
-        }),
-        reasons: if bad {
-            vec![format!("got 200; body {EVIL}")]
-        } else {
-            Vec::new()
-        },
-        evidence: Some(Evidence {
-            request: Outgoing {
-                method: "GET".into(),
-                path: "/protected".into(),
-                headers: vec![("Authorization".into(), "Bearer eyJ…".into())],
-                body: String::new(),
-            },
-            token: json!({"header": {"alg": "none"}, "claims": {"sub": "alice"}}),
-        }),
-        duration: Duration::from_millis(7),
-    }
-}
-
-/// One case per verdict variant, over four sections, one positive control that failed.
-fn sample() -> Report {
-    let cases = vec![
-        case(
-            "rfc8725/3.1/alg-none/okta",
-            "rfc8725/3.1",
-            Level::Must,
-            Verdict::Fail,
-        ),
-        case(
-            "rfc8725/3.1/alg-hs256/okta",
-            "rfc8725/3.1",
-            Level::Must,
-            Verdict::Pass,
-        ),
-        case(
-            "rfc6750/3/realm/okta",
-            "rfc6750/3",
-            Level::Should,
-            Verdict::Warn,
-        ),
-        case(
-            "rfc6750/3/error-uri/okta",
-            "rfc6750/3",
-            Level::May,
-            Verdict::Acceptable,
-        ),
-        case(
-            "rfc9068/4/typ/okta",
-            "rfc9068/4",
-            Level::Must,
-            Verdict::Untestable,
-        ),
-        case(
-            "rfc9068/4/skipped/okta",
-            "rfc9068/4",
-            Level::Must,
-            Verdict::Skip,
-        ),
-        case(
-            "rfc9068/2.2/hang/okta",
-            "rfc9068/2.2",
-            Level::Must,
-            Verdict::Error,
-        ),
-    ];
-    let info = RunInfo {
-        target: "builtin:reference".into(),
-        harness_version: "0.1.0".into(),
-        catalog_hash: "abc123".into(),
-        seed: 0,
-        tenant_source: "header".into(),
-        filters: vec![],
-    };
-    let controls = vec![
-        Control {
-            flavor: Flavor::Okta,
-            accepted: true,
-            detail: "genuine token accepted".into(),
-        },
-        Control {
-            flavor: Flavor::Auth0,
-            accepted: false,
-            detail: "genuine token rejected: 401".into(),
-        },
-    ];
-    Report::new(info, controls, cases, 42)
-}
-
 #[test]
 fn console_rendering_of_every_verdict() {
-    let report = sample();
+    let report = sample(Sample::Plain);
     let text = console::render(&report, Color::Off);
     for v in [
         "PASS",
