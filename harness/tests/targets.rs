@@ -58,8 +58,7 @@ async fn a_target_that_exits_early_is_reported_with_its_stderr() {
         &["rfc8725/3.1/alg-none/okta"],
     ))
     .await
-    .err()
-    .expect("the run must fail");
+    .expect_err("the run must fail");
     let text = err.to_string();
     assert!(matches!(err, HarnessError::Target(_)), "{text}");
     assert!(
@@ -79,8 +78,7 @@ async fn a_target_that_never_becomes_ready_is_reported_in_bounded_time() {
     let started = std::time::Instant::now();
     let err = byoid::run_scenarios(&o)
         .await
-        .err()
-        .expect("the run must fail");
+        .expect_err("the run must fail");
     assert!(err.to_string().contains("never became ready"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
@@ -122,8 +120,7 @@ async fn attached_mode_refuses_non_loopback_targets() {
         &["rfc8725/3.1/alg-none/okta"],
     ))
     .await
-    .err()
-    .expect("refused");
+    .expect_err("refused");
     assert!(err.to_string().contains("loopback"), "{err}");
 }
 

@@ -390,7 +390,7 @@ async fn rotation_moves_keys_through_their_states() {
     let second = t.active_key().kid().to_string();
     assert_ne!(first, second);
     assert_eq!(
-        decode_header(&t.access_token()).unwrap().kid.as_deref(),
+        decode_header(t.access_token()).unwrap().kid.as_deref(),
         Some(second.as_str())
     );
     assert_eq!(

@@ -608,6 +608,75 @@ fn hmac_with_public_keys(
         })
 }
 
+// ---- the `x5c-trusted` defect: the RSA key of the token's own certificate ----
+
+/// One DER element at the start of `der`: (tag, contents, rest).
+fn der_element(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = der.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (first as usize, rest)
+    } else {
+        let n = (first & 0x7f) as usize;
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | *b as usize);
+        (len, &rest[n..])
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+/// The RSA public key of a base64 (standard alphabet) X.509 certificate, from its
+/// SubjectPublicKeyInfo; `None` for anything else.
+fn x5c_rsa_key(cert_b64: &str) -> Option<DecodingKey> {
+    let der = STANDARD.decode(cert_b64).ok()?;
+    let (_, cert, _) = der_element(&der)?;
+    let (_, tbs, _) = der_element(cert)?;
+    let mut rest = tbs;
+    // [0] version (optional), serial, signature alg, issuer, validity, subject, SPKI.
+    if rest.first() == Some(&0xa0) {
+        rest = der_element(rest)?.2;
+    }
+    for _ in 0..5 {
+        rest = der_element(rest)?.2;
+    }
+    let (_, spki, _) = der_element(rest)?;
+    let (_, bits, _) = der_element(der_element(spki)?.2)?;
+    let pkcs1 = bits.strip_prefix(&[0u8])?;
+    Some(DecodingKey::from_rsa_der(pkcs1))
+}
+
+/// Decodes an ASN.1 DER ECDSA signature into raw `r || s` of `width` bytes each
+/// (used only by the `ecdsa-der-accepted` defect).
+fn der_to_raw(der: &[u8], width: usize) -> Option<Vec<u8>> {
+    let body = match der {
+        [0x30, 0x81, len, rest @ ..] if *len as usize == rest.len() => rest,
+        [0x30, len, rest @ ..] if *len as usize == rest.len() => rest,
+        _ => return None,
+    };
+    let mut out = Vec::with_capacity(2 * width);
+    let mut rest = body;
+    for _ in 0..2 {
+        let [0x02, len, tail @ ..] = rest else {
+            return None;
+        };
+        let len = *len as usize;
+        let int = tail.get(..len)?;
+        let int = if int.len() > width {
+            int.get(int.len() - width..)?
+        } else {
+            int
+        };
+        out.extend(std::iter::repeat_n(0u8, width - int.len()));
+        out.extend_from_slice(int);
+        rest = &tail[len..];
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -684,73 +753,4 @@ mod tests {
         );
         assert!(pem.lines().all(|l| l.len() <= 64 || l.starts_with("-----")));
     }
-}
-
-// ---- the `x5c-trusted` defect: the RSA key of the token's own certificate ----
-
-/// One DER element at the start of `der`: (tag, contents, rest).
-fn der_element(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = der.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (first as usize, rest)
-    } else {
-        let n = (first & 0x7f) as usize;
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | *b as usize);
-        (len, &rest[n..])
-    };
-    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
-}
-
-/// The RSA public key of a base64 (standard alphabet) X.509 certificate, from its
-/// SubjectPublicKeyInfo; `None` for anything else.
-fn x5c_rsa_key(cert_b64: &str) -> Option<DecodingKey> {
-    let der = STANDARD.decode(cert_b64).ok()?;
-    let (_, cert, _) = der_element(&der)?;
-    let (_, tbs, _) = der_element(cert)?;
-    let mut rest = tbs;
-    // [0] version (optional), serial, signature alg, issuer, validity, subject, SPKI.
-    if rest.first() == Some(&0xa0) {
-        rest = der_element(rest)?.2;
-    }
-    for _ in 0..5 {
-        rest = der_element(rest)?.2;
-    }
-    let (_, spki, _) = der_element(rest)?;
-    let (_, bits, _) = der_element(der_element(spki)?.2)?;
-    let pkcs1 = bits.strip_prefix(&[0u8])?;
-    Some(DecodingKey::from_rsa_der(pkcs1))
-}
-
-/// Decodes an ASN.1 DER ECDSA signature into raw `r || s` of `width` bytes each
-/// (used only by the `ecdsa-der-accepted` defect).
-fn der_to_raw(der: &[u8], width: usize) -> Option<Vec<u8>> {
-    let body = match der {
-        [0x30, 0x81, len, rest @ ..] if *len as usize == rest.len() => rest,
-        [0x30, len, rest @ ..] if *len as usize == rest.len() => rest,
-        _ => return None,
-    };
-    let mut out = Vec::with_capacity(2 * width);
-    let mut rest = body;
-    for _ in 0..2 {
-        let [0x02, len, tail @ ..] = rest else {
-            return None;
-        };
-        let len = *len as usize;
-        let int = tail.get(..len)?;
-        let int = if int.len() > width {
-            int.get(int.len() - width..)?
-        } else {
-            int
-        };
-        out.extend(std::iter::repeat_n(0u8, width - int.len()));
-        out.extend_from_slice(int);
-        rest = &tail[len..];
-    }
-    Some(out)
 }
