@@ -44,10 +44,14 @@ pub fn case_line(c: &CaseResult, color: Color) -> String {
 }
 
 fn details(c: &CaseResult, out: &mut String) {
-    if matches!(
-        c.verdict,
-        Verdict::Pass | Verdict::Acceptable | Verdict::Skip
-    ) {
+    if c.verdict == Verdict::Skip {
+        // Why it was not run (e.g. it needs `--tls`).
+        for r in &c.reasons {
+            let _ = writeln!(out, "                     why: {r}");
+        }
+        return;
+    }
+    if matches!(c.verdict, Verdict::Pass | Verdict::Acceptable) {
         return;
     }
     let _ = writeln!(out, "             -> {} [{}]", c.requirement, c.level);
