@@ -21,22 +21,16 @@ use serde_json::Value;
 
 use crate::catalog::{Case, ExpectSpec, Outcome, SignSpec, TokenSpec};
 use crate::runner::Verdict;
-use crate::target::{RunningTarget, TargetSpec};
+use crate::target::{RunningTarget, TargetArgs, TargetSpec};
 use crate::world::{Settings, World};
 use crate::{exit, recipe};
 
 /// Command-line arguments of `byoid fuzz`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct FuzzArgs {
-    /// Launch the target with this shell command.
-    #[arg(long, conflicts_with = "target_url")]
-    pub target_cmd: Option<String>,
-    /// Test a running target at this loopback URL.
-    #[arg(long)]
-    pub target_url: Option<String>,
-    /// Plant a defect in the built-in reference validator (repeatable).
-    #[arg(long = "defect")]
-    pub defects: Vec<String>,
+    /// The target.
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Iterations at most.
     #[arg(long, default_value_t = 300)]
     pub cases: u32,
@@ -453,14 +447,7 @@ fn write_scenario(
 
 /// Runs `byoid fuzz`; returns the process exit code.
 pub async fn run(args: FuzzArgs) -> i32 {
-    let target = match (&args.target_cmd, &args.target_url) {
-        (Some(c), _) => TargetSpec::Command(c.clone()),
-        (None, Some(u)) => TargetSpec::Url(u.clone()),
-        (None, None) => TargetSpec::Builtin {
-            defects: args.defects.clone(),
-        },
-    };
-    match fuzz(target, &args).await {
+    match fuzz(args.target.spec(), &args).await {
         Ok(FuzzOutcome {
             iterations,
             failure: None,

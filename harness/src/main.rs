@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use byoid::report::console::{self, Color};
-use byoid::target::TargetSpec;
+use byoid::target::TargetArgs;
 use byoid::{exit, ExpectedFailures, ScenarioOptions};
 use clap::{Parser, Subcommand};
 
@@ -69,15 +69,8 @@ enum ReportCommand {
 
 #[derive(clap::Args, Debug)]
 struct ScenariosArgs {
-    /// Launch the target with this shell command (it gets BYOID_PORT and BYOID_MANIFEST).
-    #[arg(long, conflicts_with = "target_url")]
-    target_cmd: Option<String>,
-    /// Test a target that is already running at this loopback URL (use with --idp-listen and --manifest-out).
-    #[arg(long)]
-    target_url: Option<String>,
-    /// Plant a defect in the built-in reference validator (repeatable; see `byoid-reference --list-defects`).
-    #[arg(long = "defect")]
-    defects: Vec<String>,
+    #[command(flatten)]
+    target: TargetArgs,
     /// Where the mock IdPs listen.
     #[arg(long, default_value = "127.0.0.1:0")]
     idp_listen: SocketAddr,
@@ -169,14 +162,8 @@ fn main() -> ExitCode {
 }
 
 async fn scenarios(args: ScenariosArgs) -> i32 {
-    let target = match (&args.target_cmd, &args.target_url) {
-        (Some(cmd), _) => TargetSpec::Command(cmd.clone()),
-        (None, Some(url)) => TargetSpec::Url(url.clone()),
-        (None, None) => TargetSpec::Builtin {
-            defects: args.defects.clone(),
-        },
-    };
-    if !args.defects.is_empty() && !matches!(target, TargetSpec::Builtin { .. }) {
+    let target = args.target.spec();
+    if args.target.defects_misplaced() {
         eprintln!("error: --defect applies to the built-in reference validator only");
         return exit::USAGE;
     }

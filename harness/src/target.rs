@@ -35,6 +35,53 @@ impl TargetSpec {
     }
 }
 
+/// The target flags `byoid scenarios`, `bench` and `fuzz` share.
+///
+/// ```
+/// use clap::Parser;
+/// #[derive(Parser)]
+/// struct Cli {
+///     #[command(flatten)]
+///     target: byoid::target::TargetArgs,
+/// }
+/// let cli = Cli::parse_from(["byoid", "--defect", "none-accepted"]);
+/// assert_eq!(cli.target.spec().describe(), "builtin:reference+none-accepted");
+/// assert!(!cli.target.defects_misplaced());
+/// ```
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct TargetArgs {
+    /// Launch the target with this shell command (it gets BYOID_PORT and BYOID_MANIFEST).
+    #[arg(long, conflicts_with = "target_url")]
+    pub target_cmd: Option<String>,
+    /// Drive a target that is already running at this loopback http:// URL (use with
+    /// --idp-listen and --manifest-out where the command has them).
+    #[arg(long)]
+    pub target_url: Option<String>,
+    /// Plant a defect in the built-in reference validator (repeatable; see
+    /// `byoid-reference --list-defects`).
+    #[arg(long = "defect")]
+    pub defects: Vec<String>,
+}
+
+impl TargetArgs {
+    /// The target the flags name: the command, else the URL, else the built-in reference
+    /// with the defects.
+    pub fn spec(&self) -> TargetSpec {
+        match (&self.target_cmd, &self.target_url) {
+            (Some(cmd), _) => TargetSpec::Command(cmd.clone()),
+            (None, Some(url)) => TargetSpec::Url(url.clone()),
+            (None, None) => TargetSpec::Builtin {
+                defects: self.defects.clone(),
+            },
+        }
+    }
+
+    /// `--defect` given with a target other than the built-in reference (where it means nothing).
+    pub fn defects_misplaced(&self) -> bool {
+        !self.defects.is_empty() && (self.target_cmd.is_some() || self.target_url.is_some())
+    }
+}
+
 /// Why the target could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {

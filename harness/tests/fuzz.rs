@@ -8,9 +8,7 @@ use byoid::ScenarioOptions;
 
 fn args(out: &std::path::Path, cases: u32) -> FuzzArgs {
     FuzzArgs {
-        target_cmd: None,
-        target_url: None,
-        defects: vec![],
+        target: Default::default(),
         cases,
         max_seconds: 60,
         seed: 7,

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::exit;
-use crate::target::{RunningTarget, TargetSpec};
+use crate::target::{RunningTarget, TargetArgs};
 use crate::world::TenantSource;
 use mix::{MixKind, RequestShape, WeightedMix};
 use report::BenchReport;
@@ -54,15 +54,9 @@ Comparing load generators: `byoid bench --serve-static 8089 --duration 60` in on
 then `byoid bench --target-url http://127.0.0.1:8089/ --raw-get --connections 64 --duration 10` \
 (and wrk/oha against the same URL).")]
 pub struct BenchArgs {
-    /// Launch the target with this shell command (it gets BYOID_PORT and BYOID_MANIFEST).
-    #[arg(long, conflicts_with = "target_url")]
-    pub target_cmd: Option<String>,
-    /// Drive a target that is already running at this loopback http:// URL (use with --idp-listen and --manifest-out).
-    #[arg(long)]
-    pub target_url: Option<String>,
-    /// Plant a defect in the built-in reference validator (repeatable).
-    #[arg(long = "defect")]
-    pub defects: Vec<String>,
+    /// The target.
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Run for this many seconds (default 10 unless --requests is given; at most 600).
     #[arg(long)]
     pub duration: Option<f64>,
@@ -226,18 +220,12 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
             args.idp_listen
         )));
     }
-    let url = match &args.target_url {
+    let url = match &args.target.target_url {
         Some(u) => Some(loopback_url(u).map_err(usage)?),
         None => None,
     };
-    let spec = match (&args.target_cmd, &args.target_url) {
-        (Some(cmd), _) => TargetSpec::Command(cmd.clone()),
-        (None, Some(u)) => TargetSpec::Url(u.clone()),
-        (None, None) => TargetSpec::Builtin {
-            defects: args.defects.clone(),
-        },
-    };
-    if !args.defects.is_empty() && !matches!(spec, TargetSpec::Builtin { .. }) {
+    let spec = args.target.spec();
+    if args.target.defects_misplaced() {
         return Err(usage(
             "--defect applies to the built-in reference validator only",
         ));
@@ -304,7 +292,7 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
             vec![vec![mix::raw_request(&shape)]],
             format!(
                 "url:{} (raw GET)",
-                args.target_url.clone().unwrap_or_default()
+                args.target.target_url.clone().unwrap_or_default()
             ),
         )
     } else {
