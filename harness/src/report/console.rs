@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::report::Report;
+use crate::report::{Health, Report};
 use crate::runner::{CaseResult, Verdict};
 
 /// Whether to use colour.
@@ -128,16 +128,11 @@ pub fn summary(report: &Report, color: Color) -> String {
         }
         out.push('\n');
     }
-    let line = format!(
-        "Summary: {} cases, {} passed, {} acceptable, {} warned, {} failed, {} untestable, {} errors, {} skipped",
-        s.total, s.pass, s.acceptable, s.warn, s.fail, s.untestable, s.error, s.skip
-    );
-    let code = if s.fail + s.error > 0 {
-        "31"
-    } else if s.warn + s.untestable > 0 {
-        "33"
-    } else {
-        "32"
+    let line = format!("Summary: {} cases, {}", s.total, s.counts());
+    let code = match s.health() {
+        Health::Failed => "31",
+        Health::Warned => "33",
+        Health::Clean => "32",
     };
     let _ = writeln!(out, "{}", paint(color, code, &line));
     out

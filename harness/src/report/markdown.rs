@@ -12,19 +12,17 @@ use std::fmt::Write;
 
 use crate::catalog::Level;
 use crate::report::console::section_name;
-use crate::report::Report;
+use crate::report::{Health, Report};
 use crate::runner::{CaseResult, Verdict};
 
 /// The Markdown text of `report`.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let s = &report.summary;
-    let icon = if s.fail + s.error > 0 {
-        "❌"
-    } else if s.warn + s.untestable > 0 {
-        "⚠️"
-    } else {
-        "✅"
+    let icon = match s.health() {
+        Health::Failed => "❌",
+        Health::Warned => "⚠️",
+        Health::Clean => "✅",
     };
     let _ = writeln!(out, "# {icon} byoid conformance report\n");
     let _ = writeln!(out, "* **Target:** {}", code(&report.run.target));
@@ -40,11 +38,7 @@ pub fn render(report: &Report) -> String {
         let f: Vec<String> = report.run.filters.iter().map(|f| code(f)).collect();
         let _ = writeln!(out, "* **Filters:** {}", f.join(", "));
     }
-    let _ = writeln!(
-        out,
-        "* **Result:** {} cases: {} passed, {} acceptable, {} warned, {} failed, {} untestable, {} errors, {} skipped\n",
-        s.total, s.pass, s.acceptable, s.warn, s.fail, s.untestable, s.error, s.skip
-    );
+    let _ = writeln!(out, "* **Result:** {} cases: {}\n", s.total, s.counts());
     for ctl in report.controls.iter().filter(|c| !c.accepted) {
         let _ = writeln!(
             out,
@@ -157,7 +151,7 @@ pub fn render(report: &Report) -> String {
             out.push('\n');
         }
     }
-    if s.fail + s.error + s.warn + s.untestable == 0 {
+    if s.health() == Health::Clean {
         out.push_str("Every case passed.\n");
     }
     out

@@ -95,6 +95,42 @@ impl Summary {
         }
         s
     }
+
+    /// How the run went as a whole, the colour or icon every renderer shows.
+    pub fn health(&self) -> Health {
+        if self.fail + self.error > 0 {
+            Health::Failed
+        } else if self.warn + self.untestable > 0 {
+            Health::Warned
+        } else {
+            Health::Clean
+        }
+    }
+
+    /// `N passed, N acceptable, N warned, N failed, N untestable, N errors, N skipped`.
+    pub fn counts(&self) -> String {
+        format!(
+            "{} passed, {} acceptable, {} warned, {} failed, {} untestable, {} errors, {} skipped",
+            self.pass,
+            self.acceptable,
+            self.warn,
+            self.fail,
+            self.untestable,
+            self.error,
+            self.skip
+        )
+    }
+}
+
+/// A run's overall state (see [`Summary::health`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Health {
+    /// A MUST case failed or a case could not run.
+    Failed,
+    /// Only warnings or untestable cases.
+    Warned,
+    /// Every case passed (or passed acceptably, or was skipped).
+    Clean,
 }
 
 /// A whole run.
