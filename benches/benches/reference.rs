@@ -34,13 +34,15 @@ use std::hint::black_box;
 // live in this process, so they share it.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use byoid_benches::{self as b, Client, MakeRequest, Server};
 use byoid_reference::tenant::Resolution;
 use byoid_reference::{Config, Validator};
-use criterion::{Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput};
 use hyper::StatusCode;
 use mock_idp::forge::{self, SignatureDamage};
 use mock_idp::{MintOptions, Tenant};
@@ -217,6 +219,32 @@ fn timed_run(
     load.elapsed
 }
 
+/// A bench named `name` that sends the same `token` to `addr` on every request and expects
+/// `expect` (the floor, the repeated token and the two rejections).
+fn one_token_bench(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    env: &Env,
+    client: &mut Client,
+    addr: SocketAddr,
+    name: &str,
+    token: &str,
+    expect: StatusCode,
+) {
+    g.bench_function(name, |bch| {
+        bch.iter_custom(|iters| {
+            let tok = token.to_owned();
+            timed_run(
+                env,
+                client,
+                name,
+                iters,
+                expect,
+                Arc::new(move |_| b::whoami(addr, &tok)),
+            )
+        })
+    });
+}
+
 fn over_http(c: &mut Criterion, env: &Env) {
     let mut g = c.benchmark_group("reference/http");
     g.throughput(Throughput::Elements(1));
@@ -281,73 +309,56 @@ fn over_http(c: &mut Criterion, env: &Env) {
         .rt
         .block_on(Client::connect(floor.addr, CONNS))
         .expect("connect to the floor server");
-    g.bench_function("bare_http_floor", |bch| {
-        bch.iter_custom(|iters| {
-            let (addr, tok) = (floor.addr, env.warm.clone());
-            timed_run(
-                env,
-                &mut floor_client,
-                "bare_http_floor",
-                iters,
-                StatusCode::OK,
-                Arc::new(move |_| b::whoami(addr, &tok)),
-            )
-        })
-    });
+    one_token_bench(
+        &mut g,
+        env,
+        &mut floor_client,
+        floor.addr,
+        "bare_http_floor",
+        &env.warm,
+        StatusCode::OK,
+    );
     drop(floor_client);
     drop(floor);
 
     // (c) and (d) on one long-lived reference server.
     let mut r = env.rt.block_on(start_reference(env));
     let addr = r.server.addr;
-    let repeated = env.warm.clone();
-    g.bench_function("reference_repeated", |bch| {
-        bch.iter_custom(|iters| {
-            let tok = repeated.clone();
-            timed_run(
-                env,
-                &mut r.client,
-                "reference_repeated",
-                iters,
-                StatusCode::OK,
-                Arc::new(move |_| b::whoami(addr, &tok)),
-            )
-        })
-    });
+    one_token_bench(
+        &mut g,
+        env,
+        &mut r.client,
+        addr,
+        "reference_repeated",
+        &env.warm,
+        StatusCode::OK,
+    );
 
     let bad_sig = forge::damage_signature(&env.pool[0], SignatureDamage::FlipBit);
-    g.bench_function("reject_bad_signature", |bch| {
-        bch.iter_custom(|iters| {
-            let tok = bad_sig.clone();
-            timed_run(
-                env,
-                &mut r.client,
-                "reject_bad_signature",
-                iters,
-                StatusCode::UNAUTHORIZED,
-                Arc::new(move |_| b::whoami(addr, &tok)),
-            )
-        })
-    });
+    one_token_bench(
+        &mut g,
+        env,
+        &mut r.client,
+        addr,
+        "reject_bad_signature",
+        &bad_sig,
+        StatusCode::UNAUTHORIZED,
+    );
 
     let mut parts = env.tenant.parts(&MintOptions::default());
     parts
         .header
         .insert("kid".into(), serde_json::json!("bench-unknown-kid"));
     let unknown_kid = parts.compact();
-    g.bench_function("reject_unknown_kid", |bch| {
-        bch.iter_custom(|iters| {
-            let tok = unknown_kid.clone();
-            timed_run(
-                env,
-                &mut r.client,
-                "reject_unknown_kid",
-                iters,
-                StatusCode::UNAUTHORIZED,
-                Arc::new(move |_| b::whoami(addr, &tok)),
-            )
-        })
-    });
+    one_token_bench(
+        &mut g,
+        env,
+        &mut r.client,
+        addr,
+        "reject_unknown_kid",
+        &unknown_kid,
+        StatusCode::UNAUTHORIZED,
+    );
     g.finish();
     drop(r);
     drop(bare_client);
