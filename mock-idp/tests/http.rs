@@ -1,7 +1,10 @@
 //! The mock IdPs over real HTTP on loopback: every flavor's documents, tokens and quirks,
 //! checked with an independent verifier (jsonwebtoken's own JWK decoding).
 
-use jsonwebtoken::{decode, decode_header, jwk::JwkSet, DecodingKey, Validation};
+mod common;
+
+use common::{send_json, verify};
+use jsonwebtoken::decode_header;
 use mock_idp::{
     Fault, Faults, Flavor, MintOptions, MockIdp, Quirks, RotationStep, TenantSpec, TokenKind,
     TypQuirk,
@@ -27,34 +30,7 @@ fn client() -> reqwest::Client {
 }
 
 async fn get_json(url: &str) -> Value {
-    client()
-        .get(url)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json")
-}
-
-/// Verifies `token` with the key of matching kid in `jwks`, the way an independent library does.
-fn verify(token: &str, jwks: &Value, issuer: &str, aud: &str) -> Value {
-    let header = decode_header(token).expect("header");
-    let set: JwkSet = serde_json::from_value(jwks.clone()).expect("jwks");
-    let kid = header
-        .kid
-        .clone()
-        .or(header.x5t.clone())
-        .expect("kid or x5t");
-    let jwk = set.find(&kid).expect("key published");
-    let key = DecodingKey::from_jwk(jwk).expect("decoding key");
-    let mut v = Validation::new(header.alg);
-    v.set_issuer(&[issuer]);
-    v.set_audience(&[aud]);
-    v.validate_nbf = true;
-    decode::<Value>(token, &key, &v)
-        .expect("genuine token verifies")
-        .claims
+    send_json(client().get(url)).await
 }
 
 #[tokio::test]
@@ -475,25 +451,17 @@ async fn admin_api_steers_tenants_and_answers_400_with_a_reason() {
             .status(),
         404
     );
-    let r: Value = c
-        .post(format!("{base}/tokens"))
-        .body(r#"{"kind":"id_token","nonce":"abc"}"#)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = send_json(
+        c.post(format!("{base}/tokens"))
+            .body(r#"{"kind":"id_token","nonce":"abc"}"#),
+    )
+    .await;
     assert_eq!(r["token"].as_str().unwrap().split('.').count(), 3);
-    let r: Value = c
-        .post(format!("{base}/rotate"))
-        .body(r#"{"step":"publish-next"}"#)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = send_json(
+        c.post(format!("{base}/rotate"))
+            .body(r#"{"step":"publish-next"}"#),
+    )
+    .await;
     assert_eq!(r.as_array().unwrap().len(), 2);
     let r = c
         .post(format!("{}/_admin/tenants", idp.uri()))

@@ -1,7 +1,9 @@
 //! HTTPS (a CA made at start, trusted by nobody but the test) and tenants on listeners of
 //! their own, over real connections on loopback.
 
-use jsonwebtoken::{decode, decode_header, jwk::JwkSet, DecodingKey, Validation};
+mod common;
+
+use common::{send_json, verify};
 use mock_idp::{Flavor, MockIdp, Tenant, TenantSpec};
 use serde_json::Value;
 
@@ -57,20 +59,6 @@ async fn token(c: &reqwest::Client, t: &Tenant) -> String {
         .as_str()
         .unwrap()
         .to_string()
-}
-
-fn verify(token: &str, jwks: &Value, issuer: &str, aud: &str) -> Value {
-    let header = decode_header(token).expect("header");
-    let set: JwkSet = serde_json::from_value(jwks.clone()).expect("jwks");
-    let jwk = set
-        .find(header.kid.as_deref().expect("kid"))
-        .expect("key published");
-    let mut v = Validation::new(header.alg);
-    v.set_issuer(&[issuer]);
-    v.set_audience(&[aud]);
-    decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &v)
-        .expect("genuine token verifies")
-        .claims
 }
 
 /// Discovery, JWKS and the token endpoint of `t` through `c`; the token verifies.
@@ -174,22 +162,8 @@ async fn own_listener_tenants_get_their_own_origin() {
     let disco = get_json(&c, &alone.discovery_url()).await;
     assert_eq!(disco["issuer"], alone.issuer());
     let jwks = get_json(&c, &alone.jwks_url()).await;
-    let cl = &alone.clients()[0];
-    let r: Value = c
-        .post(alone.token_url())
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &cl.id),
-            ("client_secret", &cl.secret),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     verify(
-        r["access_token"].as_str().unwrap(),
+        &token(&c, &alone).await,
         &jwks,
         alone.issuer(),
         alone.audience(),
@@ -207,14 +181,7 @@ async fn own_listener_tenants_get_their_own_origin() {
     assert_eq!(c.get(&on_main).send().await.unwrap().status(), 404);
     // The IdP's journal and admin API see it.
     assert_eq!(idp.journal().entries_for("alone", 0).len(), 3);
-    let listed: Value = c
-        .get(format!("{}/_admin/tenants", idp.uri()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = send_json(c.get(format!("{}/_admin/tenants", idp.uri()))).await;
     assert!(listed
         .as_array()
         .unwrap()

@@ -3,27 +3,15 @@
 //! `cargo test -p mock-idp --features wiremock`.
 #![cfg(feature = "wiremock")]
 
-use jsonwebtoken::{decode, decode_header, jwk::JwkSet, DecodingKey, Validation};
+mod common;
+
+use common::verify;
 use mock_idp::wiremock_support::{self, mocks, tenant_for};
 use mock_idp::{Fault, Faults, Flavor, RotationStep, TenantSpec};
 use serde_json::Value;
 
 async fn get(url: &str) -> reqwest::Response {
     reqwest::Client::new().get(url).send().await.expect("send")
-}
-
-fn verify(token: &str, jwks: &Value, issuer: &str, aud: &str) -> Value {
-    let header = decode_header(token).unwrap();
-    let set: JwkSet = serde_json::from_value(jwks.clone()).unwrap();
-    let jwk = set
-        .find(header.kid.as_deref().unwrap())
-        .expect("key published");
-    let mut v = Validation::new(header.alg);
-    v.set_issuer(&[issuer]);
-    v.set_audience(&[aud]);
-    decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &v)
-        .expect("verifies")
-        .claims
 }
 
 #[tokio::test]

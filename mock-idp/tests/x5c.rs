@@ -1,12 +1,14 @@
 //! `x5c` and `x5t` on the keys of the flavors that publish them (Entra, Auth0): a real
 //! certificate of the key, and its real SHA-1 thumbprint, in the JWKS and Entra headers.
 
+mod common;
+
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use common::send_json;
 use jsonwebtoken::decode_header;
 use mock_idp::keys::{KeyKind, SigningKey};
 use mock_idp::{Flavor, MockIdp, Quirks, TenantSpec};
-use serde_json::Value;
 use sha1::Digest;
 
 #[tokio::test]
@@ -19,14 +21,7 @@ async fn entra_and_auth0_keys_carry_their_certificate_and_thumbprint() {
     let client = reqwest::Client::new();
     for f in Flavor::ALL {
         let t = idp.tenant(f.name()).unwrap();
-        let jwks: Value = client
-            .get(t.jwks_url())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let jwks = send_json(client.get(t.jwks_url())).await;
         let jwk = &jwks["keys"][0];
         let key = t.active_key();
         assert_eq!(jwk["kid"], key.kid(), "{f}: kid unchanged");
