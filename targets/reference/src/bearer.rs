@@ -51,23 +51,6 @@ pub fn parse_authorization_with(
     value: &[u8],
     defects: &DefectSet,
 ) -> Result<Option<String>, AuthError> {
-    if defects.contains(Defect::BearerSplitOnSpace) {
-        let mut parts = value.split(|&b| b == b' ');
-        let scheme = parts.next().unwrap_or_default();
-        if !scheme.eq_ignore_ascii_case(b"bearer") {
-            return Ok(None);
-        }
-        let Some(token) = parts.next() else {
-            return Err(AuthError::leaked(
-                "IndexError: list index out of range".into(),
-            ));
-        };
-        return match std::str::from_utf8(token) {
-            Ok("") => Err(AuthError::invalid_token("empty bearer token")),
-            Ok(t) if is_b64token(t) => Ok(Some(t.to_owned())),
-            _ => Err(AuthError::invalid_token("malformed bearer token")),
-        };
-    }
     let (scheme, rest) = match value.iter().position(|&b| b == b' ') {
         Some(i) => (&value[..i], &value[i..]),
         None => (value, &value[value.len()..]),
@@ -80,10 +63,20 @@ pub fn parse_authorization_with(
     if !scheme_ok {
         return Ok(None);
     }
-    let token = rest
-        .iter()
-        .position(|&b| b != b' ')
-        .map_or(&rest[rest.len()..], |i| &rest[i..]);
+    let token = if defects.contains(Defect::BearerSplitOnSpace) {
+        // The defect: `value.split(' ')[1]`, which throws when there is no space at all.
+        let Some(after) = rest.strip_prefix(b" ") else {
+            return Err(AuthError::leaked(
+                "IndexError: list index out of range".into(),
+            ));
+        };
+        after.split(|&b| b == b' ').next().unwrap_or_default()
+    } else {
+        // 1*SP between scheme and token.
+        rest.iter()
+            .position(|&b| b != b' ')
+            .map_or(&rest[rest.len()..], |i| &rest[i..])
+    };
     if token.is_empty() {
         return Err(AuthError::invalid_token("empty bearer token"));
     }
