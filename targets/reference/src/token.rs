@@ -69,6 +69,17 @@ pub struct ParsedToken<'a> {
 }
 
 impl ParsedToken<'_> {
+    /// Whether the signature verifies with `key` under `alg` (no key-fit checks: the
+    /// defects that trust a key from elsewhere use this directly).
+    pub fn verifies_with(
+        &self,
+        key: &jsonwebtoken::DecodingKey,
+        alg: jsonwebtoken::Algorithm,
+    ) -> bool {
+        jsonwebtoken::crypto::verify(self.signature_b64, self.signing_input.as_bytes(), key, alg)
+            .unwrap_or(false)
+    }
+
     /// A header member as a string; `Err` when present but not a string.
     pub fn header_str(&self, name: &str) -> Result<Option<&str>, NotAString> {
         match self.header.get(name) {

@@ -292,15 +292,7 @@ impl Validator {
                 }
             }
             HeaderAlg::Hmac(a) if self.has(Defect::BlankHmacSecret) => {
-                let blank = DecodingKey::from_secret(b"");
-                let ok = jsonwebtoken::crypto::verify(
-                    parsed.signature_b64,
-                    parsed.signing_input.as_bytes(),
-                    &blank,
-                    a,
-                )
-                .unwrap_or(false);
-                if !ok {
+                if !parsed.verifies_with(&DecodingKey::from_secret(b""), a) {
                     return Err(AuthError::invalid_token("invalid signature"));
                 }
             }
@@ -381,17 +373,11 @@ impl Validator {
                 .get("x5c")
                 .and_then(|v| v.get(0))
                 .and_then(Value::as_str);
-            if let Some(key) = leaf.and_then(x5c_rsa_key) {
-                let ok = jsonwebtoken::crypto::verify(
-                    t.signature_b64,
-                    t.signing_input.as_bytes(),
-                    &key,
-                    alg,
-                )
-                .unwrap_or(false);
-                if ok {
-                    return Ok(());
-                }
+            if leaf
+                .and_then(x5c_rsa_key)
+                .is_some_and(|key| t.verifies_with(&key, alg))
+            {
+                return Ok(());
             }
         }
         if self.has(Defect::JkuFollowed) {
@@ -597,15 +583,7 @@ fn hmac_with_public_keys(
         .filter(|k| kid.is_none() || k.kid.as_deref() == kid)
         .filter_map(|k| k.rsa.as_ref())
         .flat_map(|(n, e)| rsa_public_key_encodings(n, e))
-        .any(|secret| {
-            jsonwebtoken::crypto::verify(
-                t.signature_b64,
-                t.signing_input.as_bytes(),
-                &DecodingKey::from_secret(&secret),
-                alg,
-            )
-            .unwrap_or(false)
-        })
+        .any(|secret| t.verifies_with(&DecodingKey::from_secret(&secret), alg))
 }
 
 // ---- the `x5c-trusted` defect: the RSA key of the token's own certificate ----
