@@ -153,6 +153,7 @@ pub async fn run(
             &world,
             &target_addr,
             tenant.slug(),
+            None,
             &crate::catalog::RequestSpec::default(),
             &token,
         );
@@ -562,10 +563,8 @@ async fn exchange(
         Placement::Malformed => "bad_slug%2F..".to_string(),
     };
     let slug = slug_of(case.request.tenant);
-    let (mut req, mut host) = request_for(world, addr, &slug, &case.request, token);
-    if let Some(decoy) = case.request.decoy_tenant.map(slug_of) {
-        add_decoy(world, addr, &decoy, &mut req, &mut host);
-    }
+    let decoy = case.request.decoy_tenant.map(slug_of);
+    let (req, host) = request_for(world, addr, &slug, decoy.as_deref(), &case.request, token);
     let res = client::send(addr, &host, &req, timeout).await;
     let (m, obs, reasons) = judge::judge(expect, &res);
     let evidence = Evidence {
@@ -600,11 +599,14 @@ async fn exchange(
     (m, obs, evidence, reasons)
 }
 
-/// Builds the request; returns it with the Host header to use.
+/// Builds the request; returns it with the Host header to use. `slug` goes where the run's
+/// tenant source says; a `decoy` slug goes into the channels it does not use (a `Host`
+/// subdomain in header and path runs, an `X-Tenant-Slug` header in path and subdomain runs).
 pub fn request_for(
     world: &World,
     addr: &str,
     slug: &str,
+    decoy: Option<&str>,
     spec: &crate::catalog::RequestSpec,
     token: &str,
 ) -> (Outgoing, String) {
@@ -620,6 +622,14 @@ pub fn request_for(
         TenantSource::Path => {}
         TenantSource::Subdomain if !slug.is_empty() => host = format!("{slug}.localhost:{port}"),
         TenantSource::Subdomain => host = format!("localhost:{port}"),
+    }
+    if let Some(decoy) = decoy {
+        if !matches!(world.settings.tenant_source, TenantSource::Subdomain) {
+            host = format!("{decoy}.localhost:{port}");
+        }
+        if !matches!(world.settings.tenant_source, TenantSource::Header(_)) {
+            headers.push(("x-tenant-slug".into(), decoy.to_string()));
+        }
     }
     let auth = spec
         .authorization
@@ -665,21 +675,6 @@ pub fn request_for(
         },
         host,
     )
-}
-
-/// Names `decoy` through the channels the run's tenant source does not use.
-fn add_decoy(world: &World, addr: &str, decoy: &str, req: &mut Outgoing, host: &mut String) {
-    let port = addr.rsplit(':').next().unwrap_or("80");
-    let decoy_host = format!("{decoy}.localhost:{port}");
-    let decoy_header = ("x-tenant-slug".to_string(), decoy.to_string());
-    match &world.settings.tenant_source {
-        TenantSource::Header(_) => *host = decoy_host,
-        TenantSource::Path => {
-            *host = decoy_host;
-            req.headers.push(decoy_header);
-        }
-        TenantSource::Subdomain => req.headers.push(decoy_header),
-    }
 }
 
 fn urlencode(s: &str) -> String {
