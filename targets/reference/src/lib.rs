@@ -126,6 +126,11 @@
 //! and the lifetime never exceeds what the key cache would have trusted anyway
 //! (a key rotated out does not retroactively invalidate tokens within the key
 //! cache TTL in typical validators either).
+//!
+//! A token is stored on its second successful verification, not its first, and
+//! when the cache is full the oldest entry goes ([`token_cache`]): a flood of
+//! tokens each seen once costs no insertions and cannot push out the tokens
+//! that real clients repeat, and every operation is O(1).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -139,6 +144,7 @@ pub mod jwks;
 pub mod manifest;
 pub mod tenant;
 pub mod token;
+pub mod token_cache;
 pub mod validate;
 
 use std::convert::Infallible;

@@ -2,8 +2,8 @@
 //! signature → claims → mappings, plus the verified-token cache.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -17,6 +17,7 @@ use crate::jwks::{parse_jwks, Fetcher, Jwk, TenantKeys};
 use crate::manifest::TenantConfig;
 use crate::tenant::{Resolution, TenantResolver};
 use crate::token::{self, ParsedToken};
+use crate::token_cache::VerifiedTokenCache;
 use crate::Config;
 
 /// Entries kept in the verified-token cache.
@@ -38,7 +39,14 @@ pub struct Verified {
 }
 
 impl Verified {
-    fn new(tenant: &str, claims: Map<String, Value>) -> Arc<Verified> {
+    /// The verification of a token for `tenant` with these (mapped) claims;
+    /// serializes the `200` body once.
+    ///
+    /// ```
+    /// let v = byoid_reference::validate::Verified::new("acme", serde_json::Map::new());
+    /// assert_eq!(&v.body[..], br#"{"tenant":"acme","claims":{}}"#);
+    /// ```
+    pub fn new(tenant: &str, claims: Map<String, Value>) -> Arc<Verified> {
         #[derive(serde::Serialize)]
         struct Body<'a> {
             tenant: &'a str,
@@ -58,13 +66,6 @@ impl Verified {
     }
 }
 
-#[derive(Debug, Clone)]
-struct CacheEntry {
-    verified: Arc<Verified>,
-    exp: Option<f64>,
-    until: Instant,
-}
-
 /// Everything a request needs; shared behind an `Arc` by the router.
 #[derive(Debug)]
 pub struct Validator {
@@ -74,7 +75,7 @@ pub struct Validator {
     fetcher: Fetcher,
     /// Keyed by the exact token: a hit needs byte-for-byte equality, and
     /// foldhash over ~1 KiB costs ~50 ns where SHA-256 cost ~450 ns.
-    cache: Mutex<HashMap<Box<str>, CacheEntry, foldhash::fast::RandomState>>,
+    cache: VerifiedTokenCache,
 }
 
 fn now_secs() -> f64 {
@@ -139,7 +140,7 @@ impl Validator {
                 .with_any_channel(config.defects.contains(Defect::TenantFromAnyChannel)),
             tenants,
             fetcher,
-            cache: Mutex::new(HashMap::default()),
+            cache: VerifiedTokenCache::new(TOKEN_CACHE_CAPACITY),
             config,
         }
     }
@@ -164,7 +165,9 @@ impl Validator {
         if token.len() > token::MAX_TOKEN_BYTES {
             return Err(AuthError::invalid_token("token too long"));
         }
-        if let Some(hit) = self.cache_get(token, &tenant.slug) {
+        let skew = self.config.manifest.clock_skew_seconds as f64;
+        let hash = self.cache_key(token);
+        if let Some(hit) = hash.and_then(|h| self.cache.get(h, token, &tenant.slug, skew)) {
             return Ok(hit);
         }
         let mut result = self.verify_for(tenant, token).await;
@@ -182,47 +185,32 @@ impl Validator {
             }
         }
         let verified = Verified::new(&tenant.slug, result?);
-        self.cache_put(token, &verified);
+        if let Some(h) = hash {
+            self.cache_offer(h, token, &verified);
+        }
         Ok(verified)
     }
 
-    fn cache_get(&self, token: &str, slug: &str) -> Option<Arc<Verified>> {
-        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        let e = cache.get(token)?;
-        let skew = self.config.manifest.clock_skew_seconds as f64;
-        let live = e.verified.tenant == slug
-            && Instant::now() < e.until
-            && e.exp.is_none_or(|exp| now_secs() <= exp + skew);
-        live.then(|| e.verified.clone())
+    /// The cache hash of `token`; `None` for a token too long to be cached
+    /// (it is verified every time, which bounds the cache's memory).
+    fn cache_key(&self, token: &str) -> Option<u64> {
+        (token.len() <= TOKEN_CACHE_MAX_TOKEN_BYTES).then(|| self.cache.hash(token))
     }
 
-    fn cache_put(&self, token: &str, verified: &Arc<Verified>) {
+    /// Offers a verified token to the cache, trusted at most until `exp` +
+    /// skew and never longer than the key cache trusts its keys.
+    fn cache_offer(&self, hash: u64, token: &str, verified: &Arc<Verified>) -> bool {
         let exp = verified.claims.get("exp").and_then(Value::as_f64);
         let skew = self.config.manifest.clock_skew_seconds as f64;
         let mut ttl = self.config.manifest.jwks_cache_seconds as f64;
         if let Some(exp) = exp {
             ttl = ttl.min(exp + skew - now_secs());
         }
-        if ttl.is_nan() || ttl <= 0.0 || token.len() > TOKEN_CACHE_MAX_TOKEN_BYTES {
-            return;
+        if ttl.is_nan() || ttl <= 0.0 {
+            return false;
         }
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= TOKEN_CACHE_CAPACITY {
-            let now = Instant::now();
-            cache.retain(|_, e| e.until > now);
-            if cache.len() >= TOKEN_CACHE_CAPACITY {
-                // Still full of live entries: drop an arbitrary one.
-                if let Some(k) = cache.keys().next().cloned() {
-                    cache.remove(&k);
-                }
-            }
-        }
-        let entry = CacheEntry {
-            verified: verified.clone(),
-            exp,
-            until: Instant::now() + Duration::from_secs_f64(ttl.min(86_400.0)),
-        };
-        cache.insert(token.into(), entry);
+        let ttl = Duration::from_secs_f64(ttl.min(86_400.0));
+        self.cache.offer(hash, token, verified, ttl, exp)
     }
 
     /// Every check for one tenant; returns the mapped claims.
@@ -675,41 +663,45 @@ mod tests {
         Verified::new("a", c)
     }
 
-    #[test]
-    fn token_cache_is_per_tenant_and_rechecks_exp() {
-        let v = validator(0, 300);
-        v.cache_put("t1", &claims(Some(now_secs() + 100.0)));
-        assert!(v.cache_get("t1", "a").is_some());
-        assert!(
-            v.cache_get("t1", "b").is_none(),
-            "another tenant never hits"
-        );
-        assert!(v.cache_get("t2", "a").is_none());
-        // Already expired: not even stored.
-        v.cache_put("t3", &claims(Some(now_secs() - 1.0)));
-        assert!(v.cache_get("t3", "a").is_none());
-        // Expires within the entry's life: the hit re-checks exp.
-        v.cache_put("t4", &claims(Some(now_secs() + 0.2)));
-        std::thread::sleep(Duration::from_millis(300));
-        assert!(v.cache_get("t4", "a").is_none());
-        // Tokens over the size bound are never cached.
-        v.cache_put(&"x".repeat(TOKEN_CACHE_MAX_TOKEN_BYTES + 1), &claims(None));
-        assert!(v
-            .cache_get(&"x".repeat(TOKEN_CACHE_MAX_TOKEN_BYTES + 1), "a")
-            .is_none());
-        // A zero key-cache TTL disables the token cache.
-        let v = validator(0, 0);
-        v.cache_put("t5", &claims(None));
-        assert!(v.cache_get("t5", "a").is_none());
+    /// Offers `token` as the validator does after a successful check, twice
+    /// (a token is stored on its second verification); returns whether it was stored.
+    fn offer_twice(v: &Validator, token: &str, verified: &Arc<Verified>) -> bool {
+        let h = v.cache.hash(token);
+        v.cache_offer(h, token, verified);
+        v.cache_offer(h, token, verified)
+    }
+
+    fn hit(v: &Validator, token: &str, slug: &str) -> bool {
+        v.cache.get(v.cache.hash(token), token, slug, 0.0).is_some()
     }
 
     #[test]
-    fn token_cache_is_bounded() {
+    fn token_cache_lifetime_follows_exp_and_the_key_cache() {
         let v = validator(0, 300);
-        for i in 0..(TOKEN_CACHE_CAPACITY + 50) {
-            v.cache_put(&format!("t{i}"), &claims(None));
-        }
-        assert!(v.cache.lock().unwrap().len() <= TOKEN_CACHE_CAPACITY);
+        assert!(offer_twice(&v, "t1", &claims(Some(now_secs() + 100.0))));
+        assert!(hit(&v, "t1", "a"));
+        // Already expired: not even stored.
+        assert!(!offer_twice(&v, "t3", &claims(Some(now_secs() - 1.0))));
+        assert!(!hit(&v, "t3", "a"));
+        // Expires within the entry's life: the hit re-checks exp.
+        assert!(offer_twice(&v, "t4", &claims(Some(now_secs() + 0.2))));
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(!hit(&v, "t4", "a"));
+        // A zero key-cache TTL disables the token cache.
+        let v = validator(0, 0);
+        assert!(!offer_twice(&v, "t5", &claims(None)));
+        assert!(!hit(&v, "t5", "a"));
+    }
+
+    #[test]
+    fn tokens_over_the_size_bound_are_never_cached() {
+        let v = validator(0, 300);
+        assert!(v
+            .cache_key(&"x".repeat(TOKEN_CACHE_MAX_TOKEN_BYTES))
+            .is_some());
+        assert!(v
+            .cache_key(&"x".repeat(TOKEN_CACHE_MAX_TOKEN_BYTES + 1))
+            .is_none());
     }
 
     #[test]

@@ -1,0 +1,339 @@
+//! The verified-token cache: a token that passed every check for a tenant is
+//! answered from here the next times it comes, without parsing or a signature
+//! check.
+//!
+//! Three rules keep it cheap and bounded under any traffic:
+//!
+//! * **Exact keys.** An entry is found by the token's full bytes (the 64-bit
+//!   hash only picks the bucket), so no collision can alias two tokens.
+//! * **Admission on the second sighting.** A token is stored only when it is
+//!   verified for the second time (a small direct-mapped table of hashes
+//!   remembers the first). Real clients send a token many times, so this costs
+//!   one extra signature check per token; in exchange a stream of tokens seen
+//!   once (many clients, a replay of old tokens, a load test) neither pays for
+//!   insertion nor pushes the working set out. This is the "doorkeeper" of
+//!   TinyLFU-style caches.
+//! * **First in, first out.** When full, the oldest entry goes: O(1), where a
+//!   scan for expired entries would cost O(capacity) per insertion exactly
+//!   when the cache is full of live tokens.
+//!
+//! ```
+//! use byoid_reference::token_cache::VerifiedTokenCache;
+//! use byoid_reference::validate::Verified;
+//! use std::time::Duration;
+//!
+//! let cache = VerifiedTokenCache::new(100);
+//! let v = Verified::new("acme", serde_json::Map::new());
+//! let h = cache.hash("a.b.c");
+//! // First verification: remembered, not stored.
+//! assert!(!cache.offer(h, "a.b.c", &v, Duration::from_secs(60), None));
+//! assert!(cache.get(h, "a.b.c", "acme", 0.0).is_none());
+//! // Second: stored; from now on it is a hit, for this tenant only.
+//! assert!(cache.offer(h, "a.b.c", &v, Duration::from_secs(60), None));
+//! assert!(cache.get(h, "a.b.c", "acme", 0.0).is_some());
+//! assert!(cache.get(h, "a.b.c", "other", 0.0).is_none());
+//! ```
+
+use std::collections::VecDeque;
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hashbrown::HashTable;
+
+use crate::validate::Verified;
+
+/// Slots of the first-sighting table (8 bytes each: 256 KiB).
+const DOORKEEPER_SLOTS: usize = 1 << 15;
+
+/// Bounded, exact-keyed, tenant-checked cache of verified tokens.
+pub struct VerifiedTokenCache {
+    hasher: foldhash::fast::RandomState,
+    capacity: usize,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    table: HashTable<Slot>,
+    /// (hash, sequence number) of every insertion, oldest first.
+    order: VecDeque<(u64, u64)>,
+    next_seq: u64,
+    /// Hashes of tokens verified once and not stored; direct-mapped.
+    seen_once: Box<[u64]>,
+}
+
+struct Slot {
+    hash: u64,
+    seq: u64,
+    token: Box<str>,
+    verified: Arc<Verified>,
+    /// The token's `exp`, rechecked (with skew) on every hit.
+    exp: Option<f64>,
+    until: Instant,
+}
+
+impl std::fmt::Debug for VerifiedTokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedTokenCache")
+            .field("capacity", &self.capacity)
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+fn now_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl VerifiedTokenCache {
+    /// A cache of at most `capacity` tokens.
+    pub fn new(capacity: usize) -> Self {
+        VerifiedTokenCache {
+            hasher: foldhash::fast::RandomState::default(),
+            capacity,
+            inner: Mutex::new(Inner {
+                table: HashTable::new(),
+                order: VecDeque::new(),
+                next_seq: 0,
+                seen_once: vec![0; DOORKEEPER_SLOTS].into_boxed_slice(),
+            }),
+        }
+    }
+
+    /// The hash [`get`](Self::get) and [`offer`](Self::offer) take: computed
+    /// once per request (a ~1 KiB token is worth not hashing twice).
+    pub fn hash(&self, token: &str) -> u64 {
+        self.hasher.hash_one(token)
+    }
+
+    /// Entries stored now.
+    pub fn len(&self) -> usize {
+        self.lock().table.len()
+    }
+
+    /// Whether nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The stored verification of `token` for tenant `slug`, if it is still
+    /// within its life and its `exp` (plus `skew_secs`). An expired entry is
+    /// dropped on the way.
+    pub fn get(&self, hash: u64, token: &str, slug: &str, skew_secs: f64) -> Option<Arc<Verified>> {
+        let mut inner = self.lock();
+        let Ok(slot) = inner
+            .table
+            .find_entry(hash, |s| s.hash == hash && &*s.token == token)
+        else {
+            return None;
+        };
+        let s = slot.get();
+        let alive =
+            Instant::now() < s.until && s.exp.is_none_or(|exp| now_secs() <= exp + skew_secs);
+        if !alive {
+            slot.remove();
+            return None;
+        }
+        (s.verified.tenant == slug).then(|| s.verified.clone())
+    }
+
+    /// Offers a token that just passed every check, to be trusted for `ttl`
+    /// (already capped by the caller at `exp` + skew and the key cache's life).
+    /// Returns whether it was stored: only on its second offer (see the module
+    /// docs), and never with a zero `ttl`.
+    pub fn offer(
+        &self,
+        hash: u64,
+        token: &str,
+        verified: &Arc<Verified>,
+        ttl: Duration,
+        exp: Option<f64>,
+    ) -> bool {
+        if ttl.is_zero() || self.capacity == 0 {
+            return false;
+        }
+        let mut inner = self.lock();
+        let door = (hash as usize) % inner.seen_once.len();
+        // 0 marks an empty slot; a token whose hash is 0 is then admitted at
+        // once, which is harmless.
+        if inner.seen_once[door] != hash {
+            inner.seen_once[door] = hash;
+            return false;
+        }
+        inner.seen_once[door] = 0;
+        let seq = inner.next_seq;
+        inner.next_seq += 1;
+        let until = Instant::now() + ttl;
+        if let Ok(mut slot) = inner
+            .table
+            .find_entry(hash, |s| s.hash == hash && &*s.token == token)
+        {
+            // Two requests raced with the same new token: refresh the entry.
+            let s = slot.get_mut();
+            s.verified = verified.clone();
+            s.exp = exp;
+            s.until = until;
+            s.seq = seq;
+        } else {
+            while inner.table.len() >= self.capacity {
+                if !inner.evict_oldest() {
+                    break;
+                }
+            }
+            inner.table.insert_unique(
+                hash,
+                Slot {
+                    hash,
+                    seq,
+                    token: token.into(),
+                    verified: verified.clone(),
+                    exp,
+                    until,
+                },
+                |s| s.hash,
+            );
+        }
+        inner.order.push_back((hash, seq));
+        // Refreshed and dropped entries leave stale marks behind: keep the
+        // queue within twice the capacity.
+        while inner.order.len() > 2 * self.capacity.max(1) {
+            inner.evict_oldest();
+        }
+        true
+    }
+}
+
+impl Inner {
+    /// Drops the oldest entry (if its mark is not stale); false when the
+    /// queue is empty.
+    fn evict_oldest(&mut self) -> bool {
+        let Some((hash, seq)) = self.order.pop_front() else {
+            return false;
+        };
+        if let Ok(slot) = self
+            .table
+            .find_entry(hash, |s| s.hash == hash && s.seq == seq)
+        {
+            slot.remove();
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verified(tenant: &str) -> Arc<Verified> {
+        Verified::new(tenant, serde_json::Map::new())
+    }
+
+    const MIN: Duration = Duration::from_secs(60);
+
+    /// Offers `token` twice (the second offer stores it).
+    fn store(
+        c: &VerifiedTokenCache,
+        token: &str,
+        v: &Arc<Verified>,
+        ttl: Duration,
+        exp: Option<f64>,
+    ) {
+        let h = c.hash(token);
+        assert!(
+            !c.offer(h, token, v, ttl, exp),
+            "the first offer only remembers"
+        );
+        assert!(c.offer(h, token, v, ttl, exp), "the second offer stores");
+    }
+
+    #[test]
+    fn a_token_is_stored_on_its_second_verification_and_hits_only_its_tenant() {
+        let c = VerifiedTokenCache::new(10);
+        let (v, h) = (verified("a"), c.hash("t1"));
+        assert!(!c.offer(h, "t1", &v, MIN, None));
+        assert!(c.get(h, "t1", "a", 0.0).is_none());
+        assert!(c.offer(h, "t1", &v, MIN, None));
+        assert!(c.get(h, "t1", "a", 0.0).is_some());
+        assert!(
+            c.get(h, "t1", "b", 0.0).is_none(),
+            "another tenant never hits"
+        );
+        assert!(c.get(c.hash("t2"), "t2", "a", 0.0).is_none());
+        // The same hash with other bytes is a miss: keys are exact.
+        assert!(c.get(h, "t1x", "a", 0.0).is_none());
+    }
+
+    #[test]
+    fn a_hit_rechecks_exp_and_the_entry_life() {
+        let c = VerifiedTokenCache::new(10);
+        let v = verified("a");
+        store(&c, "soon", &v, MIN, Some(now_secs() + 0.2));
+        store(&c, "short", &v, Duration::from_millis(200), None);
+        assert!(c.get(c.hash("soon"), "soon", "a", 0.0).is_some());
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            c.get(c.hash("soon"), "soon", "a", 0.0).is_none(),
+            "exp passed"
+        );
+        assert!(
+            c.get(c.hash("short"), "short", "a", 0.0).is_none(),
+            "ttl passed"
+        );
+        assert_eq!(c.len(), 0, "expired entries are dropped when met");
+        // The skew extends exp on a hit.
+        store(&c, "skewed", &v, MIN, Some(now_secs() - 1.0));
+        assert!(c.get(c.hash("skewed"), "skewed", "a", 30.0).is_some());
+        assert!(c.get(c.hash("skewed"), "skewed", "a", 0.0).is_none());
+    }
+
+    #[test]
+    fn a_zero_ttl_stores_nothing() {
+        let c = VerifiedTokenCache::new(10);
+        let (v, h) = (verified("a"), c.hash("t"));
+        assert!(!c.offer(h, "t", &v, Duration::ZERO, None));
+        assert!(!c.offer(h, "t", &v, Duration::ZERO, None));
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn the_oldest_entry_goes_first_and_the_size_stays_bounded() {
+        let c = VerifiedTokenCache::new(100);
+        let v = verified("a");
+        for i in 0..250 {
+            store(&c, &format!("t{i}"), &v, MIN, None);
+            assert!(c.len() <= 100);
+        }
+        assert_eq!(c.len(), 100);
+        assert!(c.get(c.hash("t149"), "t149", "a", 0.0).is_none(), "evicted");
+        assert!(c.get(c.hash("t150"), "t150", "a", 0.0).is_some(), "kept");
+        assert!(c.get(c.hash("t249"), "t249", "a", 0.0).is_some(), "kept");
+        assert!(c.lock().order.len() <= 200);
+    }
+
+    #[test]
+    fn tokens_seen_once_are_not_stored() {
+        let c = VerifiedTokenCache::new(1000);
+        let v = verified("a");
+        for i in 0..5000 {
+            let t = format!("once-{i}");
+            assert!(!c.offer(c.hash(&t), &t, &v, MIN, None));
+        }
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn a_raced_second_store_refreshes_the_entry_without_growing() {
+        let c = VerifiedTokenCache::new(10);
+        store(&c, "t", &verified("a"), MIN, None);
+        // Two more verifications of the same token: remembered, then refreshed.
+        store(&c, "t", &verified("b"), MIN, None);
+        assert_eq!(c.len(), 1);
+        assert!(c.get(c.hash("t"), "t", "b", 0.0).is_some());
+    }
+}
