@@ -26,20 +26,30 @@ use crate::error::AuthError;
 /// Whether `s` matches RFC 6750's `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 pub fn is_b64token(s: &str) -> bool {
     let body = s.trim_end_matches('=');
-    !body.is_empty() && body.bytes().all(|b| B64TOKEN[b as usize])
+    // Whole chunks without an early exit, in compares the compiler turns into
+    // SIMD: every request scans its whole ~1 KiB token (a table lookup per byte
+    // took ~0.3 µs).
+    let mut chunks = body.as_bytes().chunks_exact(32);
+    let all_ok = chunks.by_ref().all(|c| {
+        c.iter()
+            .fold(0u8, |bad, &b| bad | u8::from(!is_b64token_byte(b)))
+            == 0
+    });
+    !body.is_empty() && all_ok && chunks.remainder().iter().all(|&b| is_b64token_byte(b))
 }
 
-/// The `b64token` alphabet as a table: every request scans its whole token.
-const B64TOKEN: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
-        b += 1;
-    }
-    t
-};
+#[inline(always)]
+fn is_b64token_byte(b: u8) -> bool {
+    let lower = b | 0x20;
+    (lower >= b'a' && lower <= b'z')
+        | (b >= b'0' && b <= b'9')
+        | (b == b'-')
+        | (b == b'.')
+        | (b == b'_')
+        | (b == b'~')
+        | (b == b'+')
+        | (b == b'/')
+}
 
 /// Parses one `Authorization` value: `Ok(None)` when it is not a bearer credential.
 pub fn parse_authorization(value: &[u8]) -> Result<Option<String>, AuthError> {
@@ -174,6 +184,19 @@ fn nonempty(t: String) -> Result<String, AuthError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn b64token_bytes_are_exactly_rfc6750s_alphabet() {
+        for b in 0..=255u8 {
+            let want = b.is_ascii_alphanumeric() || b"-._~+/".contains(&b);
+            assert_eq!(super::is_b64token_byte(b), want, "byte {b:#04x}");
+        }
+        let long = "aZ09-._~+/".repeat(40);
+        assert!(is_b64token(&long) && is_b64token(&format!("{long}==")));
+        assert!(!is_b64token(&format!("{long} ")) && !is_b64token(&format!(" {long}")));
+        assert!(!is_b64token(&format!("{}!{}", &long[..100], &long[100..])));
+        assert!(!is_b64token("") && !is_b64token("==") && !is_b64token("a=b"));
+    }
     use crate::error::AuthErrorKind;
     use axum::http::HeaderValue;
 

@@ -3,11 +3,13 @@
 //! Each check is a small pure function, returning a fixed description on
 //! failure so it can go into `error_description` without leaking anything.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
+use crate::claims::{Claim, Claims};
 use crate::defect::{Defect, DefectSet};
 
 /// A failed check: a fixed sentence, safe to send.
@@ -132,21 +134,17 @@ pub fn check_typ(typ: Option<&str>, require_at_jwt: bool, defects: &DefectSet) -
 }
 
 /// `iss` must equal one of `expected` exactly: no prefix, case or slash folding.
-pub fn check_iss(
-    claims: &Map<String, Value>,
-    expected: &[String],
-    defects: &DefectSet,
-) -> CheckResult {
+pub fn check_iss(claims: &Claims, expected: &[String], defects: &DefectSet) -> CheckResult {
     if defects.contains(Defect::NoIssuerCheck) {
         return Ok(());
     }
-    let Some(Value::String(iss)) = claims.get("iss") else {
+    let Some(Claim::Str(iss)) = claims.get("iss") else {
         return Err("missing or non-string iss");
     };
     let ok = if defects.contains(Defect::IssuerPrefixMatch) {
         expected.iter().any(|e| iss.starts_with(e.as_str()))
     } else {
-        expected.iter().any(|e| e == iss)
+        expected.iter().any(|e| *e == iss)
     };
     if ok {
         Ok(())
@@ -156,20 +154,17 @@ pub fn check_iss(
 }
 
 /// `aud` (string or array of strings) must contain one of `valid`.
-pub fn check_aud(
-    claims: &Map<String, Value>,
-    valid: &[String],
-    defects: &DefectSet,
-) -> CheckResult {
+pub fn check_aud(claims: &Claims, valid: &[String], defects: &DefectSet) -> CheckResult {
     if defects.contains(Defect::NoAudienceCheck) {
         return Ok(());
     }
-    let auds: Vec<&str> = match claims.get("aud") {
-        Some(Value::String(s)) => vec![s.as_str()],
-        Some(Value::Array(_)) if defects.contains(Defect::AudMustBeString) => {
+    let aud = claims.get("aud");
+    let auds: Vec<&str> = match &aud {
+        Some(Claim::Str(s)) => vec![s],
+        Some(Claim::Array(_)) if defects.contains(Defect::AudMustBeString) => {
             return Err("aud is not a string")
         }
-        Some(Value::Array(items)) => {
+        Some(Claim::Array(items)) => {
             let mut out = Vec::with_capacity(items.len());
             for v in items {
                 out.push(v.as_str().ok_or("aud has a non-string element")?);
@@ -201,12 +196,7 @@ pub const DAY_OF_SKEW: u64 = 86_400;
 ///
 /// `now` is seconds since the epoch. Expired means `now > exp + skew`; not yet
 /// valid means `now + skew < nbf`; `iat` may be at most `skew` in the future.
-pub fn check_times(
-    claims: &Map<String, Value>,
-    now: f64,
-    skew: u64,
-    defects: &DefectSet,
-) -> CheckResult {
+pub fn check_times(claims: &Claims, now: f64, skew: u64, defects: &DefectSet) -> CheckResult {
     let skew = if defects.contains(Defect::NoClockSkew) {
         0.0
     } else {
@@ -217,12 +207,12 @@ pub fn check_times(
         0.0
     };
     match claims.get("exp") {
-        Some(Value::Number(n))
+        Some(Claim::Num(n))
             if defects.contains(Defect::ExpMustBeInteger) && n.as_i64().is_none() =>
         {
             return Err("exp is not an integer");
         }
-        Some(Value::Number(n)) => {
+        Some(Claim::Num(n)) => {
             let exp = n.as_f64().ok_or("exp is not a number")?;
             if now > exp + skew {
                 return Err("token expired");
@@ -234,7 +224,7 @@ pub fn check_times(
     }
     if !defects.contains(Defect::NoNbfCheck) {
         match claims.get("nbf") {
-            Some(Value::Number(n)) => {
+            Some(Claim::Num(n)) => {
                 let nbf = n.as_f64().ok_or("nbf is not a number")?;
                 if now + skew < nbf {
                     return Err("token not yet valid");
@@ -245,7 +235,7 @@ pub fn check_times(
         }
     }
     match claims.get("iat") {
-        Some(Value::Number(n)) => {
+        Some(Claim::Num(n)) => {
             let iat = n.as_f64().ok_or("iat is not a number")?;
             if iat > now + skew {
                 return Err("token issued in the future");
@@ -261,9 +251,9 @@ pub fn check_times(
 }
 
 /// `sub` is required (RFC 9068 section 2.2) and must be a non-empty string.
-pub fn check_sub(claims: &Map<String, Value>) -> CheckResult {
+pub fn check_sub(claims: &Claims) -> CheckResult {
     match claims.get("sub") {
-        Some(Value::String(s)) if !s.is_empty() => Ok(()),
+        Some(Claim::Str(s)) if !s.is_empty() => Ok(()),
         Some(_) => Err("sub is not a non-empty string"),
         None => Err("missing sub"),
     }
@@ -273,14 +263,14 @@ pub fn check_sub(claims: &Map<String, Value>) -> CheckResult {
 /// issuer URL's path segments (`https://sts.windows.net/{tid}/`,
 /// `https://login.microsoftonline.com/{tid}/v2.0`). Tokens without `tid`, or
 /// without a string `iss` (refused by the issuer check), pass.
-pub fn check_tid(claims: &Map<String, Value>) -> CheckResult {
-    let (Some(tid), Some(Value::String(iss))) = (claims.get("tid"), claims.get("iss")) else {
+pub fn check_tid(claims: &Claims) -> CheckResult {
+    let (Some(tid), Some(Claim::Str(iss))) = (claims.get("tid"), claims.get("iss")) else {
         return Ok(());
     };
-    let Value::String(tid) = tid else {
+    let Claim::Str(tid) = tid else {
         return Err("tid is not a string");
     };
-    let path = iss.split_once("://").map_or(iss.as_str(), |(_, rest)| rest);
+    let path = iss.split_once("://").map_or(&*iss, |(_, rest)| rest);
     if !tid.is_empty() && path.split('/').skip(1).any(|seg| seg == tid) {
         Ok(())
     } else {
@@ -294,10 +284,10 @@ pub fn check_tid(claims: &Map<String, Value>) -> CheckResult {
 pub const CLIENT_ID_CLAIMS: &[&str] = &["client_id", "azp", "cid", "appid"];
 
 /// The token's client id: the first of [`CLIENT_ID_CLAIMS`] present, if a string.
-pub fn client_id(claims: &Map<String, Value>) -> Result<Option<&str>, &'static str> {
+pub fn client_id(claims: &Claims) -> Result<Option<Cow<'_, str>>, &'static str> {
     for name in CLIENT_ID_CLAIMS {
-        match claims.get(*name) {
-            Some(Value::String(s)) => return Ok(Some(s)),
+        match claims.get(name) {
+            Some(Claim::Str(s)) => return Ok(Some(s)),
             Some(_) => return Err("client id claim is not a string"),
             None => {}
         }
@@ -306,11 +296,7 @@ pub fn client_id(claims: &Map<String, Value>) -> Result<Option<&str>, &'static s
 }
 
 /// With a non-empty allow-list, the client id must be in it.
-pub fn check_client(
-    claims: &Map<String, Value>,
-    allowed: &[String],
-    defects: &DefectSet,
-) -> CheckResult {
+pub fn check_client(claims: &Claims, allowed: &[String], defects: &DefectSet) -> CheckResult {
     if defects.contains(Defect::ClientAllowListIgnored) {
         return Ok(());
     }
@@ -327,7 +313,7 @@ pub fn check_client(
         allowed
     };
     match client_id(claims)? {
-        Some(id) if allowed.iter().any(|a| a == id) => Ok(()),
+        Some(id) if allowed.iter().any(|a| *a == id) => Ok(()),
         Some(_) => Err("client not allowed"),
         None => Err("missing client id"),
     }
@@ -371,26 +357,26 @@ fn as_list(v: &Value) -> Vec<Value> {
 
 /// Whether the normalized `roles` claim (an array of strings, or a string of
 /// space-separated roles) contains `role`.
-pub fn has_role(claims: &Map<String, Value>, role: &str) -> bool {
+pub fn has_role(claims: &Claims, role: &str) -> bool {
     has_role_with(claims, role, &DefectSet::new())
 }
 
 /// [`has_role`] with the defects that change role matching.
-pub fn has_role_with(claims: &Map<String, Value>, role: &str, defects: &DefectSet) -> bool {
+pub fn has_role_with(claims: &Claims, role: &str, defects: &DefectSet) -> bool {
     if defects.contains(Defect::RoleSubstringMatch) {
         let needle = role.to_ascii_lowercase();
         return match claims.get("roles") {
-            Some(Value::Array(a)) => a
+            Some(Claim::Array(a)) => a
                 .iter()
                 .filter_map(Value::as_str)
                 .any(|r| r.to_ascii_lowercase().contains(&needle)),
-            Some(Value::String(s)) => s.to_ascii_lowercase().contains(&needle),
+            Some(Claim::Str(s)) => s.to_ascii_lowercase().contains(&needle),
             _ => false,
         };
     }
     match claims.get("roles") {
-        Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(role)),
-        Some(Value::String(s)) => s.split_whitespace().any(|r| r == role),
+        Some(Claim::Array(a)) => a.iter().any(|v| v.as_str() == Some(role)),
+        Some(Claim::Str(s)) => s.split_whitespace().any(|r| r == role),
         _ => false,
     }
 }
@@ -400,7 +386,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn obj(v: Value) -> Map<String, Value> {
+    fn obj(v: Value) -> Claims {
+        match v {
+            Value::Object(m) => Claims::from_map(&m),
+            _ => panic!("not an object"),
+        }
+    }
+
+    fn map(v: Value) -> Map<String, Value> {
         match v {
             Value::Object(m) => m,
             _ => panic!("not an object"),
@@ -580,13 +573,13 @@ mod tests {
     #[test]
     fn client_id_mapping_order() {
         let c = obj(json!({"azp": "b", "cid": "c", "appid": "d"}));
-        assert_eq!(client_id(&c), Ok(Some("b")));
+        assert_eq!(client_id(&c), Ok(Some("b".into())));
         assert_eq!(
             client_id(&obj(json!({"client_id": "a", "azp": "b"}))),
-            Ok(Some("a"))
+            Ok(Some("a".into()))
         );
-        assert_eq!(client_id(&obj(json!({"cid": "c"}))), Ok(Some("c")));
-        assert_eq!(client_id(&obj(json!({"appid": "d"}))), Ok(Some("d")));
+        assert_eq!(client_id(&obj(json!({"cid": "c"}))), Ok(Some("c".into())));
+        assert_eq!(client_id(&obj(json!({"appid": "d"}))), Ok(Some("d".into())));
         assert_eq!(client_id(&obj(json!({}))), Ok(None));
         assert!(client_id(&obj(json!({"client_id": 1}))).is_err());
         let allowed = vec!["c".to_string()];
@@ -608,17 +601,17 @@ mod tests {
     #[test]
     fn claim_mapping_merges() {
         let m: BTreeMap<String, String> = [("groups".to_string(), "roles".to_string())].into();
-        let mut c = obj(json!({"groups": ["admin", "x"]}));
+        let mut c = map(json!({"groups": ["admin", "x"]}));
         apply_claim_mappings(&mut c, &m);
         assert_eq!(c["roles"], json!(["admin", "x"]));
-        assert!(has_role(&c, "admin"));
-        let mut c = obj(json!({"groups": ["admin", "x"], "roles": ["x", "y"]}));
+        assert!(has_role(&Claims::from_map(&c), "admin"));
+        let mut c = map(json!({"groups": ["admin", "x"], "roles": ["x", "y"]}));
         apply_claim_mappings(&mut c, &m);
         assert_eq!(c["roles"], json!(["x", "y", "admin"]));
-        let mut c = obj(json!({"groups": "admin", "roles": "reader"}));
+        let mut c = map(json!({"groups": "admin", "roles": "reader"}));
         apply_claim_mappings(&mut c, &m);
         assert_eq!(c["roles"], json!(["reader", "admin"]));
-        let mut c = obj(json!({"roles": ["a"]}));
+        let mut c = map(json!({"roles": ["a"]}));
         apply_claim_mappings(&mut c, &m);
         assert_eq!(c["roles"], json!(["a"]));
         assert!(has_role(&obj(json!({"roles": "reader admin"})), "admin"));

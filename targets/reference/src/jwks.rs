@@ -182,20 +182,17 @@ impl Jwk {
     }
 
     /// Verifies `signature` over `signing_input` with this key (no fit check).
-    pub fn verify(
-        &self,
-        signing_input: &str,
-        signature_b64: &str,
-        signature: &[u8],
-        alg: Algorithm,
-    ) -> bool {
+    pub fn verify(&self, signing_input: &str, signature_b64: &str, alg: Algorithm) -> bool {
         // Raw r||s only (RFC 7518 section 3.4): a DER signature has another length.
         let fixed = match alg {
             Algorithm::ES256 | Algorithm::EdDSA => Some(64),
             Algorithm::ES384 => Some(96),
             _ => None,
         };
-        if fixed.is_some_and(|n| n != signature.len()) {
+        // The decoded length of unpadded base64url (a non-canonical text fails
+        // to decode in the verify below anyway).
+        let decoded_len = signature_b64.len() * 3 / 4;
+        if fixed.is_some_and(|n| n != decoded_len) {
             return false;
         }
         jsonwebtoken::crypto::verify(signature_b64, signing_input.as_bytes(), &self.key, alg)

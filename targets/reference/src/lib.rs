@@ -137,6 +137,7 @@
 
 pub mod bearer;
 pub mod checks;
+pub mod claims;
 pub mod defect;
 pub mod discovery;
 pub mod error;

@@ -19,11 +19,12 @@
 //!
 //! ```
 //! use byoid_reference::token_cache::VerifiedTokenCache;
+//! use byoid_reference::claims::Claims;
 //! use byoid_reference::validate::Verified;
 //! use std::time::Duration;
 //!
 //! let cache = VerifiedTokenCache::new(100);
-//! let v = Verified::new("acme", serde_json::Map::new());
+//! let v = Verified::new("acme", Claims::from_map(&Default::default()));
 //! let h = cache.hash("a.b.c");
 //! // First verification: remembered, not stored.
 //! assert!(!cache.offer(h, "a.b.c", &v, Duration::from_secs(60), None));
@@ -36,6 +37,7 @@
 
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -43,13 +45,19 @@ use hashbrown::HashTable;
 
 use crate::validate::Verified;
 
-/// Slots of the first-sighting table (8 bytes each: 256 KiB).
-const DOORKEEPER_SLOTS: usize = 1 << 15;
+/// Slots of the first-sighting table (8 bytes each: 64 KiB, small enough to
+/// stay in cache; a token must come back before ~8,000 other new tokens to be
+/// admitted on its second sighting, else on a later one).
+const DOORKEEPER_SLOTS: usize = 1 << 13;
 
 /// Bounded, exact-keyed, tenant-checked cache of verified tokens.
 pub struct VerifiedTokenCache {
     hasher: foldhash::fast::RandomState,
     capacity: usize,
+    /// Hashes of tokens verified once and not stored; direct-mapped. Outside
+    /// the lock: a first sighting (every request of a stream of new tokens)
+    /// costs one load and one store, no lock.
+    seen_once: Box<[AtomicU64]>,
     inner: Mutex<Inner>,
 }
 
@@ -58,8 +66,6 @@ struct Inner {
     /// (hash, sequence number) of every insertion, oldest first.
     order: VecDeque<(u64, u64)>,
     next_seq: u64,
-    /// Hashes of tokens verified once and not stored; direct-mapped.
-    seen_once: Box<[u64]>,
 }
 
 struct Slot {
@@ -93,11 +99,11 @@ impl VerifiedTokenCache {
         VerifiedTokenCache {
             hasher: foldhash::fast::RandomState::default(),
             capacity,
+            seen_once: (0..DOORKEEPER_SLOTS).map(|_| AtomicU64::new(0)).collect(),
             inner: Mutex::new(Inner {
                 table: HashTable::new(),
                 order: VecDeque::new(),
                 next_seq: 0,
-                seen_once: vec![0; DOORKEEPER_SLOTS].into_boxed_slice(),
             }),
         }
     }
@@ -158,15 +164,16 @@ impl VerifiedTokenCache {
         if ttl.is_zero() || self.capacity == 0 {
             return false;
         }
-        let mut inner = self.lock();
-        let door = (hash as usize) % inner.seen_once.len();
+        let door = &self.seen_once[(hash as usize) % self.seen_once.len()];
         // 0 marks an empty slot; a token whose hash is 0 is then admitted at
-        // once, which is harmless.
-        if inner.seen_once[door] != hash {
-            inner.seen_once[door] = hash;
+        // once, which is harmless. Two requests racing on a slot can at worst
+        // delay or hasten one admission.
+        if door.load(Ordering::Relaxed) != hash {
+            door.store(hash, Ordering::Relaxed);
             return false;
         }
-        inner.seen_once[door] = 0;
+        door.store(0, Ordering::Relaxed);
+        let mut inner = self.lock();
         let seq = inner.next_seq;
         inner.next_seq += 1;
         let until = Instant::now() + ttl;
@@ -231,7 +238,7 @@ mod tests {
     use super::*;
 
     fn verified(tenant: &str) -> Arc<Verified> {
-        Verified::new(tenant, serde_json::Map::new())
+        Verified::new(tenant, crate::claims::Claims::from_map(&Default::default()))
     }
 
     const MIN: Duration = Duration::from_secs(60);

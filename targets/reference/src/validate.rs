@@ -8,9 +8,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::checks::{self, HeaderAlg};
+use crate::claims::{Claim, Claims};
 use crate::defect::Defect;
 use crate::error::AuthError;
 use crate::jwks::{parse_jwks, Fetcher, Jwk, TenantKeys};
@@ -33,31 +34,29 @@ pub struct Verified {
     /// The tenant slug the request named.
     pub tenant: String,
     /// The claims after `claim_mappings`.
-    pub claims: Map<String, Value>,
+    pub claims: Claims,
     /// `{"tenant": ..., "claims": ...}` as the contract's `200` body.
     pub body: bytes::Bytes,
 }
 
 impl Verified {
     /// The verification of a token for `tenant` with these (mapped) claims;
-    /// serializes the `200` body once.
+    /// writes the `200` body once, embedding the claims' text as it is.
     ///
     /// ```
-    /// let v = byoid_reference::validate::Verified::new("acme", serde_json::Map::new());
+    /// use byoid_reference::claims::Claims;
+    /// let v = byoid_reference::validate::Verified::new("acme", Claims::from_map(&Default::default()));
     /// assert_eq!(&v.body[..], br#"{"tenant":"acme","claims":{}}"#);
     /// ```
-    pub fn new(tenant: &str, claims: Map<String, Value>) -> Arc<Verified> {
-        #[derive(serde::Serialize)]
-        struct Body<'a> {
-            tenant: &'a str,
-            claims: &'a Map<String, Value>,
-        }
-        // Serializing a map of JSON values cannot fail.
-        let body = serde_json::to_vec(&Body {
-            tenant,
-            claims: &claims,
-        })
-        .unwrap_or_default();
+    pub fn new(tenant: &str, claims: Claims) -> Arc<Verified> {
+        let json = claims.json();
+        let mut body = Vec::with_capacity(json.len() + tenant.len() + 32);
+        body.extend_from_slice(br#"{"tenant":"#);
+        // Writing a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut body, tenant);
+        body.extend_from_slice(br#","claims":"#);
+        body.extend_from_slice(json.trim().as_bytes());
+        body.push(b'}');
         Arc::new(Verified {
             tenant: tenant.to_owned(),
             claims,
@@ -200,7 +199,10 @@ impl Validator {
     /// Offers a verified token to the cache, trusted at most until `exp` +
     /// skew and never longer than the key cache trusts its keys.
     fn cache_offer(&self, hash: u64, token: &str, verified: &Arc<Verified>) -> bool {
-        let exp = verified.claims.get("exp").and_then(Value::as_f64);
+        let exp = match verified.claims.get("exp") {
+            Some(Claim::Num(n)) => n.as_f64(),
+            _ => None,
+        };
         let skew = self.config.manifest.clock_skew_seconds as f64;
         let mut ttl = self.config.manifest.jwks_cache_seconds as f64;
         if let Some(exp) = exp {
@@ -214,11 +216,7 @@ impl Validator {
     }
 
     /// Every check for one tenant; returns the mapped claims.
-    async fn verify_for(
-        &self,
-        tenant: &TenantConfig,
-        token: &str,
-    ) -> Result<Map<String, Value>, AuthError> {
+    async fn verify_for(&self, tenant: &TenantConfig, token: &str) -> Result<Claims, AuthError> {
         let parsed = match token::parse(token) {
             Ok(p) => p,
             Err(e) if self.has(Defect::LeakExceptionText) => {
@@ -331,22 +329,26 @@ impl Validator {
             if !fits(k) {
                 return false;
             }
-            if is_ecdsa && self.has(Defect::PsychicEcdsa) && t.signature.iter().all(|b| *b == 0) {
-                return true;
-            }
-            if is_ecdsa && self.has(Defect::EcdsaDerAccepted) && t.signature.first() == Some(&0x30)
-            {
-                if let Some(raw) =
-                    der_to_raw(&t.signature, if alg == Algorithm::ES384 { 48 } else { 32 })
-                {
-                    let b64 = base64::Engine::encode(
-                        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-                        &raw,
-                    );
-                    return k.verify(t.signing_input, &b64, &raw, alg);
+            if is_ecdsa && (self.has(Defect::PsychicEcdsa) || self.has(Defect::EcdsaDerAccepted)) {
+                let Some(signature) = t.signature() else {
+                    return false;
+                };
+                if self.has(Defect::PsychicEcdsa) && signature.iter().all(|b| *b == 0) {
+                    return true;
+                }
+                if self.has(Defect::EcdsaDerAccepted) && signature.first() == Some(&0x30) {
+                    if let Some(raw) =
+                        der_to_raw(&signature, if alg == Algorithm::ES384 { 48 } else { 32 })
+                    {
+                        let b64 = base64::Engine::encode(
+                            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                            &raw,
+                        );
+                        return k.verify(t.signing_input, &b64, alg);
+                    }
                 }
             }
-            k.verify(t.signing_input, t.signature_b64, &t.signature, alg)
+            k.verify(t.signing_input, t.signature_b64, alg)
         };
         // Defects that fetch or trust key material named by the token itself.
         if self.has(Defect::X5uFetched) {
@@ -400,7 +402,7 @@ impl Validator {
             // `x5t` is never used for selection.
             let fitting: Vec<&Jwk> = snapshot.keys.iter().filter(|k| k.fits(alg)).collect();
             return match fitting.as_slice() {
-                [k] if k.verify(t.signing_input, t.signature_b64, &t.signature, alg) => Ok(()),
+                [k] if k.verify(t.signing_input, t.signature_b64, alg) => Ok(()),
                 [_] => Err(AuthError::invalid_token("invalid signature")),
                 _ => Err(AuthError::invalid_token(
                     "no kid and more than one candidate key",
@@ -443,17 +445,15 @@ impl Validator {
     fn check_claims(
         &self,
         tenant: &TenantConfig,
-        mut claims: Map<String, Value>,
+        claims: Claims,
         expected_iss: Option<&[String]>,
-    ) -> Result<Map<String, Value>, AuthError> {
+    ) -> Result<Claims, AuthError> {
         let d = &self.config.defects;
         let m = &self.config.manifest;
         // Defects that crash on claim values a careless reader does not expect.
         if self.has(Defect::ExpOverflowCrashes)
-            && claims
-                .get("exp")
-                .and_then(Value::as_f64)
-                .is_some_and(|e| e > 253_402_300_799.0)
+            && matches!(claims.get("exp"), Some(Claim::Num(n))
+                if n.as_f64().is_some_and(|e| e > 253_402_300_799.0))
         {
             return Err(AuthError::leaked(
                 "OverflowError: timestamp out of range for platform time_t".into(),
@@ -474,10 +474,12 @@ impl Validator {
         }
         checks::check_client(&claims, &tenant.allowed_client_ids, d)
             .map_err(AuthError::invalid_token)?;
-        if !self.has(Defect::ClaimMappingsIgnored) {
-            checks::apply_claim_mappings(&mut claims, &tenant.claim_mappings);
+        if tenant.claim_mappings.is_empty() || self.has(Defect::ClaimMappingsIgnored) {
+            return Ok(claims);
         }
-        Ok(claims)
+        let mut mapped = claims.to_map();
+        checks::apply_claim_mappings(&mut mapped, &tenant.claim_mappings);
+        Ok(Claims::from_map(&mapped))
     }
 
     /// Discovery and JWKS fetches made so far for `slug` (for tests and debugging).
@@ -656,11 +658,11 @@ mod tests {
     }
 
     fn claims(exp: Option<f64>) -> Arc<Verified> {
-        let mut c = Map::new();
+        let mut c = serde_json::Map::new();
         if let Some(exp) = exp {
             c.insert("exp".into(), serde_json::json!(exp));
         }
-        Verified::new("a", c)
+        Verified::new("a", Claims::from_map(&c))
     }
 
     /// Offers `token` as the validator does after a successful check, twice

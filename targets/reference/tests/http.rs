@@ -920,7 +920,7 @@ defect_test!(
     Defect::LeakExceptionText,
     401,
     500,
-    |e| who(e, "eyJhbGciOiJSUzI1NiJ9.e30.A".into())
+    |e| who(e, "eyJhbGciOiJSUzI1NiJ9.e3.A".into())
 );
 defect_test!(
     d_claim_mappings_ignored,
@@ -1009,7 +1009,7 @@ defect_test!(
 #[tokio::test]
 async fn d_leak_exception_text_shows_internal_text_and_nothing_else_changes() {
     let e = env(&[Defect::LeakExceptionText]).await;
-    let r = e.whoami("eyJhbGciOiJSUzI1NiJ9.e30.A").await;
+    let r = e.whoami("eyJhbGciOiJSUzI1NiJ9.e3.A").await;
     assert_eq!(r.status, 500);
     assert!(r.body.contains("Base64"), "{}", r.body);
     // A well-formed token with a bad signature is still a plain 401.

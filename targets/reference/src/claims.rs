@@ -1,0 +1,394 @@
+//! The claim set of a token, read in place.
+//!
+//! A token's payload is parsed once into a list of where each top-level member
+//! sits in the decoded text; a check reads only the members it needs, and a
+//! verified token's `200` body embeds the text as it is. Nothing is copied
+//! into a map of values on the way: for a typical access token this costs
+//! about half of building a `serde_json::Map` and none of serializing it back.
+//!
+//! ```
+//! use byoid_reference::claims::{Claim, Claims};
+//!
+//! let c = Claims::parse(r#"{"iss":"https://idp.test/","exp":1700000000,"aud":["a","b"]}"#.into()).unwrap();
+//! assert!(matches!(c.get("iss"), Some(Claim::Str(s)) if s == "https://idp.test/"));
+//! assert!(matches!(c.get("exp"), Some(Claim::Num(n)) if n.as_i64() == Some(1_700_000_000)));
+//! assert!(matches!(c.get("aud"), Some(Claim::Array(a)) if a.len() == 2));
+//! assert!(c.get("sub").is_none());
+//! // Duplicate member names are refused, at any depth.
+//! assert!(Claims::parse(r#"{"sub":"a","sub":"b"}"#.into()).is_err());
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Range;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::{Map, Number, Value};
+
+/// Above this many members, duplicates are found with a hash set rather than
+/// by comparing each name with the ones before it (bounded time for hostile
+/// tokens with thousands of members).
+const LINEAR_DUPLICATE_SCAN: usize = 32;
+
+/// A token's claims: the decoded payload text and where each member is.
+#[derive(Clone)]
+pub struct Claims {
+    text: String,
+    members: Vec<Member>,
+}
+
+#[derive(Clone)]
+struct Member {
+    /// The name's length and first 8 bytes: a lookup compares these integers
+    /// and calls `memcmp` only for longer names that agree (a check looks up
+    /// ~12 names among ~10 members, most of them 3 bytes long).
+    tag: (usize, u64),
+    key: Key,
+    value: Range<usize>,
+}
+
+fn tag(name: &str) -> (usize, u64) {
+    let mut head = [0u8; 8];
+    let n = name.len().min(8);
+    head[..n].copy_from_slice(&name.as_bytes()[..n]);
+    (name.len(), u64::from_le_bytes(head))
+}
+
+#[derive(Clone)]
+enum Key {
+    /// The name as it appears in the text (no escapes).
+    At(Range<usize>),
+    /// A name written with escapes, decoded.
+    Decoded(String),
+}
+
+/// One claim's value, as the checks need it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim<'a> {
+    /// A JSON string (borrowed unless it had escapes).
+    Str(Cow<'a, str>),
+    /// A JSON number.
+    Num(Number),
+    /// A JSON array, parsed on demand.
+    Array(Vec<Value>),
+    /// `true`, `false`, `null` or an object.
+    Other(Value),
+}
+
+impl fmt::Debug for Claims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Claims {
+    /// Parses a JSON object strictly: anything but one object, or a member
+    /// name twice in any object at any depth, is an error.
+    pub fn parse(text: String) -> Result<Claims, serde_json::Error> {
+        let members = {
+            let mut de = serde_json::Deserializer::from_str(&text);
+            let found = Members::deserialize(&mut de)?;
+            de.end()?;
+            let base = text.as_ptr() as usize;
+            let at = |s: &str| {
+                let start = s.as_ptr() as usize - base;
+                start..start + s.len()
+            };
+            let mut members = Vec::with_capacity(found.0.len());
+            for (key, raw) in found.0 {
+                let raw = raw.get();
+                // Arrays and objects get the full strict parse (duplicate names
+                // inside, numbers out of range); strings need nothing more, and
+                // a number must fit an f64, as when serde_json builds a value.
+                match raw.as_bytes()[0] {
+                    b'[' | b'{' => {
+                        let mut de = serde_json::Deserializer::from_str(raw);
+                        StrictScan::deserialize(&mut de)?;
+                    }
+                    b'-' | b'0'..=b'9' if parse_number(raw).is_none() => {
+                        return Err(de::Error::custom("number out of range"));
+                    }
+                    _ => {}
+                }
+                let tag = tag(&key);
+                let key = match key {
+                    Cow::Borrowed(k) => Key::At(at(k)),
+                    Cow::Owned(k) => Key::Decoded(k),
+                };
+                members.push(Member {
+                    tag,
+                    key,
+                    value: at(raw),
+                });
+            }
+            members
+        };
+        Ok(Claims { text, members })
+    }
+
+    /// Claims from a JSON object value (for claim sets built in code).
+    pub fn from_map(map: &Map<String, Value>) -> Claims {
+        // A map has unique names and serializes to an object; this cannot fail.
+        Claims::parse(serde_json::to_string(map).unwrap_or_else(|_| "{}".into())).unwrap_or_else(
+            |_| Claims {
+                text: "{}".into(),
+                members: Vec::new(),
+            },
+        )
+    }
+
+    /// The payload text, exactly as the token carried it.
+    pub fn json(&self) -> &str {
+        &self.text
+    }
+
+    fn name<'s>(&'s self, m: &'s Member) -> &'s str {
+        match &m.key {
+            Key::At(r) => &self.text[r.clone()],
+            Key::Decoded(k) => k,
+        }
+    }
+
+    /// The raw JSON text of member `name`.
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        let want = tag(name);
+        self.members
+            .iter()
+            .find(|m| m.tag == want && (want.0 <= 8 || self.name(m) == name))
+            .map(|m| &self.text[m.value.clone()])
+    }
+
+    /// Whether member `name` is present (whatever its value, `null` included).
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.raw(name).is_some()
+    }
+
+    /// Member `name`, read from the text.
+    pub fn get(&self, name: &str) -> Option<Claim<'_>> {
+        let raw = self.raw(name)?;
+        // The text was validated as a whole, so each member parses on its own.
+        Some(match raw.as_bytes()[0] {
+            b'"' => match raw[1..raw.len() - 1].contains('\\') {
+                false => Claim::Str(Cow::Borrowed(&raw[1..raw.len() - 1])),
+                true => Claim::Str(Cow::Owned(serde_json::from_str(raw).unwrap_or_default())),
+            },
+            // In range: checked by `parse`.
+            b'-' | b'0'..=b'9' => Claim::Num(parse_number(raw).unwrap_or_else(|| 0.into())),
+            b'[' => Claim::Array(serde_json::from_str(raw).unwrap_or_default()),
+            _ => Claim::Other(serde_json::from_str(raw).unwrap_or(Value::Null)),
+        })
+    }
+
+    /// Member `name` as a `serde_json::Value`.
+    pub fn value(&self, name: &str) -> Option<Value> {
+        serde_json::from_str(self.raw(name)?).ok()
+    }
+
+    /// Every member as a `serde_json::Map`, in the token's order.
+    pub fn to_map(&self) -> Map<String, Value> {
+        self.members
+            .iter()
+            .map(|m| {
+                let v = serde_json::from_str(&self.text[m.value.clone()]).unwrap_or(Value::Null);
+                (self.name(m).to_owned(), v)
+            })
+            .collect()
+    }
+}
+
+/// A JSON number as serde_json reads it: an integer when it fits `i64`/`u64`,
+/// else a finite `f64`.
+fn parse_number(raw: &str) -> Option<Number> {
+    if let Ok(i) = raw.parse::<i64>() {
+        return Some(i.into());
+    }
+    if let Ok(u) = raw.parse::<u64>() {
+        return Some(u.into());
+    }
+    raw.parse::<f64>().ok().and_then(Number::from_f64)
+}
+
+/// Walks a JSON value and keeps nothing: refuses duplicate member names and
+/// numbers out of range at any depth without building the value.
+struct StrictScan;
+
+impl<'de> Deserialize<'de> for StrictScan {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictScan)
+    }
+}
+
+impl<'de> Visitor<'de> for StrictScan {
+    type Value = StrictScan;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self, E> {
+        if v.is_finite() {
+            Ok(self)
+        } else {
+            Err(E::custom("non-finite number"))
+        }
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_unit<E>(self) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self, A::Error> {
+        while seq.next_element::<StrictScan>()?.is_some() {}
+        Ok(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self, A::Error> {
+        let mut names: Vec<Cow<'de, str>> = Vec::new();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if names.contains(&key) {
+                return Err(de::Error::custom(format_args!("duplicate member `{key}`")));
+            }
+            map.next_value::<StrictScan>()?;
+            names.push(key);
+        }
+        Ok(self)
+    }
+}
+
+/// The top-level members of an object, borrowed from the text.
+struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(MembersVisitor)
+    }
+}
+
+struct MembersVisitor;
+
+impl<'de> Visitor<'de> for MembersVisitor {
+    type Value = Members<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
+        let mut out: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::with_capacity(16);
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let duplicate = if out.len() < LINEAR_DUPLICATE_SCAN {
+                out.iter().any(|(k, _)| *k == key)
+            } else {
+                if seen.is_empty() {
+                    seen.extend(out.iter().map(|(k, _)| k.clone()));
+                }
+                !seen.insert(key.clone())
+            };
+            if duplicate {
+                return Err(de::Error::custom(format_args!("duplicate member `{key}`")));
+            }
+            out.push((key, map.next_value()?));
+        }
+        Ok(Members(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Claims, serde_json::Error> {
+        Claims::parse(s.to_owned())
+    }
+
+    #[test]
+    fn reads_each_kind_of_member() {
+        let c = parse(
+            r#" {"s":"a\"b","plain":"x","i":-3,"u":18446744073709551615,"f":1.5,"e":1e3,
+                "a":[1,"x"],"o":{"k":[]},"t":true,"n":null} "#,
+        )
+        .unwrap();
+        assert_eq!(c.get("s"), Some(Claim::Str("a\"b".into())));
+        assert!(matches!(
+            c.get("plain"),
+            Some(Claim::Str(Cow::Borrowed("x")))
+        ));
+        assert_eq!(c.get("i"), Some(Claim::Num((-3).into())));
+        assert_eq!(c.get("u"), Some(Claim::Num(u64::MAX.into())));
+        assert_eq!(c.get("f"), Some(Claim::Num(Number::from_f64(1.5).unwrap())));
+        assert_eq!(
+            c.get("e"),
+            Some(Claim::Num(Number::from_f64(1000.0).unwrap()))
+        );
+        assert_eq!(c.get("a"), Some(Claim::Array(vec![1.into(), "x".into()])));
+        assert_eq!(c.get("o"), Some(Claim::Other(serde_json::json!({"k": []}))));
+        assert_eq!(c.get("t"), Some(Claim::Other(Value::Bool(true))));
+        assert_eq!(c.get("n"), Some(Claim::Other(Value::Null)));
+        assert!(c.contains_key("n") && !c.contains_key("missing"));
+        assert_eq!(c.raw("a"), Some(r#"[1,"x"]"#));
+        // Names that share their first 8 bytes, or differ only in length.
+        let c = parse(r#"{"client_ix":1,"client_id":2,"client_i":3,"ab":4,"abc":5}"#).unwrap();
+        assert_eq!(c.raw("client_id"), Some("2"));
+        assert_eq!(c.raw("client_i"), Some("3"));
+        assert_eq!(c.raw("abc"), Some("5"));
+        assert_eq!(c.raw("client_iy"), None);
+    }
+
+    #[test]
+    fn agrees_with_serde_json_on_every_member() {
+        let text = r#"{"iss":"https://i/","exp":1700000000,"aud":["a"],"x\u0041":"y","big":1e300}"#;
+        let c = parse(text).unwrap();
+        let want: Map<String, Value> = serde_json::from_str(text).unwrap();
+        assert_eq!(c.to_map(), want);
+        assert_eq!(
+            c.value("xA"),
+            Some(Value::String("y".into())),
+            "escaped names are decoded"
+        );
+        assert_eq!(Claims::from_map(&want).to_map(), want);
+    }
+
+    #[test]
+    fn refuses_what_is_not_one_strict_object() {
+        for bad in [
+            r#"{"a":1,"a":2}"#,
+            r#"{"a":1,"\u0061":2}"#,
+            r#"{"a":{"b":1,"b":2}}"#,
+            r#"{"a":[{"b":1,"b":2}]}"#,
+            r#"{"a":1} x"#,
+            r#"[1]"#,
+            r#""s""#,
+            r#"{"a":1e400}"#,
+            "{\"a\":\"\u{0}\"}",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        assert!(
+            parse(r#"{"a":[{"b":1},{"b":1}]}"#).is_ok(),
+            "the same name in two objects"
+        );
+    }
+
+    #[test]
+    fn many_members_are_checked_for_duplicates_in_bounded_time() {
+        let mut s = String::from("{");
+        for i in 0..5000 {
+            s.push_str(&format!("\"m{i}\":0,"));
+        }
+        s.push_str("\"m4999\":1}");
+        assert!(parse(&s).is_err());
+        s.truncate(s.len() - "\"m4999\":1}".len() - 1);
+        s.push('}');
+        assert_eq!(parse(&s).unwrap().to_map().len(), 5000);
+    }
+}
