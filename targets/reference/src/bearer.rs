@@ -18,6 +18,8 @@
 //! * A token sent by more than one method, or twice by one method, is 400
 //!   `invalid_request` (section 2: "MUST NOT use more than one method").
 
+use std::borrow::Cow;
+
 use axum::http::{header, HeaderMap, Method};
 
 use crate::defect::{Defect, DefectSet};
@@ -61,6 +63,14 @@ pub fn parse_authorization_with(
     value: &[u8],
     defects: &DefectSet,
 ) -> Result<Option<String>, AuthError> {
+    authorization_token(value, defects).map(|t| t.map(str::to_owned))
+}
+
+/// The token of one `Authorization` value, borrowed from it.
+fn authorization_token<'a>(
+    value: &'a [u8],
+    defects: &DefectSet,
+) -> Result<Option<&'a str>, AuthError> {
     let (scheme, rest) = match value.iter().position(|&b| b == b' ') {
         Some(i) => (&value[..i], &value[i..]),
         None => (value, &value[value.len()..]),
@@ -95,7 +105,7 @@ pub fn parse_authorization_with(
         _ => token,
     };
     match std::str::from_utf8(token) {
-        Ok(t) if is_b64token(t) => Ok(Some(t.to_owned())),
+        Ok(t) if is_b64token(t) => Ok(Some(t)),
         _ => Err(AuthError::invalid_token("malformed bearer token")),
     }
 }
@@ -111,25 +121,25 @@ fn form_tokens(encoded: &[u8]) -> Vec<String> {
 ///
 /// `form_body` is the body when the request declared
 /// `application/x-www-form-urlencoded` (else `None`). `Ok(None)` means no
-/// bearer credentials at all.
-pub fn extract(
+/// bearer credentials at all. A header token is borrowed from `headers`.
+pub fn extract<'a>(
     method: &Method,
-    headers: &HeaderMap,
+    headers: &'a HeaderMap,
     query: Option<&str>,
     form_body: Option<&[u8]>,
     defects: &DefectSet,
-) -> Result<Option<String>, AuthError> {
+) -> Result<Option<Cow<'a, str>>, AuthError> {
     let mut auth = headers.get_all(header::AUTHORIZATION).iter();
     let from_header = match (auth.next(), auth.next()) {
         (Some(v), Some(_)) if defects.contains(Defect::DuplicateAuthorizationAccepted) => {
-            parse_authorization_with(v.as_bytes(), defects)?
+            authorization_token(v.as_bytes(), defects)?
         }
         (Some(_), Some(_)) => {
             return Err(AuthError::invalid_request(
                 "more than one Authorization header",
             ))
         }
-        (Some(v), None) => parse_authorization_with(v.as_bytes(), defects)?,
+        (Some(v), None) => authorization_token(v.as_bytes(), defects)?,
         (None, _) => None,
     };
     let from_query = form_tokens(query.unwrap_or("").as_bytes());
@@ -145,14 +155,14 @@ pub fn extract(
             &from_header,
             defects.contains(Defect::MultipleMethodsAccepted),
         ) {
-            return Ok(Some(h.clone()));
+            return Ok(Some(Cow::Borrowed(h)));
         }
         return Err(AuthError::invalid_request(
             "token sent by more than one method",
         ));
     }
     if let Some(h) = from_header {
-        return Ok(Some(h));
+        return Ok(Some(Cow::Borrowed(h)));
     }
     if let Some(q) = from_query.into_iter().next() {
         if !defects.contains(Defect::QueryTokenAccepted) {
@@ -160,7 +170,7 @@ pub fn extract(
                 "the access_token query parameter is not supported",
             ));
         }
-        return nonempty(q).map(Some);
+        return nonempty(q).map(|q| Some(Cow::Owned(q)));
     }
     if let Some(b) = from_body.into_iter().next() {
         if method != Method::POST && !defects.contains(Defect::BodyTokenOnGet) {
@@ -168,7 +178,7 @@ pub fn extract(
                 "a form-body token requires POST",
             ));
         }
-        return nonempty(b).map(Some);
+        return nonempty(b).map(|b| Some(Cow::Owned(b)));
     }
     Ok(None)
 }
@@ -219,6 +229,7 @@ mod tests {
             body.map(str::as_bytes),
             &DefectSet::new(),
         )
+        .map(|t| t.map(Cow::into_owned))
         .map_err(|e| e.kind())
     }
 
@@ -275,9 +286,10 @@ mod tests {
             Err(AuthErrorKind::InvalidRequest),
             "GET body"
         );
+        let none = h(&[]);
         let post = extract(
             &Method::POST,
-            &h(&[]),
+            &none,
             None,
             Some(b"x=1&access_token=abc"),
             &DefectSet::new(),
@@ -285,7 +297,7 @@ mod tests {
         assert_eq!(post.unwrap(), Some("abc".into()));
         let post = extract(
             &Method::POST,
-            &h(&[]),
+            &none,
             None,
             Some(b"access_token=a&access_token=b"),
             &DefectSet::new(),

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
-use crate::claims::{Claim, Claims};
 use crate::defect::{Defect, DefectSet};
+use crate::json_object::{Field, JsonObject};
 
 /// A failed check: a fixed sentence, safe to send.
 pub type CheckResult = Result<(), &'static str>;
@@ -114,6 +114,10 @@ pub fn check_typ(typ: Option<&str>, require_at_jwt: bool, defects: &DefectSet) -
             _ => Err("typ is not an access token type"),
         };
     }
+    if typ.eq_ignore_ascii_case("at+jwt") {
+        // The common case, without lowering a copy.
+        return Ok(());
+    }
     let lower = typ.to_ascii_lowercase();
     if defects.contains(Defect::TypMediaPrefixRefused) && lower.starts_with("application/") {
         return Err("typ is not an access token type");
@@ -134,11 +138,11 @@ pub fn check_typ(typ: Option<&str>, require_at_jwt: bool, defects: &DefectSet) -
 }
 
 /// `iss` must equal one of `expected` exactly: no prefix, case or slash folding.
-pub fn check_iss(claims: &Claims, expected: &[String], defects: &DefectSet) -> CheckResult {
+pub fn check_iss(claims: &JsonObject, expected: &[String], defects: &DefectSet) -> CheckResult {
     if defects.contains(Defect::NoIssuerCheck) {
         return Ok(());
     }
-    let Some(Claim::Str(iss)) = claims.get("iss") else {
+    let Some(Field::Str(iss)) = claims.get("iss") else {
         return Err("missing or non-string iss");
     };
     let ok = if defects.contains(Defect::IssuerPrefixMatch) {
@@ -154,32 +158,33 @@ pub fn check_iss(claims: &Claims, expected: &[String], defects: &DefectSet) -> C
 }
 
 /// `aud` (string or array of strings) must contain one of `valid`.
-pub fn check_aud(claims: &Claims, valid: &[String], defects: &DefectSet) -> CheckResult {
+pub fn check_aud(claims: &JsonObject, valid: &[String], defects: &DefectSet) -> CheckResult {
     if defects.contains(Defect::NoAudienceCheck) {
         return Ok(());
     }
-    let aud = claims.get("aud");
-    let auds: Vec<&str> = match &aud {
-        Some(Claim::Str(s)) => vec![s],
-        Some(Claim::Array(_)) if defects.contains(Defect::AudMustBeString) => {
-            return Err("aud is not a string")
-        }
-        Some(Claim::Array(items)) => {
-            let mut out = Vec::with_capacity(items.len());
-            for v in items {
-                out.push(v.as_str().ok_or("aud has a non-string element")?);
-            }
-            out
-        }
-        Some(_) => return Err("aud is neither a string nor an array"),
-        None => return Err("missing aud"),
-    };
     let valid = if defects.contains(Defect::FirstAudienceOnly) {
         &valid[..valid.len().min(1)]
     } else {
         valid
     };
-    if auds.iter().any(|a| valid.iter().any(|v| v == a)) {
+    let accepted = |a: &str| valid.iter().any(|v| v == a);
+    let ok = match claims.get("aud") {
+        Some(Field::Str(s)) => accepted(&s),
+        Some(Field::Array(_)) if defects.contains(Defect::AudMustBeString) => {
+            return Err("aud is not a string")
+        }
+        Some(Field::Array(items)) => {
+            // Every element must be a string, even after a match.
+            let mut any = false;
+            for v in &items {
+                any |= accepted(v.as_str().ok_or("aud has a non-string element")?);
+            }
+            any
+        }
+        Some(_) => return Err("aud is neither a string nor an array"),
+        None => return Err("missing aud"),
+    };
+    if ok {
         Ok(())
     } else {
         Err("audience not accepted")
@@ -196,7 +201,7 @@ pub const DAY_OF_SKEW: u64 = 86_400;
 ///
 /// `now` is seconds since the epoch. Expired means `now > exp + skew`; not yet
 /// valid means `now + skew < nbf`; `iat` may be at most `skew` in the future.
-pub fn check_times(claims: &Claims, now: f64, skew: u64, defects: &DefectSet) -> CheckResult {
+pub fn check_times(claims: &JsonObject, now: f64, skew: u64, defects: &DefectSet) -> CheckResult {
     let skew = if defects.contains(Defect::NoClockSkew) {
         0.0
     } else {
@@ -207,12 +212,12 @@ pub fn check_times(claims: &Claims, now: f64, skew: u64, defects: &DefectSet) ->
         0.0
     };
     match claims.get("exp") {
-        Some(Claim::Num(n))
+        Some(Field::Num(n))
             if defects.contains(Defect::ExpMustBeInteger) && n.as_i64().is_none() =>
         {
             return Err("exp is not an integer");
         }
-        Some(Claim::Num(n)) => {
+        Some(Field::Num(n)) => {
             let exp = n.as_f64().ok_or("exp is not a number")?;
             if now > exp + skew {
                 return Err("token expired");
@@ -224,7 +229,7 @@ pub fn check_times(claims: &Claims, now: f64, skew: u64, defects: &DefectSet) ->
     }
     if !defects.contains(Defect::NoNbfCheck) {
         match claims.get("nbf") {
-            Some(Claim::Num(n)) => {
+            Some(Field::Num(n)) => {
                 let nbf = n.as_f64().ok_or("nbf is not a number")?;
                 if now + skew < nbf {
                     return Err("token not yet valid");
@@ -235,7 +240,7 @@ pub fn check_times(claims: &Claims, now: f64, skew: u64, defects: &DefectSet) ->
         }
     }
     match claims.get("iat") {
-        Some(Claim::Num(n)) => {
+        Some(Field::Num(n)) => {
             let iat = n.as_f64().ok_or("iat is not a number")?;
             if iat > now + skew {
                 return Err("token issued in the future");
@@ -251,9 +256,9 @@ pub fn check_times(claims: &Claims, now: f64, skew: u64, defects: &DefectSet) ->
 }
 
 /// `sub` is required (RFC 9068 section 2.2) and must be a non-empty string.
-pub fn check_sub(claims: &Claims) -> CheckResult {
+pub fn check_sub(claims: &JsonObject) -> CheckResult {
     match claims.get("sub") {
-        Some(Claim::Str(s)) if !s.is_empty() => Ok(()),
+        Some(Field::Str(s)) if !s.is_empty() => Ok(()),
         Some(_) => Err("sub is not a non-empty string"),
         None => Err("missing sub"),
     }
@@ -263,11 +268,11 @@ pub fn check_sub(claims: &Claims) -> CheckResult {
 /// issuer URL's path segments (`https://sts.windows.net/{tid}/`,
 /// `https://login.microsoftonline.com/{tid}/v2.0`). Tokens without `tid`, or
 /// without a string `iss` (refused by the issuer check), pass.
-pub fn check_tid(claims: &Claims) -> CheckResult {
-    let (Some(tid), Some(Claim::Str(iss))) = (claims.get("tid"), claims.get("iss")) else {
+pub fn check_tid(claims: &JsonObject) -> CheckResult {
+    let (Some(tid), Some(Field::Str(iss))) = (claims.get("tid"), claims.get("iss")) else {
         return Ok(());
     };
-    let Claim::Str(tid) = tid else {
+    let Field::Str(tid) = tid else {
         return Err("tid is not a string");
     };
     let path = iss.split_once("://").map_or(&*iss, |(_, rest)| rest);
@@ -284,10 +289,10 @@ pub fn check_tid(claims: &Claims) -> CheckResult {
 pub const CLIENT_ID_CLAIMS: &[&str] = &["client_id", "azp", "cid", "appid"];
 
 /// The token's client id: the first of [`CLIENT_ID_CLAIMS`] present, if a string.
-pub fn client_id(claims: &Claims) -> Result<Option<Cow<'_, str>>, &'static str> {
+pub fn client_id(claims: &JsonObject) -> Result<Option<Cow<'_, str>>, &'static str> {
     for name in CLIENT_ID_CLAIMS {
         match claims.get(name) {
-            Some(Claim::Str(s)) => return Ok(Some(s)),
+            Some(Field::Str(s)) => return Ok(Some(s)),
             Some(_) => return Err("client id claim is not a string"),
             None => {}
         }
@@ -296,7 +301,7 @@ pub fn client_id(claims: &Claims) -> Result<Option<Cow<'_, str>>, &'static str> 
 }
 
 /// With a non-empty allow-list, the client id must be in it.
-pub fn check_client(claims: &Claims, allowed: &[String], defects: &DefectSet) -> CheckResult {
+pub fn check_client(claims: &JsonObject, allowed: &[String], defects: &DefectSet) -> CheckResult {
     if defects.contains(Defect::ClientAllowListIgnored) {
         return Ok(());
     }
@@ -357,26 +362,26 @@ fn as_list(v: &Value) -> Vec<Value> {
 
 /// Whether the normalized `roles` claim (an array of strings, or a string of
 /// space-separated roles) contains `role`.
-pub fn has_role(claims: &Claims, role: &str) -> bool {
+pub fn has_role(claims: &JsonObject, role: &str) -> bool {
     has_role_with(claims, role, &DefectSet::new())
 }
 
 /// [`has_role`] with the defects that change role matching.
-pub fn has_role_with(claims: &Claims, role: &str, defects: &DefectSet) -> bool {
+pub fn has_role_with(claims: &JsonObject, role: &str, defects: &DefectSet) -> bool {
     if defects.contains(Defect::RoleSubstringMatch) {
         let needle = role.to_ascii_lowercase();
         return match claims.get("roles") {
-            Some(Claim::Array(a)) => a
+            Some(Field::Array(a)) => a
                 .iter()
                 .filter_map(Value::as_str)
                 .any(|r| r.to_ascii_lowercase().contains(&needle)),
-            Some(Claim::Str(s)) => s.to_ascii_lowercase().contains(&needle),
+            Some(Field::Str(s)) => s.to_ascii_lowercase().contains(&needle),
             _ => false,
         };
     }
     match claims.get("roles") {
-        Some(Claim::Array(a)) => a.iter().any(|v| v.as_str() == Some(role)),
-        Some(Claim::Str(s)) => s.split_whitespace().any(|r| r == role),
+        Some(Field::Array(a)) => a.iter().any(|v| v.as_str() == Some(role)),
+        Some(Field::Str(s)) => s.split_whitespace().any(|r| r == role),
         _ => false,
     }
 }
@@ -386,9 +391,9 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn obj(v: Value) -> Claims {
+    fn obj(v: Value) -> JsonObject {
         match v {
-            Value::Object(m) => Claims::from_map(&m),
+            Value::Object(m) => JsonObject::from_map(&m),
             _ => panic!("not an object"),
         }
     }
@@ -604,7 +609,7 @@ mod tests {
         let mut c = map(json!({"groups": ["admin", "x"]}));
         apply_claim_mappings(&mut c, &m);
         assert_eq!(c["roles"], json!(["admin", "x"]));
-        assert!(has_role(&Claims::from_map(&c), "admin"));
+        assert!(has_role(&JsonObject::from_map(&c), "admin"));
         let mut c = map(json!({"groups": ["admin", "x"], "roles": ["x", "y"]}));
         apply_claim_mappings(&mut c, &m);
         assert_eq!(c["roles"], json!(["x", "y", "admin"]));

@@ -129,8 +129,11 @@ pub struct Discovery {
     pub issuer: String,
     /// `jwks_uri`.
     pub jwks_uri: String,
-    /// `id_token_signing_alg_values_supported`, verbatim (see [`crate::checks::allowed_algs`]).
+    /// `id_token_signing_alg_values_supported`, verbatim.
     pub signing_algs: Option<Value>,
+    /// The algorithms a token of this issuer may use ([`crate::checks::allowed_algs`]
+    /// of `signing_algs`), worked out once per document rather than per request.
+    pub allowed_algs: Vec<jsonwebtoken::Algorithm>,
 }
 
 /// Whether `metadata_address` is where `issuer`'s metadata lives: the OIDC form
@@ -204,10 +207,12 @@ impl Discovery {
                 metadata: tenant.metadata_address.clone(),
             });
         }
+        let signing_algs = obj.get("id_token_signing_alg_values_supported").cloned();
         Ok(Discovery {
             issuer,
             jwks_uri,
-            signing_algs: obj.get("id_token_signing_alg_values_supported").cloned(),
+            allowed_algs: crate::checks::allowed_algs(signing_algs.as_ref()),
+            signing_algs,
         })
     }
 }

@@ -308,7 +308,8 @@ impl TenantKeys {
         if f.defects.contains(Defect::JwksNotCached) {
             return None;
         }
-        let ok = |t: &Instant| never || t.elapsed() < f.ttl;
+        let now = Instant::now();
+        let ok = |t: &Instant| never || now.saturating_duration_since(*t) < f.ttl;
         match (&s.discovery, &s.keys) {
             (Some((d, td)), Some((k, tk))) if ok(td) && ok(tk) => Some(Snapshot {
                 discovery: d.clone(),

@@ -137,10 +137,10 @@
 
 pub mod bearer;
 pub mod checks;
-pub mod claims;
 pub mod defect;
 pub mod discovery;
 pub mod error;
+pub mod json_object;
 pub mod jwks;
 pub mod manifest;
 pub mod tenant;

@@ -19,12 +19,12 @@
 //!
 //! ```
 //! use byoid_reference::token_cache::VerifiedTokenCache;
-//! use byoid_reference::claims::Claims;
+//! use byoid_reference::json_object::JsonObject;
 //! use byoid_reference::validate::Verified;
 //! use std::time::Duration;
 //!
 //! let cache = VerifiedTokenCache::new(100);
-//! let v = Verified::new("acme", Claims::from_map(&Default::default()));
+//! let v = Verified::new("acme", JsonObject::from_map(&Default::default()));
 //! let h = cache.hash("a.b.c");
 //! // First verification: remembered, not stored.
 //! assert!(!cache.offer(h, "a.b.c", &v, Duration::from_secs(60), None));
@@ -238,7 +238,10 @@ mod tests {
     use super::*;
 
     fn verified(tenant: &str) -> Arc<Verified> {
-        Verified::new(tenant, crate::claims::Claims::from_map(&Default::default()))
+        Verified::new(
+            tenant,
+            crate::json_object::JsonObject::from_map(&Default::default()),
+        )
     }
 
     const MIN: Duration = Duration::from_secs(60);

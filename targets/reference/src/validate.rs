@@ -11,9 +11,9 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
 
 use crate::checks::{self, HeaderAlg};
-use crate::claims::{Claim, Claims};
 use crate::defect::Defect;
 use crate::error::AuthError;
+use crate::json_object::{Field, JsonObject};
 use crate::jwks::{parse_jwks, Fetcher, Jwk, TenantKeys};
 use crate::manifest::TenantConfig;
 use crate::tenant::{Resolution, TenantResolver};
@@ -34,7 +34,7 @@ pub struct Verified {
     /// The tenant slug the request named.
     pub tenant: String,
     /// The claims after `claim_mappings`.
-    pub claims: Claims,
+    pub claims: JsonObject,
     /// `{"tenant": ..., "claims": ...}` as the contract's `200` body.
     pub body: bytes::Bytes,
 }
@@ -44,11 +44,11 @@ impl Verified {
     /// writes the `200` body once, embedding the claims' text as it is.
     ///
     /// ```
-    /// use byoid_reference::claims::Claims;
-    /// let v = byoid_reference::validate::Verified::new("acme", Claims::from_map(&Default::default()));
+    /// use byoid_reference::json_object::JsonObject;
+    /// let v = byoid_reference::validate::Verified::new("acme", JsonObject::from_map(&Default::default()));
     /// assert_eq!(&v.body[..], br#"{"tenant":"acme","claims":{}}"#);
     /// ```
-    pub fn new(tenant: &str, claims: Claims) -> Arc<Verified> {
+    pub fn new(tenant: &str, claims: JsonObject) -> Arc<Verified> {
         let json = claims.json();
         let mut body = Vec::with_capacity(json.len() + tenant.len() + 32);
         body.extend_from_slice(br#"{"tenant":"#);
@@ -200,7 +200,7 @@ impl Validator {
     /// skew and never longer than the key cache trusts its keys.
     fn cache_offer(&self, hash: u64, token: &str, verified: &Arc<Verified>) -> bool {
         let exp = match verified.claims.get("exp") {
-            Some(Claim::Num(n)) => n.as_f64(),
+            Some(Field::Num(n)) => n.as_f64(),
             _ => None,
         };
         let skew = self.config.manifest.clock_skew_seconds as f64;
@@ -216,7 +216,11 @@ impl Validator {
     }
 
     /// Every check for one tenant; returns the mapped claims.
-    async fn verify_for(&self, tenant: &TenantConfig, token: &str) -> Result<Claims, AuthError> {
+    async fn verify_for(
+        &self,
+        tenant: &TenantConfig,
+        token: &str,
+    ) -> Result<JsonObject, AuthError> {
         let parsed = match token::parse(token) {
             Ok(p) => p,
             Err(e) if self.has(Defect::LeakExceptionText) => {
@@ -231,7 +235,7 @@ impl Validator {
             return Err(AuthError::invalid_token("unsupported crit header"));
         }
         let alg = match parsed.header_str("alg") {
-            Ok(Some(a)) => checks::classify_alg(a).map_err(AuthError::invalid_token)?,
+            Ok(Some(a)) => checks::classify_alg(&a).map_err(AuthError::invalid_token)?,
             Ok(None) => return Err(AuthError::invalid_token("missing alg")),
             Err(token::NotAString) => return Err(AuthError::invalid_token("alg is not a string")),
         };
@@ -240,8 +244,12 @@ impl Validator {
             Err(token::NotAString) if self.has(Defect::TypIgnored) => None,
             Err(token::NotAString) => return Err(AuthError::invalid_token("typ is not a string")),
         };
-        checks::check_typ(typ, tenant.require_access_token_type, &self.config.defects)
-            .map_err(AuthError::invalid_token)?;
+        checks::check_typ(
+            typ.as_deref(),
+            tenant.require_access_token_type,
+            &self.config.defects,
+        )
+        .map_err(AuthError::invalid_token)?;
         let kid = parsed
             .header_str("kid")
             .map_err(|token::NotAString| AuthError::invalid_token("kid is not a string"))?;
@@ -273,7 +281,7 @@ impl Validator {
             HeaderAlg::None if self.has(Defect::NoneAccepted) => {}
             HeaderAlg::None => return Err(AuthError::invalid_token("alg none is not accepted")),
             HeaderAlg::Hmac(a) if self.has(Defect::AlgFromHeader) => {
-                if !hmac_with_public_keys(&snapshot.keys, kid, a, &parsed) {
+                if !hmac_with_public_keys(&snapshot.keys, kid.as_deref(), a, &parsed) {
                     return Err(AuthError::invalid_token("invalid signature"));
                 }
             }
@@ -287,11 +295,11 @@ impl Validator {
             }
             HeaderAlg::Asymmetric(a) => {
                 if !self.has(Defect::AlgsNotFromDiscovery)
-                    && !checks::allowed_algs(snapshot.discovery.signing_algs.as_ref()).contains(&a)
+                    && !snapshot.discovery.allowed_algs.contains(&a)
                 {
                     return Err(AuthError::invalid_token("alg not allowed for this issuer"));
                 }
-                self.verify_signature(keys, snapshot, kid, a, &parsed)
+                self.verify_signature(keys, snapshot, kid.as_deref(), a, &parsed)
                     .await?;
             }
         }
@@ -354,15 +362,12 @@ impl Validator {
         if self.has(Defect::X5uFetched) {
             if let Ok(Some(url)) = t.header_str("x5u") {
                 // The defect fetches and then ignores the chain: the request is the harm.
-                let _ = self.fetcher.json(url).await;
+                let _ = self.fetcher.json(&url).await;
             }
         }
         if self.has(Defect::X5cTrusted) {
-            let leaf = t
-                .header
-                .get("x5c")
-                .and_then(|v| v.get(0))
-                .and_then(Value::as_str);
+            let x5c = t.header.value("x5c");
+            let leaf = x5c.as_ref().and_then(|v| v.get(0)).and_then(Value::as_str);
             if leaf
                 .and_then(x5c_rsa_key)
                 .is_some_and(|key| t.verifies_with(&key, alg))
@@ -372,7 +377,7 @@ impl Validator {
         }
         if self.has(Defect::JkuFollowed) {
             if let Ok(Some(url)) = t.header_str("jku") {
-                if let Ok(doc) = self.fetcher.json(url).await {
+                if let Ok(doc) = self.fetcher.json(&url).await {
                     let remote = parse_jwks(&doc).unwrap_or_default();
                     if remote
                         .iter()
@@ -385,7 +390,7 @@ impl Validator {
             }
         }
         if self.has(Defect::EmbeddedJwkTrusted) {
-            if let Some(k) = t.header.get("jwk").and_then(Jwk::parse) {
+            if let Some(k) = t.header.value("jwk").as_ref().and_then(Jwk::parse) {
                 if verifies(&k) {
                     return Ok(());
                 }
@@ -445,14 +450,14 @@ impl Validator {
     fn check_claims(
         &self,
         tenant: &TenantConfig,
-        claims: Claims,
+        claims: JsonObject,
         expected_iss: Option<&[String]>,
-    ) -> Result<Claims, AuthError> {
+    ) -> Result<JsonObject, AuthError> {
         let d = &self.config.defects;
         let m = &self.config.manifest;
         // Defects that crash on claim values a careless reader does not expect.
         if self.has(Defect::ExpOverflowCrashes)
-            && matches!(claims.get("exp"), Some(Claim::Num(n))
+            && matches!(claims.get("exp"), Some(Field::Num(n))
                 if n.as_f64().is_some_and(|e| e > 253_402_300_799.0))
         {
             return Err(AuthError::leaked(
@@ -479,7 +484,7 @@ impl Validator {
         }
         let mut mapped = claims.to_map();
         checks::apply_claim_mappings(&mut mapped, &tenant.claim_mappings);
-        Ok(Claims::from_map(&mapped))
+        Ok(JsonObject::from_map(&mapped))
     }
 
     /// Discovery and JWKS fetches made so far for `slug` (for tests and debugging).
@@ -662,7 +667,7 @@ mod tests {
         if let Some(exp) = exp {
             c.insert("exp".into(), serde_json::json!(exp));
         }
-        Verified::new("a", Claims::from_map(&c))
+        Verified::new("a", JsonObject::from_map(&c))
     }
 
     /// Offers `token` as the validator does after a successful check, twice

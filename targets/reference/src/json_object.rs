@@ -1,21 +1,22 @@
-//! The claim set of a token, read in place.
+//! A JSON object read in place: a token's claims and its JOSE header.
 //!
-//! A token's payload is parsed once into a list of where each top-level member
-//! sits in the decoded text; a check reads only the members it needs, and a
-//! verified token's `200` body embeds the text as it is. Nothing is copied
-//! into a map of values on the way: for a typical access token this costs
-//! about half of building a `serde_json::Map` and none of serializing it back.
+//! A segment is parsed once into a list of where each top-level member sits
+//! in the decoded text; a check reads only the members it needs (by an integer
+//! compare of the name's length and first bytes, no hashing), and a verified
+//! token's `200` body embeds the claims' text as it is. Nothing is copied into
+//! a map of values on the way: for a typical access token this costs about
+//! half of building a `serde_json::Map` and none of serializing it back.
 //!
 //! ```
-//! use byoid_reference::claims::{Claim, Claims};
+//! use byoid_reference::json_object::{Field, JsonObject};
 //!
-//! let c = Claims::parse(r#"{"iss":"https://idp.test/","exp":1700000000,"aud":["a","b"]}"#.into()).unwrap();
-//! assert!(matches!(c.get("iss"), Some(Claim::Str(s)) if s == "https://idp.test/"));
-//! assert!(matches!(c.get("exp"), Some(Claim::Num(n)) if n.as_i64() == Some(1_700_000_000)));
-//! assert!(matches!(c.get("aud"), Some(Claim::Array(a)) if a.len() == 2));
+//! let c = JsonObject::parse(r#"{"iss":"https://idp.test/","exp":1700000000,"aud":["a","b"]}"#.into()).unwrap();
+//! assert!(matches!(c.get("iss"), Some(Field::Str(s)) if s == "https://idp.test/"));
+//! assert!(matches!(c.get("exp"), Some(Field::Num(n)) if n.as_i64() == Some(1_700_000_000)));
+//! assert!(matches!(c.get("aud"), Some(Field::Array(a)) if a.len() == 2));
 //! assert!(c.get("sub").is_none());
 //! // Duplicate member names are refused, at any depth.
-//! assert!(Claims::parse(r#"{"sub":"a","sub":"b"}"#.into()).is_err());
+//! assert!(JsonObject::parse(r#"{"sub":"a","sub":"b"}"#.into()).is_err());
 //! ```
 
 use std::borrow::Cow;
@@ -31,9 +32,9 @@ use serde_json::{Map, Number, Value};
 /// tokens with thousands of members).
 const LINEAR_DUPLICATE_SCAN: usize = 32;
 
-/// A token's claims: the decoded payload text and where each member is.
+/// A JSON object: its text and where each member is.
 #[derive(Clone)]
-pub struct Claims {
+pub struct JsonObject {
     text: String,
     members: Vec<Member>,
 }
@@ -63,9 +64,9 @@ enum Key {
     Decoded(String),
 }
 
-/// One claim's value, as the checks need it.
+/// One member's value, as the checks need it.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Claim<'a> {
+pub enum Field<'a> {
     /// A JSON string (borrowed unless it had escapes).
     Str(Cow<'a, str>),
     /// A JSON number.
@@ -76,16 +77,16 @@ pub enum Claim<'a> {
     Other(Value),
 }
 
-impl fmt::Debug for Claims {
+impl fmt::Debug for JsonObject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
     }
 }
 
-impl Claims {
+impl JsonObject {
     /// Parses a JSON object strictly: anything but one object, or a member
     /// name twice in any object at any depth, is an error.
-    pub fn parse(text: String) -> Result<Claims, serde_json::Error> {
+    pub fn parse(text: String) -> Result<JsonObject, serde_json::Error> {
         let members = {
             let mut de = serde_json::Deserializer::from_str(&text);
             let found = Members::deserialize(&mut de)?;
@@ -124,21 +125,20 @@ impl Claims {
             }
             members
         };
-        Ok(Claims { text, members })
+        Ok(JsonObject { text, members })
     }
 
-    /// Claims from a JSON object value (for claim sets built in code).
-    pub fn from_map(map: &Map<String, Value>) -> Claims {
+    /// The object of a `serde_json::Map` (for objects built in code).
+    pub fn from_map(map: &Map<String, Value>) -> JsonObject {
         // A map has unique names and serializes to an object; this cannot fail.
-        Claims::parse(serde_json::to_string(map).unwrap_or_else(|_| "{}".into())).unwrap_or_else(
-            |_| Claims {
+        JsonObject::parse(serde_json::to_string(map).unwrap_or_else(|_| "{}".into()))
+            .unwrap_or_else(|_| JsonObject {
                 text: "{}".into(),
                 members: Vec::new(),
-            },
-        )
+            })
     }
 
-    /// The payload text, exactly as the token carried it.
+    /// The object's text, exactly as the token carried it.
     pub fn json(&self) -> &str {
         &self.text
     }
@@ -165,18 +165,18 @@ impl Claims {
     }
 
     /// Member `name`, read from the text.
-    pub fn get(&self, name: &str) -> Option<Claim<'_>> {
+    pub fn get(&self, name: &str) -> Option<Field<'_>> {
         let raw = self.raw(name)?;
         // The text was validated as a whole, so each member parses on its own.
         Some(match raw.as_bytes()[0] {
             b'"' => match raw[1..raw.len() - 1].contains('\\') {
-                false => Claim::Str(Cow::Borrowed(&raw[1..raw.len() - 1])),
-                true => Claim::Str(Cow::Owned(serde_json::from_str(raw).unwrap_or_default())),
+                false => Field::Str(Cow::Borrowed(&raw[1..raw.len() - 1])),
+                true => Field::Str(Cow::Owned(serde_json::from_str(raw).unwrap_or_default())),
             },
             // In range: checked by `parse`.
-            b'-' | b'0'..=b'9' => Claim::Num(parse_number(raw).unwrap_or_else(|| 0.into())),
-            b'[' => Claim::Array(serde_json::from_str(raw).unwrap_or_default()),
-            _ => Claim::Other(serde_json::from_str(raw).unwrap_or(Value::Null)),
+            b'-' | b'0'..=b'9' => Field::Num(parse_number(raw).unwrap_or_else(|| 0.into())),
+            b'[' => Field::Array(serde_json::from_str(raw).unwrap_or_default()),
+            _ => Field::Other(serde_json::from_str(raw).unwrap_or(Value::Null)),
         })
     }
 
@@ -284,10 +284,17 @@ impl<'de> Visitor<'de> for MembersVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
         let mut out: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::with_capacity(16);
+        let mut tags: Vec<(usize, u64)> = Vec::with_capacity(16);
         let mut seen = std::collections::HashSet::new();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             let duplicate = if out.len() < LINEAR_DUPLICATE_SCAN {
-                out.iter().any(|(k, _)| *k == key)
+                let t = tag(&key);
+                let dup = tags
+                    .iter()
+                    .zip(&out)
+                    .any(|(u, (k, _))| *u == t && (t.0 <= 8 || *k == key));
+                tags.push(t);
+                dup
             } else {
                 if seen.is_empty() {
                     seen.extend(out.iter().map(|(k, _)| k.clone()));
@@ -307,8 +314,8 @@ impl<'de> Visitor<'de> for MembersVisitor {
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> Result<Claims, serde_json::Error> {
-        Claims::parse(s.to_owned())
+    fn parse(s: &str) -> Result<JsonObject, serde_json::Error> {
+        JsonObject::parse(s.to_owned())
     }
 
     #[test]
@@ -318,22 +325,22 @@ mod tests {
                 "a":[1,"x"],"o":{"k":[]},"t":true,"n":null} "#,
         )
         .unwrap();
-        assert_eq!(c.get("s"), Some(Claim::Str("a\"b".into())));
+        assert_eq!(c.get("s"), Some(Field::Str("a\"b".into())));
         assert!(matches!(
             c.get("plain"),
-            Some(Claim::Str(Cow::Borrowed("x")))
+            Some(Field::Str(Cow::Borrowed("x")))
         ));
-        assert_eq!(c.get("i"), Some(Claim::Num((-3).into())));
-        assert_eq!(c.get("u"), Some(Claim::Num(u64::MAX.into())));
-        assert_eq!(c.get("f"), Some(Claim::Num(Number::from_f64(1.5).unwrap())));
+        assert_eq!(c.get("i"), Some(Field::Num((-3).into())));
+        assert_eq!(c.get("u"), Some(Field::Num(u64::MAX.into())));
+        assert_eq!(c.get("f"), Some(Field::Num(Number::from_f64(1.5).unwrap())));
         assert_eq!(
             c.get("e"),
-            Some(Claim::Num(Number::from_f64(1000.0).unwrap()))
+            Some(Field::Num(Number::from_f64(1000.0).unwrap()))
         );
-        assert_eq!(c.get("a"), Some(Claim::Array(vec![1.into(), "x".into()])));
-        assert_eq!(c.get("o"), Some(Claim::Other(serde_json::json!({"k": []}))));
-        assert_eq!(c.get("t"), Some(Claim::Other(Value::Bool(true))));
-        assert_eq!(c.get("n"), Some(Claim::Other(Value::Null)));
+        assert_eq!(c.get("a"), Some(Field::Array(vec![1.into(), "x".into()])));
+        assert_eq!(c.get("o"), Some(Field::Other(serde_json::json!({"k": []}))));
+        assert_eq!(c.get("t"), Some(Field::Other(Value::Bool(true))));
+        assert_eq!(c.get("n"), Some(Field::Other(Value::Null)));
         assert!(c.contains_key("n") && !c.contains_key("missing"));
         assert_eq!(c.raw("a"), Some(r#"[1,"x"]"#));
         // Names that share their first 8 bytes, or differ only in length.
@@ -355,7 +362,7 @@ mod tests {
             Some(Value::String("y".into())),
             "escaped names are decoded"
         );
-        assert_eq!(Claims::from_map(&want).to_map(), want);
+        assert_eq!(JsonObject::from_map(&want).to_map(), want);
     }
 
     #[test]
