@@ -89,40 +89,8 @@ impl JsonObject {
     pub fn parse(text: String) -> Result<JsonObject, serde_json::Error> {
         let members = {
             let mut de = serde_json::Deserializer::from_str(&text);
-            let found = Members::deserialize(&mut de)?;
+            let members = de::DeserializeSeed::deserialize(MembersSeed { text: &text }, &mut de)?;
             de.end()?;
-            let base = text.as_ptr() as usize;
-            let at = |s: &str| {
-                let start = s.as_ptr() as usize - base;
-                start..start + s.len()
-            };
-            let mut members = Vec::with_capacity(found.0.len());
-            for (key, raw) in found.0 {
-                let raw = raw.get();
-                // Arrays and objects get the full strict parse (duplicate names
-                // inside, numbers out of range); strings need nothing more, and
-                // a number must fit an f64, as when serde_json builds a value.
-                match raw.as_bytes()[0] {
-                    b'[' | b'{' => {
-                        let mut de = serde_json::Deserializer::from_str(raw);
-                        StrictScan::deserialize(&mut de)?;
-                    }
-                    b'-' | b'0'..=b'9' if parse_number(raw).is_none() => {
-                        return Err(de::Error::custom("number out of range"));
-                    }
-                    _ => {}
-                }
-                let tag = tag(&key);
-                let key = match key {
-                    Cow::Borrowed(k) => Key::At(at(k)),
-                    Cow::Owned(k) => Key::Decoded(k),
-                };
-                members.push(Member {
-                    tag,
-                    key,
-                    value: at(raw),
-                });
-            }
             members
         };
         Ok(JsonObject { text, members })
@@ -264,49 +232,84 @@ impl<'de> Visitor<'de> for StrictScan {
     }
 }
 
-/// The top-level members of an object, borrowed from the text.
-struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+/// Reads the top-level members of an object straight into [`Member`]s:
+/// offsets into `text` (which the deserializer reads), no intermediate list.
+struct MembersSeed<'t> {
+    text: &'t str,
+}
 
-impl<'de> Deserialize<'de> for Members<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(MembersVisitor)
+impl MembersSeed<'_> {
+    fn at(&self, s: &str) -> Range<usize> {
+        let start = s.as_ptr() as usize - self.text.as_ptr() as usize;
+        start..start + s.len()
+    }
+
+    fn name<'a>(&'a self, m: &'a Member) -> &'a str {
+        match &m.key {
+            Key::At(r) => &self.text[r.clone()],
+            Key::Decoded(k) => k,
+        }
     }
 }
 
-struct MembersVisitor;
+impl<'de> de::DeserializeSeed<'de> for MembersSeed<'de> {
+    type Value = Vec<Member>;
 
-impl<'de> Visitor<'de> for MembersVisitor {
-    type Value = Members<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Member>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MembersSeed<'de> {
+    type Value = Vec<Member>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
-        let mut out: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::with_capacity(16);
-        let mut tags: Vec<(usize, u64)> = Vec::with_capacity(16);
-        let mut seen = std::collections::HashSet::new();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Member>, A::Error> {
+        let mut out: Vec<Member> = Vec::with_capacity(16);
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let t = tag(&key);
             let duplicate = if out.len() < LINEAR_DUPLICATE_SCAN {
-                let t = tag(&key);
-                let dup = tags
-                    .iter()
-                    .zip(&out)
-                    .any(|(u, (k, _))| *u == t && (t.0 <= 8 || *k == key));
-                tags.push(t);
-                dup
+                out.iter()
+                    .any(|m| m.tag == t && (t.0 <= 8 || self.name(m) == key))
             } else {
                 if seen.is_empty() {
-                    seen.extend(out.iter().map(|(k, _)| k.clone()));
+                    seen.extend(out.iter().map(|m| self.name(m).to_owned()));
                 }
-                !seen.insert(key.clone())
+                !seen.insert(key.to_string())
             };
             if duplicate {
                 return Err(de::Error::custom(format_args!("duplicate member `{key}`")));
             }
-            out.push((key, map.next_value()?));
+            let raw: &'de RawValue = map.next_value()?;
+            let raw = raw.get();
+            // Arrays and objects get the full strict walk (duplicate names
+            // inside, numbers out of range); strings need nothing more, and a
+            // number must fit an f64, as when serde_json builds a value.
+            match raw.as_bytes()[0] {
+                b'[' | b'{' => {
+                    let mut de = serde_json::Deserializer::from_str(raw);
+                    StrictScan::deserialize(&mut de).map_err(de::Error::custom)?;
+                }
+                b'-' | b'0'..=b'9' if parse_number(raw).is_none() => {
+                    return Err(de::Error::custom("number out of range"));
+                }
+                _ => {}
+            }
+            let key = match key {
+                Cow::Borrowed(k) => Key::At(self.at(k)),
+                Cow::Owned(k) => Key::Decoded(k),
+            };
+            out.push(Member {
+                tag: t,
+                key,
+                value: self.at(raw),
+            });
         }
-        Ok(Members(out))
+        Ok(out)
     }
 }
 

@@ -1,6 +1,8 @@
 //! Tenant resolution from a header, the first path segment or the first `Host` label.
 
-use axum::http::{header, HeaderMap};
+use std::borrow::Cow;
+
+use axum::http::{header, HeaderMap, HeaderName};
 
 use crate::manifest::{Manifest, TenantConfig, TenantSource};
 
@@ -21,6 +23,8 @@ pub enum Resolution<'a> {
 #[derive(Debug, Clone)]
 pub struct TenantResolver {
     source: TenantSource,
+    /// The header of a `header` source, parsed once (not per request).
+    header: Option<HeaderName>,
     tenants: Vec<TenantConfig>,
     /// The `tenant-from-any-channel` defect.
     any_channel: bool,
@@ -29,8 +33,14 @@ pub struct TenantResolver {
 impl TenantResolver {
     /// A resolver over the manifest's tenants.
     pub fn new(manifest: &Manifest) -> Self {
+        let header = match &manifest.tenant_source {
+            // A name that is not a valid header name names no tenant on any request.
+            TenantSource::Header { header } => HeaderName::try_from(header.as_str()).ok(),
+            _ => None,
+        };
         TenantResolver {
             source: manifest.tenant_source.clone(),
+            header,
             tenants: manifest.tenants.clone(),
             any_channel: false,
         }
@@ -44,17 +54,21 @@ impl TenantResolver {
     }
 
     /// The defect's lookup: the first tenant named by any channel.
-    fn any_channel_slug(&self, headers: &HeaderMap, path_slug: Option<&str>) -> Option<String> {
+    fn any_channel_slug<'a>(
+        &self,
+        headers: &'a HeaderMap,
+        path_slug: Option<&'a str>,
+    ) -> Option<Cow<'a, str>> {
         let host_label = headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
             .and_then(|h| h.split_once('.'))
-            .map(|(label, _)| label.to_ascii_lowercase())
+            .map(|(label, _)| Cow::<str>::Owned(label.to_ascii_lowercase()))
             .filter(|l| !l.is_empty() && !l.bytes().all(|b| b.is_ascii_digit()));
         let header = headers
             .get("x-tenant-slug")
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.trim().to_owned())
+            .map(|v| Cow::Borrowed(v.trim()))
             .filter(|v| !v.is_empty());
         host_label
             .or(header)
@@ -63,18 +77,26 @@ impl TenantResolver {
 
     /// The slug a request names. `path_slug` is the first path segment when the
     /// source is `path` (the router extracts it).
-    pub fn slug(&self, headers: &HeaderMap, path_slug: Option<&str>) -> Option<String> {
+    pub fn slug<'a>(
+        &self,
+        headers: &'a HeaderMap,
+        path_slug: Option<&'a str>,
+    ) -> Option<Cow<'a, str>> {
         if self.any_channel {
             return self.any_channel_slug(headers, path_slug);
         }
         self.configured_slug(headers, path_slug)
     }
 
-    fn configured_slug(&self, headers: &HeaderMap, path_slug: Option<&str>) -> Option<String> {
+    fn configured_slug<'a>(
+        &self,
+        headers: &'a HeaderMap,
+        path_slug: Option<&'a str>,
+    ) -> Option<Cow<'a, str>> {
         match &self.source {
-            TenantSource::Path => path_slug.filter(|s| !s.is_empty()).map(str::to_owned),
-            TenantSource::Header { header } => {
-                let mut values = headers.get_all(header.as_str()).iter();
+            TenantSource::Path => path_slug.filter(|s| !s.is_empty()).map(Cow::Borrowed),
+            TenantSource::Header { .. } => {
+                let mut values = headers.get_all(self.header.as_ref()?).iter();
                 match (values.next(), values.next()) {
                     // Two values would let a proxy and this service disagree: no tenant.
                     (Some(v), None) => v
@@ -82,7 +104,7 @@ impl TenantResolver {
                         .ok()
                         .map(str::trim)
                         .filter(|s| !s.is_empty())
-                        .map(str::to_owned),
+                        .map(Cow::Borrowed),
                     _ => None,
                 }
             }
@@ -96,7 +118,8 @@ impl TenantResolver {
                     }
                 });
                 let (label, rest) = host.split_once('.')?;
-                (!label.is_empty() && !rest.is_empty()).then(|| label.to_ascii_lowercase())
+                (!label.is_empty() && !rest.is_empty())
+                    .then(|| Cow::Owned(label.to_ascii_lowercase()))
             }
         }
     }
