@@ -43,8 +43,8 @@ pub fn is_b64token(s: &str) -> bool {
 #[inline(always)]
 fn is_b64token_byte(b: u8) -> bool {
     let lower = b | 0x20;
-    (lower >= b'a' && lower <= b'z')
-        | (b >= b'0' && b <= b'9')
+    (b'a'..=b'z').contains(&lower)
+        | (b'0'..=b'9').contains(&b)
         | (b == b'-')
         | (b == b'.')
         | (b == b'_')
