@@ -43,8 +43,8 @@ pub fn is_b64token(s: &str) -> bool {
 #[inline(always)]
 fn is_b64token_byte(b: u8) -> bool {
     let lower = b | 0x20;
-    (b'a'..=b'z').contains(&lower)
-        | (b'0'..=b'9').contains(&b)
+    lower.is_ascii_lowercase()
+        | b.is_ascii_digit()
         | (b == b'-')
         | (b == b'.')
         | (b == b'_')
