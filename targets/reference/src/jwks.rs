@@ -329,7 +329,10 @@ impl TenantKeys {
             }
             s.generation
         };
-        f.bounded(async {
+        // Boxed: the loading future (a whole HTTP fetch) is large, and only this
+        // rare path should carry it; inline it would make every request's future
+        // kilobytes bigger (each request moves its future a few times).
+        Box::pin(f.bounded(async {
             let _flight = self.flight.lock().await;
             {
                 let s = self.lock();
@@ -345,7 +348,7 @@ impl TenantKeys {
                 }
             }
             self.load(f, true).await
-        })
+        }))
         .await
     }
 

@@ -365,7 +365,7 @@ where
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
         });
     let body = if form {
-        Some(read_body(Body::new(body)).await?)
+        Some(Box::pin(read_body(Body::new(body))).await?)
     } else {
         None
     };
