@@ -177,6 +177,35 @@ fn parse_number(raw: &str) -> Option<Number> {
     raw.parse::<f64>().ok().and_then(Number::from_f64)
 }
 
+/// A member name, borrowed from the text unless it was written with escapes
+/// (serde's own `Cow<str>` always allocates).
+struct Name<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Name<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(NameVisitor)
+    }
+}
+
+struct NameVisitor;
+
+impl<'de> Visitor<'de> for NameVisitor {
+    type Value = Name<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Name<'de>, E> {
+        Ok(Name(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Name<'de>, E> {
+        Ok(Name(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Name<'de>, E> {
+        Ok(Name(Cow::Owned(v)))
+    }
+}
+
 /// Walks a JSON value and keeps nothing: refuses duplicate member names and
 /// numbers out of range at any depth without building the value.
 struct StrictScan;
@@ -221,7 +250,7 @@ impl<'de> Visitor<'de> for StrictScan {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self, A::Error> {
         let mut names: Vec<Cow<'de, str>> = Vec::new();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(Name(key)) = map.next_key::<Name<'de>>()? {
             if names.contains(&key) {
                 return Err(de::Error::custom(format_args!("duplicate member `{key}`")));
             }
@@ -270,7 +299,7 @@ impl<'de> Visitor<'de> for MembersSeed<'de> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Member>, A::Error> {
         let mut out: Vec<Member> = Vec::with_capacity(16);
         let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(Name(key)) = map.next_key::<Name<'de>>()? {
             let t = tag(&key);
             let duplicate = if out.len() < LINEAR_DUPLICATE_SCAN {
                 out.iter()
