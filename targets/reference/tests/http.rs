@@ -293,6 +293,26 @@ fn assert_invalid_token(r: &Reply) {
 // ------------------------------------------------------------- known good
 
 #[tokio::test]
+async fn a_cached_token_still_answers_only_for_its_tenant() {
+    let e = env(&[]).await;
+    let t = e.genuine();
+    // Stored by the verified-token cache on its second verification; the third is a hit.
+    for _ in 0..3 {
+        assert_eq!(e.whoami(&t).await.status, 200);
+    }
+    let other = send(e.get("/api/whoami", "fabrikam").bearer_auth(&t)).await;
+    assert_invalid_token(&other);
+    let again = e.whoami(&t).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.json()["tenant"], "contoso");
+    assert_eq!(
+        again.json()["claims"]["roles"],
+        json!(["admin"]),
+        "mapped claims on a hit"
+    );
+}
+
+#[tokio::test]
 async fn genuine_tokens_of_every_key_type_are_accepted() {
     let e = env(&[]).await;
     let r = e.whoami(&e.genuine()).await;
