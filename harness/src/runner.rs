@@ -322,6 +322,8 @@ pub async fn run_case(world: &World, addr: &str, case: &Case, timeout: Duration)
         &case.steps
     };
     let case_expect = case.expect.full();
+    // `token.once`: one token for every request that uses the case's token.
+    let mut case_token: Option<(String, i64)> = None;
     for (n, step) in steps.iter().enumerate() {
         let label = if case.steps.is_empty() {
             String::new()
@@ -357,19 +359,23 @@ pub async fn run_case(world: &World, addr: &str, case: &Case, timeout: Duration)
         } else {
             step.repeat.unwrap_or(0).min(1000)
         };
+        let placement = step.tenant.unwrap_or(case.request.tenant);
+        let reuse = step.token.is_none() && case.token.once;
         for _ in 0..sends {
             let ctx = context(world, tenants, &attacker_jku);
-            match recipe::build(token_spec, &ctx) {
-                Ok(built) => {
+            let built = match &case_token {
+                Some((token, minted_at)) if reuse => Ok((token.clone(), *minted_at)),
+                _ => recipe::build(token_spec, &ctx).map(|b| (b.token, ctx.now)),
+            };
+            if reuse && case_token.is_none() {
+                if let Ok(t) = &built {
+                    case_token = Some(t.clone());
+                }
+            }
+            match built {
+                Ok((token, minted_at)) => {
                     let (m, obs, ev, reasons) = exchange(
-                        world,
-                        addr,
-                        case,
-                        tenants,
-                        &built.token,
-                        &expect,
-                        timeout,
-                        ctx.now,
+                        world, addr, case, tenants, placement, &token, &expect, timeout, minted_at,
                     )
                     .await;
                     let stop = m == Match::NoAnswer;
@@ -407,6 +413,7 @@ pub async fn run_case(world: &World, addr: &str, case: &Case, timeout: Duration)
                     addr,
                     case,
                     tenants,
+                    placement,
                     &built.token,
                     &e,
                     timeout,
@@ -546,6 +553,7 @@ async fn exchange(
     addr: &str,
     case: &Case,
     tenants: &CaseTenants,
+    placement: Placement,
     token: &str,
     expect: &Expect,
     timeout: Duration,
@@ -562,7 +570,7 @@ async fn exchange(
         Placement::Missing => String::new(),
         Placement::Malformed => "bad_slug%2F..".to_string(),
     };
-    let slug = slug_of(case.request.tenant);
+    let slug = slug_of(placement);
     let decoy = case.request.decoy_tenant.map(slug_of);
     let (req, host) = request_for(world, addr, &slug, decoy.as_deref(), &case.request, token);
     let res = client::send(addr, &host, &req, timeout).await;

@@ -230,6 +230,11 @@ pub struct TokenSpec {
     /// Replace the claims with an object nested this deep.
     #[serde(default)]
     pub nested_depth: Option<usize>,
+    /// Mint the token once and send the same bytes in every request of the case (steps
+    /// without a `token` of their own), as a client reusing its token does; by default each
+    /// request gets a freshly minted token.
+    #[serde(default)]
+    pub once: bool,
 }
 
 /// The kind of genuine token to start from.
@@ -421,6 +426,9 @@ pub struct Step {
     /// Token override for this step's requests.
     #[serde(default)]
     pub token: Option<TokenSpec>,
+    /// Which tenant this step's requests name (default: the case's `request.tenant`).
+    #[serde(default)]
+    pub tenant: Option<Placement>,
     /// Expectation for this step's requests (default: the case's).
     #[serde(default)]
     pub expect: Option<ExpectSpec>,

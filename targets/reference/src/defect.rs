@@ -131,6 +131,8 @@ defects! {
         "the `x5u` header URL is fetched before the token is rejected (certificate-chain prefetching or logging: a server-side request to any URL the attacker names)",
     TidUnchecked = "tid-unchecked":
         "an Entra token's `tid` is not compared with the tenant in its `iss`, so authorization keyed on `tid` can see another tenant than the one authenticated",
+    TokenCacheIgnoresTenant = "token-cache-ignores-tenant":
+        "the verified-token cache is keyed by the token alone, so a token once verified (and cached) for its own tenant is then accepted for any tenant it is sent to (a cache in front of per-tenant validation, looked up before the tenant is considered)",
     TenantFromAnyChannel = "tenant-from-any-channel":
         "the tenant comes from whichever channel names one first (a `Host` subdomain, an `X-Tenant-Slug` header, then the configured source), so a client picks its tenant by adding a header (middleware where a gateway header, a subdomain and a route parameter all feed one tenant context)",
     HttpsMetadataNotEnforced = "https-metadata-not-enforced":
@@ -238,7 +240,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_are_kebab_case() {
-        assert_eq!(Defect::all().len(), 61);
+        assert_eq!(Defect::all().len(), 62);
         for d in Defect::all() {
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
             assert!(

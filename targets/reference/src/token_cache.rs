@@ -132,6 +132,27 @@ impl VerifiedTokenCache {
     /// within its life and its `exp` (plus `skew_secs`). An expired entry is
     /// dropped on the way.
     pub fn get(&self, hash: u64, token: &str, slug: &str, skew_secs: f64) -> Option<Arc<Verified>> {
+        self.lookup(hash, token, Some(slug), skew_secs)
+    }
+
+    /// [`get`](Self::get) for whatever tenant the token was stored for: the
+    /// `token-cache-ignores-tenant` defect.
+    pub fn get_for_any_tenant(
+        &self,
+        hash: u64,
+        token: &str,
+        skew_secs: f64,
+    ) -> Option<Arc<Verified>> {
+        self.lookup(hash, token, None, skew_secs)
+    }
+
+    fn lookup(
+        &self,
+        hash: u64,
+        token: &str,
+        slug: Option<&str>,
+        skew_secs: f64,
+    ) -> Option<Arc<Verified>> {
         let mut inner = self.lock();
         let Ok(slot) = inner
             .table
@@ -146,7 +167,8 @@ impl VerifiedTokenCache {
             slot.remove();
             return None;
         }
-        (s.verified.tenant == slug).then(|| s.verified.clone())
+        slug.is_none_or(|slug| s.verified.tenant == slug)
+            .then(|| s.verified.clone())
     }
 
     /// Offers a token that just passed every check, to be trusted for `ttl`

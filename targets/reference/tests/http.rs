@@ -1137,6 +1137,24 @@ async fn every_defect_has_a_test() {
     }
 }
 
+#[tokio::test]
+async fn d_token_cache_ignores_tenant() {
+    for (defects, other_status) in [(vec![], 401), (vec![Defect::TokenCacheIgnoresTenant], 200)] {
+        let e = env(&defects).await;
+        let t = e.genuine();
+        // Verified twice for its own tenant: stored; then sent to another tenant.
+        for _ in 0..2 {
+            assert_eq!(e.whoami(&t).await.status, 200);
+        }
+        let other = send(e.get("/api/whoami", "fabrikam").bearer_auth(&t)).await;
+        assert_eq!(other.status, other_status, "{defects:?}: {}", other.body);
+        // Before the token is cached, the defect changes nothing.
+        let fresh = e.token_with(|_, c| c["jti"] = json!("never-sent"));
+        let first = send(e.get("/api/whoami", "fabrikam").bearer_auth(&fresh)).await;
+        assert_invalid_token(&first);
+    }
+}
+
 // Defects added with the scenario catalog: each changes exactly the named behaviour.
 
 defect_test!(
