@@ -129,6 +129,10 @@ fn uses_other(case: &Case) -> bool {
         || case.request.decoy_tenant == Some(Placement::Other)
         || case.steps.iter().any(|s| s.token.as_ref().is_some_and(tok))
         || case
+            .steps
+            .iter()
+            .any(|s| s.tenant == Some(Placement::Other))
+        || case
             .token
             .claims
             .values()
