@@ -129,10 +129,9 @@ pub struct Discovery {
     pub issuer: String,
     /// `jwks_uri`.
     pub jwks_uri: String,
-    /// `id_token_signing_alg_values_supported`, verbatim.
-    pub signing_algs: Option<Value>,
-    /// The algorithms a token of this issuer may use ([`crate::checks::allowed_algs`]
-    /// of `signing_algs`), worked out once per document rather than per request.
+    /// The algorithms a token of this issuer may use: [`crate::checks::allowed_algs`] of
+    /// `id_token_signing_alg_values_supported`, worked out once per document rather than
+    /// per request.
     pub allowed_algs: Vec<jsonwebtoken::Algorithm>,
 }
 
@@ -207,12 +206,12 @@ impl Discovery {
                 metadata: tenant.metadata_address.clone(),
             });
         }
-        let signing_algs = obj.get("id_token_signing_alg_values_supported").cloned();
         Ok(Discovery {
             issuer,
             jwks_uri,
-            allowed_algs: crate::checks::allowed_algs(signing_algs.as_ref()),
-            signing_algs,
+            allowed_algs: crate::checks::allowed_algs(
+                obj.get("id_token_signing_alg_values_supported"),
+            ),
         })
     }
 }

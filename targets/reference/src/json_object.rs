@@ -64,6 +64,16 @@ enum Key {
     Decoded(String),
 }
 
+impl Key {
+    /// The member name, given the object's text.
+    fn name<'a>(&'a self, text: &'a str) -> &'a str {
+        match self {
+            Key::At(r) => &text[r.clone()],
+            Key::Decoded(k) => k,
+        }
+    }
+}
+
 /// One member's value, as the checks need it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Field<'a> {
@@ -111,19 +121,12 @@ impl JsonObject {
         &self.text
     }
 
-    fn name<'s>(&'s self, m: &'s Member) -> &'s str {
-        match &m.key {
-            Key::At(r) => &self.text[r.clone()],
-            Key::Decoded(k) => k,
-        }
-    }
-
     /// The raw JSON text of member `name`.
     pub fn raw(&self, name: &str) -> Option<&str> {
         let want = tag(name);
         self.members
             .iter()
-            .find(|m| m.tag == want && (want.0 <= 8 || self.name(m) == name))
+            .find(|m| m.tag == want && (want.0 <= 8 || m.key.name(&self.text) == name))
             .map(|m| &self.text[m.value.clone()])
     }
 
@@ -159,7 +162,7 @@ impl JsonObject {
             .iter()
             .map(|m| {
                 let v = serde_json::from_str(&self.text[m.value.clone()]).unwrap_or(Value::Null);
-                (self.name(m).to_owned(), v)
+                (m.key.name(&self.text).to_owned(), v)
             })
             .collect()
     }
@@ -204,6 +207,22 @@ impl<'de> Visitor<'de> for NameVisitor {
     fn visit_string<E>(self, v: String) -> Result<Name<'de>, E> {
         Ok(Name(Cow::Owned(v)))
     }
+}
+
+/// Checks that `text` is one strict JSON value: a member name twice in any
+/// object at any depth, or a number out of `f64`'s range, is an error
+/// (serde_json's `Value` silently keeps the last duplicate, which lets two
+/// parsers disagree). Nothing is built.
+///
+/// ```
+/// use byoid_reference::json_object::check_strict;
+/// assert!(check_strict(r#"[{"b":1},{"b":1}]"#).is_ok());
+/// assert!(check_strict(r#"{"a":{"b":1,"b":2}}"#).is_err());
+/// ```
+pub fn check_strict(text: &str) -> Result<(), serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    StrictScan::deserialize(&mut de)?;
+    de.end()
 }
 
 /// Walks a JSON value and keeps nothing: refuses duplicate member names and
@@ -272,13 +291,6 @@ impl MembersSeed<'_> {
         let start = s.as_ptr() as usize - self.text.as_ptr() as usize;
         start..start + s.len()
     }
-
-    fn name<'a>(&'a self, m: &'a Member) -> &'a str {
-        match &m.key {
-            Key::At(r) => &self.text[r.clone()],
-            Key::Decoded(k) => k,
-        }
-    }
 }
 
 impl<'de> de::DeserializeSeed<'de> for MembersSeed<'de> {
@@ -303,10 +315,10 @@ impl<'de> Visitor<'de> for MembersSeed<'de> {
             let t = tag(&key);
             let duplicate = if out.len() < LINEAR_DUPLICATE_SCAN {
                 out.iter()
-                    .any(|m| m.tag == t && (t.0 <= 8 || self.name(m) == key))
+                    .any(|m| m.tag == t && (t.0 <= 8 || m.key.name(self.text) == key))
             } else {
                 if seen.is_empty() {
-                    seen.extend(out.iter().map(|m| self.name(m).to_owned()));
+                    seen.extend(out.iter().map(|m| m.key.name(self.text).to_owned()));
                 }
                 !seen.insert(key.to_string())
             };
@@ -319,10 +331,7 @@ impl<'de> Visitor<'de> for MembersSeed<'de> {
             // inside, numbers out of range); strings need nothing more, and a
             // number must fit an f64, as when serde_json builds a value.
             match raw.as_bytes()[0] {
-                b'[' | b'{' => {
-                    let mut de = serde_json::Deserializer::from_str(raw);
-                    StrictScan::deserialize(&mut de).map_err(de::Error::custom)?;
-                }
+                b'[' | b'{' => check_strict(raw).map_err(de::Error::custom)?,
                 b'-' | b'0'..=b'9' if parse_number(raw).is_none() => {
                     return Err(de::Error::custom("number out of range"));
                 }

@@ -4,16 +4,12 @@
 //! compact JWS: not exactly three segments, non-canonical base64url, invalid
 //! UTF-8, JSON that is not an object, or duplicate member names at any depth.
 
-use std::fmt;
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
 
 use std::borrow::Cow;
 
-use crate::json_object::{Field, JsonObject};
+use crate::json_object::{check_strict, Field, JsonObject};
 
 /// Longest token accepted, in bytes. Real access tokens are 1-4 KiB.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
@@ -155,95 +151,12 @@ fn decode_object(segment: &str, part: &'static str) -> Result<JsonObject, TokenE
     };
     if !text.trim_start().starts_with('{') {
         // Not an object: say whether it is other JSON or no JSON at all.
-        return Err(match strict_json(&text) {
+        return Err(match check_strict(&text) {
             Ok(_) => TokenError::NotObject(part),
             Err(e) => json_error(e),
         });
     }
     JsonObject::parse(text).map_err(json_error)
-}
-
-/// Parses JSON, refusing duplicate member names at any depth (serde_json's
-/// `Value` silently keeps the last one, which lets two parsers disagree).
-pub fn strict_json(text: &str) -> Result<Value, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let v = StrictValue::deserialize(&mut de)?;
-    de.end()?;
-    Ok(v.0)
-}
-
-struct StrictValue(Value);
-
-impl<'de> Deserialize<'de> for StrictValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(StrictVisitor).map(StrictValue)
-    }
-}
-
-struct StrictVisitor;
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        serde_json::Number::from_f64(v)
-            .map(Value::Number)
-            .ok_or_else(|| E::custom("non-finite number"))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        StrictValue::deserialize(d).map(|v| v.0)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(StrictValue(v)) = seq.next_element()? {
-            out.push(v);
-        }
-        Ok(Value::Array(out))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        // Sized for a typical JWT header or claim set: no regrowth on the hot path.
-        let mut out = Map::with_capacity(16);
-        while let Some(key) = map.next_key::<String>()? {
-            // One hash per member: the entry is both the duplicate check and the slot.
-            match out.entry(key) {
-                serde_json::map::Entry::Occupied(o) => {
-                    return Err(de::Error::custom(format_args!(
-                        "duplicate member `{}`",
-                        o.key()
-                    )));
-                }
-                serde_json::map::Entry::Vacant(slot) => {
-                    let StrictValue(v) = map.next_value()?;
-                    slot.insert(v);
-                }
-            }
-        }
-        Ok(Value::Object(out))
-    }
 }
 
 #[cfg(test)]
@@ -269,10 +182,10 @@ mod tests {
 
     #[test]
     fn duplicate_members_rejected_at_any_depth() {
-        assert!(strict_json(r#"{"a":1,"a":2}"#).is_err());
-        assert!(strict_json(r#"{"a":{"b":1,"b":1}}"#).is_err());
-        assert!(strict_json(r#"[{"b":1},{"b":1}]"#).is_ok());
-        assert!(strict_json(r#"{"a":1} x"#).is_err());
+        assert!(check_strict(r#"{"a":1,"a":2}"#).is_err());
+        assert!(check_strict(r#"{"a":{"b":1,"b":1}}"#).is_err());
+        assert!(check_strict(r#"[{"b":1},{"b":1}]"#).is_ok());
+        assert!(check_strict(r#"{"a":1} x"#).is_err());
         let t = tok(r#"{"alg":"RS256","alg":"none"}"#, "{}");
         assert!(matches!(
             parse(&t),
