@@ -167,12 +167,17 @@ impl fmt::Display for AuthError {
 
 impl std::error::Error for AuthError {}
 
-impl IntoResponse for AuthError {
-    fn into_response(self) -> Response {
+impl AuthError {
+    /// The response this error is, with a concrete body ([`crate::Reply`]).
+    pub fn into_reply(self) -> crate::Reply {
         let status = self.status();
         if self.kind == AuthErrorKind::LeakedInternal {
             // The defect: internal text straight into a 500 body.
-            return (status, self.detail.unwrap_or_default()).into_response();
+            return crate::reply(
+                status,
+                Some(crate::TEXT_PLAIN),
+                self.detail.unwrap_or_default().into(),
+            );
         }
         let mut body = serde_json::Map::new();
         let error = match self.kind {
@@ -186,7 +191,8 @@ impl IntoResponse for AuthError {
         if let Some(d) = &self.detail {
             body.insert("detail".into(), d.clone().into());
         }
-        let mut resp = (status, axum::Json(serde_json::Value::Object(body))).into_response();
+        let json = serde_json::Value::Object(body).to_string();
+        let mut resp = crate::reply(status, Some(crate::APPLICATION_JSON), json.into());
         if let Some(v) = self
             .www_authenticate()
             .and_then(|v| HeaderValue::from_str(&v).ok())
@@ -194,6 +200,12 @@ impl IntoResponse for AuthError {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
         resp
+    }
+}
+
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
+        self.into_reply().map(axum::body::Body::new)
     }
 }
 

@@ -1,11 +1,14 @@
 //! A JSON object read in place: a token's claims and its JOSE header.
 //!
-//! A segment is parsed once into a list of where each top-level member sits
-//! in the decoded text; a check reads only the members it needs (by an integer
-//! compare of the name's length and first bytes, no hashing), and a verified
-//! token's `200` body embeds the claims' text as it is. Nothing is copied into
-//! a map of values on the way: for a typical access token this costs about
-//! half of building a `serde_json::Map` and none of serializing it back.
+//! A segment is scanned once, strictly (RFC 8259; no duplicate member names at
+//! any depth; numbers finite as an `f64`; `\u` escapes that make Unicode
+//! scalar values, RFC 7493 section 2.1), by a small scanner of this module that
+//! records where each top-level member sits in the text. A check reads only the
+//! members it needs (by an integer compare of the name's length and first
+//! bytes, no hashing), and a verified token's `200` body embeds the claims'
+//! text as it is. serde_json parses only what a check asks for beyond strings
+//! and numbers (arrays, objects, escaped strings), and is the tests' oracle:
+//! they compare the scanner with it on thousands of generated documents.
 //!
 //! ```
 //! use byoid_reference::json_object::{Field, JsonObject};
@@ -23,8 +26,6 @@ use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
-use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 
 /// Above this many members, duplicates are found with a hash set rather than
@@ -96,11 +97,15 @@ impl fmt::Debug for JsonObject {
 impl JsonObject {
     /// Parses a JSON object strictly: anything but one object, or a member
     /// name twice in any object at any depth, is an error.
-    pub fn parse(text: String) -> Result<JsonObject, serde_json::Error> {
+    pub fn parse(text: String) -> Result<JsonObject, JsonError> {
         let members = {
-            let mut de = serde_json::Deserializer::from_str(&text);
-            let members = de::DeserializeSeed::deserialize(MembersSeed { text: &text }, &mut de)?;
-            de.end()?;
+            let mut s = Scanner::new(&text);
+            s.whitespace();
+            if s.peek() != Some(b'{') {
+                return s.fail("expected an object");
+            }
+            let members = s.object(1)?;
+            s.end()?;
             members
         };
         Ok(JsonObject { text, members })
@@ -180,174 +185,356 @@ fn parse_number(raw: &str) -> Option<Number> {
     raw.parse::<f64>().ok().and_then(Number::from_f64)
 }
 
-/// A member name, borrowed from the text unless it was written with escapes
-/// (serde's own `Cow<str>` always allocates).
-struct Name<'de>(Cow<'de, str>);
+/// Why a text is not one strict JSON value: what was wrong and the byte
+/// offset where it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError {
+    message: Cow<'static, str>,
+    offset: usize,
+}
 
-impl<'de> Deserialize<'de> for Name<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(NameVisitor)
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at byte {}", self.message, self.offset)
     }
 }
 
-struct NameVisitor;
+impl std::error::Error for JsonError {}
 
-impl<'de> Visitor<'de> for NameVisitor {
-    type Value = Name<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a member name")
-    }
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Name<'de>, E> {
-        Ok(Name(Cow::Borrowed(v)))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Name<'de>, E> {
-        Ok(Name(Cow::Owned(v.to_owned())))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Name<'de>, E> {
-        Ok(Name(Cow::Owned(v)))
-    }
-}
-
-/// Checks that `text` is one strict JSON value: a member name twice in any
-/// object at any depth, or a number out of `f64`'s range, is an error
-/// (serde_json's `Value` silently keeps the last duplicate, which lets two
-/// parsers disagree). Nothing is built.
+/// Checks that `text` is one strict JSON value (RFC 8259): a member name twice
+/// in any object at any depth, a number out of `f64`'s range, an escape that is
+/// not a Unicode scalar value (a lone surrogate, RFC 7493 section 2.1) or
+/// nesting deeper than 128 is an error. Nothing is built.
 ///
 /// ```
 /// use byoid_reference::json_object::check_strict;
 /// assert!(check_strict(r#"[{"b":1},{"b":1}]"#).is_ok());
 /// assert!(check_strict(r#"{"a":{"b":1,"b":2}}"#).is_err());
 /// ```
-pub fn check_strict(text: &str) -> Result<(), serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    StrictScan::deserialize(&mut de)?;
-    de.end()
+pub fn check_strict(text: &str) -> Result<(), JsonError> {
+    let mut s = Scanner::new(text);
+    s.whitespace();
+    s.value(0)?;
+    s.end()
 }
 
-/// Walks a JSON value and keeps nothing: refuses duplicate member names and
-/// numbers out of range at any depth without building the value.
-struct StrictScan;
+/// Deepest nesting of arrays and objects accepted (serde_json's limit too):
+/// bounds the scanner's recursion for hostile tokens.
+const MAX_DEPTH: usize = 128;
 
-impl<'de> Deserialize<'de> for StrictScan {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(StrictScan)
-    }
-}
-
-impl<'de> Visitor<'de> for StrictScan {
-    type Value = StrictScan;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Self, E> {
-        Ok(self)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self, E> {
-        Ok(self)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self, E> {
-        Ok(self)
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self, E> {
-        if v.is_finite() {
-            Ok(self)
-        } else {
-            Err(E::custom("non-finite number"))
-        }
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self, E> {
-        Ok(self)
-    }
-    fn visit_unit<E>(self) -> Result<Self, E> {
-        Ok(self)
-    }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self, A::Error> {
-        while seq.next_element::<StrictScan>()?.is_some() {}
-        Ok(self)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self, A::Error> {
-        let mut names: Vec<Cow<'de, str>> = Vec::new();
-        while let Some(Name(key)) = map.next_key::<Name<'de>>()? {
-            if names.contains(&key) {
-                return Err(de::Error::custom(format_args!("duplicate member `{key}`")));
-            }
-            map.next_value::<StrictScan>()?;
-            names.push(key);
-        }
-        Ok(self)
-    }
-}
-
-/// Reads the top-level members of an object straight into [`Member`]s:
-/// offsets into `text` (which the deserializer reads), no intermediate list.
-struct MembersSeed<'t> {
+/// A strict JSON scanner over text that is already UTF-8. It records where
+/// the top-level members are and checks everything else in one pass with no
+/// allocation for typical tokens. It replaced serde_json here because
+/// driving serde_json's deserializer member by member cost ~35 instructions a
+/// byte for an access token's claims (callgrind); serde_json is still the
+/// oracle of the tests, which compare the two on generated documents.
+struct Scanner<'t> {
     text: &'t str,
+    bytes: &'t [u8],
+    at: usize,
 }
 
-impl MembersSeed<'_> {
-    fn at(&self, s: &str) -> Range<usize> {
-        let start = s.as_ptr() as usize - self.text.as_ptr() as usize;
-        start..start + s.len()
+/// How many bytes of `bytes` come before the first `"`, `\\` or control
+/// character: eight at a time with the "has a zero byte" bit trick, then one by
+/// one (a claim's strings are 5-50 bytes; byte by byte took ~12 instructions
+/// a byte).
+fn plain_run(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Non-zero exactly when some byte of `v` is below `n` (`n` <= 0x80).
+    let below = |v: u64, n: u8| v.wrapping_sub(ONES * u64::from(n)) & !v & HIGH;
+    let mut n = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        if below(x ^ (ONES * u64::from(b'"')), 1)
+            | below(x ^ (ONES * u64::from(b'\\')), 1)
+            | below(x, 0x20)
+            != 0
+        {
+            break;
+        }
+        n += 8;
     }
+    n + bytes[n..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .unwrap_or(bytes.len() - n)
 }
 
-impl<'de> de::DeserializeSeed<'de> for MembersSeed<'de> {
-    type Value = Vec<Member>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Member>, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for MembersSeed<'de> {
-    type Value = Vec<Member>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
+impl<'t> Scanner<'t> {
+    fn new(text: &'t str) -> Self {
+        Scanner {
+            text,
+            bytes: text.as_bytes(),
+            at: 0,
+        }
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Member>, A::Error> {
-        let mut out: Vec<Member> = Vec::with_capacity(16);
-        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
-        while let Some(Name(key)) = map.next_key::<Name<'de>>()? {
-            let t = tag(&key);
-            let duplicate = if out.len() < LINEAR_DUPLICATE_SCAN {
-                out.iter()
-                    .any(|m| m.tag == t && (t.0 <= 8 || m.key.name(self.text) == key))
-            } else {
-                if seen.is_empty() {
-                    seen.extend(out.iter().map(|m| m.key.name(self.text).to_owned()));
+    fn fail<T>(&self, message: impl Into<Cow<'static, str>>) -> Result<T, JsonError> {
+        Err(JsonError {
+            message: message.into(),
+            offset: self.at,
+        })
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn whitespace(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    fn end(&mut self) -> Result<(), JsonError> {
+        self.whitespace();
+        match self.peek() {
+            None => Ok(()),
+            Some(_) => self.fail("trailing characters"),
+        }
+    }
+
+    fn expect(&mut self, byte: u8, message: &'static str) -> Result<(), JsonError> {
+        self.whitespace();
+        if self.peek() == Some(byte) {
+            self.at += 1;
+            Ok(())
+        } else {
+            self.fail(message)
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<(), JsonError> {
+        match self.peek() {
+            Some(b'"') => self.string().map(drop),
+            Some(b'{') => self.object(depth + 1).map(drop),
+            Some(b'[') => self.array(depth + 1),
+            Some(b't') => self.literal("true"),
+            Some(b'f') => self.literal("false"),
+            Some(b'n') => self.literal("null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => self.fail("expected a value"),
+            None => self.fail("EOF while parsing a value"),
+        }
+    }
+
+    fn literal(&mut self, word: &'static str) -> Result<(), JsonError> {
+        if self.bytes[self.at..].starts_with(word.as_bytes()) {
+            self.at += word.len();
+            Ok(())
+        } else {
+            self.fail("expected a value")
+        }
+    }
+
+    /// A string at its opening quote: the range of its content and whether
+    /// it has escapes.
+    fn string(&mut self) -> Result<(Range<usize>, bool), JsonError> {
+        self.at += 1;
+        let start = self.at;
+        let mut escaped = false;
+        loop {
+            self.at += plain_run(&self.bytes[self.at..]);
+            match self.peek() {
+                Some(b'"') => {
+                    self.at += 1;
+                    return Ok((start..self.at - 1, escaped));
                 }
-                !seen.insert(key.to_string())
+                Some(b'\\') => {
+                    escaped = true;
+                    self.escape()?;
+                }
+                Some(_) => return self.fail("control character in a string"),
+                None => return self.fail("EOF while parsing a string"),
+            }
+        }
+    }
+
+    /// One escape at its backslash; `\u` escapes must make a scalar value.
+    fn escape(&mut self) -> Result<(), JsonError> {
+        self.at += 1;
+        match self.peek() {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                self.at += 1;
+                Ok(())
+            }
+            Some(b'u') => match self.hex4()? {
+                0xD800..=0xDBFF => {
+                    if self.bytes.get(self.at..self.at + 2) != Some(b"\\u".as_slice()) {
+                        return self.fail("lone leading surrogate in an escape");
+                    }
+                    self.at += 1;
+                    match self.hex4()? {
+                        0xDC00..=0xDFFF => Ok(()),
+                        _ => self.fail("lone leading surrogate in an escape"),
+                    }
+                }
+                0xDC00..=0xDFFF => self.fail("lone trailing surrogate in an escape"),
+                _ => Ok(()),
+            },
+            _ => self.fail("invalid escape"),
+        }
+    }
+
+    /// The four hex digits after a `u` (at the `u`).
+    fn hex4(&mut self) -> Result<u32, JsonError> {
+        let digits = self.bytes.get(self.at + 1..self.at + 5);
+        let value = digits.and_then(|d| {
+            d.iter()
+                .try_fold(0u32, |n, &b| Some(n << 4 | (b as char).to_digit(16)?))
+        });
+        match value {
+            Some(v) => {
+                self.at += 5;
+                Ok(v)
+            }
+            None => self.fail("invalid \\u escape"),
+        }
+    }
+
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, finite as an `f64`.
+    fn number(&mut self) -> Result<(), JsonError> {
+        let start = self.at;
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.at += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return self.fail("invalid number"),
+        }
+        let integer_digits = self.at - start;
+        let mut fraction_or_exponent = false;
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            self.required_digits()?;
+            fraction_or_exponent = true;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.at += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.at += 1;
+            }
+            self.required_digits()?;
+            fraction_or_exponent = true;
+        }
+        // Up to 18 digits always fit an i64; anything else is read as
+        // serde_json would and must be finite.
+        if (fraction_or_exponent || integer_digits > 18)
+            && parse_number(&self.text[start..self.at]).is_none()
+        {
+            return self.fail("number out of range");
+        }
+        Ok(())
+    }
+
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    fn required_digits(&mut self) -> Result<(), JsonError> {
+        match self.peek() {
+            Some(b'0'..=b'9') => {
+                self.digits();
+                Ok(())
+            }
+            _ => self.fail("invalid number"),
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<(), JsonError> {
+        if depth > MAX_DEPTH {
+            return self.fail("recursion limit exceeded");
+        }
+        self.at += 1;
+        self.whitespace();
+        if self.peek() == Some(b']') {
+            self.at += 1;
+            return Ok(());
+        }
+        loop {
+            self.whitespace();
+            self.value(depth)?;
+            self.whitespace();
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b']') => {
+                    self.at += 1;
+                    return Ok(());
+                }
+                _ => return self.fail("expected `,` or `]`"),
+            }
+        }
+    }
+
+    /// An object at its `{`: its members, each name new in this object.
+    fn object(&mut self, depth: usize) -> Result<Vec<Member>, JsonError> {
+        if depth > MAX_DEPTH {
+            return self.fail("recursion limit exceeded");
+        }
+        self.at += 1;
+        self.whitespace();
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+            return Ok(Vec::new());
+        }
+        // A typical access token's claims: ~10 members, one allocation.
+        let mut members: Vec<Member> = Vec::with_capacity(if depth == 1 { 16 } else { 4 });
+        let mut many: std::collections::HashSet<String> = std::collections::HashSet::new();
+        loop {
+            self.whitespace();
+            if self.peek() != Some(b'"') {
+                return self.fail("expected a member name");
+            }
+            let name_at = self.at;
+            let (range, escaped) = self.string()?;
+            let key = if escaped {
+                // Cannot fail: the escapes were checked above.
+                Key::Decoded(serde_json::from_str(&self.text[name_at..self.at]).unwrap_or_default())
+            } else {
+                Key::At(range)
+            };
+            let name = key.name(self.text);
+            let t = tag(name);
+            let duplicate = if members.len() < LINEAR_DUPLICATE_SCAN {
+                members
+                    .iter()
+                    .any(|m| m.tag == t && (t.0 <= 8 || m.key.name(self.text) == name))
+            } else {
+                if many.is_empty() {
+                    many.extend(members.iter().map(|m| m.key.name(self.text).to_owned()));
+                }
+                !many.insert(name.to_owned())
             };
             if duplicate {
-                return Err(de::Error::custom(format_args!("duplicate member `{key}`")));
+                let message = format!("duplicate member `{name}`");
+                self.at = name_at;
+                return self.fail(message);
             }
-            let raw: &'de RawValue = map.next_value()?;
-            let raw = raw.get();
-            // Arrays and objects get the full strict walk (duplicate names
-            // inside, numbers out of range); strings need nothing more, and a
-            // number must fit an f64, as when serde_json builds a value.
-            match raw.as_bytes()[0] {
-                b'[' | b'{' => check_strict(raw).map_err(de::Error::custom)?,
-                b'-' | b'0'..=b'9' if parse_number(raw).is_none() => {
-                    return Err(de::Error::custom("number out of range"));
-                }
-                _ => {}
-            }
-            let key = match key {
-                Cow::Borrowed(k) => Key::At(self.at(k)),
-                Cow::Owned(k) => Key::Decoded(k),
-            };
-            out.push(Member {
+            self.expect(b':', "expected `:`")?;
+            self.whitespace();
+            let start = self.at;
+            self.value(depth)?;
+            members.push(Member {
                 tag: t,
                 key,
-                value: self.at(raw),
+                value: start..self.at,
             });
+            self.whitespace();
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b'}') => {
+                    self.at += 1;
+                    return Ok(members);
+                }
+                _ => return self.fail("expected `,` or `}`"),
+            }
         }
-        Ok(out)
     }
 }
 
@@ -355,7 +542,7 @@ impl<'de> Visitor<'de> for MembersSeed<'de> {
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> Result<JsonObject, serde_json::Error> {
+    fn parse(s: &str) -> Result<JsonObject, JsonError> {
         JsonObject::parse(s.to_owned())
     }
 
@@ -438,5 +625,130 @@ mod tests {
         s.truncate(s.len() - "\"m4999\":1}".len() - 1);
         s.push('}');
         assert_eq!(parse(&s).unwrap().to_map().len(), 5000);
+    }
+
+    /// The oracle: serde_json's own parse, refusing duplicate member names at
+    /// any depth (which `serde_json::Value` silently keeps the last of).
+    fn serde_strict(text: &str) -> bool {
+        use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+        struct Strict;
+        impl<'de> Deserialize<'de> for Strict {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_any(Strict)
+            }
+        }
+        impl<'de> Visitor<'de> for Strict {
+            type Value = Strict;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("JSON")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self, E> {
+                Ok(self)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self, E> {
+                Ok(self)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self, E> {
+                Ok(self)
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self, E> {
+                v.is_finite()
+                    .then_some(self)
+                    .ok_or_else(|| E::custom("non-finite"))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self, E> {
+                Ok(self)
+            }
+            fn visit_unit<E>(self) -> Result<Self, E> {
+                Ok(self)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self, A::Error> {
+                while a.next_element::<Strict>()?.is_some() {}
+                Ok(self)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self, A::Error> {
+                let mut names = Vec::new();
+                while let Some(k) = a.next_key::<String>()? {
+                    if names.contains(&k) {
+                        return Err(serde::de::Error::custom("duplicate"));
+                    }
+                    a.next_value::<Strict>()?;
+                    names.push(k);
+                }
+                Ok(self)
+            }
+        }
+        let mut de = serde_json::Deserializer::from_str(text);
+        Strict::deserialize(&mut de).is_ok() && de.end().is_ok()
+    }
+
+    /// Pieces of JSON text, valid and not, that the generator strings together.
+    fn json_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let atom = prop_oneof![
+            Just("true".to_string()),
+            Just("null".to_string()),
+            Just("fals".to_string()),
+            "-?(0|[1-9][0-9]{0,25})(\\.[0-9]{1,3})?([eE][-+]?[0-9]{1,3})?",
+            "-?0[0-9]|[0-9]+\\.|\\.[0-9]|1e|--1|\\+1",
+            "\"([a-c]|\\\\[\"\\\\/bfnrtx]|\\\\u[0-9a-fA-F]{4}|\\\\ud83d\\\\ude00|\\\\ud800|\\\\udc00|\u{e9}|\u{1f600}|\t|\u{1}){0,6}\"",
+        ];
+        atom.prop_recursive(6, 64, 6, |inner| {
+            let name = "\"([a-c]|\\\\u006[1-3]|\\\\n){1,2}\"";
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5)
+                    .prop_map(|v| format!("[{}]", v.join(","))),
+                prop::collection::vec((name, " ?", inner), 0..6).prop_map(|v| {
+                    let m: Vec<String> = v
+                        .into_iter()
+                        .map(|(n, w, x)| format!("{n}:{w}{x}"))
+                        .collect();
+                    format!("{{{}}}", m.join(","))
+                }),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+
+        /// The eight-at-a-time search stops where a byte-by-byte one does.
+        #[test]
+        fn plain_run_stops_at_the_first_special_byte(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![b'a'..=b'z', 0x1e..=0x23u8, proptest::strategy::Just(b'\\'), 0x7f..=0xffu8],
+                0..40,
+            ),
+        ) {
+            let want = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            proptest::prop_assert_eq!(plain_run(&bytes), want.unwrap_or(bytes.len()));
+        }
+
+        /// The scanner accepts exactly what strict serde_json accepts, and
+        /// reads every top-level member as serde_json does.
+        #[test]
+        fn agrees_with_strict_serde_json(
+            text in json_text(),
+            cut in proptest::prelude::any::<proptest::sample::Index>(),
+            insert in "[ ,:\\[\\]{}\"\\\\0-9a-z]?",
+            ws in "[ \t\r\n]{0,2}",
+        ) {
+            // The document as generated, and with a damage at one place.
+            let at = cut.index(text.len() + 1);
+            let at = (0..=at).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+            let damaged = format!("{}{}{}", &text[..at], insert, &text[at..]);
+            for t in [format!("{ws}{text}{ws}"), damaged] {
+                let want = serde_strict(&t);
+                proptest::prop_assert_eq!(check_strict(&t).is_ok(), want, "{:?}", t);
+                if t.trim_start().starts_with('{') {
+                    let got = parse(&t);
+                    proptest::prop_assert_eq!(got.is_ok(), want, "{:?}", t);
+                    if let Ok(o) = got {
+                        let m: Map<String, Value> = serde_json::from_str(&t).unwrap();
+                        proptest::prop_assert_eq!(o.to_map(), m);
+                    }
+                }
+            }
+        }
     }
 }

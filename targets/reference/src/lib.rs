@@ -69,7 +69,8 @@
 //! # What is checked
 //!
 //! * Syntax ([`token`]): compact JWS only, at most 16 KiB, strict unpadded
-//!   base64url, UTF-8, JSON objects, no duplicate member names at any depth.
+//!   base64url, UTF-8, JSON objects, no duplicate member names at any depth,
+//!   no escape that is a lone surrogate ([`json_object`]).
 //! * Header ([`checks`]): `crit` is refused (no extension is understood);
 //!   `typ` must be `at+jwt` (any case, with or without `application/`), or
 //!   `JWT` unless `require_access_token_type`; `alg` from the allow-list
@@ -154,14 +155,32 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue, Method, Request, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::Router;
+use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 
 pub use defect::{Defect, DefectSet};
 pub use error::{AuthError, AuthErrorKind};
 pub use manifest::Manifest;
 pub use validate::{Validator, Verified};
+
+/// A response with its whole body in memory: what [`respond`] answers. A
+/// concrete body type, not axum's boxed one, because hyper then writes it
+/// without a virtual call or an allocation per response.
+pub type Reply = axum::http::Response<Full<Bytes>>;
+
+const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+
+/// A [`Reply`] with `status`, an optional `Content-Type` and `body`.
+fn reply(status: StatusCode, content_type: Option<HeaderValue>, body: Bytes) -> Reply {
+    let mut r = Reply::new(Full::new(body));
+    *r.status_mut() = status;
+    if let Some(c) = content_type {
+        r.headers_mut().insert(header::CONTENT_TYPE, c);
+    }
+    r
+}
 
 /// Largest form body read when looking for an `access_token` parameter.
 pub const MAX_FORM_BODY_BYTES: usize = 64 * 1024;
@@ -209,7 +228,7 @@ pub fn app(config: Config) -> Router {
     let v = Arc::new(Validator::new(config));
     Router::new().fallback(move |req: Request<Body>| {
         let v = v.clone();
-        async move { respond(&v, req).await }
+        async move { respond(&v, req).await.map(Body::new) }
     })
 }
 
@@ -277,7 +296,7 @@ fn route(path: &str, path_source: bool) -> Target {
 }
 
 /// Answers one request per the target contract.
-pub async fn respond<B>(v: &Validator, req: Request<B>) -> Response
+pub async fn respond<B>(v: &Validator, req: Request<B>) -> Reply
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<axum::BoxError>,
@@ -287,9 +306,9 @@ where
         manifest::TenantSource::Path
     );
     let (route, slug) = match route(req.uri().path(), path_source) {
-        Target::NotFound => return StatusCode::NOT_FOUND.into_response(),
+        Target::NotFound => return reply(StatusCode::NOT_FOUND, None, Bytes::new()),
         Target::Health if matches!(*req.method(), Method::GET | Method::HEAD) => {
-            return "ok".into_response()
+            return reply(StatusCode::OK, Some(TEXT_PLAIN), Bytes::from_static(b"ok"))
         }
         Target::Health => return method_not_allowed("GET,HEAD"),
         Target::Api(..) if !matches!(*req.method(), Method::GET | Method::HEAD | Method::POST) => {
@@ -304,23 +323,24 @@ where
             .iter()
             .any(|h| h.len() > 4096)
     {
-        return StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE.into_response();
+        return reply(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            None,
+            Bytes::new(),
+        );
     }
     let debug = v.config.debug;
     match authorize(v, route, slug, req).await {
-        Ok(verified) => (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
+        Ok(verified) => reply(
+            StatusCode::OK,
+            Some(APPLICATION_JSON),
             verified.body.clone(),
-        )
-            .into_response(),
+        ),
         Err(e)
             if e.kind() == AuthErrorKind::NoCredentials
                 && v.config.defects.contains(Defect::NoChallengeOn401) =>
         {
-            let mut r = e.redact(debug).into_response();
+            let mut r = e.redact(debug).into_reply();
             r.headers_mut().remove(header::WWW_AUTHENTICATE);
             r
         }
@@ -331,17 +351,16 @@ where
             } else {
                 e
             }
-            .into_response()
+            .into_reply()
         }
     }
 }
 
-fn method_not_allowed(allow: &'static str) -> Response {
-    (
-        StatusCode::METHOD_NOT_ALLOWED,
-        [(header::ALLOW, HeaderValue::from_static(allow))],
-    )
-        .into_response()
+fn method_not_allowed(allow: &'static str) -> Reply {
+    let mut r = reply(StatusCode::METHOD_NOT_ALLOWED, None, Bytes::new());
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    r
 }
 
 async fn authorize<B>(
