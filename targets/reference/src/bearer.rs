@@ -27,10 +27,25 @@ use crate::error::AuthError;
 
 /// Whether `s` matches RFC 6750's `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 pub fn is_b64token(s: &str) -> bool {
+    // Every compact JWS is dot-separated canonical base64url, whose alphabet
+    // and the dot are all b64token characters: base64-simd checks that with
+    // SIMD (~0.1 instruction a byte). Anything else takes the byte loop
+    // below (~2 a byte), which alone decides every other string.
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    let segments_ok = memchr::memchr_iter(b'.', bytes)
+        .chain([bytes.len()])
+        .all(|end| {
+            let ok = base64_simd::URL_SAFE_NO_PAD.check(&bytes[start..end]).is_ok();
+            start = end + 1;
+            ok
+        });
+    if !s.is_empty() && segments_ok {
+        return true;
+    }
     let body = s.trim_end_matches('=');
     // Whole chunks without an early exit, in compares the compiler turns into
-    // SIMD: every request scans its whole ~1 KiB token (a table lookup per byte
-    // took ~0.3 µs).
+    // SIMD where it can.
     let mut chunks = body.as_bytes().chunks_exact(32);
     let all_ok = chunks.by_ref().all(|c| {
         c.iter()
@@ -206,6 +221,19 @@ mod tests {
         assert!(!is_b64token(&format!("{}!{}", &long[..100], &long[100..])));
         assert!(!is_b64token("") && !is_b64token("==") && !is_b64token("a=b"));
     }
+    proptest::proptest! {
+        /// The SIMD fast path never changes an answer: the check agrees with
+        /// the RFC 6750 grammar, byte by byte, on JWS-like strings.
+        #[test]
+        fn b64token_fast_path_agrees_with_the_grammar(
+            s in "[A-Za-z0-9_-]{0,9}(\\.[A-Za-z0-9_-]{0,9}){0,3}[=~+/ !.\u{e9}]{0,2}[A-Za-z=]{0,2}",
+        ) {
+            let body = s.trim_end_matches('=');
+            let want = !body.is_empty() && body.bytes().all(super::is_b64token_byte);
+            proptest::prop_assert_eq!(is_b64token(&s), want, "{:?}", s);
+        }
+    }
+
     use crate::error::AuthErrorKind;
     use axum::http::HeaderValue;
 
