@@ -118,7 +118,7 @@ fn authorization_token<'a>(
         [b'"', inner @ .., b'"'] if defects.contains(Defect::BearerTokenUnquoted) => inner,
         _ => token,
     };
-    match std::str::from_utf8(token) {
+    match simdutf8::basic::from_utf8(token) {
         Ok(t) if is_b64token(t) => Ok(Some(t)),
         _ => Err(AuthError::invalid_token("malformed bearer token")),
     }

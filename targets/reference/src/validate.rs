@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -18,7 +18,7 @@ use crate::jwks::{parse_jwks, Fetcher, Jwk, TenantKeys};
 use crate::manifest::TenantConfig;
 use crate::tenant::{Resolution, TenantResolver};
 use crate::token::{self, ParsedToken};
-use crate::token_cache::VerifiedTokenCache;
+use crate::token_cache::{now_secs, VerifiedTokenCache};
 use crate::Config;
 
 /// Entries kept in the verified-token cache.
@@ -80,11 +80,6 @@ pub struct Validator {
     cache: VerifiedTokenCache,
 }
 
-fn now_secs() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
 
 fn build_client(config: &Config) -> Option<reqwest::Client> {
     let mut b = reqwest::Client::builder()
