@@ -36,7 +36,9 @@ pub fn is_b64token(s: &str) -> bool {
     let segments_ok = memchr::memchr_iter(b'.', bytes)
         .chain([bytes.len()])
         .all(|end| {
-            let ok = base64_simd::URL_SAFE_NO_PAD.check(&bytes[start..end]).is_ok();
+            let ok = base64_simd::URL_SAFE_NO_PAD
+                .check(&bytes[start..end])
+                .is_ok();
             start = end + 1;
             ok
         });

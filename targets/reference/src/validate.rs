@@ -80,7 +80,6 @@ pub struct Validator {
     cache: VerifiedTokenCache,
 }
 
-
 fn build_client(config: &Config) -> Option<reqwest::Client> {
     let mut b = reqwest::Client::builder()
         .timeout(config.fetch_timeout)
