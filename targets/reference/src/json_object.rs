@@ -447,40 +447,54 @@ impl<'t> Scanner<'t> {
         }
     }
 
-    fn array(&mut self, depth: usize) -> Result<(), JsonError> {
+    /// Steps over the `[` or `{` of a value at `depth`; true when `close`
+    /// follows at once (an empty array or object, also stepped over).
+    fn open(&mut self, depth: usize, close: u8) -> Result<bool, JsonError> {
         if depth > MAX_DEPTH {
             return self.fail("recursion limit exceeded");
         }
         self.at += 1;
         self.whitespace();
-        if self.peek() == Some(b']') {
+        let empty = self.peek() == Some(close);
+        if empty {
             self.at += 1;
+        }
+        Ok(empty)
+    }
+
+    /// After a member or element: true at `close` (stepped over), false at
+    /// `,` (stepped over), an error otherwise.
+    fn closes(&mut self, close: u8, message: &'static str) -> Result<bool, JsonError> {
+        self.whitespace();
+        match self.peek() {
+            Some(b',') => {
+                self.at += 1;
+                Ok(false)
+            }
+            Some(b) if b == close => {
+                self.at += 1;
+                Ok(true)
+            }
+            _ => self.fail(message),
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<(), JsonError> {
+        if self.open(depth, b']')? {
             return Ok(());
         }
         loop {
             self.whitespace();
             self.value(depth)?;
-            self.whitespace();
-            match self.peek() {
-                Some(b',') => self.at += 1,
-                Some(b']') => {
-                    self.at += 1;
-                    return Ok(());
-                }
-                _ => return self.fail("expected `,` or `]`"),
+            if self.closes(b']', "expected `,` or `]`")? {
+                return Ok(());
             }
         }
     }
 
     /// An object at its `{`: its members, each name new in this object.
     fn object(&mut self, depth: usize) -> Result<Vec<Member>, JsonError> {
-        if depth > MAX_DEPTH {
-            return self.fail("recursion limit exceeded");
-        }
-        self.at += 1;
-        self.whitespace();
-        if self.peek() == Some(b'}') {
-            self.at += 1;
+        if self.open(depth, b'}')? {
             return Ok(Vec::new());
         }
         // A typical access token's claims: ~10 members, one allocation.
@@ -525,14 +539,8 @@ impl<'t> Scanner<'t> {
                 key,
                 value: start..self.at,
             });
-            self.whitespace();
-            match self.peek() {
-                Some(b',') => self.at += 1,
-                Some(b'}') => {
-                    self.at += 1;
-                    return Ok(members);
-                }
-                _ => return self.fail("expected `,` or `}`"),
+            if self.closes(b'}', "expected `,` or `}`")? {
+                return Ok(members);
             }
         }
     }
