@@ -1,5 +1,6 @@
-//! One error type, [`AuthError`], with one [`IntoResponse`] implementing the
-//! contract's response table (RFC 6750 section 3).
+//! One error type, [`AuthError`], with one response builder,
+//! [`AuthError::into_reply`] (also behind axum's [`IntoResponse`]), implementing
+//! the contract's response table (RFC 6750 section 3).
 //!
 //! | kind | status | `WWW-Authenticate` |
 //! |---|---|---|

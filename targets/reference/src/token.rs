@@ -38,7 +38,7 @@ pub enum TokenError {
     Json {
         /// `header` or `claims`.
         part: &'static str,
-        /// serde_json's message.
+        /// The scanner's message (what was wrong, and at which byte).
         message: String,
     },
     /// Valid JSON but not an object.
@@ -100,7 +100,7 @@ pub fn decode_b64url(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Parses a compact JWS. Bounded in time and memory by [`MAX_TOKEN_BYTES`]
-/// (checked first) and serde_json's recursion limit.
+/// (checked first) and the JSON scanner's nesting limit (128).
 pub fn parse(token: &str) -> Result<ParsedToken<'_>, TokenError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(TokenError::TooLong);
