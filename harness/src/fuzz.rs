@@ -187,17 +187,44 @@ pub fn token_spec(plan: &Plan, flavor: Flavor) -> TokenSpec {
     spec
 }
 
+/// What the tenant under test expects of a token: the oracle's fixed inputs.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    /// The exact `iss`.
+    pub issuer: &'a str,
+    /// The audience `aud` must be or contain.
+    pub audience: &'a str,
+    /// The one allowed client id.
+    pub client: &'a str,
+    /// The time of the check, in Unix seconds.
+    pub now: i64,
+    /// Allowed clock skew, in seconds.
+    pub skew: i64,
+}
+
 /// The oracle: is this token acceptable under the contract for this tenant?
+///
+/// ```
+/// use byoid::fuzz::{acceptable, Expected};
+/// use serde_json::json;
+/// let want = Expected { issuer: "https://i/", audience: "api", client: "c", now: 1_000, skew: 0 };
+/// let claims = json!({"iss": "https://i/", "aud": "api", "exp": 2_000, "sub": "s", "client_id": "c"});
+/// assert!(acceptable(&json!({"typ": "at+jwt", "alg": "RS256"}), &claims, true, &want));
+/// assert!(!acceptable(&json!({"typ": "at+jwt", "alg": "RS256"}), &claims, false, &want));
+/// ```
 pub fn acceptable(
     header: &Value,
     claims: &Value,
     genuine_signature: bool,
-    issuer: &str,
-    audience: &str,
-    client: &str,
-    now: i64,
-    skew: i64,
+    want: &Expected<'_>,
 ) -> bool {
+    let Expected {
+        issuer,
+        audience,
+        client,
+        now,
+        skew,
+    } = *want;
     let num = |v: &Value| v.as_f64();
     let typ_ok = header["typ"].as_str().is_some_and(|t| {
         let t = t.to_ascii_lowercase();
@@ -343,15 +370,18 @@ fn oracle(world: &World, bases: &[Case], plan: &Plan) -> Result<(Case, String, O
     };
     let token = recipe::build(&spec, &ctx).map_err(|e| e.to_string())?.token;
     let parts: Vec<&str> = token.split('.').collect();
+    let want = Expected {
+        issuer: tenants.own.issuer(),
+        audience: tenants.own.audience(),
+        client: &tenants.own.clients()[0].id,
+        now: ctx.now,
+        skew: ctx.skew,
+    };
     let ok = acceptable(
         &decode(parts[0]),
         &decode(parts.get(1).copied().unwrap_or("")),
         plan.sig == 0,
-        tenants.own.issuer(),
-        tenants.own.audience(),
-        &tenants.own.clients()[0].id,
-        ctx.now,
-        ctx.skew,
+        &want,
     );
     Ok((
         base.clone(),

@@ -564,8 +564,30 @@ fn bad_request(reason: impl std::fmt::Display) -> Response {
     )
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| bad_request(format!("invalid JSON body: {e}")))
+/// Why an admin request failed: answered as `{"error": message}` with `status`.
+struct AdminError {
+    status: StatusCode,
+    message: String,
+}
+
+impl AdminError {
+    fn bad_request(message: impl std::fmt::Display) -> Self {
+        AdminError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.to_string(),
+        }
+    }
+    fn not_found(message: String) -> Self {
+        AdminError {
+            status: StatusCode::NOT_FOUND,
+            message,
+        }
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AdminError> {
+    serde_json::from_slice(body)
+        .map_err(|e| AdminError::bad_request(format!("invalid JSON body: {e}")))
 }
 
 /// Describes a tenant for the admin API and `byoid idp serve`.
@@ -590,7 +612,7 @@ async fn admin(shared: &Shared, req: Request, rest: &str) -> Response {
         return bad_request("body too large");
     };
     let parts: Vec<&str> = rest.split('/').collect();
-    let result: Result<Value, Response> = (|| match (method.as_str(), parts.as_slice()) {
+    let result: Result<Value, AdminError> = (|| match (method.as_str(), parts.as_slice()) {
         ("GET", ["tenants"]) => Ok(Value::Array(
             shared.tenants().iter().map(describe).collect(),
         )),
@@ -603,25 +625,22 @@ async fn admin(shared: &Shared, req: Request, rest: &str) -> Response {
             shared
                 .add_tenant(&spec)
                 .map(|t| describe(&t))
-                .map_err(bad_request)
+                .map_err(AdminError::bad_request)
         }
         ("GET", ["journal"]) => {
             Ok(serde_json::to_value(shared.journal.recent()).unwrap_or_default())
         }
         (m, ["tenants", slug, what]) => {
-            let t = shared.tenant(slug).ok_or_else(|| {
-                json_response(
-                    StatusCode::NOT_FOUND,
-                    &json!({"error": format!("no tenant `{slug}`")}),
-                )
-            })?;
+            let t = shared
+                .tenant(slug)
+                .ok_or_else(|| AdminError::not_found(format!("no tenant `{slug}`")))?;
             match (m, *what) {
                 ("GET", "quirks") => Ok(serde_json::to_value(t.quirks()).unwrap_or_default()),
                 ("PUT", "quirks") => {
                     let q: Quirks = parse(&body)?;
                     if let Some(alg) = &q.alg {
                         if !Tenant::supported_algs().contains(&alg.as_str()) {
-                            return Err(bad_request(format!(
+                            return Err(AdminError::bad_request(format!(
                                 "unsupported alg `{alg}` (supported: {})",
                                 Tenant::supported_algs().join(", ")
                             )));
@@ -652,7 +671,7 @@ async fn admin(shared: &Shared, req: Request, rest: &str) -> Response {
                             access_token: None,
                         },
                         other => {
-                            return Err(bad_request(format!(
+                            return Err(AdminError::bad_request(format!(
                                 "unknown token kind `{other}` (known: app, user, id_token)"
                             )))
                         }
@@ -665,19 +684,17 @@ async fn admin(shared: &Shared, req: Request, rest: &str) -> Response {
                     });
                     Ok(json!({"token": token}))
                 }
-                _ => Err(json_response(
-                    StatusCode::NOT_FOUND,
-                    &json!({"error": format!("no admin route {m} /_admin/{rest}")}),
-                )),
+                _ => Err(AdminError::not_found(format!(
+                    "no admin route {m} /_admin/{rest}"
+                ))),
             }
         }
-        _ => Err(json_response(
-            StatusCode::NOT_FOUND,
-            &json!({"error": format!("no admin route {} /_admin/{rest}", method)}),
-        )),
+        _ => Err(AdminError::not_found(format!(
+            "no admin route {method} /_admin/{rest}"
+        ))),
     })();
     match result {
         Ok(v) => json_response(StatusCode::OK, &v),
-        Err(r) => r,
+        Err(e) => json_response(e.status, &json!({"error": e.message})),
     }
 }
