@@ -557,13 +557,6 @@ struct AddTenantBody {
     key_ring: Option<String>,
 }
 
-fn bad_request(reason: impl std::fmt::Display) -> Response {
-    json_response(
-        StatusCode::BAD_REQUEST,
-        &json!({"error": reason.to_string()}),
-    )
-}
-
 /// Why an admin request failed: answered as `{"error": message}` with `status`.
 struct AdminError {
     status: StatusCode,
@@ -582,6 +575,9 @@ impl AdminError {
             status: StatusCode::NOT_FOUND,
             message,
         }
+    }
+    fn into_response(self) -> Response {
+        json_response(self.status, &json!({"error": self.message}))
     }
 }
 
@@ -609,7 +605,7 @@ pub(crate) fn describe(t: &Tenant) -> Value {
 async fn admin(shared: &Shared, req: Request, rest: &str) -> Response {
     let method = req.method().clone();
     let Ok(body) = axum::body::to_bytes(req.into_body(), 64 * 1024).await else {
-        return bad_request("body too large");
+        return AdminError::bad_request("body too large").into_response();
     };
     let parts: Vec<&str> = rest.split('/').collect();
     let result: Result<Value, AdminError> = (|| match (method.as_str(), parts.as_slice()) {
@@ -695,6 +691,6 @@ async fn admin(shared: &Shared, req: Request, rest: &str) -> Response {
     })();
     match result {
         Ok(v) => json_response(StatusCode::OK, &v),
-        Err(e) => json_response(e.status, &json!({"error": e.message})),
+        Err(e) => e.into_response(),
     }
 }

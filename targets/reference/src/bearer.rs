@@ -46,27 +46,11 @@ pub fn is_b64token(s: &str) -> bool {
         return true;
     }
     let body = s.trim_end_matches('=');
-    // Whole chunks without an early exit, in compares the compiler turns into
-    // SIMD where it can.
-    let mut chunks = body.as_bytes().chunks_exact(32);
-    let all_ok = chunks.by_ref().all(|c| {
-        c.iter()
-            .fold(0u8, |bad, &b| bad | u8::from(!is_b64token_byte(b)))
-            == 0
-    });
-    !body.is_empty() && all_ok && chunks.remainder().iter().all(|&b| is_b64token_byte(b))
+    !body.is_empty() && body.bytes().all(is_b64token_byte)
 }
 
-#[inline(always)]
 fn is_b64token_byte(b: u8) -> bool {
-    // `-`, `.`, `/` and the digits are one run, 0x2D..=0x39; `b | 0x20` folds
-    // the upper-case letters onto the lower-case ones. Range tests as one
-    // wrapping subtraction each keep the loop above branch-free.
-    (b.wrapping_sub(b'-') <= b'9' - b'-')
-        | ((b | 0x20).wrapping_sub(b'a') < 26)
-        | (b == b'+')
-        | (b == b'_')
-        | (b == b'~')
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
 }
 
 /// Parses one `Authorization` value: `Ok(None)` when it is not a bearer credential.

@@ -57,6 +57,14 @@ fn tag(name: &str) -> (usize, u64) {
     (name.len(), u64::from_le_bytes(head))
 }
 
+impl Member {
+    /// Whether this member is called `name`, whose [`tag`] is `want`: the
+    /// integer compare decides names of up to 8 bytes on its own.
+    fn is_named(&self, want: (usize, u64), name: &str, text: &str) -> bool {
+        self.tag == want && (want.0 <= 8 || self.key.name(text) == name)
+    }
+}
+
 #[derive(Clone)]
 enum Key {
     /// The name as it appears in the text (no escapes).
@@ -131,7 +139,7 @@ impl JsonObject {
         let want = tag(name);
         self.members
             .iter()
-            .find(|m| m.tag == want && (want.0 <= 8 || m.key.name(&self.text) == name))
+            .find(|m| m.is_named(want, name, &self.text))
             .map(|m| &self.text[m.value.clone()])
     }
 
@@ -522,9 +530,7 @@ impl<'t> Scanner<'t> {
             let name = key.name(self.text);
             let t = tag(name);
             let duplicate = if members.len() < LINEAR_DUPLICATE_SCAN {
-                members
-                    .iter()
-                    .any(|m| m.tag == t && (t.0 <= 8 || m.key.name(self.text) == name))
+                members.iter().any(|m| m.is_named(t, name, self.text))
             } else {
                 if many.is_empty() {
                     many.extend(members.iter().map(|m| m.key.name(self.text).to_owned()));
