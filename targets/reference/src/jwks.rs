@@ -15,13 +15,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 use serde_json::Value;
 
 use crate::checks::alg_name;
 use crate::defect::{Defect, DefectSet};
 use crate::discovery::{fetch_json, Discovery, FetchError};
 use crate::manifest::TenantConfig;
+use crate::prepared_key::PreparedKey;
 
 /// Pause after a failed discovery/JWKS load before the next attempt.
 pub const FAILURE_BACKOFF: Duration = Duration::from_secs(1);
@@ -50,8 +51,8 @@ pub struct Jwk {
     pub key_ops: Option<Vec<String>>,
     /// `alg`.
     pub alg: Option<String>,
-    /// The verification key.
-    pub key: DecodingKey,
+    /// The verification key, parsed once per algorithm ([`PreparedKey`]).
+    pub key: PreparedKey,
     /// RSA `(n, e)` bytes, kept for the `alg-from-header` defect.
     pub rsa: Option<(Vec<u8>, Vec<u8>)>,
 }
@@ -109,7 +110,7 @@ impl Jwk {
                 }
                 (
                     KeyKind::Rsa,
-                    DecodingKey::from_rsa_raw_components(&n, &e),
+                    PreparedKey::rsa(n.clone(), e.clone()),
                     Some((n, e)),
                 )
             }
@@ -124,20 +125,15 @@ impl Jwk {
                 if x.len() != size || y.len() != size {
                     return None;
                 }
-                let key = DecodingKey::from_ec_components(
-                    obj.get("x")?.as_str()?,
-                    obj.get("y")?.as_str()?,
-                )
-                .ok()?;
-                (KeyKind::Ec(crv.to_owned()), key, None)
+                (KeyKind::Ec(crv.to_owned()), PreparedKey::ec(&x, &y), None)
             }
             "OKP" => {
                 let crv = obj.get("crv")?.as_str()?;
-                if crv != "Ed25519" || b64(v, "x")?.len() != 32 {
+                let x = b64(v, "x")?;
+                if crv != "Ed25519" || x.len() != 32 {
                     return None;
                 }
-                let key = DecodingKey::from_ed_components(obj.get("x")?.as_str()?).ok()?;
-                (KeyKind::Okp(crv.to_owned()), key, None)
+                (KeyKind::Okp(crv.to_owned()), PreparedKey::ed25519(x), None)
             }
             _ => return None,
         };
@@ -195,8 +191,7 @@ impl Jwk {
         if fixed.is_some_and(|n| n != decoded_len) {
             return false;
         }
-        jsonwebtoken::crypto::verify(signature_b64, signing_input.as_bytes(), &self.key, alg)
-            .unwrap_or(false)
+        self.key.verify(signing_input, signature_b64, alg)
     }
 }
 

@@ -144,6 +144,7 @@ pub mod error;
 pub mod json_object;
 pub mod jwks;
 pub mod manifest;
+pub mod prepared_key;
 pub mod tenant;
 pub mod token;
 pub mod token_cache;
