@@ -127,7 +127,7 @@ fn main() {
         "JWKS GET, mock IdP vs bare axum",
         "mock_idp_jwks",
         "bare_axum_jwks",
-        ">= 0.9",
+        "goal >= 0.9",
     );
     if b::rate("mock_idp_jwks").is_some() && b::rate("bare_axum_jwks").is_some() {
         let mut p = b::Paired::default();
@@ -159,7 +159,7 @@ fn main() {
         }
         p.print(
             &format!("JWKS GET, mock IdP vs bare axum, {PAIRED_ROUNDS}x{PAIRED_N} requests each"),
-            ">= 0.9",
+            "goal >= 0.9",
         );
     }
     if let Some(r) = b::rate("token") {

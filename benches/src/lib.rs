@@ -281,17 +281,33 @@ pub async fn bare_bytes_server(bytes: Bytes) -> Server {
 /// token, RS256-verifies its signature with `key` (`jsonwebtoken::crypto::verify`) and answers
 /// 200 `{}` or 401. No claim checks, no JSON parsing, no cache: the least a validator can do.
 pub async fn bare_verify_server(key: jsonwebtoken::DecodingKey) -> Server {
-    bare_bearer_server(Some(key)).await
+    bare_bearer_server(BareCheck::Jsonwebtoken(key)).await
+}
+
+/// The same bare server, checking the signature on a key parsed once, exactly as the reference
+/// validator does ([`byoid_reference::prepared_key::PreparedKey`]): against it, the reference's
+/// ratio counts only what it does besides the signature check.
+pub async fn bare_prepared_verify_server(
+    key: byoid_reference::prepared_key::PreparedKey,
+) -> Server {
+    bare_bearer_server(BareCheck::Prepared(key)).await
 }
 
 /// The HTTP floor: the same bare server, accepting any bearer token without verifying it.
 /// `bare_verify_server`'s rate minus this one's is what the RS256 check costs over HTTP.
 pub async fn bare_accept_server() -> Server {
-    bare_bearer_server(None).await
+    bare_bearer_server(BareCheck::None).await
 }
 
-async fn bare_bearer_server(key: Option<jsonwebtoken::DecodingKey>) -> Server {
-    let key = Arc::new(key);
+/// What a bare server checks of the bearer token.
+enum BareCheck {
+    None,
+    Jsonwebtoken(jsonwebtoken::DecodingKey),
+    Prepared(byoid_reference::prepared_key::PreparedKey),
+}
+
+async fn bare_bearer_server(check: BareCheck) -> Server {
+    let check = Arc::new(check);
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind 127.0.0.1");
@@ -301,10 +317,10 @@ async fn bare_bearer_server(key: Option<jsonwebtoken::DecodingKey>) -> Server {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let key = key.clone();
+            let check = check.clone();
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                    let ok = bare_verify(&key, &req);
+                    let ok = bare_verify(&check, &req);
                     async move {
                         let (status, body) = if ok {
                             (StatusCode::OK, "{}")
@@ -326,7 +342,7 @@ async fn bare_bearer_server(key: Option<jsonwebtoken::DecodingKey>) -> Server {
     Server { addr, task }
 }
 
-fn bare_verify(key: &Option<jsonwebtoken::DecodingKey>, req: &Request<Incoming>) -> bool {
+fn bare_verify(check: &BareCheck, req: &Request<Incoming>) -> bool {
     let Some(token) = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -338,9 +354,21 @@ fn bare_verify(key: &Option<jsonwebtoken::DecodingKey>, req: &Request<Incoming>)
     let Some((input, sig)) = token.rsplit_once('.') else {
         return false;
     };
-    let Some(key) = key else { return true };
-    jsonwebtoken::crypto::verify(sig, input.as_bytes(), key, jsonwebtoken::Algorithm::RS256)
-        .unwrap_or(false)
+    match check {
+        BareCheck::None => true,
+        BareCheck::Jsonwebtoken(key) => {
+            jsonwebtoken::crypto::verify(sig, input.as_bytes(), key, jsonwebtoken::Algorithm::RS256)
+                .unwrap_or(false)
+        }
+        BareCheck::Prepared(key) => key.verify(input, sig, jsonwebtoken::Algorithm::RS256),
+    }
+}
+
+/// The reference validator's prepared key of a public JWK (as the mock IdP publishes it).
+pub fn prepared_key(jwk: &serde_json::Value) -> byoid_reference::prepared_key::PreparedKey {
+    byoid_reference::jwks::Jwk::parse(jwk)
+        .expect("usable JWK")
+        .key
 }
 
 /// The `DecodingKey` of a public JWK (as the mock IdP publishes it).
@@ -416,11 +444,11 @@ pub fn rate(name: &str) -> Option<f64> {
         .map(|(n, t)| *n as f64 / t.as_secs_f64())
 }
 
-/// Prints `label: a/b = ratio (goal)` when both measurements ran in this process.
-pub fn print_ratio(label: &str, a: &str, b: &str, goal: &str) {
+/// Prints `label: a/b = ratio (note)` when both measurements ran in this process.
+pub fn print_ratio(label: &str, a: &str, b: &str, note: &str) {
     match (rate(a), rate(b)) {
         (Some(x), Some(y)) => println!(
-            "{label}: {a} {x:.0}/s / {b} {y:.0}/s = {:.2}x (goal {goal})",
+            "{label}: {a} {x:.0}/s / {b} {y:.0}/s = {:.2}x ({note})",
             x / y
         ),
         _ => println!("{label}: not measured in this run (needs both {a} and {b})"),
@@ -452,11 +480,11 @@ impl Paired {
         self.b.1 += l.elapsed;
     }
     /// Prints `label: A x/s / B y/s = ratio`.
-    pub fn print(&self, label: &str, goal: &str) {
+    pub fn print(&self, label: &str, note: &str) {
         let ra = self.a.0 as f64 / self.a.1.as_secs_f64().max(1e-9);
         let rb = self.b.0 as f64 / self.b.1.as_secs_f64().max(1e-9);
         println!(
-            "{label} (paired rounds): {ra:.0}/s / {rb:.0}/s = {:.2}x (goal {goal})",
+            "{label} (paired rounds): {ra:.0}/s / {rb:.0}/s = {:.2}x ({note})",
             ra / rb
         );
     }

@@ -151,9 +151,10 @@ impl PreparedKey {
         let mut buf = [0u8; 1024];
         let b64 = base64_simd::URL_SAFE_NO_PAD;
         let signature = match b64.decoded_length(signature_b64.as_bytes()) {
-            Ok(n) if n <= buf.len() => {
-                b64.decode(signature_b64.as_bytes(), base64_simd::Out::from_slice(&mut buf))
-            }
+            Ok(n) if n <= buf.len() => b64.decode(
+                signature_b64.as_bytes(),
+                base64_simd::Out::from_slice(&mut buf),
+            ),
             _ => return false,
         };
         let Ok(signature) = signature else {
@@ -195,7 +196,9 @@ mod tests {
             (ED, &[EdDSA]),
         ];
         let input = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJwcmVwYXJlZCJ9";
-        let all = [RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA];
+        let all = [
+            RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA,
+        ];
         let mut checked = 0;
         for (pem, algs) in cases {
             let encoding = match algs[0] {
