@@ -331,12 +331,19 @@ where
         );
     }
     let debug = v.config.debug;
-    match authorize(v, route, slug, req).await {
-        Ok(verified) => reply(
-            StatusCode::OK,
-            Some(APPLICATION_JSON),
-            verified.body.clone(),
-        ),
+    let (mut parts, body) = req.into_parts();
+    match authorize(v, route, slug, &parts, body).await {
+        Ok(verified) => {
+            // The request's header map, emptied, carries the response's one
+            // header: its storage is reused instead of allocating another
+            // (and hyper then reuses it for the connection's next request).
+            let mut headers = std::mem::take(&mut parts.headers);
+            headers.clear();
+            headers.insert(header::CONTENT_TYPE, APPLICATION_JSON);
+            let mut r = Reply::new(Full::new(verified.body.clone()));
+            *r.headers_mut() = headers;
+            r
+        }
         Err(e)
             if e.kind() == AuthErrorKind::NoCredentials
                 && v.config.defects.contains(Defect::NoChallengeOn401) =>
@@ -368,13 +375,13 @@ async fn authorize<B>(
     v: &Validator,
     route: Route,
     slug: Option<String>,
-    req: Request<B>,
+    parts: &axum::http::request::Parts,
+    body: B,
 ) -> Result<Arc<Verified>, AuthError>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<axum::BoxError>,
 {
-    let (parts, body) = req.into_parts();
     let form = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -398,9 +405,13 @@ where
     )?
     .ok_or_else(AuthError::no_credentials)?;
     let resolution = v.resolver.resolve(&parts.headers, slug.as_deref());
-    // Every wait for the IdP inside is under a hard ceiling (see `jwks::Fetcher`),
-    // so no request hangs; the cached path sets no timer at all.
-    let verified = v.validate(resolution, &token).await?;
+    // A cache hit needs no syntax check (see `bearer::Bearer`). Every wait for
+    // the IdP in the rest is under a hard ceiling (see `jwks::Fetcher`), so no
+    // request hangs; the cached path sets no timer at all.
+    let verified = match v.cached(resolution, token.as_bytes()) {
+        Some(hit) => hit,
+        None => v.validate_uncached(resolution, token.checked()?).await?,
+    };
     let d = &v.config.defects;
     if route == Route::Admin
         && !d.contains(Defect::AdminRoleNotChecked)

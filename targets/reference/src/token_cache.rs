@@ -5,7 +5,9 @@
 //! Three rules keep it cheap and bounded under any traffic:
 //!
 //! * **Exact keys.** An entry is found by the token's full bytes (the 64-bit
-//!   hash only picks the bucket), so no collision can alias two tokens.
+//!   hash only picks the bucket), so no collision can alias two tokens. Keys are
+//!   the bytes as sent, so a hit can be found before the token's syntax is
+//!   checked (it was, when the token was verified).
 //! * **Admission on the second sighting.** A token is stored only when it is
 //!   verified for the second time (a small direct-mapped table of hashes
 //!   remembers the first). Real clients send a token many times, so this costs
@@ -25,14 +27,14 @@
 //!
 //! let cache = VerifiedTokenCache::new(100);
 //! let v = Verified::new("acme", JsonObject::from_map(&Default::default()));
-//! let h = cache.hash("a.b.c");
+//! let h = cache.hash(b"a.b.c");
 //! // First verification: remembered, not stored.
-//! assert!(!cache.offer(h, "a.b.c", &v, Duration::from_secs(60), None));
-//! assert!(cache.get(h, "a.b.c", "acme", 0.0).is_none());
+//! assert!(!cache.offer(h, b"a.b.c", &v, Duration::from_secs(60), None));
+//! assert!(cache.get(h, b"a.b.c", "acme", 0.0).is_none());
 //! // Second: stored; from now on it is a hit, for this tenant only.
-//! assert!(cache.offer(h, "a.b.c", &v, Duration::from_secs(60), None));
-//! assert!(cache.get(h, "a.b.c", "acme", 0.0).is_some());
-//! assert!(cache.get(h, "a.b.c", "other", 0.0).is_none());
+//! assert!(cache.offer(h, b"a.b.c", &v, Duration::from_secs(60), None));
+//! assert!(cache.get(h, b"a.b.c", "acme", 0.0).is_some());
+//! assert!(cache.get(h, b"a.b.c", "other", 0.0).is_none());
 //! ```
 
 use std::collections::VecDeque;
@@ -75,7 +77,7 @@ struct Inner {
 struct Slot {
     hash: u64,
     seq: u64,
-    token: Box<str>,
+    token: Box<[u8]>,
     verified: Arc<Verified>,
     /// The token's `exp`, rechecked (with skew) on every hit.
     exp: Option<f64>,
@@ -122,8 +124,8 @@ impl VerifiedTokenCache {
     /// remembered; a flood of forged tokens sharing one tail finds one short
     /// chain, and equality is always decided on the full bytes. Hashing the
     /// whole ~1 KiB token cost ~350 instructions of every request.
-    pub fn hash(&self, token: &str) -> u64 {
-        let bytes = token.as_bytes();
+    pub fn hash(&self, token: &[u8]) -> u64 {
+        let bytes = token;
         let tail = &bytes[bytes.len().saturating_sub(HASHED_TAIL)..];
         self.hasher.hash_one((bytes.len(), tail))
     }
@@ -145,7 +147,13 @@ impl VerifiedTokenCache {
     /// The stored verification of `token` for tenant `slug`, if it is still
     /// within its life and its `exp` (plus `skew_secs`). An expired entry is
     /// dropped on the way.
-    pub fn get(&self, hash: u64, token: &str, slug: &str, skew_secs: f64) -> Option<Arc<Verified>> {
+    pub fn get(
+        &self,
+        hash: u64,
+        token: &[u8],
+        slug: &str,
+        skew_secs: f64,
+    ) -> Option<Arc<Verified>> {
         self.lookup(hash, token, Some(slug), skew_secs)
     }
 
@@ -154,7 +162,7 @@ impl VerifiedTokenCache {
     pub fn get_for_any_tenant(
         &self,
         hash: u64,
-        token: &str,
+        token: &[u8],
         skew_secs: f64,
     ) -> Option<Arc<Verified>> {
         self.lookup(hash, token, None, skew_secs)
@@ -163,7 +171,7 @@ impl VerifiedTokenCache {
     fn lookup(
         &self,
         hash: u64,
-        token: &str,
+        token: &[u8],
         slug: Option<&str>,
         skew_secs: f64,
     ) -> Option<Arc<Verified>> {
@@ -192,7 +200,7 @@ impl VerifiedTokenCache {
     pub fn offer(
         &self,
         hash: u64,
-        token: &str,
+        token: &[u8],
         verified: &Arc<Verified>,
         ttl: Duration,
         exp: Option<f64>,
@@ -290,12 +298,15 @@ mod tests {
         ttl: Duration,
         exp: Option<f64>,
     ) {
-        let h = c.hash(token);
+        let h = c.hash(token.as_bytes());
         assert!(
-            !c.offer(h, token, v, ttl, exp),
+            !c.offer(h, token.as_bytes(), v, ttl, exp),
             "the first offer only remembers"
         );
-        assert!(c.offer(h, token, v, ttl, exp), "the second offer stores");
+        assert!(
+            c.offer(h, token.as_bytes(), v, ttl, exp),
+            "the second offer stores"
+        );
     }
 
     #[test]
@@ -303,12 +314,23 @@ mod tests {
         let c = VerifiedTokenCache::new(10);
         let tail = "s".repeat(HASHED_TAIL);
         let (a, b) = (format!("a.x.{tail}"), format!("b.x.{tail}"));
-        assert_eq!(c.hash(&a), c.hash(&b), "same length and tail");
+        assert_eq!(
+            c.hash(a.as_bytes()),
+            c.hash(b.as_bytes()),
+            "same length and tail"
+        );
         store(&c, &a, &verified("acme"), MIN, None);
-        assert!(c.get(c.hash(&a), &a, "acme", 0.0).is_some());
-        assert!(c.get(c.hash(&b), &b, "acme", 0.0).is_none());
+        assert!(c
+            .get(c.hash(a.as_bytes()), a.as_bytes(), "acme", 0.0)
+            .is_some());
+        assert!(c
+            .get(c.hash(b.as_bytes()), b.as_bytes(), "acme", 0.0)
+            .is_none());
         store(&c, &b, &verified("other"), MIN, None);
-        let hit = |t: &str, slug| c.get(c.hash(t), t, slug, 0.0).map(|v| v.tenant.clone());
+        let hit = |t: &str, slug| {
+            c.get(c.hash(t.as_bytes()), t.as_bytes(), slug, 0.0)
+                .map(|v| v.tenant.clone())
+        };
         assert_eq!(hit(&a, "acme").as_deref(), Some("acme"));
         assert_eq!(hit(&b, "other").as_deref(), Some("other"));
         assert_eq!(hit(&b, "acme"), None);
@@ -317,18 +339,18 @@ mod tests {
     #[test]
     fn a_token_is_stored_on_its_second_verification_and_hits_only_its_tenant() {
         let c = VerifiedTokenCache::new(10);
-        let (v, h) = (verified("a"), c.hash("t1"));
-        assert!(!c.offer(h, "t1", &v, MIN, None));
-        assert!(c.get(h, "t1", "a", 0.0).is_none());
-        assert!(c.offer(h, "t1", &v, MIN, None));
-        assert!(c.get(h, "t1", "a", 0.0).is_some());
+        let (v, h) = (verified("a"), c.hash(b"t1"));
+        assert!(!c.offer(h, b"t1", &v, MIN, None));
+        assert!(c.get(h, b"t1", "a", 0.0).is_none());
+        assert!(c.offer(h, b"t1", &v, MIN, None));
+        assert!(c.get(h, b"t1", "a", 0.0).is_some());
         assert!(
-            c.get(h, "t1", "b", 0.0).is_none(),
+            c.get(h, b"t1", "b", 0.0).is_none(),
             "another tenant never hits"
         );
-        assert!(c.get(c.hash("t2"), "t2", "a", 0.0).is_none());
+        assert!(c.get(c.hash(b"t2"), b"t2", "a", 0.0).is_none());
         // The same hash with other bytes is a miss: keys are exact.
-        assert!(c.get(h, "t1x", "a", 0.0).is_none());
+        assert!(c.get(h, b"t1x", "a", 0.0).is_none());
     }
 
     #[test]
@@ -337,29 +359,29 @@ mod tests {
         let v = verified("a");
         store(&c, "soon", &v, MIN, Some(now_secs() + 0.2));
         store(&c, "short", &v, Duration::from_millis(200), None);
-        assert!(c.get(c.hash("soon"), "soon", "a", 0.0).is_some());
+        assert!(c.get(c.hash(b"soon"), b"soon", "a", 0.0).is_some());
         std::thread::sleep(Duration::from_millis(300));
         assert!(
-            c.get(c.hash("soon"), "soon", "a", 0.0).is_none(),
+            c.get(c.hash(b"soon"), b"soon", "a", 0.0).is_none(),
             "exp passed"
         );
         assert!(
-            c.get(c.hash("short"), "short", "a", 0.0).is_none(),
+            c.get(c.hash(b"short"), b"short", "a", 0.0).is_none(),
             "ttl passed"
         );
         assert_eq!(c.len(), 0, "expired entries are dropped when met");
         // The skew extends exp on a hit.
         store(&c, "skewed", &v, MIN, Some(now_secs() - 1.0));
-        assert!(c.get(c.hash("skewed"), "skewed", "a", 30.0).is_some());
-        assert!(c.get(c.hash("skewed"), "skewed", "a", 0.0).is_none());
+        assert!(c.get(c.hash(b"skewed"), b"skewed", "a", 30.0).is_some());
+        assert!(c.get(c.hash(b"skewed"), b"skewed", "a", 0.0).is_none());
     }
 
     #[test]
     fn a_zero_ttl_stores_nothing() {
         let c = VerifiedTokenCache::new(10);
-        let (v, h) = (verified("a"), c.hash("t"));
-        assert!(!c.offer(h, "t", &v, Duration::ZERO, None));
-        assert!(!c.offer(h, "t", &v, Duration::ZERO, None));
+        let (v, h) = (verified("a"), c.hash(b"t"));
+        assert!(!c.offer(h, b"t", &v, Duration::ZERO, None));
+        assert!(!c.offer(h, b"t", &v, Duration::ZERO, None));
         assert!(c.is_empty());
     }
 
@@ -372,9 +394,12 @@ mod tests {
             assert!(c.len() <= 100);
         }
         assert_eq!(c.len(), 100);
-        assert!(c.get(c.hash("t149"), "t149", "a", 0.0).is_none(), "evicted");
-        assert!(c.get(c.hash("t150"), "t150", "a", 0.0).is_some(), "kept");
-        assert!(c.get(c.hash("t249"), "t249", "a", 0.0).is_some(), "kept");
+        assert!(
+            c.get(c.hash(b"t149"), b"t149", "a", 0.0).is_none(),
+            "evicted"
+        );
+        assert!(c.get(c.hash(b"t150"), b"t150", "a", 0.0).is_some(), "kept");
+        assert!(c.get(c.hash(b"t249"), b"t249", "a", 0.0).is_some(), "kept");
         assert!(c.lock().order.len() <= 200);
     }
 
@@ -384,7 +409,7 @@ mod tests {
         let v = verified("a");
         for i in 0..5000 {
             let t = format!("once-{i}");
-            assert!(!c.offer(c.hash(&t), &t, &v, MIN, None));
+            assert!(!c.offer(c.hash(t.as_bytes()), t.as_bytes(), &v, MIN, None));
         }
         assert!(c.is_empty());
     }
@@ -396,6 +421,6 @@ mod tests {
         // Two more verifications of the same token: remembered, then refreshed.
         store(&c, "t", &verified("b"), MIN, None);
         assert_eq!(c.len(), 1);
-        assert!(c.get(c.hash("t"), "t", "b", 0.0).is_some());
+        assert!(c.get(c.hash(b"t"), b"t", "b", 0.0).is_some());
     }
 }

@@ -145,8 +145,41 @@ impl Validator {
         self.config.defects.contains(d)
     }
 
-    /// Validates `token` for the resolved tenant.
+    /// Validates `token` for the resolved tenant: [`cached`](Self::cached),
+    /// else [`validate_uncached`](Self::validate_uncached).
     pub async fn validate(
+        &self,
+        resolution: Resolution<'_>,
+        token: &str,
+    ) -> Result<Arc<Verified>, AuthError> {
+        if let Some(hit) = self.cached(resolution, token.as_bytes()) {
+            return Ok(hit);
+        }
+        self.validate_uncached(resolution, token).await
+    }
+
+    /// The verified-token cache's answer for `token` (its bytes as sent) and
+    /// the resolved tenant, when it has one: the token passed every check for
+    /// this tenant before, and its life and `exp` still hold. Nothing else is
+    /// checked, so a caller may ask before checking the token's syntax.
+    pub fn cached(&self, resolution: Resolution<'_>, token: &[u8]) -> Option<Arc<Verified>> {
+        let tenant = match resolution {
+            Resolution::Found(t) => t,
+            Resolution::Disabled(t) if self.has(Defect::DisabledTenantAccepted) => t,
+            _ => return None,
+        };
+        let hash = self.cache_key(token)?;
+        let skew = self.config.manifest.clock_skew_seconds as f64;
+        if self.has(Defect::TokenCacheIgnoresTenant) {
+            self.cache.get_for_any_tenant(hash, token, skew)
+        } else {
+            self.cache.get(hash, token, &tenant.slug, skew)
+        }
+    }
+
+    /// Validates `token` for the resolved tenant without asking the cache
+    /// (a token that passes is offered to it).
+    pub async fn validate_uncached(
         &self,
         resolution: Resolution<'_>,
         token: &str,
@@ -160,18 +193,6 @@ impl Validator {
         };
         if token.len() > token::MAX_TOKEN_BYTES {
             return Err(AuthError::invalid_token("token too long"));
-        }
-        let skew = self.config.manifest.clock_skew_seconds as f64;
-        let hash = self.cache_key(token);
-        let hit = hash.and_then(|h| {
-            if self.has(Defect::TokenCacheIgnoresTenant) {
-                self.cache.get_for_any_tenant(h, token, skew)
-            } else {
-                self.cache.get(h, token, &tenant.slug, skew)
-            }
-        });
-        if let Some(hit) = hit {
-            return Ok(hit);
         }
         let mut result = self.verify_for(tenant, token).await;
         if result.is_err() && self.has(Defect::CrossTenant) {
@@ -188,21 +209,21 @@ impl Validator {
             }
         }
         let verified = Verified::new(&tenant.slug, result?);
-        if let Some(h) = hash {
-            self.cache_offer(h, token, &verified);
+        if let Some(h) = self.cache_key(token.as_bytes()) {
+            self.cache_offer(h, token.as_bytes(), &verified);
         }
         Ok(verified)
     }
 
     /// The cache hash of `token`; `None` for a token too long to be cached
     /// (it is verified every time, which bounds the cache's memory).
-    fn cache_key(&self, token: &str) -> Option<u64> {
+    fn cache_key(&self, token: &[u8]) -> Option<u64> {
         (token.len() <= TOKEN_CACHE_MAX_TOKEN_BYTES).then(|| self.cache.hash(token))
     }
 
     /// Offers a verified token to the cache, trusted at most until `exp` +
     /// skew and never longer than the key cache trusts its keys.
-    fn cache_offer(&self, hash: u64, token: &str, verified: &Arc<Verified>) -> bool {
+    fn cache_offer(&self, hash: u64, token: &[u8], verified: &Arc<Verified>) -> bool {
         let exp = match verified.claims.get("exp") {
             Some(Field::Num(n)) => n.as_f64(),
             _ => None,
@@ -677,12 +698,13 @@ mod tests {
     /// Offers `token` as the validator does after a successful check, twice
     /// (a token is stored on its second verification); returns whether it was stored.
     fn offer_twice(v: &Validator, token: &str, verified: &Arc<Verified>) -> bool {
-        let h = v.cache.hash(token);
+        let (token, h) = (token.as_bytes(), v.cache.hash(token.as_bytes()));
         v.cache_offer(h, token, verified);
         v.cache_offer(h, token, verified)
     }
 
     fn hit(v: &Validator, token: &str, slug: &str) -> bool {
+        let token = token.as_bytes();
         v.cache.get(v.cache.hash(token), token, slug, 0.0).is_some()
     }
 
@@ -708,10 +730,10 @@ mod tests {
     fn tokens_over_the_size_bound_are_never_cached() {
         let v = validator(0, 300);
         assert!(v
-            .cache_key(&"x".repeat(TOKEN_CACHE_MAX_TOKEN_BYTES))
+            .cache_key("x".repeat(TOKEN_CACHE_MAX_TOKEN_BYTES).as_bytes())
             .is_some());
         assert!(v
-            .cache_key(&"x".repeat(TOKEN_CACHE_MAX_TOKEN_BYTES + 1))
+            .cache_key("x".repeat(TOKEN_CACHE_MAX_TOKEN_BYTES + 1).as_bytes())
             .is_none());
     }
 
