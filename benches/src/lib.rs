@@ -290,7 +290,7 @@ pub async fn bare_verify_server(key: jsonwebtoken::DecodingKey) -> Server {
 pub async fn bare_prepared_verify_server(
     key: byoid_reference::prepared_key::PreparedKey,
 ) -> Server {
-    bare_bearer_server(BareCheck::Prepared(key)).await
+    bare_bearer_server(BareCheck::Prepared(Box::new(key))).await
 }
 
 /// The HTTP floor: the same bare server, accepting any bearer token without verifying it.
@@ -303,7 +303,7 @@ pub async fn bare_accept_server() -> Server {
 enum BareCheck {
     None,
     Jsonwebtoken(jsonwebtoken::DecodingKey),
-    Prepared(byoid_reference::prepared_key::PreparedKey),
+    Prepared(Box<byoid_reference::prepared_key::PreparedKey>),
 }
 
 async fn bare_bearer_server(check: BareCheck) -> Server {
