@@ -6,7 +6,7 @@
 //!
 //! ```sh
 //! cargo build --release -p byoid-benches --example request_instructions
-//! for phase in reference bare prepared hit floor; do
+//! for phase in reference bare jsonwebtoken hit floor; do
 //!   valgrind --tool=callgrind --collect-atstart=no \
 //!     --toggle-collect="request_instructions::measure_$phase" \
 //!     --callgrind-out-file=cg.$phase target/release/examples/request_instructions
@@ -15,8 +15,8 @@
 //! ```
 //!
 //! `reference`: distinct tokens (full verification), `bare`: the same tokens against the bare
-//! verify server (`jsonwebtoken::crypto::verify`), `prepared`: against the bare server that
-//! checks on a prepared key as the reference does, `hit`: one repeated token (verified-token
+//! verify server (the reference's own signature check), `jsonwebtoken`: against the bare server
+//! that checks with `jsonwebtoken::crypto::verify`, `hit`: one repeated token (verified-token
 //! cache hit), `floor`: the bare server without the verify. Without valgrind it just runs the
 //! five phases.
 
@@ -48,8 +48,8 @@ fn measure_bare(rt: &tokio::runtime::Runtime, c: &mut Client, make: MakeRequest)
     run(rt, c, make, "bare verify server");
 }
 #[inline(never)]
-fn measure_prepared(rt: &tokio::runtime::Runtime, c: &mut Client, make: MakeRequest) {
-    run(rt, c, make, "bare prepared-key verify server");
+fn measure_jsonwebtoken(rt: &tokio::runtime::Runtime, c: &mut Client, make: MakeRequest) {
+    run(rt, c, make, "bare jsonwebtoken verify server");
 }
 #[inline(never)]
 fn measure_hit(rt: &tokio::runtime::Runtime, c: &mut Client, make: MakeRequest) {
@@ -80,21 +80,21 @@ fn main() {
             let _ = byoid_reference::serve(listener, config).await;
         })
     });
-    let bare = rt.block_on(b::bare_verify_server(b::decoding_key(
+    let bare = rt.block_on(b::bare_verify_server(b::prepared_key(
         tenant.active_key().public_jwk(),
     )));
-    let prepared = rt.block_on(b::bare_prepared_verify_server(b::prepared_key(
+    let jwt = rt.block_on(b::bare_jsonwebtoken_server(b::decoding_key(
         tenant.active_key().public_jwk(),
     )));
     let floor = rt.block_on(b::bare_accept_server());
     let connect = |a| rt.block_on(Client::connect(a, 1)).expect("connect");
-    let (mut rc, mut bc, mut pc, mut fc) = (
+    let (mut rc, mut bc, mut jc, mut fc) = (
         connect(addr),
         connect(bare.addr),
-        connect(prepared.addr),
+        connect(jwt.addr),
         connect(floor.addr),
     );
-    let (bare_addr, prepared_addr, floor_addr) = (bare.addr, prepared.addr, floor.addr);
+    let (bare_addr, jwt_addr, floor_addr) = (bare.addr, jwt.addr, floor.addr);
 
     // Untimed: discovery and JWKS fetched, code and allocator warm on every path, and the
     // repeated token verified twice so that it is stored.
@@ -108,13 +108,13 @@ fn main() {
     };
     run(&rt, &mut rc, tokens(addr, REQUESTS), "warm-up");
     run(&rt, &mut bc, tokens(bare_addr, REQUESTS), "warm-up");
-    run(&rt, &mut pc, tokens(prepared_addr, REQUESTS), "warm-up");
+    run(&rt, &mut jc, tokens(jwt_addr, REQUESTS), "warm-up");
     run(&rt, &mut fc, same(floor_addr, &warm), "warm-up");
     run(&rt, &mut rc, same(addr, &warm), "warm-up");
 
     measure_reference(&rt, &mut rc, tokens(addr, 0));
     measure_bare(&rt, &mut bc, tokens(bare_addr, 0));
-    measure_prepared(&rt, &mut pc, tokens(prepared_addr, 0));
+    measure_jsonwebtoken(&rt, &mut jc, tokens(jwt_addr, 0));
     measure_hit(&rt, &mut rc, same(addr, &warm));
     measure_floor(&rt, &mut fc, same(floor_addr, &warm));
     println!("5 phases of {REQUESTS} requests each: all answered 200");

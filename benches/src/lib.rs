@@ -4,8 +4,9 @@
 //!   over kept `TcpStream`s) driven concurrently, one request in flight per connection. Every
 //!   comparison in the benches ("reference vs bare", "mock IdP vs bare") uses this same client
 //!   with the same connection count against both servers, in the same process and run.
-//! * [`bare_bytes_server`] and [`bare_verify_server`]: the "bare" baselines, a handler that
-//!   does the minimum (return fixed bytes; RS256-verify the bearer token) and nothing else.
+//! * [`bare_bytes_server`], [`bare_verify_server`] and [`bare_jsonwebtoken_server`]: the "bare"
+//!   baselines, a handler that does the minimum (return fixed bytes; RS256-verify the bearer
+//!   token) and nothing else.
 //! * [`generic_idp`], [`reference_manifest`], [`mint_pool`]: one generic RFC 9068 tenant, the
 //!   reference validator's manifest for it, and a pool of distinct genuine tokens.
 //! * [`vm_rss_kib`]: this process's resident set size, from `/proc/self/status`.
@@ -278,19 +279,19 @@ pub async fn bare_bytes_server(bytes: Bytes) -> Server {
 }
 
 /// The bare verify baseline: a hyper HTTP/1.1 server with one handler that takes the bearer
-/// token, RS256-verifies its signature with `key` (`jsonwebtoken::crypto::verify`) and answers
-/// 200 `{}` or 401. No claim checks, no JSON parsing, no cache: the least a validator can do.
-pub async fn bare_verify_server(key: jsonwebtoken::DecodingKey) -> Server {
-    bare_bearer_server(BareCheck::Jsonwebtoken(key)).await
+/// token, checks its RS256 signature on `key` and answers 200 `{}` or 401. No claim checks, no
+/// JSON parsing, no cache: the least a validator can do. The check is the reference
+/// validator's own ([`byoid_reference::prepared_key::PreparedKey`]: aws-lc-rs on a key parsed
+/// once), so that the reference's ratio to this server counts only what it does besides.
+pub async fn bare_verify_server(key: byoid_reference::prepared_key::PreparedKey) -> Server {
+    bare_bearer_server(BareCheck::Prepared(Box::new(key))).await
 }
 
-/// The same bare server, checking the signature on a key parsed once, exactly as the reference
-/// validator does ([`byoid_reference::prepared_key::PreparedKey`]): against it, the reference's
-/// ratio counts only what it does besides the signature check.
-pub async fn bare_prepared_verify_server(
-    key: byoid_reference::prepared_key::PreparedKey,
-) -> Server {
-    bare_bearer_server(BareCheck::Prepared(Box::new(key))).await
+/// The same bare server checking with `jsonwebtoken::crypto::verify`, which rebuilds the key
+/// on every call: what a validator that calls jsonwebtoken per request does (and what the
+/// reference did until it kept its keys parsed).
+pub async fn bare_jsonwebtoken_server(key: jsonwebtoken::DecodingKey) -> Server {
+    bare_bearer_server(BareCheck::Jsonwebtoken(key)).await
 }
 
 /// The HTTP floor: the same bare server, accepting any bearer token without verifying it.
