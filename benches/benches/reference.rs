@@ -218,6 +218,15 @@ async fn start_reference(env: &Env) -> RefServer {
     }
 }
 
+/// Lets a dropped server's connections close before anything is timed: their
+/// tasks run on the same two workers, and a teardown inside the next timed run
+/// was charged to whichever side ran next (in the paired rounds, 1.80x instead
+/// of the batches' 1.97x for (c)).
+fn settle(env: &Env) {
+    env.rt
+        .block_on(async { tokio::time::sleep(Duration::from_millis(20)).await });
+}
+
 /// Times `iters` requests built by `make(i)` on `client` and records them under `name`.
 fn timed_run(
     env: &Env,
@@ -275,6 +284,7 @@ fn over_http(c: &mut Criterion, env: &Env) {
                 if rs.as_ref().is_none_or(|r| r.used >= POOL) {
                     // Drop the old client first so the old server's connections close.
                     drop(rs.take());
+                    settle(env);
                     rs = Some(env.rt.block_on(start_reference(env)));
                 }
                 let r = rs.as_mut().expect("running");
@@ -441,6 +451,7 @@ fn paired(env: &Env) {
                 distinct.add_a(&l);
                 distinct_jsonwebtoken.add_a(&l);
                 drop(r);
+                settle(env);
                 let l = env.rt.block_on(long_lived.client.run(
                     POOL,
                     RUN_LIMIT,
