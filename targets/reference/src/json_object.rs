@@ -55,7 +55,6 @@ struct Member {
 
 /// The [`Member::tag`] of `name`; a loop rather than a copy so that, for a
 /// name written in the code, the compiler computes it.
-#[inline(always)]
 const fn tag(name: &str) -> (usize, u64) {
     let b = name.as_bytes();
     let mut head = 0u64;
@@ -169,8 +168,6 @@ impl JsonObject {
         &self.text
     }
 
-    // Inlined: a call per lookup cost ~800 instructions a token.
-    #[inline(always)]
     fn member(&self, name: &str) -> Option<&Member> {
         let want = tag(name);
         self.members
