@@ -307,22 +307,15 @@ fn over_http(c: &mut Criterion, env: &Env) {
     drop(rs);
 
     // The bare verify servers: same pool, same client shape; no cache, so they cycle.
-    bare_bench(
-        &mut g,
-        env,
-        "bare_verify",
-        env.rt.block_on(b::bare_verify_server(b::prepared_key(
-            env.tenant.active_key().public_jwk(),
-        ))),
+    let key = env.tenant.active_key();
+    let (prepared, jsonwebtoken) = (
+        b::prepared_key(key.public_jwk()),
+        b::decoding_key(key.public_jwk()),
     );
-    bare_bench(
-        &mut g,
-        env,
-        "bare_jsonwebtoken",
-        env.rt.block_on(b::bare_jsonwebtoken_server(b::decoding_key(
-            env.tenant.active_key().public_jwk(),
-        ))),
-    );
+    let bare = env.rt.block_on(b::bare_verify_server(prepared));
+    bare_bench(&mut g, env, "bare_verify", bare);
+    let bare = env.rt.block_on(b::bare_jsonwebtoken_server(jsonwebtoken));
+    bare_bench(&mut g, env, "bare_jsonwebtoken", bare);
 
     // The HTTP floor: the same bare server without the RS256 check.
     let floor = env.rt.block_on(b::bare_accept_server());
