@@ -686,6 +686,28 @@ mod tests {
     }
 
     #[test]
+    fn objects_around_the_hash_set_limit_find_every_member_and_every_duplicate() {
+        for n in [1, 31, 32, 33, 40] {
+            let names: Vec<String> = (0..n).map(|i| format!("n{i}")).collect();
+            let body: Vec<String> = names
+                .iter()
+                .enumerate()
+                .map(|(i, k)| format!("\"{k}\":{i}"))
+                .collect();
+            let c = parse(&format!("{{{}}}", body.join(","))).unwrap();
+            for (i, k) in names.iter().enumerate() {
+                assert_eq!(c.raw(k), Some(i.to_string().as_str()), "{k} of {n}");
+            }
+            assert!(c.raw("n999").is_none() && c.raw("").is_none());
+            // A repeat of any earlier name, at the end, is refused.
+            for k in &names {
+                let dup = format!("{{{},\"{k}\":0}}", body.join(","));
+                assert!(parse(&dup).is_err(), "{k} twice among {n}");
+            }
+        }
+    }
+
+    #[test]
     fn many_members_are_checked_for_duplicates_in_bounded_time() {
         let mut s = String::from("{");
         for i in 0..5000 {
