@@ -123,7 +123,9 @@
 //! Tokens that pass are cached under their exact bytes (a hit needs byte-for-byte
 //! equality, so no hash collision can alias two tokens), with the tenant slug,
 //! the mapped claims and the serialized `200` body, up to 10 000 entries of
-//! tokens no longer than 4 KiB (at most ~40 MiB of keys). A hit counts only
+//! tokens no longer than 4 KiB (at most ~40 MiB of keys). The cache is asked
+//! before the bearer token's syntax check, which a byte-equal token passed
+//! when it was verified. A hit counts only
 //! for the same tenant and is rechecked against `exp` (with skew) every time;
 //! an entry lives at most `min(exp + skew, jwks_cache_seconds)`. This is safe
 //! because every check already passed for this exact byte string and tenant,
