@@ -58,7 +58,7 @@ defects! {
     CrossTenant = "cross-tenant":
         "a token is accepted if it validates for ANY configured tenant (a validator keeping one global issuer/key list instead of one per tenant)",
     FirstJwksKeyOnly = "first-jwks-key-only":
-        "always verifies with the first key of the JWKS, ignoring `kid` (tokens break at every key rotation; keys[0] hard-coded)",
+        "always verifies with the first key of the JWKS, ignoring `kid` (tokens break at every key rotation; `keys[0]` hard-coded)",
     KeysNeverRefreshed = "keys-never-refreshed":
         "the JWKS is fetched once and never again, not on unknown `kid` nor on cache expiry (keys loaded at startup)",
     RefetchEveryUnknownKid = "refetch-every-unknown-kid":
