@@ -53,8 +53,6 @@ pub struct Jwk {
     pub alg: Option<String>,
     /// The verification key, parsed once per algorithm ([`PreparedKey`]).
     pub key: PreparedKey,
-    /// RSA `(n, e)` bytes, kept for the `alg-from-header` defect.
-    pub rsa: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for Jwk {
@@ -97,7 +95,7 @@ impl Jwk {
             ),
             Some(_) => return None,
         };
-        let (kind, key, rsa) = match obj.get("kty")?.as_str()? {
+        let (kind, key) = match obj.get("kty")?.as_str()? {
             "RSA" => {
                 let n = b64(v, "n")?;
                 let e = b64(v, "e")?;
@@ -108,11 +106,7 @@ impl Jwk {
                 if n_trim.len() < 256 || e.is_empty() || e.len() > 8 {
                     return None;
                 }
-                (
-                    KeyKind::Rsa,
-                    PreparedKey::rsa(n.clone(), e.clone()),
-                    Some((n, e)),
-                )
+                (KeyKind::Rsa, PreparedKey::rsa(n, e))
             }
             "EC" => {
                 let crv = obj.get("crv")?.as_str()?;
@@ -125,7 +119,7 @@ impl Jwk {
                 if x.len() != size || y.len() != size {
                     return None;
                 }
-                (KeyKind::Ec(crv.to_owned()), PreparedKey::ec(&x, &y), None)
+                (KeyKind::Ec(crv.to_owned()), PreparedKey::ec(&x, &y))
             }
             "OKP" => {
                 let crv = obj.get("crv")?.as_str()?;
@@ -133,7 +127,7 @@ impl Jwk {
                 if crv != "Ed25519" || x.len() != 32 {
                     return None;
                 }
-                (KeyKind::Okp(crv.to_owned()), PreparedKey::ed25519(x), None)
+                (KeyKind::Okp(crv.to_owned()), PreparedKey::ed25519(x))
             }
             _ => return None,
         };
@@ -144,7 +138,6 @@ impl Jwk {
             key_ops,
             alg,
             key,
-            rsa,
         })
     }
 

@@ -65,32 +65,27 @@ impl std::fmt::Debug for PreparedKey {
     }
 }
 
-/// The slot of `alg` and its aws-lc-rs verification algorithm (the ones
-/// `jsonwebtoken` 11 uses), or `None` for an algorithm no public key checks.
-fn slot(alg: Algorithm) -> Option<(usize, &'static dyn sig::VerificationAlgorithm)> {
-    Some(match alg {
-        Algorithm::RS256 => (0, &sig::RSA_PKCS1_2048_8192_SHA256),
-        Algorithm::RS384 => (1, &sig::RSA_PKCS1_2048_8192_SHA384),
-        Algorithm::RS512 => (2, &sig::RSA_PKCS1_2048_8192_SHA512),
-        Algorithm::PS256 => (3, &sig::RSA_PSS_2048_8192_SHA256),
-        Algorithm::PS384 => (4, &sig::RSA_PSS_2048_8192_SHA384),
-        Algorithm::PS512 => (5, &sig::RSA_PSS_2048_8192_SHA512),
-        Algorithm::ES256 => (6, &sig::ECDSA_P256_SHA256_FIXED),
-        Algorithm::ES384 => (7, &sig::ECDSA_P384_SHA384_FIXED),
-        Algorithm::EdDSA => (8, &sig::ED25519),
-        _ => return None,
-    })
+/// How aws-lc-rs checks one algorithm (the algorithms `jsonwebtoken` 11 uses).
+#[derive(Clone, Copy)]
+enum Check {
+    Rsa(&'static sig::RsaParameters),
+    Ecdsa(&'static sig::EcdsaVerificationAlgorithm),
+    Ed25519,
 }
 
-/// The RSA parameters of an RSA algorithm slot.
-fn rsa_params(alg: Algorithm) -> Option<&'static sig::RsaParameters> {
+/// The slot of `alg` and how it is checked, or `None` for an algorithm no
+/// public key checks.
+fn slot(alg: Algorithm) -> Option<(usize, Check)> {
     Some(match alg {
-        Algorithm::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
-        Algorithm::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
-        Algorithm::RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
-        Algorithm::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
-        Algorithm::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
-        Algorithm::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
+        Algorithm::RS256 => (0, Check::Rsa(&sig::RSA_PKCS1_2048_8192_SHA256)),
+        Algorithm::RS384 => (1, Check::Rsa(&sig::RSA_PKCS1_2048_8192_SHA384)),
+        Algorithm::RS512 => (2, Check::Rsa(&sig::RSA_PKCS1_2048_8192_SHA512)),
+        Algorithm::PS256 => (3, Check::Rsa(&sig::RSA_PSS_2048_8192_SHA256)),
+        Algorithm::PS384 => (4, Check::Rsa(&sig::RSA_PSS_2048_8192_SHA384)),
+        Algorithm::PS512 => (5, Check::Rsa(&sig::RSA_PSS_2048_8192_SHA512)),
+        Algorithm::ES256 => (6, Check::Ecdsa(&sig::ECDSA_P256_SHA256_FIXED)),
+        Algorithm::ES384 => (7, Check::Ecdsa(&sig::ECDSA_P384_SHA384_FIXED)),
+        Algorithm::EdDSA => (8, Check::Ed25519),
         _ => return None,
     })
 }
@@ -125,19 +120,30 @@ impl PreparedKey {
     /// The key parsed for `alg`, made on first use; `None` when the key's type
     /// cannot check `alg` or aws-lc refuses it.
     fn parsed(&self, alg: Algorithm) -> Option<&ParsedPublicKey> {
-        let (i, algorithm) = slot(alg)?;
+        let (i, check) = slot(alg)?;
         self.parsed[i]
-            .get_or_init(|| match (&self.material, rsa_params(alg)) {
-                (Material::Rsa { n, e }, Some(params)) => RsaPublicKeyComponents { n, e }
+            .get_or_init(|| match (&self.material, check) {
+                (Material::Rsa { n, e }, Check::Rsa(params)) => RsaPublicKeyComponents { n, e }
                     .to_parsed_public_key(params)
                     .ok(),
-                (Material::Ec(point), None) if i == 6 || i == 7 => {
+                (Material::Ec(point), Check::Ecdsa(algorithm)) => {
                     ParsedPublicKey::new(algorithm, point).ok()
                 }
-                (Material::Ed25519(x), None) if i == 8 => ParsedPublicKey::new(algorithm, x).ok(),
+                (Material::Ed25519(x), Check::Ed25519) => {
+                    ParsedPublicKey::new(&sig::ED25519, x).ok()
+                }
                 _ => None,
             })
             .as_ref()
+    }
+
+    /// RSA `n` and `e` as the JWK gave them (for the `alg-from-header`
+    /// defect, which keys an HMAC with them); `None` for other key types.
+    pub fn rsa_components(&self) -> Option<(&[u8], &[u8])> {
+        match &self.material {
+            Material::Rsa { n, e } => Some((n, e)),
+            _ => None,
+        }
     }
 
     /// Whether `signature_b64` (canonical unpadded base64url) is a valid

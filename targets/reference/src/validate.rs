@@ -601,7 +601,7 @@ fn hmac_with_public_keys(
 ) -> bool {
     keys.iter()
         .filter(|k| kid.is_none() || k.kid.as_deref() == kid)
-        .filter_map(|k| k.rsa.as_ref())
+        .filter_map(|k| k.key.rsa_components())
         .flat_map(|(n, e)| rsa_public_key_encodings(n, e))
         .any(|secret| t.verifies_with(&DecodingKey::from_secret(&secret), alg))
 }
