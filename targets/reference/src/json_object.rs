@@ -56,7 +56,11 @@ struct Member {
 /// The [`Member::tag`] of `name`; a loop rather than a copy so that, for a
 /// name written in the code, the compiler computes it.
 const fn tag(name: &str) -> (usize, u64) {
-    let b = name.as_bytes();
+    tag_of_bytes(name.as_bytes())
+}
+
+/// [`tag`] of a name given as bytes.
+const fn tag_of_bytes(b: &[u8]) -> (usize, u64) {
     let mut head = 0u64;
     let mut i = 0;
     while i < b.len() && i < 8 {
@@ -81,13 +85,7 @@ fn tag_at(bytes: &[u8], range: &Range<usize>) -> (usize, u64) {
             };
             (len, u64::from_le_bytes(w) & keep)
         }
-        None => {
-            let mut head = 0u64;
-            for (i, &b) in bytes[range.clone()].iter().take(8).enumerate() {
-                head |= u64::from(b) << (8 * i);
-            }
-            (len, head)
-        }
+        None => tag_of_bytes(&bytes[range.clone()]),
     }
 }
 
