@@ -32,6 +32,10 @@
 //! again from 16 alternating rounds of 4,096 requests per side (robust to load drift on a
 //! shared machine; each distinct round gets a fresh reference server, started untimed).
 //! Filter with e.g. `cargo bench -p byoid-benches --bench reference -- http`.
+//!
+//! The client and the servers share both cores here, so the client's CPU is in both sides of
+//! every HTTP ratio; `examples/core_layout.rs` measures (b) and (c) again with the server
+//! alone on one core.
 
 use std::hint::black_box;
 
