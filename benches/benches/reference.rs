@@ -193,28 +193,8 @@ struct RefServer {
 }
 
 async fn start_reference(env: &Env) -> RefServer {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1");
-    let addr = listener.local_addr().expect("local addr");
-    let config = Config::new(env.manifest.clone());
-    let server = Server::spawn(addr, async move {
-        let _ = byoid_reference::serve(listener, config).await;
-    });
-    let mut client = Client::connect(addr, CONNS)
-        .await
-        .expect("connect to the reference");
-    // Untimed: the first request fetches discovery and the JWKS.
-    let warm = env.warm.clone();
-    client
-        .run(
-            1,
-            RUN_LIMIT,
-            StatusCode::OK,
-            Arc::new(move |_| b::whoami(addr, &warm)),
-        )
-        .await
-        .assert_all_expected("reference warm-up");
+    let server = b::reference_server(Config::new(env.manifest.clone())).await;
+    let client = b::warmed_client(server.addr, CONNS, &env.warm).await;
     RefServer {
         server,
         client,

@@ -132,29 +132,8 @@ struct Bench {
 
 /// A reference server on the server runtime, with a warmed client on the client runtime.
 fn start_reference(bench: &Bench, server_rt: &Runtime, client_rt: &Runtime) -> (Server, Client) {
-    let listener = server_rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind 127.0.0.1");
-    let addr = listener.local_addr().expect("local addr");
-    let config = Config::new(bench.manifest.clone());
-    let server = {
-        let _on = server_rt.enter();
-        Server::spawn(addr, async move {
-            let _ = byoid_reference::serve(listener, config).await;
-        })
-    };
-    let mut client = client_rt
-        .block_on(Client::connect(addr, CONNS))
-        .expect("connect to the reference");
-    let warm = bench.warm.clone();
-    client_rt
-        .block_on(client.run(
-            1,
-            LIMIT,
-            StatusCode::OK,
-            Arc::new(move |_| b::whoami(addr, &warm)),
-        ))
-        .assert_all_expected("reference warm-up");
+    let server = server_rt.block_on(b::reference_server(Config::new(bench.manifest.clone())));
+    let client = client_rt.block_on(b::warmed_client(server.addr, CONNS, &bench.warm));
     (server, client)
 }
 

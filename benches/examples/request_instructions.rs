@@ -69,17 +69,10 @@ fn main() {
     let pool = Arc::new(b::mint_pool(&tenant, 2 * REQUESTS + 1));
     let warm = pool[2 * REQUESTS].clone();
 
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind 127.0.0.1");
-    let addr = listener.local_addr().expect("local addr");
     let mut config = byoid_reference::Config::new(b::reference_manifest(&tenant));
     config.fetch_timeout = LIMIT;
-    let _reference = rt.block_on(async {
-        b::Server::spawn(addr, async move {
-            let _ = byoid_reference::serve(listener, config).await;
-        })
-    });
+    let reference = rt.block_on(b::reference_server(config));
+    let addr = reference.addr;
     let bare = rt.block_on(b::bare_verify_server(b::prepared_key(
         tenant.active_key().public_jwk(),
     )));

@@ -8,7 +8,8 @@
 //!   baselines, a handler that does the minimum (return fixed bytes; RS256-verify the bearer
 //!   token) and nothing else.
 //! * [`generic_idp`], [`reference_manifest`], [`mint_pool`]: one generic RFC 9068 tenant, the
-//!   reference validator's manifest for it, and a pool of distinct genuine tokens.
+//!   reference validator's manifest for it, and a pool of distinct genuine tokens;
+//!   [`reference_server`] and [`warmed_client`] serve the reference and connect to it.
 //! * [`vm_rss_kib`]: this process's resident set size, from `/proc/self/status`.
 //!
 //! Everything binds `127.0.0.1` only, and every load loop is bounded by a request count and
@@ -255,6 +256,37 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// The reference validator with `config`, served on 127.0.0.1:0 by a task of the current
+/// runtime (`byoid_reference::serve`, as its binary runs it).
+pub async fn reference_server(config: byoid_reference::Config) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1");
+    let addr = listener.local_addr().expect("local addr");
+    Server::spawn(addr, async move {
+        let _ = byoid_reference::serve(listener, config).await;
+    })
+}
+
+/// `conns` connections to the reference at `addr`, after one `whoami` with `token` answered
+/// 200 (untimed: the first request makes the validator fetch discovery and the JWKS).
+pub async fn warmed_client(addr: SocketAddr, conns: usize, token: &str) -> Client {
+    let mut client = Client::connect(addr, conns)
+        .await
+        .expect("connect to the reference");
+    let token = token.to_owned();
+    client
+        .run(
+            1,
+            Duration::from_secs(60),
+            StatusCode::OK,
+            Arc::new(move |_| whoami(addr, &token)),
+        )
+        .await
+        .assert_all_expected("reference warm-up");
+    client
 }
 
 /// The bare JWKS baseline: an axum `Router` with one route, `GET /jwks`, answering
