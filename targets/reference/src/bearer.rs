@@ -18,10 +18,11 @@
 //! * A token sent by more than one method, or twice by one method, is 400
 //!   `invalid_request` (section 2: "MUST NOT use more than one method").
 
-use axum::http::{header, HeaderMap, Method};
+use axum::http::Method;
 
 use crate::defect::{Defect, DefectSet};
 use crate::error::AuthError;
+use crate::request::HeaderLookup;
 
 /// Whether `s` matches RFC 6750's `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 pub fn is_b64token(s: &str) -> bool {
@@ -179,25 +180,26 @@ fn form_tokens(encoded: &[u8]) -> Vec<String> {
 /// bearer credentials at all. A header token is borrowed from `headers`, and
 /// its syntax is checked here only when the request also sent a token another
 /// way (a malformed header token is then 401, as it would be alone); otherwise
-/// [`Bearer::checked`] checks it.
-pub fn extract<'a>(
+/// [`Bearer::checked`] checks it. `headers` is an `http::HeaderMap` or the
+/// lean server's parsed fields (see [`HeaderLookup`]).
+pub fn extract<'a, H: HeaderLookup + ?Sized>(
     method: &Method,
-    headers: &'a HeaderMap,
+    headers: &'a H,
     query: Option<&str>,
     form_body: Option<&[u8]>,
     defects: &DefectSet,
 ) -> Result<Option<Bearer<'a>>, AuthError> {
-    let mut auth = headers.get_all(header::AUTHORIZATION).iter();
+    let mut auth = headers.field_values("authorization");
     let from_header = match (auth.next(), auth.next()) {
         (Some(v), Some(_)) if defects.contains(Defect::DuplicateAuthorizationAccepted) => {
-            authorization_token(v.as_bytes(), defects)?
+            authorization_token(v, defects)?
         }
         (Some(_), Some(_)) => {
             return Err(AuthError::invalid_request(
                 "more than one Authorization header",
             ))
         }
-        (Some(v), None) => authorization_token(v.as_bytes(), defects)?,
+        (Some(v), None) => authorization_token(v, defects)?,
         (None, _) => None,
     };
     // Most requests carry neither a query nor a form body: no parsing then.
@@ -283,7 +285,7 @@ mod tests {
     }
 
     use crate::error::AuthErrorKind;
-    use axum::http::HeaderValue;
+    use axum::http::{header, HeaderMap, HeaderValue};
 
     fn h(values: &[&str]) -> HeaderMap {
         let mut m = HeaderMap::new();

@@ -146,16 +146,17 @@ pub mod checks;
 pub mod defect;
 pub mod discovery;
 pub mod error;
+pub mod http1;
 pub mod json_object;
 pub mod jwks;
 pub mod manifest;
 pub mod prepared_key;
+pub mod request;
 pub mod tenant;
 pub mod token;
 pub mod token_cache;
 pub mod validate;
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -163,11 +164,11 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::Full;
-use hyper_util::rt::TokioIo;
 
 pub use defect::{Defect, DefectSet};
 pub use error::{AuthError, AuthErrorKind};
 pub use manifest::Manifest;
+pub use request::{FormBody, HeaderLookup, RequestHead};
 pub use validate::{Validator, Verified};
 
 /// A response with its whole body in memory: what [`respond`] answers. A
@@ -239,9 +240,10 @@ pub fn app(config: Config) -> Router {
 }
 
 /// Serves the validator on `listener` over HTTP/1.1 until the future is dropped
-/// or aborted. It runs hyper directly rather than through axum's router: the
-/// contract has four routes, and the benchmark against a bare hyper verify
-/// server (`benches/`) counts every microsecond of the request path.
+/// or aborted: one task per connection, each running the reference's own
+/// HTTP/1.1 loop ([`http1`]) rather than hyper's, because the benchmark against
+/// a bare hyper verify server (`benches/`) counts every microsecond of the
+/// request path (see [`http1`] for the figures).
 pub async fn serve(listener: tokio::net::TcpListener, config: Config) -> std::io::Result<()> {
     let v = Arc::new(Validator::new(config));
     loop {
@@ -253,16 +255,7 @@ pub async fn serve(listener: tokio::net::TcpListener, config: Config) -> std::io
                 continue;
             }
         };
-        let v = v.clone();
-        tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req| {
-                let v = v.clone();
-                async move { Ok::<_, Infallible>(respond(&v, req).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
-        });
+        tokio::spawn(http1::connection(stream, v.clone()));
     }
 }
 
@@ -301,70 +294,125 @@ fn route(path: &str, path_source: bool) -> Target {
     Target::NotFound
 }
 
-/// Answers one request per the target contract.
+/// What the validator answers a request: a verified token (the contract's
+/// `200`, whose body the verified-token cache keeps ready) or any other reply.
+#[derive(Debug)]
+pub enum Answer {
+    /// Every check passed: `200` with [`Verified::body`] as `application/json`.
+    Verified(Arc<Verified>),
+    /// Anything else: an error, a health check, a 404 or 405.
+    Reply(Reply),
+}
+
+impl Answer {
+    /// The answer as an HTTP response.
+    pub fn into_reply(self) -> Reply {
+        match self {
+            Answer::Verified(v) => reply(StatusCode::OK, Some(APPLICATION_JSON), v.body.clone()),
+            Answer::Reply(r) => r,
+        }
+    }
+}
+
+/// Answers one request per the target contract: reads a form body if the
+/// request declares one (at most [`MAX_FORM_BODY_BYTES`]), then [`answer`]s it.
 pub async fn respond<B>(v: &Validator, req: Request<B>) -> Reply
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<axum::BoxError>,
 {
+    let (parts, body) = req.into_parts();
+    let is_form = request::is_form(&parts.headers);
+    let form = if is_form {
+        Box::pin(read_body(Body::new(body))).await
+    } else {
+        None
+    };
+    let body = match &form {
+        Some(b) => FormBody::Form(b),
+        None if is_form => FormBody::TooLarge,
+        None => FormBody::NotForm,
+    };
+    let head = RequestHead {
+        method: &parts.method,
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        headers: &parts.headers,
+    };
+    answer(v, head, body).await.into_reply()
+}
+
+/// Answers one request, given as the parts the validator reads, per the target
+/// contract. Both servers end here: [`respond`] (axum, hyper) and [`serve`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use axum::http::{HeaderMap, Method};
+/// use byoid_reference::{answer, Config, FormBody, Manifest, RequestHead, Validator};
+///
+/// let manifest = Manifest::from_json(r#"{"tenant_source":{"kind":"path"},"tenants":[]}"#).unwrap();
+/// let v = Validator::new(Config::new(manifest));
+/// let headers = HeaderMap::new();
+/// let head = RequestHead { method: &Method::GET, path: "/api/whoami", query: None, headers: &headers };
+/// let reply = answer(&v, head, FormBody::NotForm).await.into_reply();
+/// assert_eq!(reply.status(), 401); // no credentials
+/// # }
+/// ```
+pub async fn answer<H>(v: &Validator, head: RequestHead<'_, H>, body: FormBody<'_>) -> Answer
+where
+    H: HeaderLookup + ?Sized,
+{
     let path_source = matches!(
         v.config.manifest.tenant_source,
         manifest::TenantSource::Path
     );
-    let (route, slug) = match route(req.uri().path(), path_source) {
-        Target::NotFound => return reply(StatusCode::NOT_FOUND, None, Bytes::new()),
-        Target::Health if matches!(*req.method(), Method::GET | Method::HEAD) => {
-            return reply(StatusCode::OK, Some(TEXT_PLAIN), Bytes::from_static(b"ok"))
+    let (route, slug) = match route(head.path, path_source) {
+        Target::NotFound => return Answer::Reply(reply(StatusCode::NOT_FOUND, None, Bytes::new())),
+        Target::Health if matches!(*head.method, Method::GET | Method::HEAD) => {
+            return Answer::Reply(reply(
+                StatusCode::OK,
+                Some(TEXT_PLAIN),
+                Bytes::from_static(b"ok"),
+            ))
         }
-        Target::Health => return method_not_allowed("GET,HEAD"),
-        Target::Api(..) if !matches!(*req.method(), Method::GET | Method::HEAD | Method::POST) => {
-            return method_not_allowed("GET,HEAD,POST")
+        Target::Health => return Answer::Reply(method_not_allowed("GET,HEAD")),
+        Target::Api(..) if !matches!(*head.method, Method::GET | Method::HEAD | Method::POST) => {
+            return Answer::Reply(method_not_allowed("GET,HEAD,POST"))
         }
         Target::Api(route, slug) => (route, slug),
     };
     if v.config.defects.contains(Defect::SmallHeaderLimit)
-        && req
-            .headers()
-            .get_all(header::AUTHORIZATION)
-            .iter()
+        && head
+            .headers
+            .field_values("authorization")
             .any(|h| h.len() > 4096)
     {
-        return reply(
+        return Answer::Reply(reply(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             None,
             Bytes::new(),
-        );
+        ));
     }
     let debug = v.config.debug;
-    let (mut parts, body) = req.into_parts();
-    match authorize(v, route, slug, &parts, body).await {
-        Ok(verified) => {
-            // The request's header map, emptied, carries the response's one
-            // header: its storage is reused instead of allocating another
-            // (and hyper then reuses it for the connection's next request).
-            let mut headers = std::mem::take(&mut parts.headers);
-            headers.clear();
-            headers.insert(header::CONTENT_TYPE, APPLICATION_JSON);
-            let mut r = Reply::new(Full::new(verified.body.clone()));
-            *r.headers_mut() = headers;
-            r
-        }
+    match authorize(v, route, slug, &head, body).await {
+        Ok(verified) => Answer::Verified(verified),
         Err(e)
             if e.kind() == AuthErrorKind::NoCredentials
                 && v.config.defects.contains(Defect::NoChallengeOn401) =>
         {
             let mut r = e.redact(debug).into_reply();
             r.headers_mut().remove(header::WWW_AUTHENTICATE);
-            r
+            Answer::Reply(r)
         }
         Err(e) => {
             let e = e.redact(debug);
-            if v.config.defects.contains(Defect::NoErrorParam) {
+            let e = if v.config.defects.contains(Defect::NoErrorParam) {
                 e.without_error_param()
             } else {
                 e
-            }
-            .into_reply()
+            };
+            Answer::Reply(e.into_reply())
         }
     }
 }
@@ -376,40 +424,30 @@ fn method_not_allowed(allow: &'static str) -> Reply {
     r
 }
 
-async fn authorize<B>(
+async fn authorize<H>(
     v: &Validator,
     route: Route,
     slug: Option<String>,
-    parts: &axum::http::request::Parts,
-    body: B,
+    head: &RequestHead<'_, H>,
+    body: FormBody<'_>,
 ) -> Result<Arc<Verified>, AuthError>
 where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<axum::BoxError>,
+    H: HeaderLookup + ?Sized,
 {
-    let form = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|c| c.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .is_some_and(|c| {
-            c.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    let body = if form {
-        Some(Box::pin(read_body(Body::new(body))).await?)
-    } else {
-        None
+    let form = match body {
+        FormBody::NotForm => None,
+        FormBody::Form(b) => Some(b),
+        FormBody::TooLarge => return Err(AuthError::payload_too_large()),
     };
     let token = bearer::extract(
-        &parts.method,
-        &parts.headers,
-        parts.uri.query(),
-        body.as_deref(),
+        head.method,
+        head.headers,
+        head.query,
+        form,
         &v.config.defects,
     )?
     .ok_or_else(AuthError::no_credentials)?;
-    let resolution = v.resolver.resolve(&parts.headers, slug.as_deref());
+    let resolution = v.resolver.resolve(head.headers, slug.as_deref());
     // A cache hit needs no syntax check (see `bearer::Bearer`). Every wait for
     // the IdP in the rest is under a hard ceiling (see `jwks::Fetcher`), so no
     // request hangs; the cached path sets no timer at all.
@@ -430,9 +468,10 @@ where
     Ok(verified)
 }
 
-async fn read_body(body: Body) -> Result<Vec<u8>, AuthError> {
+/// The body, or `None` when it is longer than [`MAX_FORM_BODY_BYTES`].
+async fn read_body(body: Body) -> Option<Vec<u8>> {
     axum::body::to_bytes(body, MAX_FORM_BODY_BYTES)
         .await
         .map(|b| b.to_vec())
-        .map_err(|_| AuthError::payload_too_large())
+        .ok()
 }

@@ -2,9 +2,10 @@
 
 use std::borrow::Cow;
 
-use axum::http::{header, HeaderMap, HeaderName};
+use axum::http::HeaderName;
 
 use crate::manifest::{Manifest, TenantConfig, TenantSource};
+use crate::request::{ascii_value, HeaderLookup};
 
 /// The outcome of resolving a request's tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,8 +24,9 @@ pub enum Resolution<'a> {
 #[derive(Debug, Clone)]
 pub struct TenantResolver {
     source: TenantSource,
-    /// The header of a `header` source, parsed once (not per request).
-    header: Option<HeaderName>,
+    /// The header of a `header` source, lowercased once (not per request);
+    /// `None` when it is not a valid field name.
+    header: Option<String>,
     tenants: Vec<TenantConfig>,
     /// The `tenant-from-any-channel` defect.
     any_channel: bool,
@@ -35,7 +37,9 @@ impl TenantResolver {
     pub fn new(manifest: &Manifest) -> Self {
         let header = match &manifest.tenant_source {
             // A name that is not a valid header name names no tenant on any request.
-            TenantSource::Header { header } => HeaderName::try_from(header.as_str()).ok(),
+            TenantSource::Header { header } => HeaderName::try_from(header.as_str())
+                .ok()
+                .map(|h| h.as_str().to_owned()),
             _ => None,
         };
         TenantResolver {
@@ -54,20 +58,20 @@ impl TenantResolver {
     }
 
     /// The defect's lookup: the first tenant named by any channel.
-    fn any_channel_slug<'a>(
+    fn any_channel_slug<'a, H: HeaderLookup + ?Sized>(
         &self,
-        headers: &'a HeaderMap,
+        headers: &'a H,
         path_slug: Option<&'a str>,
     ) -> Option<Cow<'a, str>> {
         let host_label = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
+            .field_value("host")
+            .and_then(ascii_value)
             .and_then(|h| h.split_once('.'))
             .map(|(label, _)| Cow::<str>::Owned(label.to_ascii_lowercase()))
             .filter(|l| !l.is_empty() && !l.bytes().all(|b| b.is_ascii_digit()));
         let header = headers
-            .get("x-tenant-slug")
-            .and_then(|v| v.to_str().ok())
+            .field_value("x-tenant-slug")
+            .and_then(ascii_value)
             .map(|v| Cow::Borrowed(v.trim()))
             .filter(|v| !v.is_empty());
         host_label
@@ -77,9 +81,9 @@ impl TenantResolver {
 
     /// The slug a request names. `path_slug` is the first path segment when the
     /// source is `path` (the router extracts it).
-    pub fn slug<'a>(
+    pub fn slug<'a, H: HeaderLookup + ?Sized>(
         &self,
-        headers: &'a HeaderMap,
+        headers: &'a H,
         path_slug: Option<&'a str>,
     ) -> Option<Cow<'a, str>> {
         if self.any_channel {
@@ -88,20 +92,18 @@ impl TenantResolver {
         self.configured_slug(headers, path_slug)
     }
 
-    fn configured_slug<'a>(
+    fn configured_slug<'a, H: HeaderLookup + ?Sized>(
         &self,
-        headers: &'a HeaderMap,
+        headers: &'a H,
         path_slug: Option<&'a str>,
     ) -> Option<Cow<'a, str>> {
         match &self.source {
             TenantSource::Path => path_slug.filter(|s| !s.is_empty()).map(Cow::Borrowed),
             TenantSource::Header { .. } => {
-                let mut values = headers.get_all(self.header.as_ref()?).iter();
+                let mut values = headers.field_values(self.header.as_deref()?);
                 match (values.next(), values.next()) {
                     // Two values would let a proxy and this service disagree: no tenant.
-                    (Some(v), None) => v
-                        .to_str()
-                        .ok()
+                    (Some(v), None) => ascii_value(v)
                         .map(str::trim)
                         .filter(|s| !s.is_empty())
                         .map(Cow::Borrowed),
@@ -109,7 +111,7 @@ impl TenantResolver {
                 }
             }
             TenantSource::Subdomain => {
-                let host = headers.get(header::HOST)?.to_str().ok()?;
+                let host = ascii_value(headers.field_value("host")?)?;
                 let host = host.rsplit_once(':').map_or(host, |(h, port)| {
                     if port.bytes().all(|b| b.is_ascii_digit()) {
                         h
@@ -124,8 +126,13 @@ impl TenantResolver {
         }
     }
 
-    /// Resolves a request's tenant.
-    pub fn resolve(&self, headers: &HeaderMap, path_slug: Option<&str>) -> Resolution<'_> {
+    /// Resolves a request's tenant from its header fields (an `http::HeaderMap`
+    /// or the lean server's parsed fields) and its path slug.
+    pub fn resolve<H: HeaderLookup + ?Sized>(
+        &self,
+        headers: &H,
+        path_slug: Option<&str>,
+    ) -> Resolution<'_> {
         let Some(slug) = self.slug(headers, path_slug) else {
             return Resolution::Missing;
         };
@@ -153,7 +160,7 @@ impl TenantResolver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
+    use axum::http::{HeaderMap, HeaderValue};
 
     fn manifest(source: &str) -> Manifest {
         Manifest::from_json(&format!(
