@@ -33,9 +33,10 @@
 //! shared machine; each distinct round gets a fresh reference server, started untimed).
 //! Filter with e.g. `cargo bench -p byoid-benches --bench reference -- http`.
 //!
-//! The client and the servers share both cores here, so the client's CPU is in both sides of
-//! every HTTP ratio; `examples/core_layout.rs` measures (b) and (c) again with the server
-//! alone on one core.
+//! The load client runs on CPU 0 and the servers on CPU 1 (each a one-worker runtime pinned
+//! there), so each HTTP rate is the server's own and the client's CPU is not in the ratios.
+//! With fewer than two cores everything shares one runtime, and the bench says so.
+//! `examples/core_layout.rs` measures (b) and (c) in both layouts, with the server's CPU time.
 
 use std::hint::black_box;
 
@@ -67,7 +68,12 @@ const RUN_LIMIT: Duration = Duration::from_secs(60);
 const PAIRED_ROUNDS: usize = 16;
 
 struct Env {
+    /// The load client's runtime (and the mock IdP's); the servers' too without `server_rt`.
     rt: tokio::runtime::Runtime,
+    /// The servers' runtime, on a core of its own.
+    server_rt: Option<tokio::runtime::Runtime>,
+    /// The mock IdP's runtime when it is not `rt`.
+    _idp_rt: Option<tokio::runtime::Runtime>,
     _idp: mock_idp::MockIdp,
     tenant: Tenant,
     manifest: byoid_reference::Manifest,
@@ -76,16 +82,36 @@ struct Env {
     warm: String,
 }
 
+impl Env {
+    /// Where servers run.
+    fn server_rt(&self) -> &tokio::runtime::Runtime {
+        self.server_rt.as_ref().unwrap_or(&self.rt)
+    }
+}
+
 fn env() -> Env {
-    let rt = b::runtime();
-    let (idp, tenant) = rt.block_on(b::generic_idp());
+    let setup = b::runtime();
+    let (idp, tenant) = setup.block_on(b::generic_idp());
     let manifest = b::reference_manifest(&tenant);
     let started = Instant::now();
     let pool = Arc::new(b::mint_pool(&tenant, POOL));
     eprintln!("minted {POOL} distinct tokens in {:.2?}", started.elapsed());
     let warm = tenant.access_token();
+    // Pinned only now: the minting threads inherit the main thread's CPU set.
+    let (rt, server_rt, idp_rt) = match b::server_and_client_runtimes() {
+        Some((server, client)) => {
+            eprintln!("layout: load client on CPU 0, servers on CPU 1");
+            (client, Some(server), Some(setup))
+        }
+        None => {
+            eprintln!("layout: fewer than 2 cores, client and servers share one runtime");
+            (setup, None, None)
+        }
+    };
     Env {
         rt,
+        server_rt,
+        _idp_rt: idp_rt,
         _idp: idp,
         tenant,
         manifest,
@@ -192,9 +218,13 @@ struct RefServer {
     used: usize,
 }
 
-async fn start_reference(env: &Env) -> RefServer {
-    let server = b::reference_server(Config::new(env.manifest.clone())).await;
-    let client = b::warmed_client(server.addr, CONNS, &env.warm).await;
+fn start_reference(env: &Env) -> RefServer {
+    let server = env
+        .server_rt()
+        .block_on(b::reference_server(Config::new(env.manifest.clone())));
+    let client = env
+        .rt
+        .block_on(b::warmed_client(server.addr, CONNS, &env.warm));
     RefServer {
         server,
         client,
@@ -203,7 +233,7 @@ async fn start_reference(env: &Env) -> RefServer {
 }
 
 /// Lets a dropped server's connections close before anything is timed: their
-/// tasks run on the same two workers, and a teardown inside the next timed run
+/// teardown runs on the servers' worker, and a teardown inside the next timed run
 /// was charged to whichever side ran next (in the paired rounds, 1.80x instead
 /// of the batches' 1.97x for (c)).
 fn settle(env: &Env) {
@@ -259,7 +289,7 @@ fn over_http(c: &mut Criterion, env: &Env) {
     g.throughput(Throughput::Elements(1));
 
     // (b) distinct tokens through the reference: restart it (untimed) before the pool repeats.
-    let mut rs = Some(env.rt.block_on(start_reference(env)));
+    let mut rs = Some(start_reference(env));
     g.bench_function("reference_distinct", |bch| {
         bch.iter_custom(|iters| {
             let mut total = Duration::ZERO;
@@ -269,7 +299,7 @@ fn over_http(c: &mut Criterion, env: &Env) {
                     // Drop the old client first so the old server's connections close.
                     drop(rs.take());
                     settle(env);
-                    rs = Some(env.rt.block_on(start_reference(env)));
+                    rs = Some(start_reference(env));
                 }
                 let r = rs.as_mut().expect("running");
                 let n = left.min(POOL - r.used);
@@ -296,13 +326,15 @@ fn over_http(c: &mut Criterion, env: &Env) {
         b::prepared_key(key.public_jwk()),
         b::decoding_key(key.public_jwk()),
     );
-    let bare = env.rt.block_on(b::bare_verify_server(prepared));
+    let bare = env.server_rt().block_on(b::bare_verify_server(prepared));
     bare_bench(&mut g, env, "bare_verify", bare);
-    let bare = env.rt.block_on(b::bare_jsonwebtoken_server(jsonwebtoken));
+    let bare = env
+        .server_rt()
+        .block_on(b::bare_jsonwebtoken_server(jsonwebtoken));
     bare_bench(&mut g, env, "bare_jsonwebtoken", bare);
 
     // The HTTP floor: the same bare server without the RS256 check.
-    let floor = env.rt.block_on(b::bare_accept_server());
+    let floor = env.server_rt().block_on(b::bare_accept_server());
     let mut floor_client = env
         .rt
         .block_on(Client::connect(floor.addr, CONNS))
@@ -320,7 +352,7 @@ fn over_http(c: &mut Criterion, env: &Env) {
     drop(floor);
 
     // (c) and (d) on one long-lived reference server.
-    let mut r = env.rt.block_on(start_reference(env));
+    let mut r = start_reference(env);
     let addr = r.server.addr;
     one_token_bench(
         &mut g,
@@ -390,11 +422,12 @@ fn bare_bench(g: &mut BenchmarkGroup<'_, WallTime>, env: &Env, name: &str, serve
 fn paired(env: &Env) {
     let key = env.tenant.active_key();
     let bare = [
-        env.rt
+        env.server_rt()
             .block_on(b::bare_verify_server(b::prepared_key(key.public_jwk()))),
-        env.rt.block_on(b::bare_jsonwebtoken_server(b::decoding_key(
-            key.public_jwk(),
-        ))),
+        env.server_rt()
+            .block_on(b::bare_jsonwebtoken_server(b::decoding_key(
+                key.public_jwk(),
+            ))),
     ];
     let mut bare_clients = bare.each_ref().map(|s| {
         env.rt
@@ -408,7 +441,7 @@ fn paired(env: &Env) {
     let mut distinct = b::Paired::default();
     let mut repeated = b::Paired::default();
     let mut distinct_jsonwebtoken = b::Paired::default();
-    let mut long_lived = env.rt.block_on(start_reference(env));
+    let mut long_lived = start_reference(env);
     let addr = long_lived.server.addr;
     let tok = env.warm.clone();
     let make_repeated: MakeRequest = Arc::new(move |_| b::whoami(addr, &tok));
@@ -416,7 +449,7 @@ fn paired(env: &Env) {
         for k in 0..3 {
             let side = (round + k) % 3;
             if side == 0 {
-                let mut r = env.rt.block_on(start_reference(env));
+                let mut r = start_reference(env);
                 let (addr, pool) = (r.server.addr, env.pool.clone());
                 let l = env.rt.block_on(r.client.run(
                     POOL,

@@ -1,11 +1,11 @@
 //! The reference bench's two HTTP goals under two layouts of client and server on this
 //! machine's cores, in one process and one run:
 //!
-//! * `shared` (what `benches/reference.rs` does): the load client and the server are tasks of
-//!   one runtime with a worker per core, so every request's time is the client's CPU plus the
-//!   server's, spread over both cores.
-//! * `pinned`: the server has core 1 to itself (a one-worker runtime pinned there) and the
-//!   client has core 0. A request's time is then the server's alone, as long as the client
+//! * `shared` (what `benches/reference.rs` did until session 7): the load client and the server
+//!   are tasks of one runtime with a worker per core, so every request's time is the client's
+//!   CPU plus the server's, spread over both cores.
+//! * `pinned` (what `benches/reference.rs` does): the server has core 1 to itself (a one-worker
+//!   runtime pinned there) and the client has core 0. A request's time is then the server's alone, as long as the client
 //!   keeps up, and the server thread's CPU clock gives its CPU time per request directly.
 //!
 //! Each layout runs alternating rounds (each side first in turn) of 4,096 requests per side:
@@ -49,18 +49,6 @@ const SIDES: [&str; 4] = [
 /// The `pthread_t` of the pinned server runtime's one worker.
 static SERVER_THREAD: AtomicU64 = AtomicU64::new(0);
 
-/// Pins the calling thread to `cpu`.
-fn pin(cpu: usize) {
-    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET and sched_setaffinity only
-    // read and write the set we own.
-    let ok = unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
-    };
-    assert!(ok, "cannot pin a thread to CPU {cpu}");
-}
-
 /// CPU time (user and system) the pinned server worker has used so far.
 fn server_cpu() -> Duration {
     // SAFETY: the thread id was stored by the worker itself, which lives as long as its
@@ -83,26 +71,13 @@ fn runtimes(pinned: bool) -> (Runtime, Option<Runtime>) {
     if !pinned {
         return (b::runtime(), None);
     }
-    let server = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("bench-server")
-        .on_thread_start(|| {
-            pin(1);
-            // SAFETY: pthread_self has no preconditions.
-            let me = unsafe { libc::pthread_self() };
-            SERVER_THREAD.store(me as u64, Ordering::Relaxed);
-        })
-        .enable_all()
-        .build()
-        .expect("server runtime");
-    pin(0);
-    let client = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("bench-client")
-        .on_thread_start(|| pin(0))
-        .enable_all()
-        .build()
-        .expect("client runtime");
+    let server = b::pinned_runtime(1, "bench-server", || {
+        // SAFETY: pthread_self has no preconditions.
+        let me = unsafe { libc::pthread_self() };
+        SERVER_THREAD.store(me as u64, Ordering::Relaxed);
+    });
+    assert!(b::pin_to_cpu(0), "cannot pin the main thread to CPU 0");
+    let client = b::pinned_runtime(0, "bench-client", || {});
     (server, Some(client))
 }
 
@@ -165,16 +140,23 @@ fn layout(bench: &Bench, pinned: bool, rounds: usize) {
                 }
                 1 => {
                     let (addr, pool) = (bare.addr, bench.pool.clone());
-                    (&mut bare_client, Arc::new(move |i| b::whoami(addr, &pool[i])))
+                    (
+                        &mut bare_client,
+                        Arc::new(move |i| b::whoami(addr, &pool[i])),
+                    )
                 }
                 2 => {
-                    let (server, client) = fresh.insert(start_reference(bench, &server_rt, client_rt));
+                    let (server, client) =
+                        fresh.insert(start_reference(bench, &server_rt, client_rt));
                     let (addr, pool) = (server.addr, bench.pool.clone());
                     (client, Arc::new(move |i| b::whoami(addr, &pool[i])))
                 }
                 _ => {
                     let (addr, tok) = (repeated.addr, bench.warm.clone());
-                    (&mut repeated_client, Arc::new(move |_| b::whoami(addr, &tok)))
+                    (
+                        &mut repeated_client,
+                        Arc::new(move |_| b::whoami(addr, &tok)),
+                    )
                 }
             };
             let cpu_before = server_cpu();
@@ -195,14 +177,23 @@ fn layout(bench: &Bench, pinned: bool, rounds: usize) {
     for (side, t) in SIDES.iter().zip(&tally) {
         if pinned {
             let cpu = t.cpu_micros();
-            println!("  {side:28} {:>8.0} req/s   server CPU {cpu:6.2} µs/req", t.rate());
+            println!(
+                "  {side:28} {:>8.0} req/s   server CPU {cpu:6.2} µs/req",
+                t.rate()
+            );
         } else {
             println!("  {side:28} {:>8.0} req/s", t.rate());
         }
     }
     let rate = |i: usize| tally[i].rate();
-    println!("  (b) distinct / bare verify   {:.3}x  (goal >= 0.9x)", rate(2) / rate(1));
-    println!("  (c) repeated / bare verify   {:.3}x  (goal >= 2x)", rate(3) / rate(1));
+    println!(
+        "  (b) distinct / bare verify   {:.3}x  (goal >= 0.9x)",
+        rate(2) / rate(1)
+    );
+    println!(
+        "  (c) repeated / bare verify   {:.3}x  (goal >= 2x)",
+        rate(3) / rate(1)
+    );
     println!("  (c) ceiling, floor / bare    {:.3}x", rate(0) / rate(1));
     if pinned {
         let cpu = |i: usize| tally[i].cpu_micros();
@@ -217,7 +208,9 @@ fn layout(bench: &Bench, pinned: bool, rounds: usize) {
 fn main() {
     let mut args = std::env::args().skip(1);
     let which = args.next().unwrap_or_else(|| "both".into());
-    let rounds = args.next().map_or(16, |r| r.parse().expect("ROUNDS: a number"));
+    let rounds = args
+        .next()
+        .map_or(16, |r| r.parse().expect("ROUNDS: a number"));
     let layouts: &[bool] = match which.as_str() {
         "both" => &[false, true],
         "shared" => &[false],

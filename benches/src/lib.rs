@@ -44,6 +44,53 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
+/// Pins the calling thread to CPU `cpu`; `false` where that is not possible.
+pub fn pin_to_cpu(cpu: usize) -> bool {
+    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET and sched_setaffinity
+    // only read and write the set we own.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+    }
+}
+
+/// A runtime with one worker, pinned to CPU `cpu`; `on_start` runs on the worker
+/// when it starts (after pinning).
+///
+/// A load test measures a server's rate only when the load client does not take
+/// the server's CPU: [`server_and_client_runtimes`] gives each its own core.
+pub fn pinned_runtime(
+    cpu: usize,
+    name: &str,
+    on_start: impl Fn() + Send + Sync + 'static,
+) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name(name)
+        .on_thread_start(move || {
+            assert!(pin_to_cpu(cpu), "cannot pin a thread to CPU {cpu}");
+            on_start();
+        })
+        .enable_all()
+        .build()
+        .expect("pinned runtime")
+}
+
+/// The servers' runtime (one worker on CPU 1) and the load client's (one worker on
+/// CPU 0, with the calling thread, which drives it, pinned there too), or `None`
+/// on a machine with fewer than two cores.
+pub fn server_and_client_runtimes() -> Option<(tokio::runtime::Runtime, tokio::runtime::Runtime)> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 || !pin_to_cpu(0) {
+        return None;
+    }
+    Some((
+        pinned_runtime(1, "bench-server", || {}),
+        pinned_runtime(0, "bench-client", || {}),
+    ))
+}
+
 /// Builds the `i`-th request of a load run.
 pub type MakeRequest = Arc<dyn Fn(usize) -> Request<Full<Bytes>> + Send + Sync>;
 

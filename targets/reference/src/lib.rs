@@ -1,5 +1,5 @@
 //! `byoid-reference` is the byoid project's built-in BYOID access-token
-//! validator: an axum service that speaks the target contract
+//! validator: an HTTP service that speaks the target contract
 //! (`byoid-target/1`), validates RFC 9068 JWT access tokens from many tenants'
 //! identity providers the way the best validators do, and, with
 //! [defects](defect::Defect) switched on, becomes each of the harness's
@@ -42,6 +42,11 @@
 //! server.abort(); // runs until aborted
 //! # Ok(()) }
 //! ```
+//!
+//! [`serve`] runs the crate's own HTTP/1.1 loop ([`http1`]: persistent
+//! connections, pipelining, length and chunked bodies, bounded heads); [`app`]
+//! is the same request path ([`answer`]) as an axum router. Both read a
+//! request through [`request::HeaderLookup`], so the checks are the same code.
 //!
 //! # Requests and responses
 //!
@@ -171,9 +176,8 @@ pub use manifest::Manifest;
 pub use request::{FormBody, HeaderLookup, RequestHead};
 pub use validate::{Validator, Verified};
 
-/// A response with its whole body in memory: what [`respond`] answers. A
-/// concrete body type, not axum's boxed one, because hyper then writes it
-/// without a virtual call or an allocation per response.
+/// A response with its whole body in memory: what [`respond`] answers, and
+/// [`Answer::Reply`] holds.
 pub type Reply = axum::http::Response<Full<Bytes>>;
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
