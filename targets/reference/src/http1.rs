@@ -113,9 +113,7 @@ impl Conn {
                     Ok(httparse::Status::Complete(n)) => {
                         let framing = match Framing::of(&req) {
                             Ok(f) => f,
-                            Err(status) => {
-                                return refuse(&mut self.stream, &mut self.out, status).await
-                            }
+                            Err(status) => return self.refuse(status).await,
                         };
                         if framing.body == BodyLen::None {
                             // The common case: answered from this one parse.
@@ -136,26 +134,17 @@ impl Conn {
                     }
                     Ok(httparse::Status::Partial) => {}
                     Err(httparse::Error::TooManyHeaders) => {
-                        return refuse(
-                            &mut self.stream,
-                            &mut self.out,
-                            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                        )
-                        .await
-                    }
-                    Err(_) => {
-                        return refuse(&mut self.stream, &mut self.out, StatusCode::BAD_REQUEST)
+                        return self
+                            .refuse(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
                             .await
                     }
+                    Err(_) => return self.refuse(StatusCode::BAD_REQUEST).await,
                 }
             }
             if self.buf.len() >= MAX_HEAD_BYTES {
-                return refuse(
-                    &mut self.stream,
-                    &mut self.out,
-                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                )
-                .await;
+                return self
+                    .refuse(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+                    .await;
             }
             searched = self.buf.len().saturating_sub(2);
             let mid_request = !self.buf.is_empty();
@@ -183,10 +172,7 @@ impl Conn {
                     Ok(None) if self.buf.len() - head_len > limit + MAX_HEAD_BYTES => break None,
                     Ok(None) => None,
                     Err(Dechunk::TooLarge) => break None,
-                    Err(Dechunk::Invalid) => {
-                        return refuse(&mut self.stream, &mut self.out, StatusCode::BAD_REQUEST)
-                            .await
-                    }
+                    Err(Dechunk::Invalid) => return self.refuse(StatusCode::BAD_REQUEST).await,
                 },
                 BodyLen::None => Some((Vec::new(), head_len)),
             };
@@ -215,7 +201,7 @@ impl Conn {
             Ok(httparse::Status::Complete(_))
         ) {
             // Parsed complete once already; a second parse cannot differ.
-            return refuse(&mut self.stream, &mut self.out, StatusCode::BAD_REQUEST).await;
+            return self.refuse(StatusCode::BAD_REQUEST).await;
         }
         let form = is_form(&*req.headers);
         let form_body = match &body {
@@ -238,6 +224,32 @@ impl Conn {
         let ok = write_answer(&mut self.stream, &mut self.out, a, head_only, framing).await;
         self.buf.drain(..end);
         ok && framing.keep_alive
+    }
+}
+
+impl Conn {
+    /// Answers a request that breaks the protocol with `status` and closes:
+    /// always `false`.
+    async fn refuse(&mut self, status: StatusCode) -> bool {
+        self.out.clear();
+        let closing = Framing {
+            body: BodyLen::None,
+            keep_alive: false,
+            expect_continue: false,
+            http10: false,
+        };
+        encode(
+            &mut self.out,
+            status,
+            std::iter::empty(),
+            b"",
+            false,
+            closing,
+        );
+        if self.stream.write_all(&self.out).await.is_ok() {
+            linger(&mut self.stream).await;
+        }
+        false
     }
 }
 
@@ -446,22 +458,6 @@ async fn write_answer(
         }
     }
     stream.write_all(out).await.is_ok()
-}
-
-/// Answers a request that breaks the protocol with `status` and closes.
-async fn refuse(stream: &mut TcpStream, out: &mut Vec<u8>, status: StatusCode) -> bool {
-    out.clear();
-    let closing = Framing {
-        body: BodyLen::None,
-        keep_alive: false,
-        expect_continue: false,
-        http10: false,
-    };
-    encode(out, status, std::iter::empty(), b"", false, closing);
-    if stream.write_all(out).await.is_ok() {
-        linger(stream).await;
-    }
-    false
 }
 
 /// Half-closes and reads what the client still sends, for a bounded time and
