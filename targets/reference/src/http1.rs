@@ -54,6 +54,8 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 const LINGER: (Duration, usize) = (Duration::from_millis(500), 256 * 1024);
 /// Spare room made in the read buffer before each read.
 const READ_RESERVE: usize = 4096;
+/// A connection's read buffer to begin with: room for any usual request head.
+const READ_BUFFER: usize = 8 * 1024;
 
 /// Serves one connection until the client closes it, a request asks to close
 /// it, or it breaks the protocol.
@@ -69,10 +71,15 @@ pub async fn connection(stream: TcpStream, v: Arc<Validator>) {
     let _ = stream.set_nodelay(true);
     let mut conn = Conn {
         stream,
-        buf: Vec::with_capacity(8 * 1024),
+        buf: Vec::with_capacity(READ_BUFFER),
         out: Vec::with_capacity(1024),
     };
-    while conn.exchange(&v).await {}
+    while conn.exchange(&v).await {
+        // A connection that once sent a large head does not keep the memory.
+        if conn.buf.capacity() > 4 * READ_BUFFER && conn.buf.len() <= READ_BUFFER {
+            conn.buf.shrink_to(READ_BUFFER);
+        }
+    }
 }
 
 struct Conn {
