@@ -124,14 +124,14 @@ impl Conn {
                         };
                         if framing.body == BodyLen::None {
                             // The common case: answered from this one parse.
-                            let head_only = req.method == Some("HEAD");
-                            let a = dispatch(v, &req, FormBody::NotForm).await;
-                            let ok = write_answer(
+                            let connection = framing.connection_field();
+                            let ok = reply_to(
                                 &mut self.stream,
                                 &mut self.out,
-                                a,
-                                head_only,
-                                framing,
+                                v,
+                                &req,
+                                FormBody::NotForm,
+                                connection,
                             )
                             .await;
                             self.buf.drain(..n);
@@ -216,19 +216,17 @@ impl Conn {
             Some((b, _)) => FormBody::Form(b),
             None => FormBody::TooLarge,
         };
-        let head_only = req.method == Some("HEAD");
-        let a = dispatch(v, &req, form_body).await;
+        // A body not read leaves the connection unable to carry another request.
+        let connection = match body {
+            Some(_) => framing.connection_field(),
+            None => Some("close"),
+        };
+        let (stream, out) = (&mut self.stream, &mut self.out);
+        let ok = reply_to(stream, out, v, &req, form_body, connection).await;
         let Some((_, end)) = body else {
-            // The body was not read: the connection cannot carry another request.
-            let closing = Framing {
-                keep_alive: false,
-                ..framing
-            };
-            write_answer(&mut self.stream, &mut self.out, a, head_only, closing).await;
             linger(&mut self.stream).await;
             return false;
         };
-        let ok = write_answer(&mut self.stream, &mut self.out, a, head_only, framing).await;
         self.buf.drain(..end);
         ok && framing.keep_alive
     }
@@ -239,12 +237,7 @@ impl Conn {
     /// always `false`.
     async fn refuse(&mut self, status: StatusCode) -> bool {
         self.out.clear();
-        let closing = Framing {
-            body: BodyLen::None,
-            keep_alive: false,
-            expect_continue: false,
-            http10: false,
-        };
+        let closing = Some("close");
         encode(
             &mut self.out,
             status,
@@ -261,6 +254,16 @@ impl Conn {
 }
 
 impl Framing {
+    /// The `Connection` field a response to this request carries: `close` when
+    /// the connection ends after it, `keep-alive` when HTTP/1.0 keeps it.
+    fn connection_field(self) -> Option<&'static str> {
+        match (self.keep_alive, self.http10) {
+            (false, _) => Some("close"),
+            (true, true) => Some("keep-alive"),
+            (true, false) => None,
+        }
+    }
+
     /// Body framing and persistence of a parsed head, or the status refusing it.
     fn of(req: &httparse::Request<'_, '_>) -> Result<Framing, StatusCode> {
         let fields: &[httparse::Header<'_>] = req.headers;
@@ -393,6 +396,21 @@ async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>, mid_request: bool)
     matches!(n, Ok(n) if n > 0)
 }
 
+/// Answers a parsed request and writes the answer with the `Connection` field
+/// `connection`; `false` when the connection broke.
+async fn reply_to(
+    stream: &mut TcpStream,
+    out: &mut Vec<u8>,
+    v: &Validator,
+    req: &httparse::Request<'_, '_>,
+    body: FormBody<'_>,
+    connection: Option<&'static str>,
+) -> bool {
+    let head_only = req.method == Some("HEAD");
+    let a = dispatch(v, req, body).await;
+    write_answer(stream, out, a, head_only, connection).await
+}
+
 /// Answers a parsed request head.
 async fn dispatch(v: &Validator, req: &httparse::Request<'_, '_>, body: FormBody<'_>) -> Answer {
     let Ok(method) = Method::from_bytes(req.method.unwrap_or_default().as_bytes()) else {
@@ -435,7 +453,7 @@ async fn write_answer(
     out: &mut Vec<u8>,
     a: Answer,
     head_only: bool,
-    framing: Framing,
+    connection: Option<&'static str>,
 ) -> bool {
     out.clear();
     match a {
@@ -445,7 +463,7 @@ async fn write_answer(
             [("content-type", &b"application/json"[..])].into_iter(),
             &verified.body,
             head_only,
-            framing,
+            connection,
         ),
         Answer::Reply(reply) => {
             let (parts, body) = reply.into_parts();
@@ -460,7 +478,7 @@ async fn write_answer(
                 fields,
                 &body.to_bytes(),
                 head_only,
-                framing,
+                connection,
             )
         }
     }
@@ -485,14 +503,15 @@ async fn linger(stream: &mut TcpStream) {
     .await;
 }
 
-/// Writes a response head and body into `out`.
+/// Writes a response head and body into `out`, with `fields`, then
+/// `Content-Length`, `Date` and `connection` as the `Connection` field.
 fn encode<'f>(
     out: &mut Vec<u8>,
     status: StatusCode,
     fields: impl Iterator<Item = (&'f str, &'f [u8])>,
     body: &[u8],
     head_only: bool,
-    framing: Framing,
+    connection: Option<&str>,
 ) {
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.as_str().as_bytes());
@@ -510,10 +529,10 @@ fn encode<'f>(
     out.extend_from_slice(b"\r\ndate: ");
     out.extend_from_slice(&http_date());
     out.extend_from_slice(b"\r\n");
-    if !framing.keep_alive {
-        out.extend_from_slice(b"connection: close\r\n");
-    } else if framing.http10 {
-        out.extend_from_slice(b"connection: keep-alive\r\n");
+    if let Some(c) = connection {
+        out.extend_from_slice(b"connection: ");
+        out.extend_from_slice(c.as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
     if !head_only {
@@ -656,19 +675,13 @@ mod tests {
     #[test]
     fn responses_carry_length_and_date() {
         let mut out = Vec::new();
-        let framing = Framing {
-            body: BodyLen::None,
-            keep_alive: true,
-            expect_continue: false,
-            http10: false,
-        };
         encode(
             &mut out,
             StatusCode::OK,
             [("content-type", &b"application/json"[..])].into_iter(),
             b"{}",
             false,
-            framing,
+            None,
         );
         let text = String::from_utf8(out).unwrap();
         assert!(
