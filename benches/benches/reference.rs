@@ -98,7 +98,7 @@ fn env() -> Env {
     eprintln!("minted {POOL} distinct tokens in {:.2?}", started.elapsed());
     let warm = tenant.access_token();
     // Pinned only now: the minting threads inherit the main thread's CPU set.
-    let (rt, server_rt, idp_rt) = match b::server_and_client_runtimes() {
+    let (rt, server_rt, idp_rt) = match b::server_and_client_runtimes(|| {}) {
         Some((server, client)) => {
             eprintln!("layout: load client on CPU 0, servers on CPU 1");
             (client, Some(server), Some(setup))

@@ -5,8 +5,9 @@
 //!   are tasks of one runtime with a worker per core, so every request's time is the client's
 //!   CPU plus the server's, spread over both cores.
 //! * `pinned` (what `benches/reference.rs` does): the server has core 1 to itself (a one-worker
-//!   runtime pinned there) and the client has core 0. A request's time is then the server's alone, as long as the client
-//!   keeps up, and the server thread's CPU clock gives its CPU time per request directly.
+//!   runtime pinned there) and the client has core 0. A request's time is then the server's
+//!   alone, as long as the client keeps up, and the server thread's CPU clock gives its CPU
+//!   time per request directly.
 //!
 //! Each layout runs alternating rounds (each side first in turn) of 4,096 requests per side:
 //! the HTTP floor (a bare server that accepts any token), the bare verify server (the
@@ -71,13 +72,12 @@ fn runtimes(pinned: bool) -> (Runtime, Option<Runtime>) {
     if !pinned {
         return (b::runtime(), None);
     }
-    let server = b::pinned_runtime(1, "bench-server", || {
+    let (server, client) = b::server_and_client_runtimes(|| {
         // SAFETY: pthread_self has no preconditions.
         let me = unsafe { libc::pthread_self() };
         SERVER_THREAD.store(me as u64, Ordering::Relaxed);
-    });
-    assert!(b::pin_to_cpu(0), "cannot pin the main thread to CPU 0");
-    let client = b::pinned_runtime(0, "bench-client", || {});
+    })
+    .expect("the pinned layout needs 2 cores");
     (server, Some(client))
 }
 

@@ -45,7 +45,7 @@ pub fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// Pins the calling thread to CPU `cpu`; `false` where that is not possible.
-pub fn pin_to_cpu(cpu: usize) -> bool {
+fn pin_to_cpu(cpu: usize) -> bool {
     // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET and sched_setaffinity
     // only read and write the set we own.
     unsafe {
@@ -60,7 +60,7 @@ pub fn pin_to_cpu(cpu: usize) -> bool {
 ///
 /// A load test measures a server's rate only when the load client does not take
 /// the server's CPU: [`server_and_client_runtimes`] gives each its own core.
-pub fn pinned_runtime(
+fn pinned_runtime(
     cpu: usize,
     name: &str,
     on_start: impl Fn() + Send + Sync + 'static,
@@ -77,16 +77,18 @@ pub fn pinned_runtime(
         .expect("pinned runtime")
 }
 
-/// The servers' runtime (one worker on CPU 1) and the load client's (one worker on
-/// CPU 0, with the calling thread, which drives it, pinned there too), or `None`
-/// on a machine with fewer than two cores.
-pub fn server_and_client_runtimes() -> Option<(tokio::runtime::Runtime, tokio::runtime::Runtime)> {
+/// The servers' runtime (one worker on CPU 1; `on_server_start` runs on it when it
+/// starts) and the load client's (one worker on CPU 0, with the calling thread, which
+/// drives it, pinned there too), or `None` on a machine with fewer than two cores.
+pub fn server_and_client_runtimes(
+    on_server_start: impl Fn() + Send + Sync + 'static,
+) -> Option<(tokio::runtime::Runtime, tokio::runtime::Runtime)> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if cores < 2 || !pin_to_cpu(0) {
         return None;
     }
     Some((
-        pinned_runtime(1, "bench-server", || {}),
+        pinned_runtime(1, "bench-server", on_server_start),
         pinned_runtime(0, "bench-client", || {}),
     ))
 }
