@@ -259,12 +259,15 @@ pub fn judge(expect: &Expect, result: &Result<Answer, Failure>) -> (Match, Obser
         body,
         failure: None,
     };
+    let refused_ok = (400..500).contains(&answer.status) && expect.acceptable.contains(&Outcome::Refused);
     let m = match outcome {
         Some(o) if o == expect.outcome && reasons.is_empty() => Match::Expected,
         Some(o) if expect.acceptable.contains(&o) && reasons.is_empty() => Match::Acceptable,
+        _ if refused_ok && reasons.is_empty() => Match::Acceptable,
         _ => {
             if outcome != Some(expect.outcome)
                 && !outcome.is_some_and(|o| expect.acceptable.contains(&o))
+                && !refused_ok
             {
                 let got = match (outcome, error) {
                     (Some(o), _) => o.to_string(),

@@ -5,7 +5,7 @@
 //! `WWW-Authenticate` challenge and IdP traffic of each answer.
 //!
 //! It is not a validator library: the validator under test is a separate HTTP service that
-//! speaks the target contract (`byoid-target/1`). The built-in reference validator
+//! speaks the target contract (`byoid-target/2`, `docs/target-contract.md`). The built-in reference validator
 //! (`byoid-reference`) is the default target.
 //!
 //! # Running the catalog from code
@@ -64,6 +64,8 @@ pub struct ScenarioOptions {
     pub catalog_dir: Option<PathBuf>,
     /// `--filter` terms (any matches).
     pub filters: Vec<String>,
+    /// Flavors the target does not serve (`--skip-flavor`): their cases are not selected.
+    pub skip_flavors: Vec<mock_idp::Flavor>,
     /// Where requests name the tenant.
     pub tenant_source: TenantSource,
     /// Cases in flight.
@@ -90,6 +92,7 @@ impl Default for ScenarioOptions {
             },
             catalog_dir: None,
             filters: Vec::new(),
+            skip_flavors: Vec::new(),
             tenant_source: TenantSource::Header("X-Tenant-Slug".into()),
             jobs: 32,
             timeout: Duration::from_secs(5),
@@ -162,13 +165,13 @@ pub fn select_cases(opts: &ScenarioOptions) -> Result<Vec<Case>, HarnessError> {
         Some(dir) => catalog::load_dir(dir)?,
         None => catalog::builtin()?,
     };
-    let cases: Vec<Case> = if opts.filters.is_empty() {
-        all
-    } else {
-        all.into_iter()
-            .filter(|c| opts.filters.iter().any(|f| catalog::matches_filter(c, f)))
-            .collect()
-    };
+    let cases: Vec<Case> = all
+        .into_iter()
+        .filter(|c| !opts.skip_flavors.contains(&c.flavor))
+        .filter(|c| {
+            opts.filters.is_empty() || opts.filters.iter().any(|f| catalog::matches_filter(c, f))
+        })
+        .collect();
     if cases.is_empty() {
         return Err(HarnessError::NoCases(opts.filters.clone()));
     }
@@ -246,6 +249,7 @@ pub async fn run_scenarios_with(
         seed: opts.seed,
         tenant_source: opts.tenant_source.name().to_string(),
         filters: opts.filters.clone(),
+        skipped_flavors: opts.skip_flavors.iter().map(|f| f.to_string()).collect(),
     };
     Ok(Report::new(
         info,
@@ -302,7 +306,8 @@ impl ExpectedFailures {
         strict: bool,
     ) -> (Vec<String>, Vec<String>, Vec<String>) {
         let failing = |v: Verdict| {
-            matches!(v, Verdict::Fail | Verdict::Error) || (strict && v == Verdict::Warn)
+            matches!(v, Verdict::Fail | Verdict::Error | Verdict::Untestable)
+                || (strict && v == Verdict::Warn)
         };
         let mut new = Vec::new();
         let mut fixed = BTreeMap::new();

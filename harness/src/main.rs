@@ -86,6 +86,10 @@ struct ScenariosArgs {
     /// Only cases whose id starts with, or whose tag or flavor equals, one of these (repeatable).
     #[arg(long)]
     filter: Vec<String>,
+    /// A flavor the target does not serve: its cases are not run, and the report says so
+    /// (repeatable). Without it, a flavor whose genuine tokens are rejected fails the run.
+    #[arg(long, value_name = "FLAVOR")]
+    skip_flavor: Vec<mock_idp::Flavor>,
     /// List the selected cases and exit.
     #[arg(long)]
     list: bool,
@@ -178,6 +182,7 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
         target,
         catalog_dir: args.catalog.clone(),
         filters: args.filter.clone(),
+        skip_flavors: args.skip_flavor.clone(),
         tenant_source: args
             .tenant_source
             .parse()
@@ -319,15 +324,23 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
         for id in &new {
             eprintln!("error: `{id}` failed and is not an expected failure");
         }
-        return if new.is_empty() && fixed.is_empty() {
-            exit::OK
-        } else {
+        return if !new.is_empty() || !fixed.is_empty() {
             exit::CASES_FAILED
+        } else if !report.judged_anything() {
+            eprintln!("error: no case was judged: a run that tested nothing does not pass");
+            exit::NOTHING_JUDGED
+        } else {
+            exit::OK
         };
     }
-    let fatal = report.must_failures() + if args.strict { report.summary.warn } else { 0 };
+    let fatal = report.must_failures()
+        + report.summary.untestable
+        + if args.strict { report.summary.warn } else { 0 };
     if fatal > 0 {
         exit::CASES_FAILED
+    } else if !report.judged_anything() {
+        eprintln!("error: no case was judged (every selected case was skipped): a run that tested nothing does not pass");
+        exit::NOTHING_JUDGED
     } else {
         exit::OK
     }

@@ -147,6 +147,7 @@ pub async fn run(
     on_result: impl Fn(&CaseResult) + Send + Sync + 'static,
 ) -> (Vec<Control>, Vec<CaseResult>) {
     let mut controls = Vec::new();
+    let mut control_results = Vec::new();
     for (flavor, tenant) in &world.controls {
         let token = tenant.mint(&MintOptions::default());
         let req = request_for(
@@ -158,21 +159,21 @@ pub async fn run(
             &token,
         );
         let res = client::send(&target_addr, &req.1, &req.0, opts.timeout).await;
-        let (accepted, detail) = match &res {
-            Ok(a) if a.status == 200 => (true, "genuine token accepted".to_string()),
-            Ok(a) => (
-                false,
-                format!(
-                    "a genuine {flavor} token got {} ({})",
-                    a.status,
-                    a.all("www-authenticate").join(", ")
-                ),
-            ),
-            Err(e) => (
-                false,
-                format!("a genuine {flavor} token got no answer: {e}"),
-            ),
+        let (m, observed, reasons) = judge::judge(&Expect::default(), &res);
+        let accepted = m == Match::Expected;
+        let detail = if accepted {
+            "genuine token accepted".to_string()
+        } else {
+            format!("a genuine {flavor} token: {}", reasons.join("; "))
         };
+        let verdict = match m {
+            Match::Expected | Match::Acceptable => Verdict::Pass,
+            Match::Wrong => Verdict::Fail,
+            Match::NoAnswer => Verdict::Error,
+        };
+        let mut result = control_result(*flavor, verdict, reasons);
+        result.observed = Some(observed);
+        control_results.push(result);
         controls.push(Control {
             flavor: *flavor,
             accepted,
@@ -202,7 +203,10 @@ pub async fn run(
                 Some(c) if !c.accepted => base_result(
                     &case,
                     Verdict::Untestable,
-                    vec![format!("positive control failed: {}", c.detail)],
+                    vec![format!(
+                        "the positive control {CONTROL_SECTION}/genuine-token/{} failed: {}",
+                        c.flavor, c.detail
+                    )],
                 ),
                 _ => run_case(&world, &addr, &case, timeout).await,
             };
@@ -218,7 +222,32 @@ pub async fn run(
         }
     }
     results.sort_by_key(|(i, _)| *i);
-    (controls, results.into_iter().map(|(_, r)| r).collect())
+    control_results.extend(results.into_iter().map(|(_, r)| r));
+    (controls, control_results)
+}
+
+/// The section of the positive controls: one case per flavor, judged before all others.
+pub const CONTROL_SECTION: &str = "control";
+
+/// The result of a flavor's positive control, as a case of its own.
+fn control_result(flavor: Flavor, verdict: Verdict, reasons: Vec<String>) -> CaseResult {
+    CaseResult {
+        id: format!("{CONTROL_SECTION}/genuine-token/{flavor}"),
+        section: CONTROL_SECTION.into(),
+        section_title: "Positive controls: a genuine token of each flavor is accepted".into(),
+        title: format!("a genuine {flavor} access token is accepted (every {flavor} case depends on it)"),
+        requirement: "Target contract section 4: \"valid token | 200 | none\": a target MUST accept the genuine tokens of every flavor it serves, or every case of that flavor is untestable.".into(),
+        refs: vec!["byoid target contract section 4".into()],
+        level: Level::Must,
+        tags: vec!["control".into()],
+        flavor,
+        verdict,
+        expected: judge::expect_text(&Expect::default()),
+        observed: None,
+        reasons,
+        evidence: None,
+        duration: Duration::ZERO,
+    }
 }
 
 fn base_result(case: &Case, verdict: Verdict, reasons: Vec<String>) -> CaseResult {

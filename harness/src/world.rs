@@ -280,7 +280,7 @@ impl World {
             TenantSource::Subdomain => json!({"kind": "subdomain"}),
         };
         world.manifest = json!({
-            "contract": "byoid-target/1",
+            "contract": CONTRACT,
             "tenant_source": source,
             "clock_skew_seconds": world.settings.clock_skew_seconds,
             "jwks_cache_seconds": world.settings.jwks_cache_seconds,
@@ -291,6 +291,9 @@ impl World {
         Ok(world)
     }
 }
+
+/// The contract version the manifest speaks (`docs/target-contract.md`).
+pub const CONTRACT: &str = "byoid-target/2";
 
 /// The manifest entry (contract section 2) of a tenant: the harness defaults, with the
 /// case's tenant settings over them when a case is given.
@@ -319,6 +322,7 @@ pub fn manifest_entry(t: &Tenant, case: Option<&Case>) -> Value {
         "valid_issuers": spec.valid_issuers.as_ref().map(|v| json!(v.iter().map(interp).collect::<Vec<_>>())).unwrap_or(default_issuers),
         "valid_audiences": spec.valid_audiences.as_ref().map(|v| v.iter().map(interp).collect()).unwrap_or_else(|| vec![t.audience().to_string()]),
         "allowed_client_ids": spec.allowed_client_ids.as_ref().map(|v| v.iter().map(interp).collect()).unwrap_or_else(|| vec![t.clients()[0].id.clone()]),
+        "client_id_claims": t.flavor().client_id_claims(),
         "require_access_token_type": spec.require_access_token_type,
         "claim_mappings": spec.claim_mappings.clone().unwrap_or(mappings),
     })

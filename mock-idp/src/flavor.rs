@@ -71,6 +71,23 @@ impl Flavor {
         }
     }
 
+    /// The claims that carry the client id on this flavor's access tokens, in the order a
+    /// validator consults them (the manifest's `client_id_claims`, contract section 2.2).
+    ///
+    /// ```
+    /// assert_eq!(mock_idp::Flavor::Okta.client_id_claims(), ["cid"]);
+    /// ```
+    pub fn client_id_claims(self) -> &'static [&'static str] {
+        match self {
+            Flavor::EntraV2 | Flavor::EntraCommon => &["azp"],
+            Flavor::EntraV1 => &["appid"],
+            Flavor::Okta => &["cid"],
+            // The RFC 9068 profile carries both; the default profile only `azp`.
+            Flavor::Auth0 => &["client_id", "azp"],
+            Flavor::Generic => &["client_id"],
+        }
+    }
+
     /// The default audience of this flavor's access tokens (the API's identifier).
     pub fn default_audience(self) -> &'static str {
         match self {

@@ -1,6 +1,6 @@
 // byoid target adapter: bearer-token validation with panva/jose on node:http.
 //
-// Speaks the target contract `byoid-target/1` (/work/shared/target-contract.md):
+// Speaks the target contract `byoid-target/2` (docs/target-contract.md in the byoid repository):
 // reads the manifest named by BYOID_MANIFEST, listens on 127.0.0.1:BYOID_PORT and
 // serves GET /healthz, GET /api/whoami and GET /api/admin. Token cryptography and
 // standard claim checks are jose's; typ, tenant, client id, claim mappings and
@@ -25,8 +25,8 @@ const MAX_METADATA_BYTES = 1024 * 1024;
 const FETCH_TIMEOUT_MS = 2000;
 /** Largest request body read (only to detect a form-encoded access_token). */
 const MAX_BODY_BYTES = 64 * 1024;
-/** Claims consulted, in order, for the client allow-list: RFC 9068, OIDC, Okta, Entra v1. */
-const CLIENT_ID_CLAIMS = ['client_id', 'azp', 'cid', 'appid'];
+/** Client id claims of a `byoid-target/1` manifest, which does not name them per tenant. */
+const DEFAULT_CLIENT_ID_CLAIMS = ['client_id', 'azp', 'cid', 'appid'];
 
 const DEBUG = process.env.BYOID_TARGET_DEBUG === '1';
 
@@ -80,6 +80,7 @@ export function parseManifest(text) {
       validIssuers: Array.isArray(t.valid_issuers) ? stringList(t.valid_issuers) : null,
       validAudiences: stringList(t.valid_audiences),
       allowedClientIds: stringList(t.allowed_client_ids),
+      clientIdClaims: Array.isArray(t.client_id_claims) ? stringList(t.client_id_claims) : DEFAULT_CLIENT_ID_CLAIMS,
       requireAccessTokenType: t.require_access_token_type === true,
       claimMappings: mappings,
     });
@@ -320,8 +321,8 @@ export function hasRole(claims, role) {
   return Array.isArray(roles) ? roles.some((r) => r === role) : roles === role;
 }
 
-function clientIdOf(payload) {
-  for (const name of CLIENT_ID_CLAIMS) {
+function clientIdOf(payload, names) {
+  for (const name of names) {
     if (Object.hasOwn(payload, name)) return payload[name];
   }
   return undefined;
@@ -384,7 +385,7 @@ export function createApp(config) {
     }
     const payload = result.payload;
     if (tenant.allowedClientIds.length > 0) {
-      const clientId = clientIdOf(payload);
+      const clientId = clientIdOf(payload, tenant.clientIdClaims);
       if (typeof clientId !== 'string' || !tenant.allowedClientIds.includes(clientId)) {
         throw invalidToken('client not allowed');
       }

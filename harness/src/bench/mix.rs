@@ -203,7 +203,7 @@ pub async fn build_world(
         TenantSource::Subdomain => json!({"kind": "subdomain"}),
     };
     let manifest = json!({
-        "contract": "byoid-target/1",
+        "contract": crate::world::CONTRACT,
         "tenant_source": kind,
         "clock_skew_seconds": 60,
         "jwks_cache_seconds": jwks_cache_seconds,

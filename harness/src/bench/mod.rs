@@ -499,6 +499,23 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
             ),
         ));
     }
+    // The positive control of the load mode: a genuine mix whose answers are never 200 measured
+    // only rejections, and its rate says nothing about the validator's accepting path.
+    let rejected_genuine: Vec<&str> = report
+        .mixes
+        .iter()
+        .filter(|m| m.name.starts_with("genuine") && m.requests > 0)
+        .filter(|m| m.statuses.get("200").copied().unwrap_or(0) == 0)
+        .map(|m| m.name.as_str())
+        .collect();
+    if !rejected_genuine.is_empty() {
+        let _ = out.flush();
+        eprintln!(
+            "error: the target rejected every genuine token of the mix(es) {}: the figures measure rejections only",
+            rejected_genuine.join(", ")
+        );
+        return Ok(exit::CASES_FAILED);
+    }
     if let (Some(base), Some(path)) = (&baseline, &args.baseline) {
         let (cmp, notes) = report::compare(&report, base, args.max_regression)
             .map_err(|e| (exit::SETUP_ERROR, format!("{}: {e}", path.display())))?;

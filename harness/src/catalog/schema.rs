@@ -473,6 +473,9 @@ pub enum Outcome {
     InsufficientScope,
     /// 401 with a `Bearer` challenge and no `error`.
     NoCredentials,
+    /// Any 4xx answer (for `acceptable`: a request the contract leaves undefined, such as a
+    /// `POST`, may be refused with 400, 404, 405 or another client error).
+    Refused,
 }
 
 impl fmt::Display for Outcome {
@@ -483,6 +486,7 @@ impl fmt::Display for Outcome {
             Outcome::InvalidRequest => "400 invalid_request",
             Outcome::InsufficientScope => "403 insufficient_scope",
             Outcome::NoCredentials => "401 Bearer (no error)",
+            Outcome::Refused => "any 4xx",
         })
     }
 }

@@ -54,6 +54,10 @@ fn details(c: &CaseResult, out: &mut String) {
     if matches!(c.verdict, Verdict::Pass | Verdict::Acceptable) {
         return;
     }
+    if c.verdict == Verdict::Untestable {
+        // The failed control says why, once, in the recap.
+        return;
+    }
     let _ = writeln!(out, "             -> {} [{}]", c.requirement, c.level);
     let _ = writeln!(out, "                expected: {}", c.expected);
     for r in &c.reasons {
@@ -64,17 +68,6 @@ fn details(c: &CaseResult, out: &mut String) {
 /// The whole report, grouped by section, with the summary.
 pub fn render(report: &Report, color: Color) -> String {
     let mut out = String::new();
-    for ctl in &report.controls {
-        if !ctl.accepted {
-            let _ = writeln!(
-                out,
-                "{} positive control for {}: {}",
-                paint(color, "33", "warning:"),
-                ctl.flavor,
-                ctl.detail
-            );
-        }
-    }
     let mut section = "";
     for c in &report.cases {
         if c.section != section {
@@ -106,15 +99,11 @@ pub fn section_name(s: &str) -> String {
 pub fn summary(report: &Report, color: Color) -> String {
     let s = &report.summary;
     let mut out = String::new();
+    // Untestable cases are not listed one by one: the control they depend on is, with a count.
     let bad: Vec<&CaseResult> = report
         .cases
         .iter()
-        .filter(|c| {
-            matches!(
-                c.verdict,
-                Verdict::Fail | Verdict::Error | Verdict::Warn | Verdict::Untestable
-            )
-        })
+        .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Error | Verdict::Warn))
         .collect();
     if !bad.is_empty() {
         let _ = writeln!(out, "Failures:");
@@ -127,6 +116,28 @@ pub fn summary(report: &Report, color: Color) -> String {
             let _ = writeln!(out, "  {}", case_line(c, color));
         }
         out.push('\n');
+    }
+    for ctl in report.controls.iter().filter(|c| !c.accepted) {
+        let untestable = report
+            .cases
+            .iter()
+            .filter(|c| c.flavor == ctl.flavor && c.verdict == Verdict::Untestable)
+            .count();
+        let _ = writeln!(
+            out,
+            "{} the genuine {} token was rejected ({}): {untestable} {} case(s) untestable",
+            paint(color, "31", "error:"),
+            ctl.flavor,
+            ctl.detail,
+            ctl.flavor,
+        );
+    }
+    if !report.run.skipped_flavors.is_empty() {
+        let _ = writeln!(
+            out,
+            "Flavors deselected (--skip-flavor): {}",
+            report.run.skipped_flavors.join(", ")
+        );
     }
     let line = format!("Summary: {} cases, {}", s.total, s.counts());
     let code = match s.health() {

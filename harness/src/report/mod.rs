@@ -19,7 +19,8 @@
 //! ```
 //!
 //! Everything but `timings` (and `run.started_at`) is the same for two runs with the same
-//! seed, catalog and target: cases are sorted by id and times in tokens are relative.
+//! seed, catalog and target: cases are sorted by id (the positive controls, section `control`,
+//! first) and times in tokens are relative.
 
 pub mod baseline;
 pub mod console;
@@ -52,6 +53,9 @@ pub struct RunInfo {
     pub tenant_source: String,
     /// Filters applied.
     pub filters: Vec<String>,
+    /// Flavors the user deselected (`--skip-flavor`): the target does not serve them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_flavors: Vec<String>,
 }
 
 /// Verdict counts.
@@ -98,9 +102,9 @@ impl Summary {
 
     /// How the run went as a whole, the colour or icon every renderer shows.
     pub fn health(&self) -> Health {
-        if self.fail + self.error > 0 {
+        if self.fail + self.error + self.untestable > 0 {
             Health::Failed
-        } else if self.warn + self.untestable > 0 {
+        } else if self.warn > 0 {
             Health::Warned
         } else {
             Health::Clean
@@ -125,9 +129,9 @@ impl Summary {
 /// A run's overall state (see [`Summary::health`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Health {
-    /// A MUST case failed or a case could not run.
+    /// A MUST case failed, a case could not run, or a case could not be judged.
     Failed,
-    /// Only warnings or untestable cases.
+    /// Only warnings.
     Warned,
     /// Every case passed (or passed acceptably, or was skipped).
     Clean,
@@ -162,14 +166,17 @@ pub struct Timings {
 }
 
 impl Report {
-    /// Builds a report; sorts cases by id.
+    /// Builds a report; sorts cases by id, the positive controls first.
     pub fn new(
         run: RunInfo,
         controls: Vec<Control>,
         mut cases: Vec<CaseResult>,
         run_ms: u64,
     ) -> Report {
-        cases.sort_by(|a, b| a.id.cmp(&b.id));
+        cases.sort_by(|a, b| {
+            let control = |c: &CaseResult| c.section != crate::runner::CONTROL_SECTION;
+            (control(a), &a.id).cmp(&(control(b), &b.id))
+        });
         let started = std::time::SystemTime::now() - std::time::Duration::from_millis(run_ms);
         let timings = Timings {
             started_at: rfc3339(started),
@@ -201,6 +208,19 @@ impl Report {
             m.remove("timings");
         }
         serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+    }
+
+    /// Whether the run judged anything: at least one case beyond the positive controls passed,
+    /// warned or failed on the target's answer (all skipped, untestable or in error is a run
+    /// that judged nothing).
+    pub fn judged_anything(&self) -> bool {
+        self.cases.iter().any(|c| {
+            c.section != crate::runner::CONTROL_SECTION
+                && matches!(
+                    c.verdict,
+                    Verdict::Pass | Verdict::Acceptable | Verdict::Warn | Verdict::Fail
+                )
+        })
     }
 
     /// MUST-level failures and errors.

@@ -287,15 +287,14 @@ pub fn check_tid(claims: &JsonObject) -> CheckResult {
     }
 }
 
-/// The claims consulted for the client id, in order: RFC 9068 `client_id`, then
-/// OIDC `azp` (Entra v2, Auth0), then the vendor claims `cid` (Okta) and `appid`
-/// (Entra v1). The first one present decides.
-pub const CLIENT_ID_CLAIMS: &[&str] = &["client_id", "azp", "cid", "appid"];
-
-/// The token's client id: the first of [`CLIENT_ID_CLAIMS`] present, if a string.
-pub fn client_id(claims: &JsonObject) -> Result<Option<Cow<'_, str>>, &'static str> {
-    for name in CLIENT_ID_CLAIMS {
-        match claims.get(name) {
+/// The token's client id: the first of `names` (the tenant's `client_id_claims`, contract
+/// section 2.2) that the token carries, if a string.
+pub fn client_id<'a, N: AsRef<str>>(
+    claims: &'a JsonObject,
+    names: &[N],
+) -> Result<Option<Cow<'a, str>>, &'static str> {
+    for name in names {
+        match claims.get(name.as_ref()) {
             Some(Field::Str(s)) => return Ok(Some(s)),
             Some(_) => return Err("client id claim is not a string"),
             None => {}
@@ -305,7 +304,13 @@ pub fn client_id(claims: &JsonObject) -> Result<Option<Cow<'_, str>>, &'static s
 }
 
 /// With a non-empty allow-list, the client id must be in it.
-pub fn check_client(claims: &JsonObject, allowed: &[String], defects: &DefectSet) -> CheckResult {
+/// `names` are the claims that carry the client id, in order.
+pub fn check_client<N: AsRef<str>>(
+    claims: &JsonObject,
+    names: &[N],
+    allowed: &[String],
+    defects: &DefectSet,
+) -> CheckResult {
     if defects.contains(Defect::ClientAllowListIgnored) {
         return Ok(());
     }
@@ -321,7 +326,7 @@ pub fn check_client(claims: &JsonObject, allowed: &[String], defects: &DefectSet
     } else {
         allowed
     };
-    match client_id(claims)? {
+    match client_id(claims, names)? {
         Some(id) if allowed.iter().any(|a| *a == id) => Ok(()),
         Some(_) => Err("client not allowed"),
         None => Err("missing client id"),
@@ -581,23 +586,28 @@ mod tests {
 
     #[test]
     fn client_id_mapping_order() {
+        let all = crate::manifest::DEFAULT_CLIENT_ID_CLAIMS;
         let c = obj(json!({"azp": "b", "cid": "c", "appid": "d"}));
-        assert_eq!(client_id(&c), Ok(Some("b".into())));
+        assert_eq!(client_id(&c, all), Ok(Some("b".into())));
+        assert_eq!(client_id(&c, &["appid", "azp"]), Ok(Some("d".into())));
+        assert_eq!(client_id(&c, &["client_id"]), Ok(None));
         assert_eq!(
-            client_id(&obj(json!({"client_id": "a", "azp": "b"}))),
+            client_id(&obj(json!({"client_id": "a", "azp": "b"})), all),
             Ok(Some("a".into()))
         );
-        assert_eq!(client_id(&obj(json!({"cid": "c"}))), Ok(Some("c".into())));
-        assert_eq!(client_id(&obj(json!({"appid": "d"}))), Ok(Some("d".into())));
-        assert_eq!(client_id(&obj(json!({}))), Ok(None));
-        assert!(client_id(&obj(json!({"client_id": 1}))).is_err());
+        assert_eq!(client_id(&obj(json!({"cid": "c"})), all), Ok(Some("c".into())));
+        assert_eq!(client_id(&obj(json!({"appid": "d"})), all), Ok(Some("d".into())));
+        assert_eq!(client_id(&obj(json!({})), all), Ok(None));
+        assert!(client_id(&obj(json!({"client_id": 1})), all).is_err());
         let allowed = vec!["c".to_string()];
-        assert!(check_client(&obj(json!({"cid": "c"})), &allowed, &none()).is_ok());
-        assert!(check_client(&obj(json!({"cid": "x"})), &allowed, &none()).is_err());
-        assert!(check_client(&obj(json!({})), &allowed, &none()).is_err());
-        assert!(check_client(&obj(json!({})), &[], &none()).is_ok());
+        assert!(check_client(&obj(json!({"cid": "c"})), all, &allowed, &none()).is_ok());
+        assert!(check_client(&obj(json!({"cid": "c"})), &["azp"], &allowed, &none()).is_err());
+        assert!(check_client(&obj(json!({"cid": "x"})), all, &allowed, &none()).is_err());
+        assert!(check_client(&obj(json!({})), all, &allowed, &none()).is_err());
+        assert!(check_client(&obj(json!({})), all, &[], &none()).is_ok());
         assert!(check_client(
             &obj(json!({"cid": "x"})),
+            all,
             &allowed,
             &DefectSet::from(Defect::ClientAllowListIgnored)
         )

@@ -1,6 +1,6 @@
 //! `byoid-reference` is the byoid project's built-in BYOID access-token
 //! validator: an HTTP service that speaks the target contract
-//! (`byoid-target/1`), validates RFC 9068 JWT access tokens from many tenants'
+//! (`byoid-target/2`), validates RFC 9068 JWT access tokens from many tenants'
 //! identity providers the way the best validators do, and, with
 //! [defects](defect::Defect) switched on, becomes each of the harness's
 //! known-bad targets. It is a test target and a worked example, not a
@@ -100,8 +100,9 @@
 //!   and some profiles omit `jti`, so those are checked only when present
 //!   (`iat`) or when the allow-list needs a client (`client_id`).
 //! * **Client id** (when `allowed_client_ids` is non-empty): the first present
-//!   of `client_id` (RFC 9068), `azp` (OIDC; Entra v2, Auth0), `cid` (Okta),
-//!   `appid` (Entra v1) must be in the list.
+//!   of the tenant's `client_id_claims` must be in the list; a `byoid-target/1`
+//!   manifest, which has no such field, gets `client_id` (RFC 9068), `azp` (OIDC;
+//!   Entra v2, Auth0), `cid` (Okta), `appid` (Entra v1).
 //! * `claim_mappings` then copy each source claim under its normalized name,
 //!   merging arrays (strings count as one-element arrays, duplicates dropped).
 //!   `/api/admin` needs `admin` in the normalized `roles` (array or

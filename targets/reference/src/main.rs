@@ -11,10 +11,10 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const ABOUT: &str = "The byoid reference BYOID access-token validator (contract byoid-target/1).";
+const ABOUT: &str = "The byoid reference BYOID access-token validator (contract byoid-target/2).";
 
 const LONG_ABOUT: &str = "\
-The byoid reference BYOID access-token validator (contract byoid-target/1).
+The byoid reference BYOID access-token validator (contract byoid-target/2).
 
 Serves GET /healthz, and GET|POST /api/whoami and /api/admin (prefixed by
 /{slug} when the manifest's tenant_source is `path`). Validates RFC 9068 JWT
@@ -28,7 +28,8 @@ invalid_request (RFC 6750 2.3, RFC 9700). A token sent by more than one
 method, or two Authorization headers, is 400 invalid_request.
 
 Required claims: iss, exp, aud, sub (iat, nbf checked when present). Client id
-for allowed_client_ids: first of client_id, azp, cid (Okta), appid (Entra v1).
+for allowed_client_ids: the first of the tenant's client_id_claims the token
+carries (without them: client_id, azp, cid, appid).
 
 With --defect the service plants one known bug class per defect, turning it
 into a known-bad target for the harness.";
@@ -37,7 +38,7 @@ into a known-bad target for the harness.";
 #[derive(Debug, Parser)]
 #[command(name = "byoid-reference", version, about = ABOUT, long_about = LONG_ABOUT)]
 struct Cli {
-    /// Path of the byoid-target/1 manifest (JSON).
+    /// Path of the byoid-target/2 manifest (JSON).
     #[arg(
         long,
         env = "BYOID_MANIFEST",

@@ -1,4 +1,5 @@
-//! The manifest of the target contract (`byoid-target/1`, section 2).
+//! The manifest of the target contract (`byoid-target/2`, section 2; `byoid-target/1`
+//! manifests are read too).
 //!
 //! The structs mirror the contract's JSON exactly. Unknown fields are ignored
 //! (forward compatibility); a field of the wrong type is an error that names the
@@ -12,12 +13,20 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 /// The contract version this crate implements.
-pub const CONTRACT: &str = "byoid-target/1";
+pub const CONTRACT: &str = "byoid-target/2";
+
+/// The earlier version, whose manifests lack `client_id_claims`: still read.
+pub const CONTRACT_V1: &str = "byoid-target/1";
+
+/// The client id claims of a tenant whose manifest does not name them (contract section 2.2,
+/// the `byoid-target/1` default).
+pub const DEFAULT_CLIENT_ID_CLAIMS: &[&str] = &["client_id", "azp", "cid", "appid"];
 
 /// The whole manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
-    /// The contract version, `byoid-target/1`. Optional; any other value is refused.
+    /// The contract version, `byoid-target/2` or `byoid-target/1`. Optional; any other value
+    /// is refused.
     #[serde(default)]
     pub contract: Option<String>,
     /// Where the tenant slug is read from.
@@ -81,6 +90,10 @@ pub struct TenantConfig {
     /// Empty: no client check. Otherwise the token's client id must be one of these.
     #[serde(default)]
     pub allowed_client_ids: Vec<String>,
+    /// The claims carrying the client id, in order; the first the token carries decides.
+    /// `None` (a `byoid-target/1` manifest): [`DEFAULT_CLIENT_ID_CLAIMS`].
+    #[serde(default)]
+    pub client_id_claims: Option<Vec<String>>,
     /// `true`: the JOSE `typ` must be `at+jwt` (RFC 9068 section 4).
     #[serde(default)]
     pub require_access_token_type: bool,
@@ -217,7 +230,7 @@ impl Manifest {
 
     fn validate(&self) -> Result<(), ManifestError> {
         if let Some(c) = &self.contract {
-            if c != CONTRACT {
+            if c != CONTRACT && c != CONTRACT_V1 {
                 return Err(ManifestError::invalid(
                     "contract",
                     format!("unsupported contract `{c}` (hint: this target speaks `{CONTRACT}`)"),

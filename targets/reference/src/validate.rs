@@ -502,8 +502,16 @@ impl Validator {
         if !self.has(Defect::TidUnchecked) {
             checks::check_tid(&claims).map_err(AuthError::invalid_token)?;
         }
-        checks::check_client(&claims, &tenant.allowed_client_ids, d)
-            .map_err(AuthError::invalid_token)?;
+        match &tenant.client_id_claims {
+            Some(names) => checks::check_client(&claims, names, &tenant.allowed_client_ids, d),
+            None => checks::check_client(
+                &claims,
+                crate::manifest::DEFAULT_CLIENT_ID_CLAIMS,
+                &tenant.allowed_client_ids,
+                d,
+            ),
+        }
+        .map_err(AuthError::invalid_token)?;
         if tenant.claim_mappings.is_empty() || self.has(Defect::ClaimMappingsIgnored) {
             return Ok(claims);
         }
