@@ -5,16 +5,21 @@
 #   reports/defect-alg-from-header/  the reference with the `alg-from-header` defect planted
 #   reports/defect-no-audience-check/ the reference with the `no-audience-check` defect planted
 #   reports/node-jose/               the Node adapter on panva's jose (targets/node-jose)
-#       each with report.json, junit.xml, summary.md, report.html
-#   reports/matrix.html              all four side by side (`byoid report matrix`)
+#   reports/independent-go/          the independent Go validator (targets/independent-go)
+#   reports/independent-python/      the independent Python validator (targets/independent-python)
+#       each with report.json, junit.xml, summary.md, report.html; the two independent
+#       validators also with the path and subdomain tenant sources and over HTTPS
+#       (reports/independent-*-{path,subdomain,tls}/)
+#   reports/matrix.html              the header-source runs side by side (`byoid report matrix`)
 #   reports/matrix.png               a Chromium screenshot of the matrix
 #
 # Usage, from anywhere in the repository:
 #
 #   scripts/regenerate-reports.sh
 #
-# Needs cargo, node/npm (for the Node adapter), jq or python3, and Debian's chromium for the
-# screenshot (`apt-get install -y chromium`; without it the PNG is left as it was).
+# Needs cargo, node/npm (for the Node adapter), python3 and Debian's Go packages (for the
+# independent validators; scripts/external-suites.sh installs them), jq or python3, and
+# Debian's chromium for the screenshot (without it the PNG is left as it was).
 #
 # Everything is run with seed 0, so every file but matrix.png comes out byte for byte the
 # same on every run: report.json is published without its `timings` (wall times), which are
@@ -67,11 +72,26 @@ run defect-no-audience-check --defect no-audience-check
 (cd targets/node-jose && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 run node-jose --target-cmd 'node targets/node-jose/server.js'
 
+targets/independent-python/setup.sh >/dev/null
+targets/independent-go/build.sh >/dev/null
+for v in independent-go independent-python; do
+  case "$v" in
+    independent-go) cmd='exec targets/independent-go/bin/byoid-independent-go' ;;
+    independent-python) cmd='exec targets/independent-python/.venv/bin/python targets/independent-python/server.py' ;;
+  esac
+  run "$v" --target-cmd "$cmd"
+  run "$v-path" --target-cmd "$cmd" --tenant-source path
+  run "$v-subdomain" --target-cmd "$cmd" --tenant-source subdomain
+  run "$v-tls" --target-cmd "$cmd" --tls
+done
+
 "$BYOID" report matrix \
   "$OUT/reference/report.json" \
   "$OUT/defect-alg-from-header/report.json" \
   "$OUT/defect-no-audience-check/report.json" \
   "$OUT/node-jose/report.json" \
+  "$OUT/independent-go/report.json" \
+  "$OUT/independent-python/report.json" \
   -o "$OUT/matrix.html" >/dev/null
 echo "wrote $OUT/matrix.html"
 

@@ -123,17 +123,16 @@ async fn send_inner(addr: &str, host: &str, req: &Outgoing) -> Result<Answer, Fa
             )
         })
         .collect();
-    let body = Limited::new(resp.into_body(), 64 * 1024);
-    let body = match body.collect().await {
+    let body = match Limited::new(resp.into_body(), 64 * 1024).collect().await {
         Ok(c) => c.to_bytes(),
-        Err(e) => {
-            // A body larger than we keep is fine; a broken one is not.
-            if e.to_string().contains("length limit") {
-                Bytes::from_static(b"<body longer than 64 KiB>")
-            } else {
-                return Err(Failure::Closed(e.to_string()));
-            }
+        // A body larger than we keep is fine.
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            Bytes::from_static(b"<body longer than 64 KiB>")
         }
+        // A refusal whose connection closes under it (431 to a request it did not read, then
+        // a reset) is still the target's answer: the status and headers arrived whole.
+        Err(_) if status >= 400 => Bytes::from_static(b"<connection closed during the body>"),
+        Err(e) => return Err(Failure::Closed(e.to_string())),
     };
     conn_task.abort();
     Ok(Answer {

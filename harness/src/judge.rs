@@ -235,7 +235,8 @@ pub fn judge(expect: &Expect, result: &Result<Answer, Failure>) -> (Match, Obser
     let text = answer.text();
     // Mask Unix times before truncating, so a cut cannot leave a partial time unmasked.
     let body = crate::recipe::truncate(&crate::runner::mask_times(&text), 300);
-    if answer.status >= 500 {
+    let refused_ok = Outcome::Refused.covers(answer.status) && expect.acceptable.contains(&Outcome::Refused);
+    if answer.status >= 500 && !refused_ok {
         reasons.push(format!(
             "answered {} (a target never answers 5xx for a bad token)",
             answer.status
@@ -259,7 +260,6 @@ pub fn judge(expect: &Expect, result: &Result<Answer, Failure>) -> (Match, Obser
         body,
         failure: None,
     };
-    let refused_ok = (400..500).contains(&answer.status) && expect.acceptable.contains(&Outcome::Refused);
     let m = match outcome {
         Some(o) if o == expect.outcome && reasons.is_empty() => Match::Expected,
         Some(o) if expect.acceptable.contains(&o) && reasons.is_empty() => Match::Acceptable,

@@ -236,7 +236,7 @@ fn control_result(flavor: Flavor, verdict: Verdict, reasons: Vec<String>) -> Cas
         section: CONTROL_SECTION.into(),
         section_title: "Positive controls: a genuine token of each flavor is accepted".into(),
         title: format!("a genuine {flavor} access token is accepted (every {flavor} case depends on it)"),
-        requirement: "Target contract section 4: \"valid token | 200 | none\": a target MUST accept the genuine tokens of every flavor it serves, or every case of that flavor is untestable.".into(),
+        requirement: "Target contract section 4: \"A target MUST answer each situation of this table with its status and challenge.\" A genuine token is the table's valid token: 200. Every case of the flavor depends on it.".into(),
         refs: vec!["byoid target contract section 4".into()],
         level: Level::Must,
         tags: vec!["control".into()],

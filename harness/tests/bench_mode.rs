@@ -1,6 +1,8 @@
 //! `byoid bench`: short runs against the built-in reference validator, the baseline gate,
 //! and the loopback-only rule.
 
+mod external;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -246,11 +248,14 @@ fn raw_get_measures_a_static_target() {
 /// the same contract, and judges it per mix like the reference.
 #[test]
 fn bench_drives_the_node_adapter() {
+    if !external::external_suite("the load mode against the Node adapter (targets/node-jose)") {
+        return;
+    }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let server = root.join("targets/node-jose/server.js");
     assert!(
         root.join("targets/node-jose/node_modules/jose").exists(),
-        "run `npm ci` in targets/node-jose (the .ci/run script does)"
+        "run `npm ci` in targets/node-jose (scripts/external-suites.sh does)"
     );
     let dir = scratch("node");
     let json = dir.join("node.json");

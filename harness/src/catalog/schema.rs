@@ -473,9 +473,22 @@ pub enum Outcome {
     InsufficientScope,
     /// 401 with a `Bearer` challenge and no `error`.
     NoCredentials,
-    /// Any 4xx answer (for `acceptable`: a request the contract leaves undefined, such as a
-    /// `POST`, may be refused with 400, 404, 405 or another client error).
+    /// Any 4xx answer, or 501 (for `acceptable`: a request the contract leaves undefined,
+    /// such as a `POST`, may be refused with 400, 404, 405, 501 or another client error).
     Refused,
+}
+
+impl Outcome {
+    /// Whether `status` counts as [`Outcome::Refused`].
+    ///
+    /// ```
+    /// use byoid::catalog::Outcome;
+    /// assert!(Outcome::Refused.covers(405) && Outcome::Refused.covers(501));
+    /// assert!(!Outcome::Refused.covers(500) && !Outcome::Refused.covers(200));
+    /// ```
+    pub fn covers(self, status: u16) -> bool {
+        self == Outcome::Refused && ((400..500).contains(&status) || status == 501)
+    }
 }
 
 impl fmt::Display for Outcome {
@@ -486,7 +499,7 @@ impl fmt::Display for Outcome {
             Outcome::InvalidRequest => "400 invalid_request",
             Outcome::InsufficientScope => "403 insufficient_scope",
             Outcome::NoCredentials => "401 Bearer (no error)",
-            Outcome::Refused => "any 4xx",
+            Outcome::Refused => "any 4xx or 501",
         })
     }
 }

@@ -156,6 +156,7 @@ pub fn sample(s: Sample) -> Report {
         seed: 0,
         tenant_source: "header".into(),
         filters: vec![],
+        skipped_flavors: vec![],
     };
     let mut controls = vec![Control {
         flavor: Flavor::Okta,

@@ -197,7 +197,7 @@ pub const IAT_MAX_AGE_SECONDS: f64 = 3600.0;
 /// Extra skew planted by `day-of-skew`.
 pub const DAY_OF_SKEW: u64 = 86_400;
 
-/// `exp` (required, a number), `nbf` and `iat` (numbers when present), with skew.
+/// `exp` and `iat` (required, numbers) and `nbf` (a number when present), with skew.
 ///
 /// `now` is seconds since the epoch. Expired means `now > exp + skew`; not yet
 /// valid means `now + skew < nbf`; `iat` may be at most `skew` in the future.
@@ -250,7 +250,9 @@ pub fn check_times(claims: &JsonObject, now: f64, skew: u64, defects: &DefectSet
             }
         }
         Some(_) => return Err("iat is not a number"),
-        None => {}
+        // RFC 9068 section 2.2 makes `iat` REQUIRED; the contract asks targets to refuse a
+        // token without it (SHOULD), as it does for `sub`.
+        None => return Err("missing iat"),
     }
     Ok(())
 }
@@ -555,7 +557,15 @@ mod tests {
     #[test]
     fn times_with_skew() {
         let now = 1_000_000.0;
-        let t = |v: Value| check_times(&obj(v), now, 60, &none());
+        // Every token below has an `iat` unless it names one itself.
+        let with_iat = |mut v: Value| {
+            if v.get("iat").is_none() {
+                v["iat"] = json!(999_000);
+            }
+            obj(v)
+        };
+        let t = |v: Value| check_times(&with_iat(v), now, 60, &none());
+        assert!(check_times(&obj(json!({"exp": 1_000_100})), now, 60, &none()).is_err(), "missing iat");
         assert!(t(json!({"exp": 1_000_000})).is_ok());
         assert!(
             t(json!({"exp": 999_940})).is_ok(),
@@ -572,7 +582,7 @@ mod tests {
         assert!(t(json!({"exp": 1_000_100, "iat": 1_000_060})).is_ok());
         assert!(t(json!({"exp": 1_000_100, "iat": 1_000_061})).is_err());
         assert!(t(json!({"exp": 1_000_100, "iat": null})).is_err());
-        let d = |v: Value, d: Defect| check_times(&obj(v), now, 60, &DefectSet::from(d));
+        let d = |v: Value, d: Defect| check_times(&with_iat(v), now, 60, &DefectSet::from(d));
         assert!(d(json!({"exp": 1}), Defect::DayOfSkew).is_err());
         assert!(d(json!({"exp": 999_000}), Defect::DayOfSkew).is_ok());
         assert!(d(json!({}), Defect::ExpOptional).is_ok());

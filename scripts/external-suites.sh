@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The suites that need more than Rust: installs Node's `jose` for targets/node-jose, Python's
+# PyJWT for targets/independent-python, Debian's Go with golang-jwt and go-jose for
+# targets/independent-go, and Debian's Chromium for the browser test of the HTML reports; then
+# runs every test with BYOID_EXTERNAL_SUITES=1, under which a missing runtime is a failure,
+# never a skip. `.ci/run` runs this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() { command -v "$1" >/dev/null || { echo "external-suites: $1 is required: $2" >&2; exit 1; }; }
+need npm "install Node.js 20 or later"
+need python3 "install CPython 3.11 or later"
+
+apt_packages=()
+command -v chromium >/dev/null || apt_packages+=(chromium)
+for p in golang-go golang-github-golang-jwt-jwt-dev golang-gopkg-square-go-jose.v2-dev; do
+  dpkg -s "$p" >/dev/null 2>&1 || apt_packages+=("$p")
+done
+if ((${#apt_packages[@]})); then
+  need apt-get "install ${apt_packages[*]} with your package manager"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}" >/dev/null
+fi
+
+(cd targets/node-jose && npm ci --no-audit --no-fund)
+targets/independent-python/setup.sh
+targets/independent-go/build.sh
+targets/independent-go/build.sh test
+
+# The README's test command, with the external suites switched on.
+BYOID_EXTERNAL_SUITES=1 cargo test --workspace --all-features
