@@ -126,7 +126,10 @@ async fn send_inner(addr: &str, host: &str, req: &Outgoing) -> Result<Answer, Fa
     let body = match Limited::new(resp.into_body(), 64 * 1024).collect().await {
         Ok(c) => c.to_bytes(),
         // A body larger than we keep is fine.
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
             Bytes::from_static(b"<body longer than 64 KiB>")
         }
         // A refusal whose connection closes under it (431 to a request it did not read, then

@@ -260,6 +260,8 @@ fn decode(seg: &str) -> Value {
 /// What a fuzz run found.
 #[derive(Debug)]
 pub struct FuzzOutcome {
+    /// The positive controls, sent before any mutation: when one fails, nothing is fuzzed.
+    pub controls: Vec<crate::runner::Control>,
     /// Iterations run.
     pub iterations: u32,
     /// The shrunk failing plan and the scenario file written for it.
@@ -286,6 +288,17 @@ pub async fn fuzz(target: TargetSpec, args: &FuzzArgs) -> Result<FuzzOutcome, cr
         .map_err(|e| crate::HarnessError::Io(e.to_string()))?;
     let running = RunningTarget::start(&target, &manifest, Duration::from_secs(30)).await?;
     let addr = running.addr.clone();
+    // Mutations of a genuine token mean nothing to a target that rejects the genuine token.
+    let (controls, _) = crate::runner::run_controls(&world, &addr, Duration::from_secs(5)).await;
+    if controls.iter().any(|c| !c.accepted) {
+        running.stop().await;
+        let _ = std::fs::remove_dir_all(&dir);
+        return Ok(FuzzOutcome {
+            controls,
+            iterations: 0,
+            failure: None,
+        });
+    }
     let handle = tokio::runtime::Handle::current();
     let started = Instant::now();
     let limit = Duration::from_secs(args.max_seconds.clamp(1, 3600));
@@ -345,6 +358,7 @@ pub async fn fuzz(target: TargetSpec, args: &FuzzArgs) -> Result<FuzzOutcome, cr
         }
     };
     Ok(FuzzOutcome {
+        controls,
         iterations: iterations.load(std::sync::atomic::Ordering::Relaxed),
         failure,
     })
@@ -478,9 +492,19 @@ fn write_scenario(
 /// Runs `byoid fuzz`; returns the process exit code.
 pub async fn run(args: FuzzArgs) -> i32 {
     match fuzz(args.target.spec(), &args).await {
+        Ok(FuzzOutcome { controls, .. }) if controls.iter().any(|c| !c.accepted) => {
+            for c in controls.iter().filter(|c| !c.accepted) {
+                eprintln!(
+                    "error: the genuine {} token was rejected ({}): nothing was fuzzed",
+                    c.flavor, c.detail
+                );
+            }
+            exit::CASES_FAILED
+        }
         Ok(FuzzOutcome {
             iterations,
             failure: None,
+            ..
         }) => {
             println!("fuzz: {iterations} iterations, no disagreement with the oracle");
             exit::OK
@@ -488,6 +512,7 @@ pub async fn run(args: FuzzArgs) -> i32 {
         Ok(FuzzOutcome {
             iterations,
             failure: Some((plan, path, reason)),
+            ..
         }) => {
             println!("fuzz: disagreement after {iterations} iterations, shrunk to {plan:?}\n  {reason}\n  replay: {}", path.display());
             exit::CASES_FAILED

@@ -235,7 +235,8 @@ pub fn judge(expect: &Expect, result: &Result<Answer, Failure>) -> (Match, Obser
     let text = answer.text();
     // Mask Unix times before truncating, so a cut cannot leave a partial time unmasked.
     let body = crate::recipe::truncate(&crate::runner::mask_times(&text), 300);
-    let refused_ok = Outcome::Refused.covers(answer.status) && expect.acceptable.contains(&Outcome::Refused);
+    let refused_ok =
+        Outcome::Refused.covers(answer.status) && expect.acceptable.contains(&Outcome::Refused);
     if answer.status >= 500 && !refused_ok {
         reasons.push(format!(
             "answered {} (a target never answers 5xx for a bad token)",

@@ -146,40 +146,7 @@ pub async fn run(
     opts: RunOptions,
     on_result: impl Fn(&CaseResult) + Send + Sync + 'static,
 ) -> (Vec<Control>, Vec<CaseResult>) {
-    let mut controls = Vec::new();
-    let mut control_results = Vec::new();
-    for (flavor, tenant) in &world.controls {
-        let token = tenant.mint(&MintOptions::default());
-        let req = request_for(
-            &world,
-            &target_addr,
-            tenant.slug(),
-            None,
-            &crate::catalog::RequestSpec::default(),
-            &token,
-        );
-        let res = client::send(&target_addr, &req.1, &req.0, opts.timeout).await;
-        let (m, observed, reasons) = judge::judge(&Expect::default(), &res);
-        let accepted = m == Match::Expected;
-        let detail = if accepted {
-            "genuine token accepted".to_string()
-        } else {
-            format!("a genuine {flavor} token: {}", reasons.join("; "))
-        };
-        let verdict = match m {
-            Match::Expected | Match::Acceptable => Verdict::Pass,
-            Match::Wrong => Verdict::Fail,
-            Match::NoAnswer => Verdict::Error,
-        };
-        let mut result = control_result(*flavor, verdict, reasons);
-        result.observed = Some(observed);
-        control_results.push(result);
-        controls.push(Control {
-            flavor: *flavor,
-            accepted,
-            detail,
-        });
-    }
+    let (controls, mut control_results) = run_controls(&world, &target_addr, opts.timeout).await;
     let controls_arc = Arc::new(controls.clone());
     let sem = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
     let on_result = Arc::new(on_result);
@@ -223,6 +190,50 @@ pub async fn run(
     }
     results.sort_by_key(|(i, _)| *i);
     control_results.extend(results.into_iter().map(|(_, r)| r));
+    (controls, control_results)
+}
+
+/// Sends a genuine token of each flavor the world has a control tenant for: the positive
+/// controls, as [`Control`]s and as case results of their own (section [`CONTROL_SECTION`]).
+pub async fn run_controls(
+    world: &World,
+    target_addr: &str,
+    timeout: Duration,
+) -> (Vec<Control>, Vec<CaseResult>) {
+    let mut controls = Vec::new();
+    let mut control_results = Vec::new();
+    for (flavor, tenant) in &world.controls {
+        let token = tenant.mint(&MintOptions::default());
+        let req = request_for(
+            world,
+            target_addr,
+            tenant.slug(),
+            None,
+            &crate::catalog::RequestSpec::default(),
+            &token,
+        );
+        let res = client::send(target_addr, &req.1, &req.0, timeout).await;
+        let (m, observed, reasons) = judge::judge(&Expect::default(), &res);
+        let accepted = m == Match::Expected;
+        let detail = if accepted {
+            "genuine token accepted".to_string()
+        } else {
+            format!("a genuine {flavor} token: {}", reasons.join("; "))
+        };
+        let verdict = match m {
+            Match::Expected | Match::Acceptable => Verdict::Pass,
+            Match::Wrong => Verdict::Fail,
+            Match::NoAnswer => Verdict::Error,
+        };
+        let mut result = control_result(*flavor, verdict, reasons);
+        result.observed = Some(observed);
+        control_results.push(result);
+        controls.push(Control {
+            flavor: *flavor,
+            accepted,
+            detail,
+        });
+    }
     (controls, control_results)
 }
 

@@ -11,9 +11,7 @@ fn source_is_known(source: &str) -> bool {
     let numbered = |prefix: &str| source.strip_prefix(prefix).is_some_and(numbered_text);
     if let Some(rest) = source.strip_prefix("RFC ") {
         return rest.split_once(" section ").is_some_and(|(rfc, section)| {
-            !rfc.is_empty()
-                && rfc.chars().all(|c| c.is_ascii_digit())
-                && numbered_text(section)
+            !rfc.is_empty() && rfc.chars().all(|c| c.is_ascii_digit()) && numbered_text(section)
         });
     }
     numbered("Target contract section ")
@@ -60,7 +58,10 @@ fn every_case_quotes_its_source_and_must_cases_quote_a_must() {
             continue;
         }
         let Some((source, quote)) = split_requirement(&c.requirement) else {
-            problems.push(format!("{}: the requirement is not `Source: \"quote\"`", c.id));
+            problems.push(format!(
+                "{}: the requirement is not `Source: \"quote\"`",
+                c.id
+            ));
             continue;
         };
         if !source_is_known(source) {
@@ -83,7 +84,12 @@ fn every_case_quotes_its_source_and_must_cases_quote_a_must() {
             }
         }
     }
-    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! A run that tested nothing never passes: a target that rejects every genuine token, or hangs
-//! after `/healthz`, fails the run with one line per flavor; a flavor the user deselects is
-//! left out and the report says so; a run where every case was skipped exits 5.
+//! after `/healthz`, fails the run with one line per flavor (and `fuzz` and `bench` refuse to
+//! measure it); a flavor the user deselects is left out and the report says so; a run where
+//! every case was skipped exits 5.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -50,10 +51,16 @@ fn answer(mut stream: TcpStream, behaviour: Behaviour) {
     let _ = stream.write_all(response);
 }
 
+/// `byoid scenarios ARGS --color never` (or another subcommand's ARGS as given).
 fn byoid(args: &[&str]) -> Output {
+    let color: &[&str] = if args.first() == Some(&"scenarios") {
+        &["--color", "never"]
+    } else {
+        &[]
+    };
     Command::new(env!("CARGO_BIN_EXE_byoid"))
         .args(args)
-        .args(["--color", "never"])
+        .args(color)
         .output()
         .expect("byoid runs")
 }
@@ -84,13 +91,20 @@ fn a_target_that_rejects_every_genuine_token_fails_the_run_once_per_flavor() {
     assert_eq!(out.status.code(), Some(100), "{all}");
     for flavor in FLAVORS {
         let line = format!("error: the genuine {flavor} token was rejected");
-        assert_eq!(all.matches(&line).count(), 1, "one line for {flavor}:\n{all}");
+        assert_eq!(
+            all.matches(&line).count(),
+            1,
+            "one line for {flavor}:\n{all}"
+        );
         assert!(
             all.contains(&format!("FAIL genuine-token/{flavor}")),
             "the control is a case of its own:\n{all}"
         );
     }
-    assert!(all.contains(" 0 passed,") && all.contains(" 6 failed,"), "{all}");
+    assert!(
+        all.contains(" 0 passed,") && all.contains(" 6 failed,"),
+        "{all}"
+    );
     assert!(!all.contains(" 0 untestable,"), "{all}");
 }
 
@@ -134,7 +148,10 @@ fn a_deselected_flavor_is_left_out_and_the_report_says_so() {
         all.contains("Flavors deselected (--skip-flavor): okta, entra-v1"),
         "{all}"
     );
-    assert!(!all.contains("/okta") && !all.contains("/entra-v1 "), "{all}");
+    assert!(
+        !all.contains("/okta") && !all.contains("/entra-v1 "),
+        "{all}"
+    );
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     assert_eq!(
@@ -160,4 +177,42 @@ fn a_run_where_every_case_was_skipped_exits_5() {
     let all = text(&out);
     assert_eq!(out.status.code(), Some(5), "{all}");
     assert!(all.contains("no case was judged"), "{all}");
+}
+
+#[test]
+fn fuzz_and_bench_refuse_to_measure_a_target_that_rejects_genuine_tokens() {
+    let addr = stand_in_target(Behaviour::RejectAll);
+    let url = format!("http://{addr}");
+    let out_dir = std::env::temp_dir().join(format!("byoid-gating-fuzz-{}", std::process::id()));
+    let fuzz = byoid(&[
+        "fuzz",
+        "--target-url",
+        &url,
+        "--cases",
+        "5",
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+    ]);
+    let all = text(&fuzz);
+    assert_eq!(fuzz.status.code(), Some(100), "{all}");
+    assert!(
+        all.contains("error: the genuine okta token was rejected"),
+        "{all}"
+    );
+    assert!(all.contains("nothing was fuzzed"), "{all}");
+    let bench = byoid(&[
+        "bench",
+        "--target-url",
+        &url,
+        "--requests",
+        "200",
+        "--connections",
+        "2",
+        "--mix",
+        "genuine=1",
+    ]);
+    let all = text(&bench);
+    assert_eq!(bench.status.code(), Some(100), "{all}");
+    assert!(all.contains("rejected every genuine token"), "{all}");
+    let _ = std::fs::remove_dir_all(&out_dir);
 }

@@ -54,7 +54,8 @@ fn details(c: &CaseResult, out: &mut String) {
     if matches!(c.verdict, Verdict::Pass | Verdict::Acceptable) {
         return;
     }
-    if c.verdict == Verdict::Untestable {
+    if c.verdict == Verdict::Untestable && c.reasons.iter().any(|r| r.contains("positive control"))
+    {
         // The failed control says why, once, in the recap.
         return;
     }
@@ -99,11 +100,22 @@ pub fn section_name(s: &str) -> String {
 pub fn summary(report: &Report, color: Color) -> String {
     let s = &report.summary;
     let mut out = String::new();
-    // Untestable cases are not listed one by one: the control they depend on is, with a count.
+    // Cases untestable because their flavor's control failed are not listed one by one: the
+    // control is, with a count.
+    let control_failed = |c: &CaseResult| {
+        report
+            .controls
+            .iter()
+            .any(|ctl| ctl.flavor == c.flavor && !ctl.accepted)
+    };
     let bad: Vec<&CaseResult> = report
         .cases
         .iter()
-        .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Error | Verdict::Warn))
+        .filter(|c| match c.verdict {
+            Verdict::Fail | Verdict::Error | Verdict::Warn => true,
+            Verdict::Untestable => !control_failed(c),
+            _ => false,
+        })
         .collect();
     if !bad.is_empty() {
         let _ = writeln!(out, "Failures:");

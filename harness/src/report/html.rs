@@ -253,6 +253,13 @@ pub fn render(report: &Report) -> String {
             );
         }
         out.push_str("</tbody>\n</table>\n");
+        if !report.run.skipped_flavors.is_empty() {
+            let _ = writeln!(
+                out,
+                "<p>Flavors deselected (<code>--skip-flavor</code>): {}</p>",
+                escape(&report.run.skipped_flavors.join(", "))
+            );
+        }
         for c in report.controls.iter().filter(|c| !c.accepted) {
             let _ = writeln!(
                 out,

@@ -38,6 +38,14 @@ pub fn render(report: &Report) -> String {
         let f: Vec<String> = report.run.filters.iter().map(|f| code(f)).collect();
         let _ = writeln!(out, "* **Filters:** {}", f.join(", "));
     }
+    if !report.run.skipped_flavors.is_empty() {
+        let f: Vec<String> = report.run.skipped_flavors.iter().map(|f| code(f)).collect();
+        let _ = writeln!(
+            out,
+            "* **Flavors deselected (`--skip-flavor`):** {}",
+            f.join(", ")
+        );
+    }
     let _ = writeln!(out, "* **Result:** {} cases: {}\n", s.total, s.counts());
     for ctl in report.controls.iter().filter(|c| !c.accepted) {
         let _ = writeln!(

@@ -8,8 +8,6 @@ pub fn external_suite(what: &str) -> bool {
     if std::env::var_os("BYOID_EXTERNAL_SUITES").is_some_and(|v| v == "1") {
         return true;
     }
-    eprintln!(
-        "skipped: {what}; scripts/external-suites.sh installs what it needs and runs it"
-    );
+    eprintln!("skipped: {what}; scripts/external-suites.sh installs what it needs and runs it");
     false
 }

@@ -565,7 +565,10 @@ mod tests {
             obj(v)
         };
         let t = |v: Value| check_times(&with_iat(v), now, 60, &none());
-        assert!(check_times(&obj(json!({"exp": 1_000_100})), now, 60, &none()).is_err(), "missing iat");
+        assert!(
+            check_times(&obj(json!({"exp": 1_000_100})), now, 60, &none()).is_err(),
+            "missing iat"
+        );
         assert!(t(json!({"exp": 1_000_000})).is_ok());
         assert!(
             t(json!({"exp": 999_940})).is_ok(),
@@ -605,8 +608,14 @@ mod tests {
             client_id(&obj(json!({"client_id": "a", "azp": "b"})), all),
             Ok(Some("a".into()))
         );
-        assert_eq!(client_id(&obj(json!({"cid": "c"})), all), Ok(Some("c".into())));
-        assert_eq!(client_id(&obj(json!({"appid": "d"})), all), Ok(Some("d".into())));
+        assert_eq!(
+            client_id(&obj(json!({"cid": "c"})), all),
+            Ok(Some("c".into()))
+        );
+        assert_eq!(
+            client_id(&obj(json!({"appid": "d"})), all),
+            Ok(Some("d".into()))
+        );
         assert_eq!(client_id(&obj(json!({})), all), Ok(None));
         assert!(client_id(&obj(json!({"client_id": 1})), all).is_err());
         let allowed = vec!["c".to_string()];

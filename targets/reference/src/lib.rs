@@ -387,6 +387,20 @@ where
         }
         Target::Api(route, slug) => (route, slug),
     };
+    if v.config.defects.contains(Defect::HugeTokenCrashes)
+        && head
+            .headers
+            .field_values("authorization")
+            .any(|h| h.len() > 32 * 1024)
+    {
+        return Answer::Reply(reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Some(TEXT_PLAIN),
+            Bytes::from_static(
+                b"RangeError: offset is out of bounds (decode buffer of 32768 bytes)",
+            ),
+        ));
+    }
     if v.config.defects.contains(Defect::SmallHeaderLimit)
         && head
             .headers

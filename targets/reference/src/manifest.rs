@@ -325,7 +325,10 @@ mod tests {
         let e = Manifest::from_json(&OK.replace("byoid-target/1", "byoid-target/3")).unwrap_err();
         assert_eq!(e.field(), Some("contract"));
         let v2 = Manifest::from_json(&OK.replace("byoid-target/1", "byoid-target/2")).unwrap();
-        assert_eq!(v2.tenants[0].client_id_claims, None, "absent: the v1 default applies");
+        assert_eq!(
+            v2.tenants[0].client_id_claims, None,
+            "absent: the v1 default applies"
+        );
         let two = OK.replace(
             r#""tenants":[{"#,
             r#""tenants":[{"slug":"contoso","metadata_address":"http://x","valid_audiences":[]},{"#,

@@ -1539,9 +1539,16 @@ defect_test!(
     )
 );
 defect_test!(
+    d_huge_token_crashes,
+    Defect::HugeTokenCrashes,
+    401,
+    500,
+    |e| who(e, "x".repeat(40 * 1024))
+);
+defect_test!(
     d_missing_iat_crashes,
     Defect::MissingIatCrashes,
-    200,
+    401,
     500,
     |e| who(
         e,

@@ -1,0 +1,48 @@
+"""A target that answers /healthz and then misbehaves on /api/* (see README.md)."""
+import http.server
+import os
+import sys
+import threading
+import time
+
+MODE = sys.argv[1]
+LIMIT = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+count = 0
+lock = threading.Lock()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        global count
+        if self.path == "/healthz":
+            return self.answer(200, b"ok")
+        with lock:
+            count += 1
+            n = count
+        if MODE == "hang":
+            time.sleep(3600)
+        elif MODE == "die-after" and n > LIMIT:
+            sys.stderr.write(f"fatal: out of file descriptors after {LIMIT} requests\n")
+            sys.stderr.flush()
+            os._exit(3)
+        elif MODE == "accept":
+            return self.answer(200, b'{"tenant":"x","claims":{}}')
+        self.answer(401, b"", 'Bearer error="invalid_token"')
+
+    do_POST = do_GET
+
+    def answer(self, status, body, challenge=None):
+        self.send_response(status)
+        if challenge:
+            self.send_header("WWW-Authenticate", challenge)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["BYOID_PORT"])), Handler).serve_forever()
