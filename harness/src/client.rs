@@ -116,12 +116,7 @@ async fn send_inner(addr: &str, host: &str, req: &Outgoing) -> Result<Answer, Fa
     let headers = resp
         .headers()
         .iter()
-        .map(|(n, v)| {
-            (
-                n.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
+        .map(|(n, v)| (n.as_str().to_string(), lossless_text(v.as_bytes())))
         .collect();
     let body = match Limited::new(resp.into_body(), 64 * 1024).collect().await {
         Ok(c) => c.to_bytes(),
@@ -143,6 +138,24 @@ async fn send_inner(addr: &str, host: &str, req: &Outgoing) -> Result<Answer, Fa
         headers,
         body,
     })
+}
+
+/// Header bytes as text without losing any: UTF-8 stays as it is, and each byte that is not
+/// part of valid UTF-8 becomes `\xNN`.
+///
+/// ```
+/// assert_eq!(byoid::client::lossless_text(b"caf\xc3\xa9"), "caf\u{e9}");
+/// assert_eq!(byoid::client::lossless_text(b"a\xffb"), "a\\xFFb");
+/// ```
+pub fn lossless_text(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    out
 }
 
 fn classify(e: hyper::Error) -> Failure {

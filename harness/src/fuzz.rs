@@ -43,6 +43,9 @@ pub struct FuzzArgs {
     /// Where to write the scenario file of a shrunk failure.
     #[arg(long, default_value = "byoid-fuzz")]
     pub out_dir: PathBuf,
+    /// Set to end fuzzing early (on SIGINT or SIGTERM): the iterations left pass trivially.
+    #[arg(skip)]
+    pub stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// One mutation plan: every field indexes a list of choices, 0 meaning "leave as is", so
@@ -283,6 +286,8 @@ pub async fn fuzz(target: TargetSpec, args: &FuzzArgs) -> Result<FuzzOutcome, cr
         .await?,
     );
     let dir = crate::unique_temp_dir("fuzz");
+    // Removed on every way out, an early error or an interruption included.
+    let _dir_guard = crate::TempDir(dir.clone());
     let manifest = dir.join("manifest.json");
     crate::target::write_manifest(&manifest, &world.manifest)
         .map_err(|e| crate::HarnessError::Io(e.to_string()))?;
@@ -292,7 +297,6 @@ pub async fn fuzz(target: TargetSpec, args: &FuzzArgs) -> Result<FuzzOutcome, cr
     let (controls, _) = crate::runner::run_controls(&world, &addr, Duration::from_secs(5)).await;
     if controls.iter().any(|c| !c.accepted) {
         running.stop().await;
-        let _ = std::fs::remove_dir_all(&dir);
         return Ok(FuzzOutcome {
             controls,
             iterations: 0,
@@ -300,6 +304,7 @@ pub async fn fuzz(target: TargetSpec, args: &FuzzArgs) -> Result<FuzzOutcome, cr
         });
     }
     let handle = tokio::runtime::Handle::current();
+    let stop = args.stop.clone();
     let started = Instant::now();
     let limit = Duration::from_secs(args.max_seconds.clamp(1, 3600));
     let iterations = Arc::new(std::sync::atomic::AtomicU32::new(0));
@@ -321,8 +326,9 @@ pub async fn fuzz(target: TargetSpec, args: &FuzzArgs) -> Result<FuzzOutcome, cr
     );
     let result = tokio::task::block_in_place(|| {
         runner.run(&plan_strategy(), |plan| {
-            if started.elapsed() > limit {
-                return Ok(()); // out of time: the remaining iterations pass trivially
+            if started.elapsed() > limit || stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // Out of time, or interrupted: the remaining iterations pass trivially.
+                return Ok(());
             }
             it.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             handle
@@ -331,7 +337,6 @@ pub async fn fuzz(target: TargetSpec, args: &FuzzArgs) -> Result<FuzzOutcome, cr
         })
     });
     running.stop().await;
-    let _ = std::fs::remove_dir_all(&dir);
     let failure = match result {
         Ok(()) => None,
         Err(TestError::Fail(reason, plan)) => {
@@ -491,6 +496,10 @@ fn write_scenario(
 
 /// Runs `byoid fuzz`; returns the process exit code.
 pub async fn run(args: FuzzArgs) -> i32 {
+    if let Err(e) = args.target.check_url() {
+        eprintln!("error: {e}");
+        return exit::USAGE;
+    }
     match fuzz(args.target.spec(), &args).await {
         Ok(FuzzOutcome { controls, .. }) if controls.iter().any(|c| !c.accepted) => {
             for c in controls.iter().filter(|c| !c.accepted) {

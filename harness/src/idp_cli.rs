@@ -35,7 +35,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Address to listen on (loopback only).
-    #[arg(long, default_value = "127.0.0.1:8089")]
+    #[arg(long, default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
     /// Serve HTTPS with a CA made at start; its PEM file's path is printed.
     #[arg(long)]
@@ -43,6 +43,21 @@ pub struct ServeArgs {
     /// Key seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Require `Authorization: Bearer TOKEN` on the admin API. With a `--listen` other than
+    /// the default and no token given, one is made at start and printed.
+    #[arg(long, value_name = "TOKEN")]
+    pub admin_token: Option<String>,
+}
+
+/// The default `--listen`.
+const DEFAULT_LISTEN: &str = "127.0.0.1:8089";
+
+/// 128 random bits as hex, from the kernel's generator.
+fn random_token() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// The `--config` file.
@@ -157,7 +172,7 @@ fn describe_toml_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigEr
 
 /// Reads and checks a `--config` file.
 fn load_config(path: &Path) -> Result<Vec<Planned>, ConfigError> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::input::read_to_string(path, crate::input::CONFIG_LIMIT)
         .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
     let file: ConfigFile =
         toml::from_str(&text).map_err(|e| describe_toml_error(path, &text, &e))?;
@@ -209,6 +224,7 @@ pub async fn serve(args: ServeArgs) -> i32 {
         listen,
         tls,
         seed,
+        admin_token,
     } = args;
 
     if !listen.ip().is_loopback() {
@@ -231,9 +247,23 @@ pub async fn serve(args: ServeArgs) -> i32 {
             })
             .collect(),
     };
+    let admin_token = match admin_token {
+        Some(t) => Some(t),
+        None if listen.to_string() != DEFAULT_LISTEN => match random_token() {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("error: cannot make an admin token: {e}");
+                return exit::SETUP_ERROR;
+            }
+        },
+        None => None,
+    };
     let mut builder = mock_idp::MockIdp::builder().seed(seed).listen(listen);
     if tls {
         builder = builder.tls();
+    }
+    if let Some(t) = &admin_token {
+        builder = builder.admin_token(t.clone());
     }
     let idp = match builder.start().await {
         Ok(i) => i,
@@ -269,6 +299,9 @@ pub async fn serve(args: ServeArgs) -> i32 {
     // right away, and the default action would kill the process without cleaning up.
     let shutdown = Shutdown::install();
     print_banner(&idp);
+    if let Some(t) = &admin_token {
+        println!("admin API token (send `Authorization: Bearer {t}`): {t}");
+    }
     shutdown.wait().await;
     println!("stopping");
     // Dropping the IdP stops every listener and removes the CA file.

@@ -31,6 +31,9 @@ impl Challenge {
 /// ```
 /// let c = byoid::judge::parse_challenges(r#"Bearer realm="api", error="invalid_token""#).unwrap();
 /// assert_eq!(c[0].param("error"), Some("invalid_token"));
+/// // Non-ASCII text is kept as sent, not read as Latin-1 and encoded again.
+/// let c = byoid::judge::parse_challenges("Bearer error_description=\"caf\u{e9} \u{9b}\"").unwrap();
+/// assert_eq!(c[0].param("error_description"), Some("caf\u{e9} \u{9b}"));
 /// ```
 pub fn parse_challenges(value: &str) -> Result<Vec<Challenge>, String> {
     let b = value.as_bytes();
@@ -68,7 +71,8 @@ pub fn parse_challenges(value: &str) -> Result<Vec<Challenge>, String> {
             skip_ws(&mut i);
             let (val, quoted) = if i < b.len() && b[i] == b'"' {
                 i += 1;
-                let mut v = String::new();
+                // Bytes, not chars: a multi-byte UTF-8 character stays one character.
+                let mut v: Vec<u8> = Vec::new();
                 loop {
                     if i >= b.len() {
                         return Err("unterminated quoted-string".into());
@@ -79,16 +83,16 @@ pub fn parse_challenges(value: &str) -> Result<Vec<Challenge>, String> {
                             break;
                         }
                         b'\\' if i + 1 < b.len() => {
-                            v.push(b[i + 1] as char);
+                            v.push(b[i + 1]);
                             i += 2;
                         }
                         c => {
-                            v.push(c as char);
+                            v.push(c);
                             i += 1;
                         }
                     }
                 }
-                (v, true)
+                (String::from_utf8_lossy(&v).into_owned(), true)
             } else {
                 let s = i;
                 while i < b.len() && is_tchar(b[i]) {

@@ -32,10 +32,12 @@
 
 pub mod bench;
 pub mod catalog;
+pub mod cli_values;
 pub mod client;
 pub mod exit;
 pub mod fuzz;
 pub mod idp_cli;
+pub mod input;
 pub mod judge;
 pub mod recipe;
 pub mod report;
@@ -54,6 +56,10 @@ use report::{Report, RunInfo};
 use runner::{CaseResult, RunOptions, Verdict};
 use target::{RunningTarget, TargetSpec};
 use world::{Settings, TenantSource, World};
+
+/// The default of `--deadline`: the catalog takes seconds against a working target, so a run
+/// this long is a target that hangs.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(300);
 
 /// Everything `byoid scenarios` can be told.
 #[derive(Clone, Debug)]
@@ -74,6 +80,8 @@ pub struct ScenarioOptions {
     pub timeout: Duration,
     /// Readiness limit.
     pub ready_timeout: Duration,
+    /// The whole run's limit: cases not finished by then are not run (`--deadline`).
+    pub deadline: Duration,
     /// Key seed.
     pub seed: u64,
     /// Where the IdPs listen.
@@ -97,6 +105,7 @@ impl Default for ScenarioOptions {
             jobs: 32,
             timeout: Duration::from_secs(5),
             ready_timeout: Duration::from_secs(30),
+            deadline: DEFAULT_DEADLINE,
             seed: 0,
             idp_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             manifest_out: None,
@@ -220,26 +229,44 @@ pub async fn run_scenarios_with(
         RunOptions {
             jobs: opts.jobs,
             timeout: opts.timeout,
+            deadline: Some(started + opts.deadline),
         },
         on_result,
     )
     .await;
-    // A launched target that died mid-run: say so on every case it took down.
+    let mut info = run_info(opts, target.description.clone());
+    // A launched target that died mid-run is reported once, in the run's metadata; the cases
+    // it took down (no connection, or one cut short) were not run rather than failed.
     let mut target = target;
     if let Some(status) = target.exit_status() {
-        let tail = target.stderr_tail();
-        for r in results.iter_mut().filter(|r| r.verdict == Verdict::Error) {
-            r.reasons
-                .push(format!("the target exited during the run ({status})"));
-            if !tail.is_empty() {
-                r.reasons.push(tail.trim_end().to_string());
-            }
+        let not_run = format!("not run: the target had exited ({status})");
+        for r in results.iter_mut().filter(|r| taken_down(r)) {
+            r.verdict = Verdict::Skip;
+            r.reasons = vec![not_run.clone()];
         }
+        info.target_exited = Some(
+            format!("{status}\n{}", target.stderr_tail())
+                .trim_end()
+                .to_string(),
+        );
     }
-    let description = target.description.clone();
+    info.deadline_passed = results
+        .iter()
+        .any(|r| r.reasons.iter().any(|x| x == runner::DEADLINE_REASON));
     target.stop().await;
-    let info = RunInfo {
-        target: description,
+    Ok(Report::new(
+        info,
+        controls,
+        results,
+        started.elapsed().as_millis() as u64,
+    ))
+}
+
+/// The metadata of a run with these options against `target` (also what an interrupted run's
+/// report says).
+pub fn run_info(opts: &ScenarioOptions, target: String) -> RunInfo {
+    RunInfo {
+        target,
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
         catalog_hash: if opts.catalog_dir.is_none() {
             catalog::builtin_hash()
@@ -250,13 +277,22 @@ pub async fn run_scenarios_with(
         tenant_source: opts.tenant_source.name().to_string(),
         filters: opts.filters.clone(),
         skipped_flavors: opts.skip_flavors.iter().map(|f| f.to_string()).collect(),
-    };
-    Ok(Report::new(
-        info,
-        controls,
-        results,
-        started.elapsed().as_millis() as u64,
-    ))
+        target_exited: None,
+        deadline_passed: false,
+        interrupted: false,
+    }
+}
+
+/// Whether a case ended in error because the target was gone: refused or cut-off
+/// connections.
+fn taken_down(r: &CaseResult) -> bool {
+    r.verdict == Verdict::Error
+        && r.observed.as_ref().is_some_and(|o| {
+            matches!(
+                o.failure,
+                Some(client::Failure::Refused | client::Failure::Closed(_))
+            )
+        })
 }
 
 /// A fresh directory name under the system temp dir, unique in this process and across
@@ -267,7 +303,8 @@ pub fn unique_temp_dir(what: &str) -> PathBuf {
     std::env::temp_dir().join(format!("byoid-{what}-{}-{n}", std::process::id()))
 }
 
-struct TempDir(PathBuf);
+/// A directory removed when dropped, however the work that made it ends.
+pub(crate) struct TempDir(pub(crate) PathBuf);
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
@@ -286,7 +323,7 @@ pub struct ExpectedFailures {
 impl ExpectedFailures {
     /// Loads the file; errors name the file, line and field.
     pub fn load(path: &std::path::Path) -> Result<Self, HarnessError> {
-        let text = std::fs::read_to_string(path)
+        let text = input::read_to_string(path, input::CONFIG_LIMIT)
             .map_err(|e| HarnessError::Io(format!("{}: {e}", path.display())))?;
         toml::from_str(&text)
             .map_err(|e| HarnessError::Io(format!("{}: {}", path.display(), e.to_string().trim())))

@@ -93,15 +93,19 @@ struct ScenariosArgs {
     /// List the selected cases and exit.
     #[arg(long)]
     list: bool,
-    /// Cases in flight at once.
-    #[arg(long, default_value_t = 32)]
+    /// Cases in flight at once (1 to 256).
+    #[arg(long, default_value_t = 32, value_parser = byoid::cli_values::jobs)]
     jobs: usize,
-    /// Per-request time limit in seconds.
-    #[arg(long, default_value_t = 5.0)]
+    /// Per-request time limit in seconds (above 0, at most 120).
+    #[arg(long, default_value_t = 5.0, value_parser = byoid::cli_values::request_timeout)]
     timeout: f64,
-    /// How long to wait for /healthz, in seconds.
-    #[arg(long, default_value_t = 30.0)]
+    /// How long to wait for /healthz, in seconds (above 0, at most 600).
+    #[arg(long, default_value_t = 30.0, value_parser = byoid::cli_values::ready_timeout)]
     ready_timeout: f64,
+    /// The whole run's limit in seconds (above 0, at most 86400): cases not finished by then
+    /// are not run, and the run exits 97.
+    #[arg(long, default_value_t = byoid::DEFAULT_DEADLINE.as_secs_f64(), value_parser = byoid::cli_values::deadline)]
+    deadline: f64,
     /// Key seed (same seed, same keys, same report bytes).
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -159,7 +163,23 @@ fn main() -> ExitCode {
             } => byoid::idp_cli::serve(args).await,
             Command::Report { command } => report_command(command),
             Command::Bench(args) => byoid::bench::run(args).await,
-            Command::Fuzz(args) => byoid::fuzz::run(args).await,
+            Command::Fuzz(args) => {
+                // Fuzzing blocks its thread between requests, so the signal sets a flag that
+                // the loop reads; the run then ends its target and cleans up as usual.
+                let stop = args.stop.clone();
+                let signal = tokio::spawn(async move {
+                    let code = interruption().await;
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    code
+                });
+                let code = byoid::fuzz::run(args).await;
+                if signal.is_finished() {
+                    signal.await.unwrap_or(code)
+                } else {
+                    signal.abort();
+                    code
+                }
+            }
         }
     });
     ExitCode::from(code as u8)
@@ -178,6 +198,10 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
         );
         return exit::USAGE;
     }
+    if let Err(e) = args.target.check_url() {
+        eprintln!("error: {e}");
+        return exit::USAGE;
+    }
     let opts = ScenarioOptions {
         target,
         catalog_dir: args.catalog.clone(),
@@ -187,9 +211,10 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
             .tenant_source
             .parse()
             .unwrap_or(byoid::world::TenantSource::Header("X-Tenant-Slug".into())),
-        jobs: args.jobs.clamp(1, 256),
-        timeout: Duration::from_secs_f64(args.timeout.clamp(0.05, 120.0)),
-        ready_timeout: Duration::from_secs_f64(args.ready_timeout.clamp(0.1, 600.0)),
+        jobs: args.jobs,
+        timeout: Duration::from_secs_f64(args.timeout),
+        ready_timeout: Duration::from_secs_f64(args.ready_timeout),
+        deadline: Duration::from_secs_f64(args.deadline),
         seed: args.seed,
         idp_listen: args.idp_listen,
         manifest_out: args.manifest_out.clone(),
@@ -239,22 +264,29 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
         _ if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() => Color::On,
         _ => Color::Off,
     };
-    let tty = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let report = byoid::run_scenarios_with(&opts, move |r| {
-        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        if tty {
-            eprint!("\r\x1b[2K[{n:>4}] {}", byoid::recipe::truncate(&r.id, 70));
+    let total = byoid::select_cases(&opts).map(|c| c.len()).unwrap_or(0);
+    let progress = Progress::start(total);
+    let judged = progress.judged.clone();
+    let on_result = {
+        let progress = progress.clone();
+        move |r: &byoid::runner::CaseResult| progress.record(r)
+    };
+    let (report, interrupted) = tokio::select! {
+        r = byoid::run_scenarios_with(&opts, on_result) => (r, None),
+        code = interruption() => {
+            // Dropping the run ended the target's process group and removed the run's
+            // temporary directory; what was judged so far becomes the report.
+            let mut info = byoid::run_info(&opts, opts.target.describe());
+            info.interrupted = true;
+            let cases = std::mem::take(&mut *judged.lock().unwrap_or_else(|e| e.into_inner()));
+            (Ok(byoid::report::Report::interrupted(info, cases)), Some(code))
         }
-    })
-    .await;
-    if tty {
-        eprint!("\r\x1b[2K");
-    }
+    };
+    progress.finish();
     let report = match report {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", console::printable(&e.to_string()));
             return e.exit_code();
         }
     };
@@ -286,6 +318,36 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
             "Reports: {}/{{report.json,junit.xml,summary.md,report.html}}",
             dir.display()
         );
+    }
+    if let Some(code) = interrupted {
+        let _ = out.flush();
+        eprintln!(
+            "interrupted: the report holds the {} case(s) judged before the signal",
+            report.cases.len()
+        );
+        return code;
+    }
+    if let Some(exited) = &report.run.target_exited {
+        let not_run = report
+            .cases
+            .iter()
+            .filter(|c| c.verdict == byoid::runner::Verdict::Skip)
+            .count();
+        let _ = out.flush();
+        let (status, tail) = exited.split_once('\n').unwrap_or((exited, ""));
+        eprintln!(
+            "error: the target exited during the run ({status}); {not_run} case(s) were not run\n{}",
+            console::printable(tail)
+        );
+        return exit::TARGET_FAILED;
+    }
+    if report.run.deadline_passed {
+        let _ = out.flush();
+        eprintln!(
+            "error: the run's deadline ({} s, --deadline) passed: the target is too slow; the cases it cut off were not run",
+            args.deadline
+        );
+        return exit::TARGET_FAILED;
     }
     if let Some(path) = &args.baseline {
         match byoid::report::baseline::check(&report, path, args.update_baseline) {
@@ -390,5 +452,79 @@ fn report_command(command: ReportCommand) -> i32 {
             println!("wrote {}", output.display());
             exit::OK
         }
+    }
+}
+
+/// Progress on stderr while a run goes: a line that rewrites itself on a terminal, and in a
+/// CI log (not a terminal) a plain line every few seconds once the run has lasted more than
+/// two. It also keeps every result, for the report of an interrupted run.
+#[derive(Clone)]
+struct Progress {
+    judged: std::sync::Arc<std::sync::Mutex<Vec<byoid::runner::CaseResult>>>,
+    ticker: std::sync::Arc<Option<tokio::task::JoinHandle<()>>>,
+    tty: bool,
+}
+
+impl Progress {
+    fn start(total: usize) -> Progress {
+        let tty = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+        let judged: std::sync::Arc<std::sync::Mutex<Vec<byoid::runner::CaseResult>>> =
+            Default::default();
+        let ticker = (!tty).then(|| {
+            let judged = judged.clone();
+            tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                loop {
+                    let n = judged.lock().map(|j| j.len()).unwrap_or(0);
+                    eprintln!(
+                        "byoid: {n}/{total} cases judged after {} s",
+                        started.elapsed().as_secs()
+                    );
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            })
+        });
+        Progress {
+            judged,
+            ticker: std::sync::Arc::new(ticker),
+            tty,
+        }
+    }
+
+    fn record(&self, r: &byoid::runner::CaseResult) {
+        let mut judged = self.judged.lock().unwrap_or_else(|e| e.into_inner());
+        judged.push(r.clone());
+        if self.tty {
+            eprint!(
+                "\r\x1b[2K[{:>4}] {}",
+                judged.len(),
+                console::printable(&byoid::recipe::truncate(&r.id, 70))
+            );
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(t) = self.ticker.as_ref() {
+            t.abort();
+        }
+        if self.tty {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
+/// Waits for SIGINT or SIGTERM; returns the exit code a shell gives that signal (130, 143).
+async fn interruption() -> i32 {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => 130,
+        _ = term.recv() => 143,
     }
 }

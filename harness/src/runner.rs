@@ -125,7 +125,12 @@ pub struct RunOptions {
     pub jobs: usize,
     /// Per-request time limit.
     pub timeout: Duration,
+    /// When the whole run must end: cases not finished by then are not run (verdict skip).
+    pub deadline: Option<Instant>,
 }
+
+/// The reason given to cases the run's deadline cut off.
+pub const DEADLINE_REASON: &str = "not run: the run's deadline (--deadline) passed first";
 
 /// The outcome of a flavor's positive control.
 #[derive(Clone, Debug, Serialize)]
@@ -147,6 +152,7 @@ pub async fn run(
     on_result: impl Fn(&CaseResult) + Send + Sync + 'static,
 ) -> (Vec<Control>, Vec<CaseResult>) {
     let (controls, mut control_results) = run_controls(&world, &target_addr, opts.timeout).await;
+    control_results.iter().for_each(&on_result);
     let controls_arc = Arc::new(controls.clone());
     let sem = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
     let on_result = Arc::new(on_result);
@@ -162,9 +168,11 @@ pub async fn run(
         let controls = controls_arc.clone();
         let on_result = on_result.clone();
         let timeout = opts.timeout;
+        let deadline = opts.deadline;
         set.spawn(async move {
             let _permit = sem.acquire().await;
             let start = Instant::now();
+            let cut_off = || base_result(&case, Verdict::Skip, vec![DEADLINE_REASON.into()]);
             let control = controls.iter().find(|c| c.flavor == case.flavor);
             let mut result = match control {
                 Some(c) if !c.accepted => base_result(
@@ -175,7 +183,15 @@ pub async fn run(
                         c.flavor, c.detail
                     )],
                 ),
-                _ => run_case(&world, &addr, &case, timeout).await,
+                _ => match deadline {
+                    Some(d) if Instant::now() >= d => cut_off(),
+                    Some(d) => {
+                        tokio::time::timeout_at(d.into(), run_case(&world, &addr, &case, timeout))
+                            .await
+                            .unwrap_or_else(|_| cut_off())
+                    }
+                    None => run_case(&world, &addr, &case, timeout).await,
+                },
             };
             result.duration = start.elapsed();
             on_result(&result);
@@ -193,48 +209,67 @@ pub async fn run(
     (controls, control_results)
 }
 
-/// Sends a genuine token of each flavor the world has a control tenant for: the positive
-/// controls, as [`Control`]s and as case results of their own (section [`CONTROL_SECTION`]).
+/// Sends a genuine token of each flavor the world has a control tenant for, all at once: the
+/// positive controls, as [`Control`]s and as case results of their own (section
+/// [`CONTROL_SECTION`]), in flavor order.
 pub async fn run_controls(
-    world: &World,
+    world: &Arc<World>,
     target_addr: &str,
     timeout: Duration,
 ) -> (Vec<Control>, Vec<CaseResult>) {
-    let mut controls = Vec::new();
-    let mut control_results = Vec::new();
-    for (flavor, tenant) in &world.controls {
-        let token = tenant.mint(&MintOptions::default());
-        let req = request_for(
-            world,
-            target_addr,
-            tenant.slug(),
-            None,
-            &crate::catalog::RequestSpec::default(),
-            &token,
-        );
-        let res = client::send(target_addr, &req.1, &req.0, timeout).await;
-        let (m, observed, reasons) = judge::judge(&Expect::default(), &res);
-        let accepted = m == Match::Expected;
-        let detail = if accepted {
-            "genuine token accepted".to_string()
-        } else {
-            format!("a genuine {flavor} token: {}", reasons.join("; "))
-        };
-        let verdict = match m {
-            Match::Expected | Match::Acceptable => Verdict::Pass,
-            Match::Wrong => Verdict::Fail,
-            Match::NoAnswer => Verdict::Error,
-        };
-        let mut result = control_result(*flavor, verdict, reasons);
-        result.observed = Some(observed);
-        control_results.push(result);
-        controls.push(Control {
-            flavor: *flavor,
+    let mut set = tokio::task::JoinSet::new();
+    for (index, flavor) in world.controls.keys().copied().enumerate() {
+        let (world, addr) = (world.clone(), target_addr.to_string());
+        set.spawn(async move { (index, control(&world, &addr, flavor, timeout).await) });
+    }
+    let mut done = Vec::new();
+    while let Some(Ok(r)) = set.join_next().await {
+        done.push(r);
+    }
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).unzip()
+}
+
+/// One flavor's positive control.
+async fn control(
+    world: &World,
+    target_addr: &str,
+    flavor: Flavor,
+    timeout: Duration,
+) -> (Control, CaseResult) {
+    let tenant = &world.controls[&flavor];
+    let token = tenant.mint(&MintOptions::default());
+    let req = request_for(
+        world,
+        target_addr,
+        tenant.slug(),
+        None,
+        &crate::catalog::RequestSpec::default(),
+        &token,
+    );
+    let res = client::send(target_addr, &req.1, &req.0, timeout).await;
+    let (m, observed, reasons) = judge::judge(&Expect::default(), &res);
+    let accepted = m == Match::Expected;
+    let detail = if accepted {
+        "genuine token accepted".to_string()
+    } else {
+        format!("a genuine {flavor} token: {}", reasons.join("; "))
+    };
+    let verdict = match m {
+        Match::Expected | Match::Acceptable => Verdict::Pass,
+        Match::Wrong => Verdict::Fail,
+        Match::NoAnswer => Verdict::Error,
+    };
+    let mut result = control_result(flavor, verdict, reasons);
+    result.observed = Some(observed);
+    (
+        Control {
+            flavor,
             accepted,
             detail,
-        });
-    }
-    (controls, control_results)
+        },
+        result,
+    )
 }
 
 /// The section of the positive controls: one case per flavor, judged before all others.

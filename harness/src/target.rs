@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::AsyncReadExt;
 
 use crate::client::{self, Outgoing};
 
@@ -76,6 +76,15 @@ impl TargetArgs {
         }
     }
 
+    /// Refuses a `--target-url` that is not a loopback `http://` URL with a port, before
+    /// anything starts (a usage error).
+    pub fn check_url(&self) -> Result<(), String> {
+        match &self.target_url {
+            Some(url) => loopback_addr(url).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
     /// `--defect` given with a target other than the built-in reference (where it means nothing).
     pub fn defects_misplaced(&self) -> bool {
         !self.defects.is_empty() && (self.target_cmd.is_some() || self.target_url.is_some())
@@ -118,11 +127,45 @@ pub struct RunningTarget {
     /// What it is.
     pub description: String,
     child: Option<tokio::process::Child>,
-    stderr: Arc<Mutex<VecDeque<String>>>,
+    /// The launched target's process group, until it has been ended.
+    pgid: Option<u32>,
+    stderr: Arc<Mutex<StderrTail>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
+/// The most of a target's stderr kept: the tail, whatever it writes (a flood without a
+/// newline included).
+pub const STDERR_TAIL_BYTES: usize = 64 * 1024;
+/// The most lines of that tail shown in a message.
 const STDERR_LINES: usize = 40;
+
+/// The last [`STDERR_TAIL_BYTES`] a launched target wrote to stderr.
+#[derive(Default)]
+struct StderrTail {
+    bytes: VecDeque<u8>,
+}
+
+impl StderrTail {
+    fn push(&mut self, chunk: &[u8]) {
+        self.bytes.extend(chunk);
+        let excess = self.bytes.len().saturating_sub(STDERR_TAIL_BYTES);
+        self.bytes.drain(..excess);
+    }
+
+    /// The last lines, each cut to 500 characters, control characters escaped.
+    fn lines(&self) -> Vec<String> {
+        let (a, b) = self.bytes.as_slices();
+        let text = String::from_utf8_lossy(&[a, b].concat()).into_owned();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(STDERR_LINES)..]
+            .iter()
+            .map(|l| {
+                crate::report::console::printable(&l.chars().take(500).collect::<String>())
+                    .into_owned()
+            })
+            .collect()
+    }
+}
 
 impl RunningTarget {
     /// Starts (or attaches to) the target and waits until `/healthz` answers 2xx.
@@ -131,7 +174,7 @@ impl RunningTarget {
         manifest_path: &Path,
         ready_timeout: Duration,
     ) -> Result<RunningTarget, TargetError> {
-        let stderr = Arc::new(Mutex::new(VecDeque::new()));
+        let stderr = Arc::new(Mutex::new(StderrTail::default()));
         let mut target = match spec {
             TargetSpec::Builtin { defects } => {
                 let text = std::fs::read_to_string(manifest_path)
@@ -162,6 +205,7 @@ impl RunningTarget {
                     addr,
                     description: spec.describe(),
                     child: None,
+                    pgid: None,
                     stderr,
                     task: Some(task),
                 }
@@ -182,41 +226,33 @@ impl RunningTarget {
                 let mut child = command
                     .spawn()
                     .map_err(|e| TargetError::Spawn(format!("`sh -c {cmd}`: {e}")))?;
-                if let Some(err) = child.stderr.take() {
+                if let Some(mut err) = child.stderr.take() {
                     let buf = stderr.clone();
                     tokio::spawn(async move {
-                        let mut lines = BufReader::new(err).lines();
-                        while let Ok(Some(line)) = lines.next_line().await {
-                            let mut b = buf.lock().unwrap_or_else(|e| e.into_inner());
-                            if b.len() == STDERR_LINES {
-                                b.pop_front();
-                            }
-                            b.push_back(line.chars().take(500).collect());
+                        let mut chunk = vec![0u8; 16 * 1024];
+                        while let Ok(n @ 1..) = err.read(&mut chunk).await {
+                            buf.lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push(&chunk[..n]);
                         }
                     });
                 }
                 RunningTarget {
                     addr: format!("127.0.0.1:{port}"),
                     description: spec.describe(),
+                    pgid: child.id(),
                     child: Some(child),
                     stderr,
                     task: None,
                 }
             }
             TargetSpec::Url(url) => {
-                let addr = url
-                    .trim_start_matches("http://")
-                    .split('/')
-                    .next()
-                    .unwrap_or_default()
-                    .replace("localhost", "127.0.0.1");
-                if !addr.starts_with("127.") && !addr.starts_with("[::1]") {
-                    return Err(TargetError::Spawn(format!("`{url}` is not a loopback http:// URL: byoid only tests targets on this machine")));
-                }
+                let addr = loopback_addr(url).map_err(TargetError::Spawn)?.to_string();
                 RunningTarget {
                     addr,
                     description: spec.describe(),
                     child: None,
+                    pgid: None,
                     stderr,
                     task: None,
                 }
@@ -268,14 +304,19 @@ impl RunningTarget {
         }
     }
 
-    /// The last lines of a launched target's stderr, indented, or empty.
+    /// The last lines of a launched target's stderr, indented, control characters escaped,
+    /// or empty.
     pub fn stderr_tail(&self) -> String {
-        let b = self.stderr.lock().unwrap_or_else(|e| e.into_inner());
-        if b.is_empty() {
+        let lines = self
+            .stderr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .lines();
+        if lines.is_empty() {
             return String::new();
         }
         let mut s = String::from("  stderr (last lines):\n");
-        for l in b.iter() {
+        for l in &lines {
             s.push_str("    ");
             s.push_str(l);
             s.push('\n');
@@ -288,22 +329,85 @@ impl RunningTarget {
         if let Some(task) = self.task.take() {
             task.abort();
         }
-        if let Some(mut child) = self.child.take() {
-            // Only a child that still runs has a process group of ours to signal; a reaped
-            // one's id may already belong to someone else.
-            if let (Ok(None), Some(pid)) = (child.try_wait(), child.id()) {
-                // SIGTERM to the group first, then SIGKILL after a grace period.
-                signal_group(pid, libc::SIGTERM);
-                if tokio::time::timeout(Duration::from_secs(2), child.wait())
-                    .await
-                    .is_err()
-                {
-                    signal_group(pid, libc::SIGKILL);
-                    let _ = child.kill().await;
-                }
-            }
+        if let (Some(mut child), Some(pgid)) = (self.child.take(), self.pgid.take()) {
+            // SIGTERM to the group first; SIGKILL to whatever of it is left after a grace
+            // period. The group outlives `sh` when the command did not `exec` (`sh -c 'python3
+            // t.py'`), so it is signalled even when `sh` itself has exited.
+            signal_group(pgid, libc::SIGTERM);
+            let _ = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
+            signal_group(pgid, libc::SIGKILL);
+            let _ = child.wait().await;
         }
     }
+}
+
+impl Drop for RunningTarget {
+    /// A target dropped without [`RunningTarget::stop`] (a failed start, an interrupted run):
+    /// its whole process group is killed, not only `sh`.
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        if let Some(pgid) = self.pgid.take() {
+            signal_group(pgid, libc::SIGKILL);
+        }
+    }
+}
+
+/// The socket address of a loopback `http://` URL: a literal loopback address (127.0.0.0/8,
+/// `[::1]`) or exactly `localhost` (taken as 127.0.0.1, never looked up), with an explicit
+/// port. Anything else is refused: byoid only tests targets on this machine.
+///
+/// ```
+/// use byoid::target::loopback_addr;
+/// assert_eq!(loopback_addr("http://127.0.0.1:8080").unwrap().port(), 8080);
+/// assert_eq!(loopback_addr("http://localhost:9/api").unwrap().to_string(), "127.0.0.1:9");
+/// assert!(loopback_addr("http://[::1]:80").is_ok());
+/// assert!(loopback_addr("http://localhost.example.invalid:80").is_err());
+/// assert!(loopback_addr("http://127.0.0.1.example.invalid:80").is_err());
+/// assert!(loopback_addr("http://127.0.0.1").is_err()); // no port
+/// assert!(loopback_addr("http://10.0.0.1:80").is_err());
+/// ```
+pub fn loopback_addr(url: &str) -> Result<std::net::SocketAddr, String> {
+    let refuse = |why: &str| {
+        Err(format!(
+            "`{url}` {why}: byoid only tests targets on this machine, at a loopback http:// URL \
+             with a port (http://127.0.0.1:8080)"
+        ))
+    };
+    let Some(rest) = url.strip_prefix("http://") else {
+        return refuse("is not an http:// URL");
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return refuse("has user information");
+    }
+    // `[v6]:port` or `host:port`; a bare IPv6 address without brackets has no port.
+    let split = match authority.strip_prefix('[') {
+        Some(v6) => v6.split_once("]:").filter(|(h, _)| !h.is_empty()),
+        None => authority
+            .rsplit_once(':')
+            .filter(|(h, _)| !h.is_empty() && !h.contains(':')),
+    };
+    let Some((host, port)) = split else {
+        return refuse("has no port");
+    };
+    let port = match port.parse::<u16>() {
+        Ok(p) if p > 0 => p,
+        _ => return refuse("has no valid port"),
+    };
+    let ip: std::net::IpAddr = if host == "localhost" {
+        std::net::Ipv4Addr::LOCALHOST.into()
+    } else {
+        match host.parse() {
+            Ok(ip) => ip,
+            Err(_) => return refuse("does not name a loopback address"),
+        }
+    };
+    if !ip.is_loopback() {
+        return refuse("is not a loopback address");
+    }
+    Ok(std::net::SocketAddr::new(ip, port))
 }
 
 /// Signals the process group `pgid` (the launched target and everything it started).

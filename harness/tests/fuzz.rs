@@ -13,6 +13,7 @@ fn args(out: &std::path::Path, cases: u32) -> FuzzArgs {
         max_seconds: 60,
         seed: 7,
         out_dir: out.to_path_buf(),
+        stop: Default::default(),
     }
 }
 

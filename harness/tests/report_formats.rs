@@ -220,7 +220,8 @@ fn diff_finds_regressions_and_improvements() {
     assert!(
         text.contains("Improvements (1):")
             && text.contains("Added (1):")
-            && text.contains("Removed (1):")
+            && text.contains("Removed (1), a regression"),
+        "{text}"
     );
     assert!(
         text.ends_with("Diff: 1 regression, 1 improvement, 1 added, 1 removed\n"),

@@ -158,9 +158,23 @@ pub struct MockIdpBuilder {
     tenants: Vec<TenantSpec>,
     journal_capacity: usize,
     tls: bool,
+    admin_token: Option<String>,
+    header_read_timeout: std::time::Duration,
 }
 
 impl MockIdpBuilder {
+    /// How long a client may take to send a request head before its connection is closed
+    /// (default [`HEADER_READ_TIMEOUT`]).
+    pub fn header_read_timeout(mut self, limit: std::time::Duration) -> Self {
+        self.header_read_timeout = limit;
+        self
+    }
+    /// Requires `Authorization: Bearer <token>` on every admin request (`/_admin/`). Without
+    /// it the admin API still answers only loopback `Host` names and JSON bodies.
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        self.admin_token = Some(token.into());
+        self
+    }
     /// Derives every key from this seed (default 0): the same seed gives the same keys.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
@@ -209,11 +223,14 @@ impl MockIdpBuilder {
             addr: self.listen,
             source,
         })?;
-        let shared = Arc::new(server::Shared::new(
+        let mut shared = server::Shared::new(
             format!("{scheme}://{addr}"),
             self.seed,
             self.journal_capacity,
-        ));
+        );
+        shared.admin_token = self.admin_token;
+        shared.header_read_timeout = self.header_read_timeout;
+        let shared = Arc::new(shared);
         let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
         let attacker = Attacker::start(self.seed, self.listen, acceptor.as_ref()).await?;
         let task = spawn_server(listener, shared.clone(), acceptor.as_ref()).map_err(|source| {
@@ -243,20 +260,54 @@ fn spawn_server(
     shared: Arc<server::Shared>,
     acceptor: Option<&tokio_rustls::TlsAcceptor>,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let header_timeout = shared.header_read_timeout;
     let router = server::router(shared);
-    // Errors end the server; the owner sees it as refused connections, which the harness
-    // reports as an IdP outage rather than a panic.
     Ok(match acceptor {
-        None => tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        }),
+        None => tokio::spawn(serve_bounded(listener, router, header_timeout)),
         Some(acceptor) => {
             let listener = tls::TlsListener::new(listener, acceptor.clone())?;
-            tokio::spawn(async move {
-                let _ = axum::serve(listener, router).await;
-            })
+            tokio::spawn(serve_bounded(listener, router, header_timeout))
         }
     })
+}
+
+/// The most connections served at once; more wait in the listen backlog.
+pub const MAX_CONNECTIONS: usize = 512;
+/// How long a client may take to send a request's head before its connection is closed.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves `router` on `listener` with a bounded number of connections, each closed when a
+/// request head does not arrive within `header_timeout`: half-sent requests cannot pile up
+/// (axum's own `serve` bounds neither).
+async fn serve_bounded<L>(
+    mut listener: L,
+    router: axum::Router,
+    header_timeout: std::time::Duration,
+) where
+    L: axum::serve::Listener,
+    L::Io: Send + 'static,
+{
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    // Connections live in this set, so that stopping the server (dropping this future) ends
+    // them too, kept-alive ones included.
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let (io, _) = listener.accept().await;
+        while connections.try_join_next().is_some() {}
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        connections.spawn(async move {
+            let _slot = slot;
+            // A broken connection ends only itself.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(hyper_util::rt::TokioIo::new(io), service)
+                .await;
+        });
+    }
 }
 
 /// Running mock identity providers: one listener for every tenant, plus an attacker host.
@@ -287,6 +338,8 @@ impl MockIdp {
             tenants: Vec::new(),
             journal_capacity: 8192,
             tls: false,
+            admin_token: None,
+            header_read_timeout: HEADER_READ_TIMEOUT,
         }
     }
     /// `http://127.0.0.1:PORT` (`https://` with [`MockIdpBuilder::tls`]).

@@ -56,6 +56,10 @@ pub(crate) struct Shared {
     pub journal: Arc<Journal>,
     /// The attacker host counts every request, matched or not, against this tenant.
     catch_all: Option<Arc<TenantInner>>,
+    /// When set, admin requests must carry `Authorization: Bearer <token>`.
+    pub admin_token: Option<String>,
+    /// How long a client may take to send a request head.
+    pub header_read_timeout: Duration,
 }
 
 impl Shared {
@@ -69,6 +73,8 @@ impl Shared {
             commons: Mutex::default(),
             journal: Arc::new(Journal::new(journal_capacity)),
             catch_all: None,
+            admin_token: None,
+            header_read_timeout: crate::HEADER_READ_TIMEOUT,
         }
     }
 
@@ -84,6 +90,8 @@ impl Shared {
             commons: Mutex::default(),
             journal: self.journal.clone(),
             catch_all: None,
+            admin_token: self.admin_token.clone(),
+            header_read_timeout: self.header_read_timeout,
         }
     }
 
@@ -226,7 +234,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let path = uri.path();
     if let Some(rest) = path.strip_prefix("/_admin/") {
         let rest = rest.to_string();
-        return admin(&shared, req, &rest).await;
+        return admin(shared, req, &rest).await;
     }
     let route = shared
         .routes
@@ -557,6 +565,28 @@ struct AddTenantBody {
     key_ring: Option<String>,
 }
 
+/// `POST /_admin/tenants`: the tenant and its first signing key are made on the blocking pool
+/// (an RSA key takes a good part of a second of CPU), so discovery and JWKS answers of the
+/// other tenants do not wait behind it.
+async fn add_tenant(shared: Arc<Shared>, body: &[u8]) -> Result<Value, AdminError> {
+    let b: AddTenantBody = parse(body)?;
+    let mut spec = TenantSpec::new(b.slug, b.flavor).roles(b.roles);
+    if let Some(r) = b.key_ring {
+        spec = spec.key_ring(r);
+    }
+    tokio::task::spawn_blocking(move || {
+        let t = shared.add_tenant(&spec).map_err(AdminError::bad_request)?;
+        drop(t.active_key());
+        Ok(describe(&t))
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(AdminError::bad_request(format!(
+            "adding the tenant failed: {e}"
+        )))
+    })
+}
+
 /// Why an admin request failed: answered as `{"error": message}` with `status`.
 struct AdminError {
     status: StatusCode,
@@ -601,28 +631,77 @@ pub(crate) fn describe(t: &Tenant) -> Value {
     })
 }
 
+/// Whether an admin request may be served: its `Host` is a loopback name (a web page that a
+/// DNS name rebound to 127.0.0.1 sends its own host name), a body it carries is declared
+/// `application/json` (which a cross-site form or `fetch` cannot send without a preflight that
+/// nothing here answers), and it carries the admin token when one is set.
+fn admin_refusal(shared: &Shared, req: &Request) -> Option<AdminError> {
+    let header = |name: header::HeaderName| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let host = header(header::HOST);
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    let loopback = name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if !loopback {
+        return Some(AdminError {
+            status: StatusCode::FORBIDDEN,
+            message: format!("the admin API answers only loopback Host names, not `{host}`"),
+        });
+    }
+    if let Some(token) = &shared.admin_token {
+        let given = header(header::AUTHORIZATION).strip_prefix("Bearer ");
+        if given != Some(token.as_str()) {
+            return Some(AdminError {
+                status: StatusCode::UNAUTHORIZED,
+                message:
+                    "the admin API needs `Authorization: Bearer <admin token>` (printed at start)"
+                        .into(),
+            });
+        }
+    }
+    let writes = matches!(*req.method(), Method::POST | Method::PUT);
+    let json = header(header::CONTENT_TYPE)
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
+    if writes && !json {
+        return Some(AdminError {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            message: "admin requests with a body must be `Content-Type: application/json`".into(),
+        });
+    }
+    None
+}
+
 /// The admin API: inspect and steer tenants while running. Answers 400 with a reason.
-async fn admin(shared: &Shared, req: Request, rest: &str) -> Response {
+async fn admin(shared: Arc<Shared>, req: Request, rest: &str) -> Response {
+    if let Some(refusal) = admin_refusal(&shared, &req) {
+        return refusal.into_response();
+    }
     let method = req.method().clone();
     let Ok(body) = axum::body::to_bytes(req.into_body(), 64 * 1024).await else {
         return AdminError::bad_request("body too large").into_response();
     };
+    if method == Method::POST && rest == "tenants" {
+        return match add_tenant(shared, &body).await {
+            Ok(v) => json_response(StatusCode::OK, &v),
+            Err(e) => e.into_response(),
+        };
+    }
     let parts: Vec<&str> = rest.split('/').collect();
     let result: Result<Value, AdminError> = (|| match (method.as_str(), parts.as_slice()) {
         ("GET", ["tenants"]) => Ok(Value::Array(
             shared.tenants().iter().map(describe).collect(),
         )),
-        ("POST", ["tenants"]) => {
-            let b: AddTenantBody = parse(&body)?;
-            let mut spec = TenantSpec::new(b.slug, b.flavor).roles(b.roles);
-            if let Some(r) = b.key_ring {
-                spec = spec.key_ring(r);
-            }
-            shared
-                .add_tenant(&spec)
-                .map(|t| describe(&t))
-                .map_err(AdminError::bad_request)
-        }
         ("GET", ["journal"]) => {
             Ok(serde_json::to_value(shared.journal.recent()).unwrap_or_default())
         }

@@ -415,6 +415,7 @@ async fn admin_api_steers_tenants_and_answers_400_with_a_reason() {
     let base = format!("{}/_admin/tenants/t-generic", idp.uri());
     let r = c
         .put(format!("{base}/quirks"))
+        .header("content-type", "application/json")
         .body(r#"{"typ":"absent","bogus":1}"#)
         .send()
         .await
@@ -423,6 +424,7 @@ async fn admin_api_steers_tenants_and_answers_400_with_a_reason() {
     assert!(r.text().await.unwrap().contains("bogus"));
     let r = c
         .put(format!("{base}/quirks"))
+        .header("content-type", "application/json")
         .body(r#"{"alg":"HS256"}"#)
         .send()
         .await
@@ -430,6 +432,7 @@ async fn admin_api_steers_tenants_and_answers_400_with_a_reason() {
     assert_eq!(r.status(), 400);
     let r = c
         .put(format!("{base}/quirks"))
+        .header("content-type", "application/json")
         .body(r#"{"omit_kid":true}"#)
         .send()
         .await
@@ -438,6 +441,7 @@ async fn admin_api_steers_tenants_and_answers_400_with_a_reason() {
     assert!(idp.tenant("t-generic").unwrap().quirks().omit_kid);
     let r = c
         .put(format!("{base}/faults"))
+        .header("content-type", "application/json")
         .body(r#"{"jwks":{"kind":"status","status":404}}"#)
         .send()
         .await
@@ -453,18 +457,21 @@ async fn admin_api_steers_tenants_and_answers_400_with_a_reason() {
     );
     let r = send_json(
         c.post(format!("{base}/tokens"))
+            .header("content-type", "application/json")
             .body(r#"{"kind":"id_token","nonce":"abc"}"#),
     )
     .await;
     assert_eq!(r["token"].as_str().unwrap().split('.').count(), 3);
     let r = send_json(
         c.post(format!("{base}/rotate"))
+            .header("content-type", "application/json")
             .body(r#"{"step":"publish-next"}"#),
     )
     .await;
     assert_eq!(r.as_array().unwrap().len(), 2);
     let r = c
         .post(format!("{}/_admin/tenants", idp.uri()))
+        .header("content-type", "application/json")
         .body(r#"{"slug":"late","flavor":"okta"}"#)
         .send()
         .await
@@ -513,4 +520,81 @@ async fn journal_counts_equal_requests_made() {
     let d = t.traffic().since(&before);
     assert_eq!((d.jwks, d.discovery), (25, 3));
     assert_eq!(idp.journal().entries_for("t-entra-v1", 0).len(), 28);
+}
+
+/// The admin API cannot be driven cross-site: a loopback `Host` only (DNS rebinding), JSON
+/// bodies only (a form or a `text/plain` fetch needs no preflight), and the admin token when
+/// one is set.
+#[tokio::test]
+async fn admin_api_refuses_cross_site_requests() {
+    let idp = idp().await;
+    let c = client();
+    let mint = format!("{}/_admin/tenants/t-okta/tokens", idp.uri());
+    let plain = c
+        .post(&mint)
+        .header("content-type", "text/plain")
+        .body(r#"{"kind":"app"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 415);
+    assert!(!plain.text().await.unwrap().contains("token\":\"ey"));
+    let rebound = c
+        .get(format!("{}/_admin/tenants", idp.uri()))
+        .header("host", "attacker.example:8089")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), 403);
+    let json = c
+        .post(&mint)
+        .header("content-type", "application/json")
+        .header("host", "localhost")
+        .body(r#"{"kind":"app"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), 200);
+
+    let guarded = MockIdp::builder()
+        .admin_token("s3cret")
+        .tenant(TenantSpec::new("t-okta", Flavor::Okta))
+        .start()
+        .await
+        .unwrap();
+    let url = format!("{}/_admin/tenants", guarded.uri());
+    assert_eq!(c.get(&url).send().await.unwrap().status(), 401);
+    let wrong = c.get(&url).bearer_auth("guess").send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let right = c.get(&url).bearer_auth("s3cret").send().await.unwrap();
+    assert_eq!(right.status(), 200);
+}
+
+/// A client that never finishes its request head is disconnected, so half-sent requests cannot
+/// pile up in `byoid idp serve`.
+#[tokio::test]
+async fn a_half_sent_request_is_closed_after_the_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let idp = MockIdp::builder()
+        .header_read_timeout(std::time::Duration::from_millis(200))
+        .start()
+        .await
+        .unwrap();
+    let addr = idp.uri().trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream
+        .write_all(b"GET /t/.well-known/openid-configuration HTTP/1.1\r\nHost: a\r\n")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    // The bound only keeps a regression from hanging the suite.
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut rest),
+    )
+    .await;
+    assert!(
+        matches!(closed, Ok(Ok(_)) | Ok(Err(_))),
+        "the connection stayed open"
+    );
 }

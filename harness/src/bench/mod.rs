@@ -14,7 +14,7 @@ pub mod report;
 pub mod serve;
 
 use std::io::{IsTerminal, Write};
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -111,54 +111,23 @@ pub struct BenchArgs {
     /// Key seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Per-request time limit in seconds.
-    #[arg(long, default_value_t = 5.0)]
+    /// Per-request time limit in seconds (above 0, at most 120).
+    #[arg(long, default_value_t = 5.0, value_parser = crate::cli_values::request_timeout)]
     pub timeout: f64,
-    /// How long to wait for /healthz, in seconds.
-    #[arg(long, default_value_t = 30.0)]
+    /// How long to wait for /healthz, in seconds (above 0, at most 600).
+    #[arg(long, default_value_t = 30.0, value_parser = crate::cli_values::ready_timeout)]
     pub ready_timeout: f64,
 }
 
-/// Parses a loopback `http://host:port/path` URL into (socket address, Host header, path).
+/// Parses a loopback `http://host:port/path` URL into (socket address, Host header, path);
+/// the address rules are [`crate::target::loopback_addr`]'s, the one check every command uses.
 pub fn loopback_url(url: &str) -> Result<(SocketAddr, String, String), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("`{url}` is not an http:// URL"))?;
+    let addr = crate::target::loopback_addr(url)?;
+    let rest = url.strip_prefix("http://").unwrap_or(url);
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], rest[i..].to_string()),
         None => (rest, "/".to_string()),
     };
-    if authority.contains('@') {
-        return Err(format!("`{url}`: credentials in the URL are not supported"));
-    }
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (h, p) = v6
-            .split_once(']')
-            .ok_or_else(|| format!("`{url}`: bad IPv6 address"))?;
-        (
-            h.to_string(),
-            p.strip_prefix(':').unwrap_or("80").to_string(),
-        )
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), p.to_string()),
-            None => (authority.to_string(), "80".to_string()),
-        }
-    };
-    let port: u16 = port.parse().map_err(|_| format!("`{url}`: bad port"))?;
-    let ip: IpAddr = if host.eq_ignore_ascii_case("localhost") {
-        IpAddr::from([127, 0, 0, 1])
-    } else {
-        host.parse().map_err(|_| {
-            format!("`{url}` is not a loopback address: byoid bench only drives targets on this machine (127.0.0.0/8, ::1, localhost)")
-        })?
-    };
-    if !ip.is_loopback() {
-        return Err(format!(
-            "`{url}` is not a loopback address: byoid bench only drives targets on this machine (127.0.0.0/8, ::1, localhost)"
-        ));
-    }
-    let addr = SocketAddr::new(ip, port);
     Ok((addr, authority.to_string(), path))
 }
 
@@ -241,7 +210,7 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
     };
     let baseline = match &args.baseline {
         Some(p) => {
-            let text = std::fs::read_to_string(p)
+            let text = crate::input::read_to_string(p, crate::input::REPORT_LIMIT)
                 .map_err(|e| (exit::SETUP_ERROR, format!("{}: {e}", p.display())))?;
             Some(
                 serde_json::from_str::<serde_json::Value>(&text)
@@ -256,7 +225,7 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
         10.0
     }));
     let max_requests = args.requests.unwrap_or(MAX_REQUESTS);
-    let timeout = Duration::from_secs_f64(args.timeout.clamp(0.05, 120.0));
+    let timeout = Duration::from_secs_f64(args.timeout);
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
@@ -325,7 +294,7 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
         let t = RunningTarget::start(
             &spec,
             &manifest_path,
-            Duration::from_secs_f64(args.ready_timeout.clamp(0.1, 600.0)),
+            Duration::from_secs_f64(args.ready_timeout),
         )
         .await
         .map_err(|e| (exit::TARGET_FAILED, e.to_string()))?;

@@ -82,9 +82,11 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Case>, CatalogError> {
     files.sort();
     let mut cases = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(&f).map_err(|e| CatalogError {
-            file: f.clone(),
-            message: format!("cannot read: {e}"),
+        let text = crate::input::read_to_string(&f, crate::input::CONFIG_LIMIT).map_err(|e| {
+            CatalogError {
+                file: f.clone(),
+                message: format!("cannot read: {e}"),
+            }
         })?;
         cases.extend(parse_file(&f, &text)?);
     }

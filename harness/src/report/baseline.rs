@@ -48,7 +48,7 @@ pub fn check(report: &Report, path: &Path, update: bool) -> Result<Outcome, Diff
     if update {
         std::fs::write(path, report.verdict_json()).map_err(|source| DiffError::Unreadable {
             path: path.to_path_buf(),
-            source,
+            source: crate::input::InputError::Io(source),
         })?;
     }
     Ok(Outcome {

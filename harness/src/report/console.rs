@@ -1,6 +1,7 @@
 //! Console output in the manner of h2spec: grouped by RFC section, one line a case, failure
 //! details indented, a summary line and a failure recap.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use crate::report::{Health, Report};
@@ -30,6 +31,34 @@ fn verdict_code(v: Verdict) -> &'static str {
     }
 }
 
+/// `text` with every control character but newline and tab escaped (`\u{1b}`), C1 controls
+/// included (`\u{9b}` is CSI too): what a target or a file controls never reaches a terminal
+/// as escape sequences.
+///
+/// ```
+/// use byoid::report::console::printable;
+/// assert_eq!(printable("a\x1b]0;PWNED\x07b"), "a\\u{1b}]0;PWNED\\u{7}b");
+/// assert_eq!(printable("\u{9b}31m"), "\\u{9b}31m");
+/// assert_eq!(printable("two\nlines\tok"), "two\nlines\tok");
+/// ```
+pub fn printable(text: &str) -> Cow<'_, str> {
+    let escape = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(escape) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if escape(c) {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 /// One line for a case: `  PASS rfc8725/3.1/alg-none/okta  alg none is rejected`.
 pub fn case_line(c: &CaseResult, color: Color) -> String {
     let word = format!("{:>10}", c.verdict.word());
@@ -37,9 +66,10 @@ pub fn case_line(c: &CaseResult, color: Color) -> String {
         c.id.strip_prefix(&format!("{}/", c.section))
             .unwrap_or(&c.id);
     format!(
-        "  {} {short}  {}",
+        "  {} {}  {}",
         paint(color, verdict_code(c.verdict), &word),
-        c.title
+        printable(short),
+        printable(&c.title)
     )
 }
 
@@ -47,7 +77,7 @@ fn details(c: &CaseResult, out: &mut String) {
     if c.verdict == Verdict::Skip {
         // Why it was not run (e.g. it needs `--tls`).
         for r in &c.reasons {
-            let _ = writeln!(out, "                     why: {r}");
+            let _ = writeln!(out, "                     why: {}", printable(r));
         }
         return;
     }
@@ -59,10 +89,15 @@ fn details(c: &CaseResult, out: &mut String) {
         // The failed control says why, once, in the recap.
         return;
     }
-    let _ = writeln!(out, "             -> {} [{}]", c.requirement, c.level);
+    let _ = writeln!(
+        out,
+        "             -> {} [{}]",
+        printable(&c.requirement),
+        c.level
+    );
     let _ = writeln!(out, "                expected: {}", c.expected);
     for r in &c.reasons {
-        let _ = writeln!(out, "                  actual: {r}");
+        let _ = writeln!(out, "                  actual: {}", printable(r));
     }
 }
 
@@ -76,8 +111,8 @@ pub fn render(report: &Report, color: Color) -> String {
             let _ = writeln!(
                 out,
                 "\n{} {}",
-                paint(color, "1", &section_name(&c.section)),
-                c.section_title
+                paint(color, "1", &printable(&section_name(&c.section))),
+                printable(&c.section_title)
             );
         }
         let _ = writeln!(out, "{}", case_line(c, color));
@@ -123,7 +158,12 @@ pub fn summary(report: &Report, color: Color) -> String {
         for c in bad {
             if c.section != section {
                 section = &c.section;
-                let _ = writeln!(out, "  {} {}", section_name(&c.section), c.section_title);
+                let _ = writeln!(
+                    out,
+                    "  {} {}",
+                    printable(&section_name(&c.section)),
+                    printable(&c.section_title)
+                );
             }
             let _ = writeln!(out, "  {}", case_line(c, color));
         }
@@ -140,7 +180,7 @@ pub fn summary(report: &Report, color: Color) -> String {
             "{} the genuine {} token was rejected ({}): {untestable} {} case(s) untestable",
             paint(color, "31", "error:"),
             ctl.flavor,
-            ctl.detail,
+            printable(&ctl.detail),
             ctl.flavor,
         );
     }

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::report::console::printable;
 use crate::report::SCHEMA;
 
 /// The verdict names a report may hold.
@@ -32,13 +33,13 @@ pub const VERDICTS: [&str; 7] = [
 /// Why a report file cannot be used. Every message starts with the file's path.
 #[derive(Debug, thiserror::Error)]
 pub enum DiffError {
-    /// The file could not be read.
+    /// The file could not be read (or is not a regular file, or is too large).
     #[error("{}: cannot read the report: {source}", path.display())]
     Unreadable {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// Why.
+        source: crate::input::InputError,
     },
     /// The file is empty or ends in the middle of the JSON text.
     #[error("{}: the report is truncated: the JSON ends early at line {line}, column {column}", path.display())]
@@ -82,9 +83,11 @@ pub enum DiffError {
 
 /// Reads and checks a JSON report.
 pub fn load(path: &Path) -> Result<Value, DiffError> {
-    let bytes = std::fs::read(path).map_err(|source| DiffError::Unreadable {
-        path: path.to_path_buf(),
-        source,
+    let bytes = crate::input::read(path, crate::input::REPORT_LIMIT).map_err(|source| {
+        DiffError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        }
     })?;
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(DiffError::Truncated {
@@ -257,13 +260,23 @@ pub struct Diff {
     pub added: Vec<String>,
     /// Cases only in the earlier report.
     pub removed: Vec<String>,
+    /// Whether the later run was filtered on purpose (`--filter`, `--skip-flavor`): only then
+    /// are removed cases expected.
+    pub later_filtered: bool,
 }
 
 impl Diff {
-    /// Whether any case got worse.
+    /// Whether any case got worse, or disappeared from a run that was not filtered (a case
+    /// that no longer runs is no longer judged).
     pub fn has_regressions(&self) -> bool {
-        !self.regressions.is_empty()
+        !self.regressions.is_empty() || (!self.removed.is_empty() && !self.later_filtered)
     }
+}
+
+/// Whether a report's run was filtered or had flavors deselected.
+fn filtered(report: &Value) -> bool {
+    let non_empty = |key: &str| report["run"][key].as_array().is_some_and(|a| !a.is_empty());
+    non_empty("filters") || non_empty("skipped_flavors")
 }
 
 /// Case id → verdict, for a report value (cases without a string id are ignored).
@@ -284,7 +297,10 @@ pub fn verdicts(report: &Value) -> BTreeMap<String, String> {
 pub fn compare(before: &Value, after: &Value) -> Diff {
     let b = verdicts(before);
     let a = verdicts(after);
-    let mut diff = Diff::default();
+    let mut diff = Diff {
+        later_filtered: filtered(after),
+        ..Diff::default()
+    };
     for (id, vb) in &b {
         match a.get(id) {
             None => diff.removed.push(id.clone()),
@@ -336,21 +352,33 @@ pub fn render(diff: &Diff) -> String {
         }
         let _ = writeln!(out, "{title} ({}):", list.len());
         for c in list {
-            let _ = writeln!(out, "  {:<width$}  {}", c.id, arrow(c));
+            let _ = writeln!(out, "  {:<width$}  {}", printable(&c.id), arrow(c));
         }
         out.push('\n');
     }
-    for (title, list) in [("Added", &diff.added), ("Removed", &diff.removed)] {
+    let removed_note = if diff.later_filtered {
+        ", expected: the later run was filtered"
+    } else {
+        ", a regression: the later run was not filtered, so these are no longer judged"
+    };
+    for (title, note, list) in [
+        ("Added", "", &diff.added),
+        ("Removed", removed_note, &diff.removed),
+    ] {
         if list.is_empty() {
             continue;
         }
-        let _ = writeln!(out, "{title} ({}):", list.len());
+        let _ = writeln!(out, "{title} ({}){note}:", list.len());
         for id in list {
-            let _ = writeln!(out, "  {id}");
+            let _ = writeln!(out, "  {}", printable(id));
         }
         out.push('\n');
     }
-    if diff == &Diff::default() {
+    if diff.regressions.is_empty()
+        && diff.improvements.is_empty()
+        && diff.added.is_empty()
+        && diff.removed.is_empty()
+    {
         out.push_str("No case changed severity; no case added or removed.\n");
     }
     let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });

@@ -56,6 +56,16 @@ pub struct RunInfo {
     /// Flavors the user deselected (`--skip-flavor`): the target does not serve them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped_flavors: Vec<String>,
+    /// The launched target exited during the run: its status and the tail of its stderr. The
+    /// cases it took down are not run (verdict skip).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_exited: Option<String>,
+    /// The run's deadline passed: the cases it cut off are not run (verdict skip).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deadline_passed: bool,
+    /// The run was interrupted (SIGINT, SIGTERM): the report holds what was judged before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 /// Verdict counts.
@@ -194,6 +204,25 @@ impl Report {
             cases,
             timings,
         }
+    }
+
+    /// The report of an interrupted run: the cases judged before the signal (the positive
+    /// controls among them), with `info.interrupted` set.
+    pub fn interrupted(info: RunInfo, cases: Vec<CaseResult>) -> Report {
+        let controls = cases
+            .iter()
+            .filter(|c| c.section == crate::runner::CONTROL_SECTION)
+            .map(|c| Control {
+                flavor: c.flavor,
+                accepted: c.verdict == Verdict::Pass,
+                detail: if c.verdict == Verdict::Pass {
+                    "genuine token accepted".into()
+                } else {
+                    c.reasons.join("; ")
+                },
+            })
+            .collect();
+        Report::new(info, controls, cases, 0)
     }
 
     /// The JSON text.

@@ -157,6 +157,9 @@ pub fn sample(s: Sample) -> Report {
         tenant_source: "header".into(),
         filters: vec![],
         skipped_flavors: vec![],
+        target_exited: None,
+        deadline_passed: false,
+        interrupted: false,
     };
     let mut controls = vec![Control {
         flavor: Flavor::Okta,

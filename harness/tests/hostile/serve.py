@@ -23,11 +23,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             n = count
         if MODE == "hang":
             time.sleep(3600)
-        elif MODE == "die-after" and n > LIMIT:
+        if MODE == "die-after" and n > LIMIT:
             sys.stderr.write(f"fatal: out of file descriptors after {LIMIT} requests\n")
             sys.stderr.flush()
             os._exit(3)
-        elif MODE == "accept":
+        if MODE in ("accept", "die-after"):
             return self.answer(200, b'{"tenant":"x","claims":{}}')
         self.answer(401, b"", 'Bearer error="invalid_token"')
 
