@@ -472,3 +472,35 @@ fn only_literal_loopback_urls_with_a_port_are_targets() {
         }
     }
 }
+
+#[test]
+fn challenge_text_is_kept_as_sent_and_escaped_on_the_console() {
+    let dir = scratch("c1");
+    let cmd = format!("exec python3 {} c1-challenge", hostile("serve.py"));
+    let out = run(&[
+        "scenarios",
+        "--color",
+        "never",
+        "--target-cmd",
+        &cmd,
+        "--filter",
+        "rfc8725/3.1/alg-none/okta",
+        "--report-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(
+        !out.stdout.contains(&0x1b) && !String::from_utf8_lossy(&out.stdout).contains('\u{9b}')
+    );
+    let json = std::fs::read_to_string(dir.join("report.json")).unwrap();
+    // One character U+009B, not the Latin-1 reading of its two UTF-8 bytes (U+00C2 U+009B).
+    assert!(json.contains("\u{9b}31m"), "{json}");
+    assert!(!json.contains("\u{c2}\u{9b}"), "{json}");
+    let diff = run(&[
+        "report",
+        "diff",
+        dir.join("report.json").to_str().unwrap(),
+        dir.join("report.json").to_str().unwrap(),
+    ]);
+    assert_eq!(diff.status.code(), Some(0), "{}", text(&diff));
+    let _ = std::fs::remove_dir_all(&dir);
+}

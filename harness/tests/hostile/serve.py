@@ -29,6 +29,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             os._exit(3)
         if MODE in ("accept", "die-after"):
             return self.answer(200, b'{"tenant":"x","claims":{}}')
+        if MODE == "c1-challenge":
+            # U+009B (CSI) in UTF-8: kept as one character in reports, escaped on the console.
+            return self.answer(401, b"", 'Bearer error="invalid_token", error_description="\u009b31m"')
         self.answer(401, b"", 'Bearer error="invalid_token"')
 
     do_POST = do_GET
@@ -36,7 +39,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def answer(self, status, body, challenge=None):
         self.send_response(status)
         if challenge:
-            self.send_header("WWW-Authenticate", challenge)
+            # Header bytes as UTF-8 (http.server would write Latin-1).
+            self._headers_buffer.append(b"WWW-Authenticate: " + challenge.encode("utf-8") + b"\r\n")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
