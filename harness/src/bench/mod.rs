@@ -48,11 +48,8 @@ answer is timed from its scheduled send time, so a slow target cannot hide its q
 exceed 600 s or 10,000,000 requests.
 
 Exit codes: 0 ok; 100 a regression beyond --max-regression against --baseline; 2 bad usage \
-(including a non-loopback --target-url); 96 setup error; 97 the target failed or never answered.
-
-Comparing load generators: `byoid bench --serve-static 8089 --duration 60` in one terminal, \
-then `byoid bench --target-url http://127.0.0.1:8089/ --raw-get --connections 64 --duration 10` \
-(and wrk/oha against the same URL).")]
+(including a non-loopback --target-url); 96 setup error; 97 the target failed or never answered; \
+100 also when the target rejected every genuine token of a genuine mix.")]
 pub struct BenchArgs {
     /// The target.
     #[command(flatten)]
@@ -78,11 +75,13 @@ pub struct BenchArgs {
     /// Distinct pre-minted tokens per mix.
     #[arg(long, default_value_t = 256)]
     pub pool: usize,
-    /// Just GET the --target-url path with no token (no IdPs, no mix): measures the generator.
-    #[arg(long, requires = "target_url")]
+    /// Lab tool, hidden: just GET the --target-url path with no token (no IdPs, no mix), to
+    /// measure the generator itself (`scripts/compare-loadgen.sh`).
+    #[arg(long, requires = "target_url", hide = true)]
     pub raw_get: bool,
-    /// Serve a fixed 1.4 KB JSON on 127.0.0.1:PORT for --duration seconds (default 60) and exit.
-    #[arg(long, value_name = "PORT")]
+    /// Lab tool, hidden: serve a fixed 1.4 KB JSON on 127.0.0.1:PORT for --duration seconds
+    /// (default 60) and exit, as the common target of the generator comparison.
+    #[arg(long, value_name = "PORT", hide = true)]
     pub serve_static: Option<u16>,
     /// Write the results as JSON here.
     #[arg(long)]

@@ -73,7 +73,7 @@ pub fn parse_authorization_with(
 /// A header token's syntax (UTF-8, `b64token`) is checked by [`Bearer::checked`],
 /// not on extraction: a token byte for byte equal to one the verified-token
 /// cache holds has passed that check already, and a cache hit skips it (it was
-/// ~1,100 instructions of a ~3,500-instruction hit).
+/// a third of a hit's work).
 ///
 /// ```
 /// use axum::http::{header, HeaderMap, Method};

@@ -122,8 +122,8 @@ impl VerifiedTokenCache {
     /// bytes. A JWS ends with its signature, which is as good as random for
     /// tokens that verify, and only tokens that verified are ever stored or
     /// remembered; a flood of forged tokens sharing one tail finds one short
-    /// chain, and equality is always decided on the full bytes. Hashing the
-    /// whole ~1 KiB token cost ~350 instructions of every request.
+    /// chain, and equality is always decided on the full bytes. The tail is
+    /// enough, so the whole token is not hashed on every request.
     pub fn hash(&self, token: &[u8]) -> u64 {
         let tail = &token[token.len().saturating_sub(HASHED_TAIL)..];
         self.hasher.hash_one((token.len(), tail))

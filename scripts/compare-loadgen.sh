@@ -4,7 +4,7 @@
 # back to back, in one session. Rounds interleave the three tools so that background load on
 # the machine hits all of them alike.
 #
-#   harness/src/bench/compare-loadgen.sh [BYOID_BIN] [CONNECTIONS] [SECONDS] [ROUNDS]
+#   scripts/compare-loadgen.sh [BYOID_BIN] [CONNECTIONS] [SECONDS] [ROUNDS]
 #
 # Needs `wrk` (apt-get install wrk) and `oha` (cargo install oha --locked) on PATH or in
 # $WRK / $OHA.
