@@ -20,7 +20,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, Test
 use serde_json::Value;
 
 use crate::catalog::{Case, ExpectSpec, Outcome, SignSpec, TokenSpec};
-use crate::runner::Verdict;
+use crate::result::Verdict;
 use crate::target::{RunningTarget, TargetArgs, TargetSpec};
 use crate::world::{Settings, World};
 use crate::{exit, recipe};
@@ -264,7 +264,7 @@ fn decode(seg: &str) -> Value {
 #[derive(Debug)]
 pub struct FuzzOutcome {
     /// The positive controls, sent before any mutation: when one fails, nothing is fuzzed.
-    pub controls: Vec<crate::runner::Control>,
+    pub controls: Vec<crate::result::Control>,
     /// Iterations run.
     pub iterations: u32,
     /// The shrunk failing plan and the scenario file written for it.

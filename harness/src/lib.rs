@@ -25,6 +25,7 @@
 //! * [`target`]: launching or attaching to the target.
 //! * [`recipe`], [`client`], [`judge`]: making tokens, sending requests, judging answers.
 //! * [`runner`]: positive controls, then the cases, concurrently.
+//! * [`result`]: what a run found, case by case (the model every report renders).
 //! * [`report`]: the result model and its renderers.
 //! * [`exit`]: the process exit codes.
 
@@ -41,6 +42,7 @@ pub mod input;
 pub mod judge;
 pub mod recipe;
 pub mod report;
+pub mod result;
 pub mod runner;
 pub mod target;
 pub mod world;
@@ -53,7 +55,8 @@ use std::time::{Duration, Instant};
 
 use catalog::Case;
 use report::{Report, RunInfo};
-use runner::{CaseResult, RunOptions, Verdict};
+use result::{CaseResult, Verdict};
+use runner::RunOptions;
 use target::{RunningTarget, TargetSpec};
 use world::{Settings, TenantSource, World};
 

@@ -269,7 +269,7 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
     let judged = progress.judged.clone();
     let on_result = {
         let progress = progress.clone();
-        move |r: &byoid::runner::CaseResult| progress.record(r)
+        move |r: &byoid::result::CaseResult| progress.record(r)
     };
     let (report, interrupted) = tokio::select! {
         r = byoid::run_scenarios_with(&opts, on_result) => (r, None),
@@ -331,7 +331,7 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
         let not_run = report
             .cases
             .iter()
-            .filter(|c| c.verdict == byoid::runner::Verdict::Skip)
+            .filter(|c| c.verdict == byoid::result::Verdict::Skip)
             .count();
         let _ = out.flush();
         let (status, tail) = exited.split_once('\n').unwrap_or((exited, ""));
@@ -460,7 +460,7 @@ fn report_command(command: ReportCommand) -> i32 {
 /// two. It also keeps every result, for the report of an interrupted run.
 #[derive(Clone)]
 struct Progress {
-    judged: std::sync::Arc<std::sync::Mutex<Vec<byoid::runner::CaseResult>>>,
+    judged: std::sync::Arc<std::sync::Mutex<Vec<byoid::result::CaseResult>>>,
     ticker: std::sync::Arc<Option<tokio::task::JoinHandle<()>>>,
     tty: bool,
 }
@@ -468,7 +468,7 @@ struct Progress {
 impl Progress {
     fn start(total: usize) -> Progress {
         let tty = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
-        let judged: std::sync::Arc<std::sync::Mutex<Vec<byoid::runner::CaseResult>>> =
+        let judged: std::sync::Arc<std::sync::Mutex<Vec<byoid::result::CaseResult>>> =
             Default::default();
         let ticker = (!tty).then(|| {
             let judged = judged.clone();
@@ -492,7 +492,7 @@ impl Progress {
         }
     }
 
-    fn record(&self, r: &byoid::runner::CaseResult) {
+    fn record(&self, r: &byoid::result::CaseResult) {
         let mut judged = self.judged.lock().unwrap_or_else(|e| e.into_inner());
         judged.push(r.clone());
         if self.tty {

@@ -4,119 +4,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mock_idp::{Flavor, MintOptions};
-use serde::Serialize;
-
 use crate::catalog::{Case, Expect, Level, Outcome, Placement, Step, TokenIn, TrafficExpect};
 use crate::client::{self, Outgoing};
 use crate::judge::{self, Match, Observed};
 use crate::recipe::{self, Context};
+use crate::result::{CaseResult, Control, Evidence, Verdict, CONTROL_SECTION};
 use crate::world::{CaseTenants, TenantSource, World};
-
-/// The verdict of one case (Wycheproof-style valid/invalid/acceptable, plus run problems).
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize, Hash,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    /// What the specification asks for.
-    Pass,
-    /// Another outcome the specification allows.
-    Acceptable,
-    /// A SHOULD or MAY requirement missed.
-    Warn,
-    /// A MUST requirement missed.
-    Fail,
-    /// Could not be judged: the flavor's positive control failed.
-    Untestable,
-    /// Not run.
-    Skip,
-    /// The target hung, reset the connection or answered garbage, or the case could not be built.
-    Error,
-}
-
-impl Verdict {
-    /// Every verdict, best first: the column order of the reports.
-    pub const ALL: [Verdict; 7] = [
-        Verdict::Pass,
-        Verdict::Acceptable,
-        Verdict::Warn,
-        Verdict::Fail,
-        Verdict::Untestable,
-        Verdict::Skip,
-        Verdict::Error,
-    ];
-
-    /// Upper-case word for the console.
-    pub fn word(self) -> &'static str {
-        match self {
-            Verdict::Pass => "PASS",
-            Verdict::Acceptable => "ACCEPT",
-            Verdict::Warn => "WARN",
-            Verdict::Fail => "FAIL",
-            Verdict::Untestable => "UNTESTABLE",
-            Verdict::Skip => "SKIP",
-            Verdict::Error => "ERROR",
-        }
-    }
-    /// How bad, for baselines: higher is worse.
-    pub fn severity(self) -> u8 {
-        match self {
-            Verdict::Pass | Verdict::Acceptable | Verdict::Skip => 0,
-            Verdict::Warn => 1,
-            Verdict::Untestable => 2,
-            Verdict::Fail | Verdict::Error => 3,
-        }
-    }
-}
-
-/// Evidence of the request that decided the verdict.
-#[derive(Clone, Debug, Serialize)]
-pub struct Evidence {
-    /// The request as sent, the token shortened.
-    pub request: Outgoing,
-    /// The token decoded (times relative to the run's clock).
-    pub token: serde_json::Value,
-}
-
-/// The result of one case.
-#[derive(Clone, Debug, Serialize)]
-pub struct CaseResult {
-    /// Stable id.
-    pub id: String,
-    /// Section key.
-    pub section: String,
-    /// Section title.
-    pub section_title: String,
-    /// Title.
-    pub title: String,
-    /// Requirement.
-    pub requirement: String,
-    /// References.
-    pub refs: Vec<String>,
-    /// Level.
-    pub level: Level,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// Flavor.
-    pub flavor: Flavor,
-    /// Verdict.
-    pub verdict: Verdict,
-    /// What was expected, as text.
-    pub expected: String,
-    /// What was observed on the deciding request.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub observed: Option<Observed>,
-    /// Why the verdict is not a pass.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub reasons: Vec<String>,
-    /// The deciding request.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub evidence: Option<Evidence>,
-    /// Wall time (kept out of the verdict bytes by the report writer).
-    #[serde(skip)]
-    pub duration: Duration,
-}
+use mock_idp::{Flavor, MintOptions};
 
 /// Options of a run.
 #[derive(Clone, Debug)]
@@ -131,17 +25,6 @@ pub struct RunOptions {
 
 /// The reason given to cases the run's deadline cut off.
 pub const DEADLINE_REASON: &str = "not run: the run's deadline (--deadline) passed first";
-
-/// The outcome of a flavor's positive control.
-#[derive(Clone, Debug, Serialize)]
-pub struct Control {
-    /// The flavor.
-    pub flavor: Flavor,
-    /// Whether a genuine token was accepted.
-    pub accepted: bool,
-    /// What happened.
-    pub detail: String,
-}
 
 /// Runs the positive controls, then the cases. `on_result` sees each result as it lands.
 pub async fn run(
@@ -271,9 +154,6 @@ async fn control(
         result,
     )
 }
-
-/// The section of the positive controls: one case per flavor, judged before all others.
-pub const CONTROL_SECTION: &str = "control";
 
 /// The result of a flavor's positive control, as a case of its own.
 fn control_result(flavor: Flavor, verdict: Verdict, reasons: Vec<String>) -> CaseResult {
@@ -676,7 +556,7 @@ async fn exchange(
         .unwrap_or(evidence);
     let reasons = reasons.into_iter().map(stable).collect();
     let obs = Observed {
-        body: mask_times(&stable(obs.body.clone())),
+        body: judge::mask_times(&stable(obs.body.clone())),
         ..obs
     };
     (m, obs, evidence, reasons)
@@ -804,28 +684,4 @@ fn shorten(req: &Outgoing, token: &str) -> Outgoing {
             .collect(),
         body: crate::recipe::truncate(&fix(&req.body), 200),
     }
-}
-
-/// Replaces Unix times (ten-digit numbers) in echoed bodies so reports compare byte for byte.
-pub fn mask_times(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut digits = String::new();
-    let flush = |digits: &mut String, out: &mut String| {
-        if digits.len() == 10 {
-            out.push_str("<time>");
-        } else {
-            out.push_str(digits);
-        }
-        digits.clear();
-    };
-    for ch in text.chars() {
-        if ch.is_ascii_digit() {
-            digits.push(ch);
-        } else {
-            flush(&mut digits, &mut out);
-            out.push(ch);
-        }
-    }
-    flush(&mut digits, &mut out);
-    out
 }

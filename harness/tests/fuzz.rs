@@ -2,7 +2,7 @@
 //! to one mutation, and written as a scenario file that replays it.
 
 use byoid::fuzz::{fuzz, FuzzArgs};
-use byoid::runner::Verdict;
+use byoid::result::Verdict;
 use byoid::target::TargetSpec;
 use byoid::ScenarioOptions;
 
@@ -64,7 +64,7 @@ async fn a_defect_is_found_shrunk_and_replayable() {
     let finding = |r: &byoid::report::Report| -> Vec<Verdict> {
         r.cases
             .iter()
-            .filter(|c| c.section != byoid::runner::CONTROL_SECTION)
+            .filter(|c| c.section != byoid::result::CONTROL_SECTION)
             .map(|c| c.verdict)
             .collect()
     };

@@ -75,6 +75,18 @@ fn run(args: &[&str]) -> Output {
     wait_bounded(child, Duration::from_secs(120))
 }
 
+/// `byoid scenarios --color never --target-cmd CMD EXTRA...`.
+fn scenarios_against(cmd: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["scenarios", "--color", "never", "--target-cmd", cmd];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+/// A report directory's `report.json`.
+fn report_in(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -212,9 +224,7 @@ fn sigint_and_sigterm_end_the_target_clean_up_and_keep_a_report() {
         assert_eq!(out.status.code(), Some(code), "{}", text(&out));
         assert_no_process_with(&m);
         assert!(text(&out).contains("interrupted"), "{}", text(&out));
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap())
-                .unwrap();
+        let report = report_in(&dir);
         assert_eq!(report["run"]["interrupted"], true, "{report}");
         assert!(dir.join("junit.xml").exists() && dir.join("report.html").exists());
         let _ = std::fs::remove_dir_all(&dir);
@@ -253,15 +263,7 @@ fn the_run_directory_is_removed_after_an_interruption() {
 fn a_target_that_dies_mid_run_is_reported_once_and_the_rest_is_not_run() {
     let dir = scratch("dies");
     let cmd = format!("exec python3 {} die-after 40", hostile("serve.py"));
-    let out = run(&[
-        "scenarios",
-        "--color",
-        "never",
-        "--target-cmd",
-        &cmd,
-        "--report-dir",
-        dir.to_str().unwrap(),
-    ]);
+    let out = scenarios_against(&cmd, &["--report-dir", dir.to_str().unwrap()]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(97), "{all}");
     assert_eq!(
@@ -270,8 +272,7 @@ fn a_target_that_dies_mid_run_is_reported_once_and_the_rest_is_not_run() {
         "{all}"
     );
     assert_eq!(all.matches("out of file descriptors").count(), 1, "{all}");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let report = report_in(&dir);
     assert!(report["run"]["target_exited"]
         .as_str()
         .is_some_and(|s| s.contains("out of file descriptors")));
@@ -288,17 +289,7 @@ fn a_target_that_dies_mid_run_is_reported_once_and_the_rest_is_not_run() {
 fn a_target_that_hangs_is_cut_off_by_the_run_deadline() {
     let m = marker("deadline");
     let cmd = format!("python3 {} hang {m}", hostile("serve.py"));
-    let out = run(&[
-        "scenarios",
-        "--color",
-        "never",
-        "--target-cmd",
-        &cmd,
-        "--timeout",
-        "30",
-        "--deadline",
-        "2",
-    ]);
+    let out = scenarios_against(&cmd, &["--timeout", "30", "--deadline", "2"]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(97), "{all}");
     assert!(all.contains("deadline"), "{all}");
@@ -342,15 +333,7 @@ fn a_stderr_flood_without_newlines_keeps_memory_bounded() {
 #[test]
 fn escape_sequences_from_a_target_never_reach_the_terminal() {
     let cmd = format!("exec python3 {}", hostile("escape.py"));
-    let out = run(&[
-        "scenarios",
-        "--color",
-        "never",
-        "--target-cmd",
-        &cmd,
-        "--filter",
-        "rfc8725/3.1/alg-none/okta",
-    ]);
+    let out = scenarios_against(&cmd, &["--filter", "rfc8725/3.1/alg-none/okta"]);
     assert_eq!(out.status.code(), Some(97));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -407,8 +390,7 @@ fn cases_missing_from_an_unfiltered_report_are_a_regression() {
         full.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let mut empty: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(full.join("report.json")).unwrap()).unwrap();
+    let mut empty = report_in(&full);
     empty["cases"] = serde_json::json!([]);
     empty["run"]["filters"] = serde_json::json!([]);
     let emptied = dir.join("empty.json");
@@ -477,17 +459,15 @@ fn only_literal_loopback_urls_with_a_port_are_targets() {
 fn challenge_text_is_kept_as_sent_and_escaped_on_the_console() {
     let dir = scratch("c1");
     let cmd = format!("exec python3 {} c1-challenge", hostile("serve.py"));
-    let out = run(&[
-        "scenarios",
-        "--color",
-        "never",
-        "--target-cmd",
+    let out = scenarios_against(
         &cmd,
-        "--filter",
-        "rfc8725/3.1/alg-none/okta",
-        "--report-dir",
-        dir.to_str().unwrap(),
-    ]);
+        &[
+            "--filter",
+            "rfc8725/3.1/alg-none/okta",
+            "--report-dir",
+            dir.to_str().unwrap(),
+        ],
+    );
     assert!(
         !out.stdout.contains(&0x1b) && !String::from_utf8_lossy(&out.stdout).contains('\u{9b}')
     );

@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use byoid::report::{html, Report};
-use byoid::runner::Verdict;
+use byoid::result::Verdict;
 use byoid::ScenarioOptions;
 
 const CHROMIUM: &str = "/usr/bin/chromium";

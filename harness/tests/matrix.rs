@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 mod external;
 
-use byoid::runner::Verdict;
+use byoid::result::Verdict;
 use byoid::target::TargetSpec;
 use byoid::world::TenantSource;
 use byoid::ScenarioOptions;
@@ -18,7 +18,7 @@ async fn run(defects: Vec<String>) -> byoid::report::Report {
 }
 
 /// The cases only an HTTPS run can judge (`metadata_over_http`), run with `--tls`.
-async fn run_tls(defects: Vec<String>, ids: Vec<String>) -> Vec<byoid::runner::CaseResult> {
+async fn run_tls(defects: Vec<String>, ids: Vec<String>) -> Vec<byoid::result::CaseResult> {
     if ids.is_empty() {
         // No filter would mean the whole catalog.
         return Vec::new();
@@ -34,7 +34,7 @@ async fn run_tls(defects: Vec<String>, ids: Vec<String>) -> Vec<byoid::runner::C
         .expect("the TLS run completes")
         .cases
         .into_iter()
-        .filter(|c| c.section != byoid::runner::CONTROL_SECTION)
+        .filter(|c| c.section != byoid::result::CONTROL_SECTION)
         .collect()
 }
 
@@ -76,7 +76,7 @@ async fn every_case_earns_its_place_and_every_defect_is_caught() {
     let mut caught_by: BTreeMap<String, BTreeSet<&str>> = clean
         .cases
         .iter()
-        .filter(|c| c.section != byoid::runner::CONTROL_SECTION)
+        .filter(|c| c.section != byoid::result::CONTROL_SECTION)
         .map(|c| (c.id.clone(), BTreeSet::new()))
         .collect();
     let mut catches: BTreeMap<&str, usize> = BTreeMap::new();

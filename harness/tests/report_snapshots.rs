@@ -14,7 +14,7 @@ mod common;
 
 use byoid::report::console::{self, Color};
 use byoid::report::Report;
-use byoid::runner::Verdict;
+use byoid::result::Verdict;
 use byoid::ScenarioOptions;
 use common::{sample, Sample};
 

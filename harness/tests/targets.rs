@@ -4,7 +4,7 @@ mod external;
 
 use std::time::Duration;
 
-use byoid::runner::Verdict;
+use byoid::result::Verdict;
 use byoid::target::TargetSpec;
 use byoid::{HarnessError, ScenarioOptions};
 
@@ -109,7 +109,7 @@ while True:
         "garbage is no acceptance"
     );
     // The controls themselves are errors (no valid answer); every case behind them untestable.
-    let control = |c: &&byoid::runner::CaseResult| c.section == byoid::runner::CONTROL_SECTION;
+    let control = |c: &&byoid::result::CaseResult| c.section == byoid::result::CONTROL_SECTION;
     assert!(
         report
             .cases

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::fmt::Write;
 
 use crate::report::{Health, Report};
-use crate::runner::{CaseResult, Verdict};
+use crate::result::{CaseResult, Verdict};
 
 /// Whether to use colour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use crate::report::console::section_name;
 use crate::report::junit::verdict_name;
 use crate::report::Report;
-use crate::runner::{CaseResult, Verdict};
+use crate::result::{CaseResult, Verdict};
 
 /// Escapes text for HTML element content and quoted attribute values: `&`, `<`, `>`, `"`
 /// and `'` become character references; NUL and other C0 controls but tab, LF and CR are

@@ -21,7 +21,7 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 
 use crate::report::Report;
-use crate::runner::{CaseResult, Verdict};
+use crate::result::{CaseResult, Verdict};
 
 /// The JUnit XML text of `report`.
 pub fn render(report: &Report, with_timings: bool) -> String {

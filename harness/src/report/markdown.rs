@@ -13,7 +13,7 @@ use std::fmt::Write;
 use crate::catalog::Level;
 use crate::report::console::section_name;
 use crate::report::{Health, Report};
-use crate::runner::{CaseResult, Verdict};
+use crate::result::{CaseResult, Verdict};
 
 /// The Markdown text of `report`.
 pub fn render(report: &Report) -> String {

@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::runner::{CaseResult, Control, Verdict};
+use crate::result::{CaseResult, Control, Verdict};
 
 /// The report schema version.
 pub const SCHEMA: &str = "byoid-report/1";
@@ -184,7 +184,7 @@ impl Report {
         run_ms: u64,
     ) -> Report {
         cases.sort_by(|a, b| {
-            let control = |c: &CaseResult| c.section != crate::runner::CONTROL_SECTION;
+            let control = |c: &CaseResult| c.section != crate::result::CONTROL_SECTION;
             (control(a), &a.id).cmp(&(control(b), &b.id))
         });
         let started = std::time::SystemTime::now() - std::time::Duration::from_millis(run_ms);
@@ -211,7 +211,7 @@ impl Report {
     pub fn interrupted(info: RunInfo, cases: Vec<CaseResult>) -> Report {
         let controls = cases
             .iter()
-            .filter(|c| c.section == crate::runner::CONTROL_SECTION)
+            .filter(|c| c.section == crate::result::CONTROL_SECTION)
             .map(|c| Control {
                 flavor: c.flavor,
                 accepted: c.verdict == Verdict::Pass,
@@ -244,7 +244,7 @@ impl Report {
     /// that judged nothing).
     pub fn judged_anything(&self) -> bool {
         self.cases.iter().any(|c| {
-            c.section != crate::runner::CONTROL_SECTION
+            c.section != crate::result::CONTROL_SECTION
                 && matches!(
                     c.verdict,
                     Verdict::Pass | Verdict::Acceptable | Verdict::Warn | Verdict::Fail

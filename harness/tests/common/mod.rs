@@ -9,7 +9,7 @@ use byoid::catalog::{Level, Outcome};
 use byoid::client::Outgoing;
 use byoid::judge::{Challenge, Observed};
 use byoid::report::{Report, RunInfo};
-use byoid::runner::{CaseResult, Control, Evidence, Verdict};
+use byoid::result::{CaseResult, Control, Evidence, Verdict};
 use mock_idp::Flavor;
 use serde_json::json;
 

@@ -162,6 +162,7 @@ pub mod tenant;
 pub mod token;
 pub mod token_cache;
 pub mod validate;
+pub mod verified;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -22,7 +22,7 @@
 //! ```
 //! use byoid_reference::token_cache::VerifiedTokenCache;
 //! use byoid_reference::json_object::JsonObject;
-//! use byoid_reference::validate::Verified;
+//! use byoid_reference::verified::Verified;
 //! use std::time::Duration;
 //!
 //! let cache = VerifiedTokenCache::new(100);
@@ -45,7 +45,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hashbrown::HashTable;
 
-use crate::validate::Verified;
+use crate::verified::Verified;
 
 /// Slots of the first-sighting table (8 bytes each: 64 KiB, small enough to
 /// stay in cache; a token must come back before ~8,000 other new tokens to be

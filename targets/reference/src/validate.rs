@@ -19,53 +19,13 @@ use crate::manifest::TenantConfig;
 use crate::tenant::{Resolution, TenantResolver};
 use crate::token::{self, ParsedToken};
 use crate::token_cache::{now_secs, VerifiedTokenCache};
+pub use crate::verified::Verified;
 use crate::Config;
 
 /// Entries kept in the verified-token cache.
 pub const TOKEN_CACHE_CAPACITY: usize = 10_000;
 /// Longer tokens are verified every time, never cached (bounds the cache's memory).
 pub const TOKEN_CACHE_MAX_TOKEN_BYTES: usize = 4 * 1024;
-
-/// A token that passed every check, with the contract's `200` body already
-/// serialized (so a verified-token cache hit costs a reference count, not a
-/// serialization).
-#[derive(Debug, Clone)]
-pub struct Verified {
-    /// The tenant slug the request named.
-    pub tenant: String,
-    /// The claims after `claim_mappings`.
-    pub claims: JsonObject,
-    /// `{"tenant": ..., "claims": ...}` as the contract's `200` body.
-    pub body: bytes::Bytes,
-}
-
-impl Verified {
-    /// The verification of a token for `tenant` with these (mapped) claims;
-    /// writes the `200` body once, embedding the claims' text as it is.
-    ///
-    /// ```
-    /// use byoid_reference::json_object::JsonObject;
-    /// let v = byoid_reference::validate::Verified::new("acme", JsonObject::from_map(&Default::default()));
-    /// assert_eq!(&v.body[..], br#"{"tenant":"acme","claims":{}}"#);
-    /// ```
-    pub fn new(tenant: &str, claims: JsonObject) -> Arc<Verified> {
-        let json = claims.json().trim();
-        // Exact for a slug without escapes, so the Vec becomes `Bytes` without
-        // another allocation.
-        let mut body = Vec::with_capacity(json.len() + tenant.len() + 23);
-        body.extend_from_slice(br#"{"tenant":"#);
-        // Writing a string into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut body, tenant);
-        body.extend_from_slice(br#","claims":"#);
-        body.extend_from_slice(json.as_bytes());
-        body.push(b'}');
-        Arc::new(Verified {
-            tenant: tenant.to_owned(),
-            claims,
-            body: body.into(),
-        })
-    }
-}
 
 /// Everything a request needs; shared behind an `Arc` by the router.
 #[derive(Debug)]

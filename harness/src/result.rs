@@ -1,0 +1,130 @@
+//! The result model: what a run found, case by case. The runner makes these, the judge's
+//! observations go into them, and every report renders them.
+
+use std::time::Duration;
+
+use mock_idp::Flavor;
+use serde::Serialize;
+
+use crate::catalog::Level;
+use crate::client::Outgoing;
+use crate::judge::Observed;
+
+/// The section of the positive controls: one case per flavor, judged before all others.
+pub const CONTROL_SECTION: &str = "control";
+
+/// The verdict of one case (Wycheproof-style valid/invalid/acceptable, plus run problems).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize, Hash,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// What the specification asks for.
+    Pass,
+    /// Another outcome the specification allows.
+    Acceptable,
+    /// A SHOULD or MAY requirement missed.
+    Warn,
+    /// A MUST requirement missed.
+    Fail,
+    /// Could not be judged: the flavor's positive control failed.
+    Untestable,
+    /// Not run.
+    Skip,
+    /// The target hung, reset the connection or answered garbage, or the case could not be built.
+    Error,
+}
+
+impl Verdict {
+    /// Every verdict, best first: the column order of the reports.
+    pub const ALL: [Verdict; 7] = [
+        Verdict::Pass,
+        Verdict::Acceptable,
+        Verdict::Warn,
+        Verdict::Fail,
+        Verdict::Untestable,
+        Verdict::Skip,
+        Verdict::Error,
+    ];
+
+    /// Upper-case word for the console.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Acceptable => "ACCEPT",
+            Verdict::Warn => "WARN",
+            Verdict::Fail => "FAIL",
+            Verdict::Untestable => "UNTESTABLE",
+            Verdict::Skip => "SKIP",
+            Verdict::Error => "ERROR",
+        }
+    }
+    /// How bad, for baselines: higher is worse.
+    pub fn severity(self) -> u8 {
+        match self {
+            Verdict::Pass | Verdict::Acceptable | Verdict::Skip => 0,
+            Verdict::Warn => 1,
+            Verdict::Untestable => 2,
+            Verdict::Fail | Verdict::Error => 3,
+        }
+    }
+}
+
+/// Evidence of the request that decided the verdict.
+#[derive(Clone, Debug, Serialize)]
+pub struct Evidence {
+    /// The request as sent, the token shortened.
+    pub request: Outgoing,
+    /// The token decoded (times relative to the run's clock).
+    pub token: serde_json::Value,
+}
+
+/// The result of one case.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseResult {
+    /// Stable id.
+    pub id: String,
+    /// Section key.
+    pub section: String,
+    /// Section title.
+    pub section_title: String,
+    /// Title.
+    pub title: String,
+    /// Requirement.
+    pub requirement: String,
+    /// References.
+    pub refs: Vec<String>,
+    /// Level.
+    pub level: Level,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Flavor.
+    pub flavor: Flavor,
+    /// Verdict.
+    pub verdict: Verdict,
+    /// What was expected, as text.
+    pub expected: String,
+    /// What was observed on the deciding request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed: Option<Observed>,
+    /// Why the verdict is not a pass.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    /// The deciding request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
+    /// Wall time (kept out of the verdict bytes by the report writer).
+    #[serde(skip)]
+    pub duration: Duration,
+}
+
+/// The outcome of a flavor's positive control.
+#[derive(Clone, Debug, Serialize)]
+pub struct Control {
+    /// The flavor.
+    pub flavor: Flavor,
+    /// Whether a genuine token was accepted.
+    pub accepted: bool,
+    /// What happened.
+    pub detail: String,
+}
