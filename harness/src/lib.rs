@@ -242,6 +242,7 @@ pub async fn run_scenarios_with(
     // it took down (no connection, or one cut short) were not run rather than failed.
     let mut target = target;
     if let Some(status) = target.exit_status() {
+        target.stderr_settled().await;
         let not_run = format!("not run: the target had exited ({status})");
         for r in results.iter_mut().filter(|r| taken_down(r)) {
             r.verdict = Verdict::Skip;

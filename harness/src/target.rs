@@ -130,6 +130,8 @@ pub struct RunningTarget {
     /// The launched target's process group, until it has been ended.
     pgid: Option<u32>,
     stderr: Arc<Mutex<StderrTail>>,
+    /// Reads the launched target's stderr until it closes.
+    stderr_reader: Option<tokio::task::JoinHandle<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -207,6 +209,7 @@ impl RunningTarget {
                     child: None,
                     pgid: None,
                     stderr,
+                    stderr_reader: None,
                     task: Some(task),
                 }
             }
@@ -226,7 +229,7 @@ impl RunningTarget {
                 let mut child = command
                     .spawn()
                     .map_err(|e| TargetError::Spawn(format!("`sh -c {cmd}`: {e}")))?;
-                if let Some(mut err) = child.stderr.take() {
+                let stderr_reader = child.stderr.take().map(|mut err| {
                     let buf = stderr.clone();
                     tokio::spawn(async move {
                         let mut chunk = vec![0u8; 16 * 1024];
@@ -235,14 +238,15 @@ impl RunningTarget {
                                 .unwrap_or_else(|e| e.into_inner())
                                 .push(&chunk[..n]);
                         }
-                    });
-                }
+                    })
+                });
                 RunningTarget {
                     addr: format!("127.0.0.1:{port}"),
                     description: spec.describe(),
                     pgid: child.id(),
                     child: Some(child),
                     stderr,
+                    stderr_reader,
                     task: None,
                 }
             }
@@ -254,6 +258,7 @@ impl RunningTarget {
                     child: None,
                     pgid: None,
                     stderr,
+                    stderr_reader: None,
                     task: None,
                 }
             }
@@ -274,7 +279,7 @@ impl RunningTarget {
         let mut delay = Duration::from_millis(10);
         while start.elapsed() < limit {
             if let Some(status) = self.exit_status() {
-                tokio::time::sleep(Duration::from_millis(50)).await; // let stderr drain
+                self.stderr_settled().await;
                 return Err(TargetError::Exited {
                     status,
                     tail: self.stderr_tail(),
@@ -301,6 +306,14 @@ impl RunningTarget {
         match child.try_wait() {
             Ok(Some(s)) => Some(s.to_string()),
             _ => None,
+        }
+    }
+
+    /// Waits (a second at most) until everything an exited target wrote to stderr has been
+    /// read, so that its last words are in [`RunningTarget::stderr_tail`].
+    pub async fn stderr_settled(&mut self) {
+        if let Some(reader) = self.stderr_reader.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(1), reader).await;
         }
     }
 
