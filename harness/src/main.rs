@@ -16,7 +16,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Conformance harness for BYOID access-token validators.
 #[derive(Parser, Debug)]
-#[command(name = "byoid", version, about, long_about = None)]
+#[command(name = "byoid", version = version_line(), about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -130,6 +130,20 @@ struct ScenariosArgs {
     /// Colour: auto, always, never.
     #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
     color: String,
+}
+
+/// `byoid --version`: the harness, the contract it speaks and the built-in catalog, so that a
+/// report can say exactly what judged it.
+fn version_line() -> &'static str {
+    static LINE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    LINE.get_or_init(|| {
+        format!(
+            "{} (contract {}, catalog {})",
+            env!("CARGO_PKG_VERSION"),
+            byoid::world::CONTRACT,
+            byoid::catalog::builtin_hash()
+        )
+    })
 }
 
 fn main() -> ExitCode {

@@ -141,3 +141,16 @@ fn a_bad_catalog_names_file_line_and_field() {
     assert_eq!(out.status.code(), Some(4));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn version_names_the_harness_the_contract_and_the_catalog() {
+    let out = byoid().arg("--version").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(env!("CARGO_PKG_VERSION"))
+            && text.contains(byoid::world::CONTRACT)
+            && text.contains(&byoid::catalog::builtin_hash()),
+        "{text}"
+    );
+}
