@@ -132,6 +132,10 @@ async fn control(
     );
     let res = client::send(target_addr, &req.1, &req.0, timeout).await;
     let (m, observed, reasons) = judge::judge(&Expect::default(), &res);
+    let reasons: Vec<String> = reasons
+        .into_iter()
+        .map(|r| stable_text(world, target_addr, r))
+        .collect();
     let accepted = m == Match::Expected;
     let detail = if accepted {
         "genuine token accepted".to_string()
@@ -144,7 +148,7 @@ async fn control(
         Match::NoAnswer => Verdict::Error,
     };
     let mut result = control_result(flavor, verdict, reasons);
-    result.observed = Some(observed);
+    result.observed = Some(stable_observed(world, target_addr, observed));
     (
         Control {
             flavor,
@@ -535,14 +539,15 @@ async fn exchange(
         token: recipe::decode_for_evidence(token, minted_at),
     };
     // Ports change from run to run; the report shows stable names instead.
+    // A tenant on a listener of its own (plain HTTP in a TLS run) has a port of its own too.
+    let own_base = tenants.own.base_url();
     let stable = |text: String| {
-        text.replace(world.idp.uri(), "http://{idp}")
-            .replace(world.idp.attacker().uri(), "http://{attacker}")
-            .replace(addr, "{target}")
-            .replace(
-                &format!(":{}", addr.rsplit(':').next().unwrap_or("")),
-                ":{port}",
-            )
+        let text = stable_text(world, addr, text);
+        if own_base == world.idp.uri() {
+            text
+        } else {
+            text.replace(own_base, "http://{tenant-listener}")
+        }
     };
     let evidence = serde_json::to_string(&evidence)
         .ok()
@@ -560,6 +565,26 @@ async fn exchange(
         ..obs
     };
     (m, obs, evidence, reasons)
+}
+
+/// `text` with the run's ports replaced by stable names: ports change from run to run, and a
+/// report's bytes must not.
+fn stable_text(world: &World, addr: &str, text: String) -> String {
+    text.replace(world.idp.uri(), "http://{idp}")
+        .replace(world.idp.attacker().uri(), "http://{attacker}")
+        .replace(addr, "{target}")
+        .replace(
+            &format!(":{}", addr.rsplit(':').next().unwrap_or("")),
+            ":{port}",
+        )
+}
+
+/// What was observed, with the body's ports named and its Unix times masked.
+fn stable_observed(world: &World, addr: &str, obs: Observed) -> Observed {
+    Observed {
+        body: judge::mask_times(&stable_text(world, addr, obs.body.clone())),
+        ..obs
+    }
 }
 
 /// Builds the request; returns it with the Host header to use. `slug` goes where the run's
