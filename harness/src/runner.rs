@@ -159,14 +159,20 @@ async fn control(
     )
 }
 
+/// The sentence a positive control rests on (checked against the contract by the calibration
+/// test, as every case's is).
+pub const CONTROL_REQUIREMENT: &str = "Target contract section 4: \"A target MUST answer each situation of this table with its status and challenge\" A genuine token is the table's valid token: 200. Every case of the flavor depends on it.";
+
 /// The result of a flavor's positive control, as a case of its own.
 fn control_result(flavor: Flavor, verdict: Verdict, reasons: Vec<String>) -> CaseResult {
     CaseResult {
         id: format!("{CONTROL_SECTION}/genuine-token/{flavor}"),
         section: CONTROL_SECTION.into(),
         section_title: "Positive controls: a genuine token of each flavor is accepted".into(),
-        title: format!("a genuine {flavor} access token is accepted (every {flavor} case depends on it)"),
-        requirement: "Target contract section 4: \"A target MUST answer each situation of this table with its status and challenge.\" A genuine token is the table's valid token: 200. Every case of the flavor depends on it.".into(),
+        title: format!(
+            "a genuine {flavor} access token is accepted (every {flavor} case depends on it)"
+        ),
+        requirement: CONTROL_REQUIREMENT.into(),
         refs: vec!["byoid target contract section 4".into()],
         level: Level::Must,
         tags: vec!["control".into()],
