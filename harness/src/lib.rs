@@ -200,8 +200,16 @@ pub async fn run_scenarios_with(
     opts: &ScenarioOptions,
     on_result: impl Fn(&CaseResult) + Send + Sync + 'static,
 ) -> Result<Report, HarnessError> {
+    run_selected(opts, select_cases(opts)?, on_result).await
+}
+
+/// Like [`run_scenarios_with`], for cases already selected with [`select_cases`].
+pub async fn run_selected(
+    opts: &ScenarioOptions,
+    cases: Vec<Case>,
+    on_result: impl Fn(&CaseResult) + Send + Sync + 'static,
+) -> Result<Report, HarnessError> {
     let started = Instant::now();
-    let cases = select_cases(opts)?;
     let settings = Settings {
         tenant_source: opts.tenant_source.clone(),
         seed: opts.seed,

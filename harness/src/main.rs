@@ -278,15 +278,21 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
         _ if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() => Color::On,
         _ => Color::Off,
     };
-    let total = byoid::select_cases(&opts).map(|c| c.len()).unwrap_or(0);
-    let progress = Progress::start(total);
+    let cases = match byoid::select_cases(&opts) {
+        Ok(cases) => cases,
+        Err(e) => {
+            eprintln!("error: {}", console::printable(&e.to_string()));
+            return e.exit_code();
+        }
+    };
+    let progress = Progress::start(cases.len());
     let judged = progress.judged.clone();
     let on_result = {
         let progress = progress.clone();
         move |r: &byoid::result::CaseResult| progress.record(r)
     };
     let (report, interrupted) = tokio::select! {
-        r = byoid::run_scenarios_with(&opts, on_result) => (r, None),
+        r = byoid::run_selected(&opts, cases, on_result) => (r, None),
         code = interruption() => {
             // Dropping the run ended the target's process group and removed the run's
             // temporary directory; what was judged so far becomes the report.

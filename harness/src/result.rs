@@ -128,3 +128,35 @@ pub struct Control {
     /// What happened.
     pub detail: String,
 }
+
+impl Control {
+    /// The summary of a positive control's case result.
+    pub fn of(result: &CaseResult) -> Control {
+        let accepted = result.verdict == Verdict::Pass;
+        Control {
+            flavor: result.flavor,
+            accepted,
+            detail: if accepted {
+                "genuine token accepted".into()
+            } else {
+                result.reasons.join("; ")
+            },
+        }
+    }
+}
+
+/// The id of a flavor's positive control.
+///
+/// ```
+/// assert_eq!(byoid::result::control_id(mock_idp::Flavor::Okta), "control/genuine-token/okta");
+/// ```
+pub fn control_id(flavor: Flavor) -> String {
+    format!("{CONTROL_SECTION}/genuine-token/{flavor}")
+}
+
+impl CaseResult {
+    /// Whether this is a positive control (section [`CONTROL_SECTION`]), not a catalog case.
+    pub fn is_control(&self) -> bool {
+        self.section == CONTROL_SECTION
+    }
+}

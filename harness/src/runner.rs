@@ -8,7 +8,7 @@ use crate::catalog::{Case, Expect, Level, Outcome, Placement, Step, TokenIn, Tra
 use crate::client::{self, Outgoing};
 use crate::judge::{self, Match, Observed};
 use crate::recipe::{self, Context};
-use crate::result::{CaseResult, Control, Evidence, Verdict, CONTROL_SECTION};
+use crate::result::{control_id, CaseResult, Control, Evidence, Verdict, CONTROL_SECTION};
 use crate::world::{CaseTenants, TenantSource, World};
 use mock_idp::{Flavor, MintOptions};
 
@@ -62,8 +62,9 @@ pub async fn run(
                     &case,
                     Verdict::Untestable,
                     vec![format!(
-                        "the positive control {CONTROL_SECTION}/genuine-token/{} failed: {}",
-                        c.flavor, c.detail
+                        "the positive control {} failed: {}",
+                        control_id(c.flavor),
+                        c.detail
                     )],
                 ),
                 _ => match deadline {
@@ -132,31 +133,18 @@ async fn control(
     );
     let res = client::send(target_addr, &req.1, &req.0, timeout).await;
     let (m, observed, reasons) = judge::judge(&Expect::default(), &res);
-    let reasons: Vec<String> = reasons
+    let reasons = reasons
         .into_iter()
-        .map(|r| stable_text(world, target_addr, r))
+        .map(|r| stable_text(world, target_addr, None, r))
         .collect();
-    let accepted = m == Match::Expected;
-    let detail = if accepted {
-        "genuine token accepted".to_string()
-    } else {
-        format!("a genuine {flavor} token: {}", reasons.join("; "))
-    };
     let verdict = match m {
         Match::Expected | Match::Acceptable => Verdict::Pass,
         Match::Wrong => Verdict::Fail,
         Match::NoAnswer => Verdict::Error,
     };
     let mut result = control_result(flavor, verdict, reasons);
-    result.observed = Some(stable_observed(world, target_addr, observed));
-    (
-        Control {
-            flavor,
-            accepted,
-            detail,
-        },
-        result,
-    )
+    result.observed = Some(stable_observed(world, target_addr, None, observed));
+    (Control::of(&result), result)
 }
 
 /// The sentence a positive control rests on (checked against the contract by the calibration
@@ -166,7 +154,7 @@ pub const CONTROL_REQUIREMENT: &str = "Target contract section 4: \"A target MUS
 /// The result of a flavor's positive control, as a case of its own.
 fn control_result(flavor: Flavor, verdict: Verdict, reasons: Vec<String>) -> CaseResult {
     CaseResult {
-        id: format!("{CONTROL_SECTION}/genuine-token/{flavor}"),
+        id: control_id(flavor),
         section: CONTROL_SECTION.into(),
         section_title: "Positive controls: a genuine token of each flavor is accepted".into(),
         title: format!(
@@ -545,16 +533,8 @@ async fn exchange(
         token: recipe::decode_for_evidence(token, minted_at),
     };
     // Ports change from run to run; the report shows stable names instead.
-    // A tenant on a listener of its own (plain HTTP in a TLS run) has a port of its own too.
-    let own_base = tenants.own.base_url();
-    let stable = |text: String| {
-        let text = stable_text(world, addr, text);
-        if own_base == world.idp.uri() {
-            text
-        } else {
-            text.replace(own_base, "http://{tenant-listener}")
-        }
-    };
+    let own_base = Some(tenants.own.base_url());
+    let stable = |text: String| stable_text(world, addr, own_base, text);
     let evidence = serde_json::to_string(&evidence)
         .ok()
         .map(stable)
@@ -566,16 +546,18 @@ async fn exchange(
         })
         .unwrap_or(evidence);
     let reasons = reasons.into_iter().map(stable).collect();
-    let obs = Observed {
-        body: judge::mask_times(&stable(obs.body.clone())),
-        ..obs
-    };
+    let obs = stable_observed(world, addr, own_base, obs);
     (m, obs, evidence, reasons)
 }
 
 /// `text` with the run's ports replaced by stable names: ports change from run to run, and a
-/// report's bytes must not.
-fn stable_text(world: &World, addr: &str, text: String) -> String {
+/// report's bytes must not. `tenant_base` is the case tenant's base URL, which has a port of
+/// its own when the tenant has a listener of its own (plain HTTP in a TLS run).
+fn stable_text(world: &World, addr: &str, tenant_base: Option<&str>, text: String) -> String {
+    let text = match tenant_base {
+        Some(base) if base != world.idp.uri() => text.replace(base, "http://{tenant-listener}"),
+        _ => text,
+    };
     text.replace(world.idp.uri(), "http://{idp}")
         .replace(world.idp.attacker().uri(), "http://{attacker}")
         .replace(addr, "{target}")
@@ -586,9 +568,14 @@ fn stable_text(world: &World, addr: &str, text: String) -> String {
 }
 
 /// What was observed, with the body's ports named and its Unix times masked.
-fn stable_observed(world: &World, addr: &str, obs: Observed) -> Observed {
+fn stable_observed(
+    world: &World,
+    addr: &str,
+    tenant_base: Option<&str>,
+    obs: Observed,
+) -> Observed {
     Observed {
-        body: judge::mask_times(&stable_text(world, addr, obs.body.clone())),
+        body: judge::mask_times(&stable_text(world, addr, tenant_base, obs.body.clone())),
         ..obs
     }
 }

@@ -64,7 +64,7 @@ async fn a_defect_is_found_shrunk_and_replayable() {
     let finding = |r: &byoid::report::Report| -> Vec<Verdict> {
         r.cases
             .iter()
-            .filter(|c| c.section != byoid::result::CONTROL_SECTION)
+            .filter(|c| !c.is_control())
             .map(|c| c.verdict)
             .collect()
     };

@@ -34,7 +34,7 @@ async fn run_tls(defects: Vec<String>, ids: Vec<String>) -> Vec<byoid::result::C
         .expect("the TLS run completes")
         .cases
         .into_iter()
-        .filter(|c| c.section != byoid::result::CONTROL_SECTION)
+        .filter(|c| !c.is_control())
         .collect()
 }
 
@@ -76,7 +76,7 @@ async fn every_case_earns_its_place_and_every_defect_is_caught() {
     let mut caught_by: BTreeMap<String, BTreeSet<&str>> = clean
         .cases
         .iter()
-        .filter(|c| c.section != byoid::result::CONTROL_SECTION)
+        .filter(|c| !c.is_control())
         .map(|c| (c.id.clone(), BTreeSet::new()))
         .collect();
     let mut catches: BTreeMap<&str, usize> = BTreeMap::new();

@@ -109,7 +109,7 @@ while True:
         "garbage is no acceptance"
     );
     // The controls themselves are errors (no valid answer); every case behind them untestable.
-    let control = |c: &&byoid::result::CaseResult| c.section == byoid::result::CONTROL_SECTION;
+    let control = |c: &&byoid::result::CaseResult| c.is_control();
     assert!(
         report
             .cases

@@ -183,10 +183,7 @@ impl Report {
         mut cases: Vec<CaseResult>,
         run_ms: u64,
     ) -> Report {
-        cases.sort_by(|a, b| {
-            let control = |c: &CaseResult| c.section != crate::result::CONTROL_SECTION;
-            (control(a), &a.id).cmp(&(control(b), &b.id))
-        });
+        cases.sort_by(|a, b| (!a.is_control(), &a.id).cmp(&(!b.is_control(), &b.id)));
         let started = std::time::SystemTime::now() - std::time::Duration::from_millis(run_ms);
         let timings = Timings {
             started_at: rfc3339(started),
@@ -211,16 +208,8 @@ impl Report {
     pub fn interrupted(info: RunInfo, cases: Vec<CaseResult>) -> Report {
         let controls = cases
             .iter()
-            .filter(|c| c.section == crate::result::CONTROL_SECTION)
-            .map(|c| Control {
-                flavor: c.flavor,
-                accepted: c.verdict == Verdict::Pass,
-                detail: if c.verdict == Verdict::Pass {
-                    "genuine token accepted".into()
-                } else {
-                    c.reasons.join("; ")
-                },
-            })
+            .filter(|c| c.is_control())
+            .map(Control::of)
             .collect();
         Report::new(info, controls, cases, 0)
     }
@@ -244,7 +233,7 @@ impl Report {
     /// that judged nothing).
     pub fn judged_anything(&self) -> bool {
         self.cases.iter().any(|c| {
-            c.section != crate::result::CONTROL_SECTION
+            !c.is_control()
                 && matches!(
                     c.verdict,
                     Verdict::Pass | Verdict::Acceptable | Verdict::Warn | Verdict::Fail
