@@ -18,11 +18,12 @@
 //! * A token sent by more than one method, or twice by one method, is 400
 //!   `invalid_request` (section 2: "MUST NOT use more than one method").
 
-use axum::http::Method;
+use std::ops::Range;
+
+use axum::http::{header, HeaderMap, HeaderValue, Method};
 
 use crate::defect::{Defect, DefectSet};
 use crate::error::AuthError;
-use crate::request::HeaderLookup;
 
 /// Whether `s` matches RFC 6750's `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 pub fn is_b64token(s: &str) -> bool {
@@ -63,7 +64,7 @@ pub fn parse_authorization_with(
     defects: &DefectSet,
 ) -> Result<Option<String>, AuthError> {
     match authorization_token(value, defects)? {
-        Some(raw) => check_syntax(raw).map(|t| Some(t.to_owned())),
+        Some(range) => check_syntax(&value[range]).map(|t| Some(t.to_owned())),
         None => Ok(None),
     }
 }
@@ -91,18 +92,24 @@ pub fn parse_authorization_with(
 /// assert!(token.checked().is_err()); // `!` is not a b64token character
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Bearer<'a> {
-    /// From the `Authorization` header, borrowed from it; syntax not yet checked.
-    Header(&'a [u8]),
+pub enum Bearer {
+    /// From the `Authorization` header: the `token` bytes of its `value` (a
+    /// shared handle on the request's bytes, not a copy); syntax not yet checked.
+    Header {
+        /// The whole `Authorization` value.
+        value: HeaderValue,
+        /// Where the token lies in it.
+        token: Range<usize>,
+    },
     /// From the form body (or the query, with a defect), decoded.
     Param(String),
 }
 
-impl Bearer<'_> {
+impl Bearer {
     /// The token's bytes, as sent.
     pub fn as_bytes(&self) -> &[u8] {
         match self {
-            Bearer::Header(b) => b,
+            Bearer::Header { value, token } => &value.as_bytes()[token.clone()],
             Bearer::Param(s) => s.as_bytes(),
         }
     }
@@ -111,7 +118,7 @@ impl Bearer<'_> {
     /// (else 401 `invalid_token`).
     pub fn checked(&self) -> Result<&str, AuthError> {
         match self {
-            Bearer::Header(b) => check_syntax(b),
+            Bearer::Header { .. } => check_syntax(self.as_bytes()),
             Bearer::Param(s) => Ok(s),
         }
     }
@@ -125,12 +132,12 @@ fn check_syntax(token: &[u8]) -> Result<&str, AuthError> {
     }
 }
 
-/// The token of one `Authorization` value, borrowed from it, its syntax not
-/// yet checked (see [`Bearer`]).
-fn authorization_token<'a>(
-    value: &'a [u8],
+/// Where the token of one `Authorization` value lies in it, its syntax not yet
+/// checked (see [`Bearer`]).
+fn authorization_token(
+    value: &[u8],
     defects: &DefectSet,
-) -> Result<Option<&'a [u8]>, AuthError> {
+) -> Result<Option<Range<usize>>, AuthError> {
     let (scheme, rest) = match value.iter().position(|&b| b == b' ') {
         Some(i) => (&value[..i], &value[i..]),
         None => (value, &value[value.len()..]),
@@ -160,10 +167,13 @@ fn authorization_token<'a>(
     if token.is_empty() {
         return Err(AuthError::invalid_token("empty bearer token"));
     }
-    Ok(Some(match token {
+    let token = match token {
         [b'"', inner @ .., b'"'] if defects.contains(Defect::BearerTokenUnquoted) => inner,
         _ => token,
-    }))
+    };
+    // `token` is a subslice of `value`: its offset is where it starts.
+    let start = token.as_ptr() as usize - value.as_ptr() as usize;
+    Ok(Some(start..start + token.len()))
 }
 
 fn form_tokens(encoded: &[u8]) -> Vec<String> {
@@ -180,36 +190,39 @@ fn form_tokens(encoded: &[u8]) -> Vec<String> {
 /// bearer credentials at all. A header token is borrowed from `headers`, and
 /// its syntax is checked here only when the request also sent a token another
 /// way (a malformed header token is then 401, as it would be alone); otherwise
-/// [`Bearer::checked`] checks it. `headers` is an `http::HeaderMap` or the
-/// lean server's parsed fields (see [`HeaderLookup`]).
-pub fn extract<'a, H: HeaderLookup + ?Sized>(
+/// [`Bearer::checked`] checks it.
+pub fn extract(
     method: &Method,
-    headers: &'a H,
+    headers: &HeaderMap,
     query: Option<&str>,
     form_body: Option<&[u8]>,
     defects: &DefectSet,
-) -> Result<Option<Bearer<'a>>, AuthError> {
-    let mut auth = headers.field_values("authorization");
-    let from_header = match (auth.next(), auth.next()) {
-        (Some(v), Some(_)) if defects.contains(Defect::DuplicateAuthorizationAccepted) => {
-            authorization_token(v, defects)?
-        }
+) -> Result<Option<Bearer>, AuthError> {
+    let mut auth = headers.get_all(header::AUTHORIZATION).into_iter();
+    let value = match (auth.next(), auth.next()) {
+        (Some(v), Some(_)) if defects.contains(Defect::DuplicateAuthorizationAccepted) => Some(v),
         (Some(_), Some(_)) => {
             return Err(AuthError::invalid_request(
                 "more than one Authorization header",
             ))
         }
-        (Some(v), None) => authorization_token(v, defects)?,
-        (None, _) => None,
+        (v, _) => v,
+    };
+    let from_header = match value {
+        Some(v) => authorization_token(v.as_bytes(), defects)?.map(|token| Bearer::Header {
+            value: v.clone(),
+            token,
+        }),
+        None => None,
     };
     // Most requests carry neither a query nor a form body: no parsing then.
     let from_query = query.map_or_else(Vec::new, |q| form_tokens(q.as_bytes()));
     let from_body = form_body.map(form_tokens).unwrap_or_default();
     if from_query.is_empty() && from_body.is_empty() {
-        return Ok(from_header.map(Bearer::Header));
+        return Ok(from_header);
     }
-    if let Some(h) = from_header {
-        check_syntax(h)?;
+    if let Some(h) = &from_header {
+        h.checked()?;
     }
     if from_query.len() > 1 || from_body.len() > 1 {
         return Err(AuthError::invalid_request(
@@ -222,7 +235,7 @@ pub fn extract<'a, H: HeaderLookup + ?Sized>(
             from_header,
             defects.contains(Defect::MultipleMethodsAccepted),
         ) {
-            return Ok(Some(Bearer::Header(h)));
+            return Ok(Some(h));
         }
         return Err(AuthError::invalid_request(
             "token sent by more than one method",
@@ -311,7 +324,7 @@ mod tests {
     }
 
     /// The token's checked text.
-    fn text(t: Option<Bearer<'_>>) -> Option<Result<String, AuthError>> {
+    fn text(t: Option<Bearer>) -> Option<Result<String, AuthError>> {
         t.map(|b| b.checked().map(str::to_owned))
     }
 
@@ -416,8 +429,9 @@ mod tests {
                 None,
                 &m
             )
-            .unwrap(),
-            Some(Bearer::Header(b"a"))
+            .unwrap()
+            .map(|b| b.as_bytes().to_vec()),
+            Some(b"a".to_vec())
         );
         assert!(extract(&Method::GET, &h(&[]), Some("access_token=b"), None, &m).is_err());
     }

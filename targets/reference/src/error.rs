@@ -1,6 +1,5 @@
-//! One error type, [`AuthError`], with one response builder,
-//! [`AuthError::into_reply`] (also behind axum's [`IntoResponse`]), implementing
-//! the contract's response table (RFC 6750 section 3).
+//! One error type, [`AuthError`], whose [`IntoResponse`] implements the
+//! contract's response table (RFC 6750 section 3).
 //!
 //! | kind | status | `WWW-Authenticate` |
 //! |---|---|---|
@@ -16,6 +15,8 @@ use std::fmt;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+
+use crate::defect::{Defect, DefectSet};
 
 /// The kinds of [`AuthError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +34,8 @@ pub enum AuthErrorKind {
     PayloadTooLarge,
     /// Only produced by the `leak-exception-text` defect: a 500 with internal text.
     LeakedInternal,
+    /// Only produced by the `small-header-limit` defect: 431 without a body.
+    HeaderTooLarge,
 }
 
 /// A rejected request.
@@ -41,7 +44,10 @@ pub struct AuthError {
     kind: AuthErrorKind,
     description: &'static str,
     detail: Option<String>,
+    /// The `no-error-param` defect: `invalid_token` without its `error` parameter.
     bare: bool,
+    /// The `no-challenge-on-401` defect: no `WWW-Authenticate` at all.
+    no_challenge: bool,
 }
 
 impl AuthError {
@@ -64,6 +70,9 @@ impl AuthError {
     pub(crate) fn payload_too_large() -> Self {
         Self::new(AuthErrorKind::PayloadTooLarge, "request body too large")
     }
+    pub(crate) fn header_too_large() -> Self {
+        Self::new(AuthErrorKind::HeaderTooLarge, "")
+    }
     pub(crate) fn leaked(text: String) -> Self {
         let mut e = Self::new(AuthErrorKind::LeakedInternal, "internal error");
         e.detail = Some(text);
@@ -75,6 +84,7 @@ impl AuthError {
             description,
             detail: None,
             bare: false,
+            no_challenge: false,
         }
     }
 
@@ -97,25 +107,24 @@ impl AuthError {
         self.detail.as_deref()
     }
 
-    /// Drops the internal detail unless `debug`; leaked text survives (that is the defect).
-    pub(crate) fn redact(mut self, debug: bool) -> Self {
+    /// The error as the service sends it: internal detail dropped unless
+    /// `debug` (leaked text survives: that is its defect), and the defects that
+    /// change a challenge applied.
+    pub(crate) fn into_sent(mut self, debug: bool, defects: &DefectSet) -> Self {
         if !debug && self.kind != AuthErrorKind::LeakedInternal {
             self.detail = None;
         }
-        self
-    }
-
-    /// The `no-error-param` defect: answer invalid tokens with a bare `Bearer` challenge.
-    pub(crate) fn without_error_param(mut self) -> Self {
-        if self.kind == AuthErrorKind::InvalidToken {
-            self.bare = true;
-        }
+        self.bare =
+            self.kind == AuthErrorKind::InvalidToken && defects.contains(Defect::NoErrorParam);
+        self.no_challenge =
+            self.kind == AuthErrorKind::NoCredentials && defects.contains(Defect::NoChallengeOn401);
         self
     }
 
     /// The `WWW-Authenticate` value, or `None` when there is none.
     pub fn www_authenticate(&self) -> Option<String> {
         let (error, scope) = match self.kind {
+            _ if self.no_challenge => return None,
             AuthErrorKind::NoCredentials => return Some(r#"Bearer realm="byoid""#.to_owned()),
             AuthErrorKind::InvalidToken if self.bare => {
                 return Some(r#"Bearer realm="byoid""#.to_owned())
@@ -123,7 +132,9 @@ impl AuthError {
             AuthErrorKind::InvalidToken => ("invalid_token", None),
             AuthErrorKind::InvalidRequest => ("invalid_request", None),
             AuthErrorKind::InsufficientScope => ("insufficient_scope", Some("admin")),
-            AuthErrorKind::PayloadTooLarge | AuthErrorKind::LeakedInternal => return None,
+            AuthErrorKind::PayloadTooLarge
+            | AuthErrorKind::LeakedInternal
+            | AuthErrorKind::HeaderTooLarge => return None,
         };
         let mut v = format!(r#"Bearer realm="byoid", error="{error}""#);
         if !self.description.is_empty() {
@@ -145,6 +156,7 @@ impl AuthError {
             AuthErrorKind::InsufficientScope => StatusCode::FORBIDDEN,
             AuthErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AuthErrorKind::LeakedInternal => StatusCode::INTERNAL_SERVER_ERROR,
+            AuthErrorKind::HeaderTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         }
     }
 }
@@ -168,17 +180,17 @@ impl fmt::Display for AuthError {
 
 impl std::error::Error for AuthError {}
 
-impl AuthError {
-    /// The response this error is, with a concrete body ([`crate::Reply`]).
-    pub fn into_reply(self) -> crate::Reply {
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
         let status = self.status();
-        if self.kind == AuthErrorKind::LeakedInternal {
-            // The defect: internal text straight into a 500 body.
-            return crate::reply(
-                status,
-                Some(crate::TEXT_PLAIN),
-                self.detail.unwrap_or_default().into(),
-            );
+        match self.kind {
+            // The defects: internal text straight into a 500 body; a bare 431.
+            AuthErrorKind::LeakedInternal => {
+                let text = self.detail.unwrap_or_default();
+                return (status, [(header::CONTENT_TYPE, crate::TEXT_PLAIN)], text).into_response();
+            }
+            AuthErrorKind::HeaderTooLarge => return status.into_response(),
+            _ => {}
         }
         let mut body = serde_json::Map::new();
         let error = match self.kind {
@@ -186,14 +198,19 @@ impl AuthError {
             AuthErrorKind::InvalidToken => "invalid_token",
             AuthErrorKind::InvalidRequest => "invalid_request",
             AuthErrorKind::InsufficientScope => "insufficient_scope",
-            AuthErrorKind::PayloadTooLarge | AuthErrorKind::LeakedInternal => "payload_too_large",
+            _ => "payload_too_large",
         };
         body.insert("error".into(), error.into());
         if let Some(d) = &self.detail {
             body.insert("detail".into(), d.clone().into());
         }
         let json = serde_json::Value::Object(body).to_string();
-        let mut resp = crate::reply(status, Some(crate::APPLICATION_JSON), json.into());
+        let mut resp = (
+            status,
+            [(header::CONTENT_TYPE, crate::APPLICATION_JSON)],
+            json,
+        )
+            .into_response();
         if let Some(v) = self
             .www_authenticate()
             .and_then(|v| HeaderValue::from_str(&v).ok())
@@ -201,12 +218,6 @@ impl AuthError {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
         resp
-    }
-}
-
-impl IntoResponse for AuthError {
-    fn into_response(self) -> Response {
-        self.into_reply().map(axum::body::Body::new)
     }
 }
 
@@ -236,35 +247,43 @@ mod tests {
                 .unwrap(),
             r#"Bearer realm="byoid", error="insufficient_scope", error_description="needs admin", scope="admin""#
         );
+        let no_param = DefectSet::from(Defect::NoErrorParam);
         assert_eq!(
             AuthError::invalid_token("x")
-                .without_error_param()
+                .into_sent(false, &no_param)
                 .www_authenticate()
                 .unwrap(),
             r#"Bearer realm="byoid""#
         );
-        // The defect flag touches invalid_token only.
+        // The defect touches invalid_token only.
         assert!(AuthError::invalid_request("x")
-            .without_error_param()
+            .into_sent(false, &no_param)
             .www_authenticate()
             .unwrap()
             .contains("error="));
+        let no_challenge = DefectSet::from(Defect::NoChallengeOn401);
+        let e = AuthError::no_credentials().into_sent(false, &no_challenge);
+        assert_eq!(e.www_authenticate(), None);
+        assert!(AuthError::invalid_token("x")
+            .into_sent(false, &no_challenge)
+            .www_authenticate()
+            .is_some());
     }
 
     #[test]
     fn statuses_and_redaction() {
         let r = AuthError::invalid_token("x")
             .with_detail("secret internals")
-            .redact(false)
+            .into_sent(false, &DefectSet::new())
             .into_response();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         let e = AuthError::invalid_token("x")
             .with_detail("secret")
-            .redact(false);
+            .into_sent(false, &DefectSet::new());
         assert!(e.detail().is_none());
         let e = AuthError::invalid_token("x")
             .with_detail("secret")
-            .redact(true);
+            .into_sent(true, &DefectSet::new());
         assert_eq!(e.detail(), Some("secret"));
         assert_eq!(
             AuthError::invalid_request("x").into_response().status(),

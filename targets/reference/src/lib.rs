@@ -43,10 +43,10 @@
 //! # Ok(()) }
 //! ```
 //!
-//! [`serve`] runs the crate's own HTTP/1.1 loop ([`http1`]: persistent
-//! connections, pipelining, length and chunked bodies, bounded heads); [`app`]
-//! is the same request path ([`answer`]) as an axum router. Both read a
-//! request through [`request::HeaderLookup`], so the checks are the same code.
+//! [`app`] is the service as an axum [`Router`]; [`serve`] serves it with
+//! `axum::serve` (hyper's HTTP/1.1 server). An API request is read by one
+//! extractor, [`api_request::ApiRequest`] (the bearer token and the tenant's
+//! slug), and refused by one error type, [`AuthError`].
 //!
 //! # Requests and responses
 //!
@@ -147,17 +147,16 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod api_request;
 pub mod bearer;
 pub mod checks;
 pub mod defect;
 pub mod discovery;
 pub mod error;
-pub mod http1;
 pub mod json_object;
 pub mod jwks;
 pub mod manifest;
 pub mod prepared_key;
-pub mod request;
 pub mod tenant;
 pub mod token;
 pub mod token_cache;
@@ -167,33 +166,20 @@ pub mod verified;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderValue, Method, Request, StatusCode};
+use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::Router;
-use http_body_util::Full;
 
+use api_request::ApiRequest;
 pub use defect::{Defect, DefectSet};
 pub use error::{AuthError, AuthErrorKind};
 pub use manifest::Manifest;
-pub use request::{FormBody, HeaderLookup, RequestHead};
 pub use validate::{Validator, Verified};
-
-/// A response with its whole body in memory: what [`respond`] answers, and
-/// [`Answer::Reply`] holds.
-pub type Reply = axum::http::Response<Full<Bytes>>;
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
-
-/// A [`Reply`] with `status`, an optional `Content-Type` and `body`.
-fn reply(status: StatusCode, content_type: Option<HeaderValue>, body: Bytes) -> Reply {
-    let mut r = Reply::new(Full::new(body));
-    *r.status_mut() = status;
-    if let Some(c) = content_type {
-        r.headers_mut().insert(header::CONTENT_TYPE, c);
-    }
-    r
-}
 
 /// Largest form body read when looking for an `access_token` parameter.
 pub const MAX_FORM_BODY_BYTES: usize = 64 * 1024;
@@ -229,245 +215,82 @@ impl Config {
     }
 }
 
+/// The two API routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
+enum ApiRoute {
     WhoAmI,
     Admin,
 }
 
-/// The whole service as an axum router (drive it with `oneshot` in tests). It is
-/// one fallback handler, [`respond`], the same function [`serve`] runs.
+/// The whole service as an axum router (drive it with `oneshot` in tests):
+/// `GET /healthz`, and `GET|POST /api/whoami` and `/api/admin`, also under
+/// `/{slug}` when the tenant source is `path`. Other methods get 405 with
+/// `Allow`, other paths 404.
 pub fn app(config: Config) -> Router {
-    let v = Arc::new(Validator::new(config));
-    Router::new().fallback(move |req: Request<Body>| {
-        let v = v.clone();
-        async move { respond(&v, req).await.map(Body::new) }
-    })
-}
-
-/// Serves the validator on `listener` over HTTP/1.1 until the future is dropped
-/// or aborted: one task per connection, each running the reference's own
-/// HTTP/1.1 loop ([`http1`]) rather than hyper's, because the benchmark against
-/// a bare hyper verify server (`benches/`) counts every microsecond of the
-/// request path (see [`http1`] for the figures).
-pub async fn serve(listener: tokio::net::TcpListener, config: Config) -> std::io::Result<()> {
-    let v = Arc::new(Validator::new(config));
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            // Out of file descriptors and the like: wait rather than spin.
-            Err(_) => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        tokio::spawn(http1::connection(stream, v.clone()));
-    }
-}
-
-/// Where a request path leads.
-enum Target {
-    Health,
-    Api(Route, Option<String>),
-    NotFound,
-}
-
-/// Routes `GET /healthz` and `GET|POST /api/whoami`, `/api/admin`, prefixed by
-/// `/{slug}` when the tenant source is `path` (the slug percent-decoded; one
-/// that is not UTF-8 resolves to no configured tenant).
-fn route(path: &str, path_source: bool) -> Target {
-    let api = |rest: &str| match rest {
-        "/api/whoami" => Some(Route::WhoAmI),
-        "/api/admin" => Some(Route::Admin),
-        _ => None,
-    };
-    if path == "/healthz" {
-        return Target::Health;
-    }
-    if let Some(r) = api(path) {
-        // Without a slug: a request that names no tenant gets the contract's 401.
-        return Target::Api(r, None);
-    }
+    let path_source = matches!(config.manifest.tenant_source, manifest::TenantSource::Path);
+    let whoami = get(whoami).post(whoami);
+    let admin = get(admin).post(admin);
+    // Without a slug, a path-source request names no tenant: the contract's 401.
+    let mut router = Router::new()
+        .route("/healthz", get(health))
+        .route("/api/whoami", whoami.clone())
+        .route("/api/admin", admin.clone());
     if path_source {
-        if let Some((seg, _)) = path.get(1..).and_then(|p| p.split_once('/')) {
-            if let (false, Some(r)) = (seg.is_empty(), api(&path[1 + seg.len()..])) {
-                // Not UTF-8 after decoding: U+FFFD never matches a configured slug.
-                let slug = percent_encoding::percent_decode_str(seg).decode_utf8_lossy();
-                return Target::Api(r, Some(slug.into_owned()));
-            }
-        }
+        router = router
+            .route("/{slug}/api/whoami", whoami)
+            .route("/{slug}/api/admin", admin);
     }
-    Target::NotFound
+    router.with_state(Arc::new(Validator::new(config)))
 }
 
-/// What the validator answers a request: a verified token (the contract's
-/// `200`, whose body the verified-token cache keeps ready) or any other reply.
-#[derive(Debug)]
-pub enum Answer {
-    /// Every check passed: `200` with [`Verified::body`] as `application/json`.
-    Verified(Arc<Verified>),
-    /// Anything else: an error, a health check, a 404 or 405.
-    Reply(Reply),
+/// Serves [`app`] on `listener` until the future is dropped or aborted.
+pub async fn serve(listener: tokio::net::TcpListener, config: Config) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        // Small answers on keep-alive connections: send each at once.
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app(config)).await
 }
 
-impl Answer {
-    /// The answer as an HTTP response.
-    pub fn into_reply(self) -> Reply {
-        match self {
-            Answer::Verified(v) => reply(StatusCode::OK, Some(APPLICATION_JSON), v.body.clone()),
-            Answer::Reply(r) => r,
-        }
-    }
+async fn health() -> Response {
+    ([(header::CONTENT_TYPE, TEXT_PLAIN)], "ok").into_response()
 }
 
-/// Answers one request per the target contract: reads a form body if the
-/// request declares one (at most [`MAX_FORM_BODY_BYTES`]), then [`answer`]s it.
-pub async fn respond<B>(v: &Validator, req: Request<B>) -> Reply
-where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<axum::BoxError>,
-{
-    let (parts, body) = req.into_parts();
-    let is_form = request::is_form(&parts.headers);
-    let form = if is_form {
-        Box::pin(read_body(Body::new(body))).await
-    } else {
-        None
+async fn whoami(State(v): State<Arc<Validator>>, req: Result<ApiRequest, AuthError>) -> Response {
+    respond(&v, ApiRoute::WhoAmI, req).await
+}
+
+async fn admin(State(v): State<Arc<Validator>>, req: Result<ApiRequest, AuthError>) -> Response {
+    respond(&v, ApiRoute::Admin, req).await
+}
+
+/// The contract's answer: `200` with the verified token's body, or the error
+/// as the service sends it.
+async fn respond(v: &Validator, route: ApiRoute, req: Result<ApiRequest, AuthError>) -> Response {
+    let verified = match req {
+        Ok(req) => authorize(v, route, req).await,
+        Err(e) => Err(e),
     };
-    let body = match &form {
-        Some(b) => FormBody::Form(b),
-        None if is_form => FormBody::TooLarge,
-        None => FormBody::NotForm,
-    };
-    let head = RequestHead {
-        method: &parts.method,
-        path: parts.uri.path(),
-        query: parts.uri.query(),
-        headers: &parts.headers,
-    };
-    answer(v, head, body).await.into_reply()
-}
-
-/// Answers one request, given as the parts the validator reads, per the target
-/// contract. Both servers end here: [`respond`] (axum, hyper) and [`serve`].
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// use axum::http::{HeaderMap, Method};
-/// use byoid_reference::{answer, Config, FormBody, Manifest, RequestHead, Validator};
-///
-/// let manifest = Manifest::from_json(r#"{"tenant_source":{"kind":"path"},"tenants":[]}"#).unwrap();
-/// let v = Validator::new(Config::new(manifest));
-/// let headers = HeaderMap::new();
-/// let head = RequestHead { method: &Method::GET, path: "/api/whoami", query: None, headers: &headers };
-/// let reply = answer(&v, head, FormBody::NotForm).await.into_reply();
-/// assert_eq!(reply.status(), 401); // no credentials
-/// # }
-/// ```
-pub async fn answer<H>(v: &Validator, head: RequestHead<'_, H>, body: FormBody<'_>) -> Answer
-where
-    H: HeaderLookup + ?Sized,
-{
-    let path_source = matches!(
-        v.config.manifest.tenant_source,
-        manifest::TenantSource::Path
-    );
-    let (route, slug) = match route(head.path, path_source) {
-        Target::NotFound => return Answer::Reply(reply(StatusCode::NOT_FOUND, None, Bytes::new())),
-        Target::Health if matches!(*head.method, Method::GET | Method::HEAD) => {
-            return Answer::Reply(reply(
-                StatusCode::OK,
-                Some(TEXT_PLAIN),
-                Bytes::from_static(b"ok"),
-            ))
-        }
-        Target::Health => return Answer::Reply(method_not_allowed("GET,HEAD")),
-        Target::Api(..) if !matches!(*head.method, Method::GET | Method::HEAD | Method::POST) => {
-            return Answer::Reply(method_not_allowed("GET,HEAD,POST"))
-        }
-        Target::Api(route, slug) => (route, slug),
-    };
-    if v.config.defects.contains(Defect::HugeTokenCrashes)
-        && head
-            .headers
-            .field_values("authorization")
-            .any(|h| h.len() > 32 * 1024)
-    {
-        return Answer::Reply(reply(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Some(TEXT_PLAIN),
-            Bytes::from_static(
-                b"RangeError: offset is out of bounds (decode buffer of 32768 bytes)",
-            ),
-        ));
-    }
-    if v.config.defects.contains(Defect::SmallHeaderLimit)
-        && head
-            .headers
-            .field_values("authorization")
-            .any(|h| h.len() > 4096)
-    {
-        return Answer::Reply(reply(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            None,
-            Bytes::new(),
-        ));
-    }
-    let debug = v.config.debug;
-    match authorize(v, route, slug, &head, body).await {
-        Ok(verified) => Answer::Verified(verified),
-        Err(e)
-            if e.kind() == AuthErrorKind::NoCredentials
-                && v.config.defects.contains(Defect::NoChallengeOn401) =>
-        {
-            let mut r = e.redact(debug).into_reply();
-            r.headers_mut().remove(header::WWW_AUTHENTICATE);
-            Answer::Reply(r)
-        }
-        Err(e) => {
-            let e = e.redact(debug);
-            let e = if v.config.defects.contains(Defect::NoErrorParam) {
-                e.without_error_param()
-            } else {
-                e
-            };
-            Answer::Reply(e.into_reply())
-        }
+    match verified {
+        Ok(verified) => (
+            [(header::CONTENT_TYPE, APPLICATION_JSON)],
+            verified.body.clone(),
+        )
+            .into_response(),
+        Err(e) => e
+            .into_sent(v.config.debug, &v.config.defects)
+            .into_response(),
     }
 }
 
-fn method_not_allowed(allow: &'static str) -> Reply {
-    let mut r = reply(StatusCode::METHOD_NOT_ALLOWED, None, Bytes::new());
-    r.headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(allow));
-    r
-}
-
-async fn authorize<H>(
+async fn authorize(
     v: &Validator,
-    route: Route,
-    slug: Option<String>,
-    head: &RequestHead<'_, H>,
-    body: FormBody<'_>,
-) -> Result<Arc<Verified>, AuthError>
-where
-    H: HeaderLookup + ?Sized,
-{
-    let form = match body {
-        FormBody::NotForm => None,
-        FormBody::Form(b) => Some(b),
-        FormBody::TooLarge => return Err(AuthError::payload_too_large()),
-    };
-    let token = bearer::extract(
-        head.method,
-        head.headers,
-        head.query,
-        form,
-        &v.config.defects,
-    )?
-    .ok_or_else(AuthError::no_credentials)?;
-    let resolution = v.resolver.resolve(head.headers, slug.as_deref());
+    route: ApiRoute,
+    req: ApiRequest,
+) -> Result<Arc<Verified>, AuthError> {
+    let token = req.token.ok_or_else(AuthError::no_credentials)?;
+    let resolution = v.resolver.lookup(req.tenant_slug.as_deref());
     // A cache hit needs no syntax check (see `bearer::Bearer`). Every wait for
     // the IdP in the rest is under a hard ceiling (see `jwks::Fetcher`), so no
     // request hangs; the cached path sets no timer at all.
@@ -476,7 +299,7 @@ where
         None => v.validate_uncached(resolution, token.checked()?).await?,
     };
     let d = &v.config.defects;
-    if route == Route::Admin
+    if route == ApiRoute::Admin
         && !d.contains(Defect::AdminRoleNotChecked)
         && !checks::has_role_with(&verified.claims, "admin", d)
     {
@@ -486,12 +309,4 @@ where
         return Err(AuthError::insufficient_scope("the admin role is required"));
     }
     Ok(verified)
-}
-
-/// The body, or `None` when it is longer than [`MAX_FORM_BODY_BYTES`].
-async fn read_body(body: Body) -> Option<Vec<u8>> {
-    axum::body::to_bytes(body, MAX_FORM_BODY_BYTES)
-        .await
-        .map(|b| b.to_vec())
-        .ok()
 }

@@ -2,10 +2,9 @@
 
 use std::borrow::Cow;
 
-use axum::http::HeaderName;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 
 use crate::manifest::{Manifest, TenantConfig, TenantSource};
-use crate::request::{ascii_value, HeaderLookup};
 
 /// The outcome of resolving a request's tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,9 +23,8 @@ pub enum Resolution<'a> {
 #[derive(Debug, Clone)]
 pub struct TenantResolver {
     source: TenantSource,
-    /// The header of a `header` source, lowercased once (not per request);
-    /// `None` when it is not a valid field name.
-    header: Option<String>,
+    /// The header of a `header` source; `None` when it is not a valid field name.
+    header: Option<HeaderName>,
     tenants: Vec<TenantConfig>,
     /// The `tenant-from-any-channel` defect.
     any_channel: bool,
@@ -37,9 +35,7 @@ impl TenantResolver {
     pub fn new(manifest: &Manifest) -> Self {
         let header = match &manifest.tenant_source {
             // A name that is not a valid header name names no tenant on any request.
-            TenantSource::Header { header } => HeaderName::try_from(header.as_str())
-                .ok()
-                .map(|h| h.as_str().to_owned()),
+            TenantSource::Header { header } => HeaderName::try_from(header.as_str()).ok(),
             _ => None,
         };
         TenantResolver {
@@ -58,20 +54,20 @@ impl TenantResolver {
     }
 
     /// The defect's lookup: the first tenant named by any channel.
-    fn any_channel_slug<'a, H: HeaderLookup + ?Sized>(
+    fn any_channel_slug<'a>(
         &self,
-        headers: &'a H,
+        headers: &'a HeaderMap,
         path_slug: Option<&'a str>,
     ) -> Option<Cow<'a, str>> {
         let host_label = headers
-            .field_value("host")
-            .and_then(ascii_value)
+            .get(header::HOST)
+            .and_then(text)
             .and_then(|h| h.split_once('.'))
             .map(|(label, _)| Cow::<str>::Owned(label.to_ascii_lowercase()))
             .filter(|l| !l.is_empty() && !l.bytes().all(|b| b.is_ascii_digit()));
         let header = headers
-            .field_value("x-tenant-slug")
-            .and_then(ascii_value)
+            .get("x-tenant-slug")
+            .and_then(text)
             .map(|v| Cow::Borrowed(v.trim()))
             .filter(|v| !v.is_empty());
         host_label
@@ -81,9 +77,9 @@ impl TenantResolver {
 
     /// The slug a request names. `path_slug` is the first path segment when the
     /// source is `path` (the router extracts it).
-    pub fn slug<'a, H: HeaderLookup + ?Sized>(
+    pub fn slug<'a>(
         &self,
-        headers: &'a H,
+        headers: &'a HeaderMap,
         path_slug: Option<&'a str>,
     ) -> Option<Cow<'a, str>> {
         if self.any_channel {
@@ -92,18 +88,18 @@ impl TenantResolver {
         self.configured_slug(headers, path_slug)
     }
 
-    fn configured_slug<'a, H: HeaderLookup + ?Sized>(
+    fn configured_slug<'a>(
         &self,
-        headers: &'a H,
+        headers: &'a HeaderMap,
         path_slug: Option<&'a str>,
     ) -> Option<Cow<'a, str>> {
         match &self.source {
             TenantSource::Path => path_slug.filter(|s| !s.is_empty()).map(Cow::Borrowed),
             TenantSource::Header { .. } => {
-                let mut values = headers.field_values(self.header.as_deref()?);
+                let mut values = headers.get_all(self.header.as_ref()?).into_iter();
                 match (values.next(), values.next()) {
                     // Two values would let a proxy and this service disagree: no tenant.
-                    (Some(v), None) => ascii_value(v)
+                    (Some(v), None) => text(v)
                         .map(str::trim)
                         .filter(|s| !s.is_empty())
                         .map(Cow::Borrowed),
@@ -111,7 +107,7 @@ impl TenantResolver {
                 }
             }
             TenantSource::Subdomain => {
-                let host = ascii_value(headers.field_value("host")?)?;
+                let host = text(headers.get(header::HOST)?)?;
                 let host = host.rsplit_once(':').map_or(host, |(h, port)| {
                     if port.bytes().all(|b| b.is_ascii_digit()) {
                         h
@@ -126,21 +122,21 @@ impl TenantResolver {
         }
     }
 
-    /// Resolves a request's tenant from its header fields (an `http::HeaderMap`
-    /// or the lean server's parsed fields) and its path slug.
-    pub fn resolve<H: HeaderLookup + ?Sized>(
-        &self,
-        headers: &H,
-        path_slug: Option<&str>,
-    ) -> Resolution<'_> {
-        let Some(slug) = self.slug(headers, path_slug) else {
+    /// Resolves a request's tenant from its header fields and its path slug.
+    pub fn resolve(&self, headers: &HeaderMap, path_slug: Option<&str>) -> Resolution<'_> {
+        self.lookup(self.slug(headers, path_slug).as_deref())
+    }
+
+    /// The tenant a request named by `slug` ([`TenantResolver::slug`]), if any.
+    pub fn lookup(&self, slug: Option<&str>) -> Resolution<'_> {
+        let Some(slug) = slug else {
             return Resolution::Missing;
         };
         // Host names are case-insensitive; header and path slugs are exact.
         let subdomain = matches!(self.source, TenantSource::Subdomain);
         match self.tenants.iter().find(|t| {
             if subdomain {
-                t.slug.eq_ignore_ascii_case(&slug)
+                t.slug.eq_ignore_ascii_case(slug)
             } else {
                 t.slug == slug
             }
@@ -155,6 +151,12 @@ impl TenantResolver {
     pub fn tenants(&self) -> &[TenantConfig] {
         &self.tenants
     }
+}
+
+/// A field value as text when it is visible ASCII (tabs allowed); anything
+/// else names no tenant.
+fn text(value: &HeaderValue) -> Option<&str> {
+    value.to_str().ok()
 }
 
 #[cfg(test)]
