@@ -19,6 +19,7 @@ use jsonwebtoken::Algorithm;
 use serde_json::Value;
 
 use crate::checks::alg_name;
+use crate::clock::Clock;
 use crate::defect::{Defect, DefectSet};
 use crate::discovery::{fetch_json, Discovery, FetchError};
 use crate::manifest::TenantConfig;
@@ -213,6 +214,8 @@ pub struct Fetcher {
     pub ttl: Duration,
     /// Minimum gap between unknown-`kid` refetches.
     pub cooldown: Duration,
+    /// What cache lifetimes, the cooldown and the backoff are measured on.
+    pub clock: Clock,
     /// Planted defects.
     pub defects: DefectSet,
 }
@@ -296,7 +299,7 @@ impl TenantKeys {
         if f.defects.contains(Defect::JwksNotCached) {
             return None;
         }
-        let now = Instant::now();
+        let now = f.clock.instant();
         let ok = |t: &Instant| never || now.saturating_duration_since(*t) < f.ttl;
         match (&s.discovery, &s.keys) {
             (Some((d, td)), Some((k, tk))) if ok(td) && ok(tk) => Some(Snapshot {
@@ -329,8 +332,9 @@ impl TenantKeys {
                 }
                 // Someone else just tried and failed, or a recent failure: do not pile on.
                 if s.generation != seen
-                    || s.last_failure
-                        .is_some_and(|t| t.elapsed() < FAILURE_BACKOFF)
+                    || s.last_failure.is_some_and(|t| {
+                        f.clock.instant().saturating_duration_since(t) < FAILURE_BACKOFF
+                    })
                 {
                     return Err(FetchError::BackingOff);
                 }
@@ -359,7 +363,9 @@ impl TenantKeys {
                 let _flight = self.flight.lock().await;
                 let skip = {
                     let s = self.lock();
-                    let cooling = s.last_kid_refetch.is_some_and(|t| t.elapsed() < f.cooldown);
+                    let cooling = s.last_kid_refetch.is_some_and(|t| {
+                        f.clock.instant().saturating_duration_since(t) < f.cooldown
+                    });
                     s.generation != seen || cooling
                 };
                 if skip {
@@ -382,7 +388,7 @@ impl TenantKeys {
         let result = self.fetch(f, with_discovery).await;
         let mut s = self.lock();
         s.generation += 1;
-        let now = Instant::now();
+        let now = f.clock.instant();
         match result {
             Ok((discovery, keys, fetches)) => {
                 s.fetch_count += fetches;
@@ -423,7 +429,11 @@ impl TenantKeys {
         let cached = self.lock().discovery.clone();
         let mut fetches = 0;
         let (discovery, fresh_discovery) = match cached {
-            Some((d, t)) if !with_discovery || t.elapsed() < f.ttl => (d, None),
+            Some((d, t))
+                if !with_discovery || f.clock.instant().saturating_duration_since(t) < f.ttl =>
+            {
+                (d, None)
+            }
             _ => {
                 fetches += 1;
                 let doc = f

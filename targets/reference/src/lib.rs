@@ -150,6 +150,7 @@
 pub mod api_request;
 pub mod bearer;
 pub mod checks;
+pub mod clock;
 pub mod defect;
 pub mod discovery;
 pub mod error;
@@ -173,6 +174,7 @@ use axum::routing::get;
 use axum::Router;
 
 use api_request::ApiRequest;
+pub use clock::Clock;
 pub use defect::{Defect, DefectSet};
 pub use error::{AuthError, AuthErrorKind};
 pub use manifest::Manifest;
@@ -200,6 +202,9 @@ pub struct Config {
     /// request per tenant per 5 s, short enough that a real rotation is picked up
     /// by the second request after it.
     pub unknown_kid_cooldown: Duration,
+    /// The time the validator runs on ([`Clock::system`] by default; a manual
+    /// clock makes cache windows and cooldowns step only when told to).
+    pub clock: Clock,
 }
 
 impl Config {
@@ -211,6 +216,7 @@ impl Config {
             debug: false,
             fetch_timeout: Duration::from_secs(2),
             unknown_kid_cooldown: Duration::from_secs(5),
+            clock: Clock::system(),
         }
     }
 }

@@ -20,12 +20,13 @@
 //!   when the cache is full of live tokens.
 //!
 //! ```
+//! use byoid_reference::clock::Clock;
 //! use byoid_reference::token_cache::VerifiedTokenCache;
 //! use byoid_reference::json_object::JsonObject;
 //! use byoid_reference::verified::Verified;
 //! use std::time::Duration;
 //!
-//! let cache = VerifiedTokenCache::new(100);
+//! let cache = VerifiedTokenCache::new(100, Clock::system());
 //! let v = Verified::new("acme", JsonObject::from_map(&Default::default()));
 //! let h = cache.hash(b"a.b.c");
 //! // First verification: remembered, not stored.
@@ -41,10 +42,11 @@ use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use hashbrown::HashTable;
 
+use crate::clock::Clock;
 use crate::verified::Verified;
 
 /// Slots of the first-sighting table (8 bytes each: 64 KiB, small enough to
@@ -65,6 +67,8 @@ pub struct VerifiedTokenCache {
     /// costs one load and one store, no lock.
     seen_once: Box<[AtomicU64]>,
     inner: Mutex<Inner>,
+    /// What entry lifetimes and `exp` are measured on.
+    clock: Clock,
 }
 
 struct Inner {
@@ -95,17 +99,11 @@ impl std::fmt::Debug for VerifiedTokenCache {
     }
 }
 
-/// The wall clock in Unix seconds (what `exp`, `nbf` and `iat` count in).
-pub(crate) fn now_secs() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
 impl VerifiedTokenCache {
     /// A cache of at most `capacity` tokens.
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize, clock: Clock) -> Self {
         VerifiedTokenCache {
+            clock,
             hasher: foldhash::fast::RandomState::default(),
             capacity,
             seen_once: (0..DOORKEEPER_SLOTS).map(|_| AtomicU64::new(0)).collect(),
@@ -182,7 +180,7 @@ impl VerifiedTokenCache {
             return None;
         };
         let s = slot.get();
-        let now = now_secs();
+        let now = self.clock.unix_secs();
         let alive = now < s.until && s.exp.is_none_or(|exp| now <= exp + skew_secs);
         if !alive {
             slot.remove();
@@ -219,7 +217,7 @@ impl VerifiedTokenCache {
         let mut inner = self.lock();
         let seq = inner.next_seq;
         inner.next_seq += 1;
-        let until = now_secs() + ttl.as_secs_f64();
+        let until = self.clock.unix_secs() + ttl.as_secs_f64();
         if let Ok(mut slot) = inner
             .table
             .find_entry(hash, |s| s.hash == hash && &*s.token == token)
@@ -310,7 +308,7 @@ mod tests {
 
     #[test]
     fn tokens_that_share_the_hashed_tail_never_alias() {
-        let c = VerifiedTokenCache::new(10);
+        let c = VerifiedTokenCache::new(10, Clock::system());
         let tail = "s".repeat(HASHED_TAIL);
         let (a, b) = (format!("a.x.{tail}"), format!("b.x.{tail}"));
         assert_eq!(
@@ -337,7 +335,7 @@ mod tests {
 
     #[test]
     fn a_token_is_stored_on_its_second_verification_and_hits_only_its_tenant() {
-        let c = VerifiedTokenCache::new(10);
+        let c = VerifiedTokenCache::new(10, Clock::system());
         let (v, h) = (verified("a"), c.hash(b"t1"));
         assert!(!c.offer(h, b"t1", &v, MIN, None));
         assert!(c.get(h, b"t1", "a", 0.0).is_none());
@@ -354,12 +352,14 @@ mod tests {
 
     #[test]
     fn a_hit_rechecks_exp_and_the_entry_life() {
-        let c = VerifiedTokenCache::new(10);
+        let clock = Clock::manual(1_700_000_000);
+        let c = VerifiedTokenCache::new(10, clock.clone());
         let v = verified("a");
-        store(&c, "soon", &v, MIN, Some(now_secs() + 0.2));
+        let now = clock.unix_secs();
+        store(&c, "soon", &v, MIN, Some(now + 0.2));
         store(&c, "short", &v, Duration::from_millis(200), None);
         assert!(c.get(c.hash(b"soon"), b"soon", "a", 0.0).is_some());
-        std::thread::sleep(Duration::from_millis(300));
+        clock.advance(Duration::from_millis(300));
         assert!(
             c.get(c.hash(b"soon"), b"soon", "a", 0.0).is_none(),
             "exp passed"
@@ -370,14 +370,14 @@ mod tests {
         );
         assert_eq!(c.len(), 0, "expired entries are dropped when met");
         // The skew extends exp on a hit.
-        store(&c, "skewed", &v, MIN, Some(now_secs() - 1.0));
+        store(&c, "skewed", &v, MIN, Some(clock.unix_secs() - 1.0));
         assert!(c.get(c.hash(b"skewed"), b"skewed", "a", 30.0).is_some());
         assert!(c.get(c.hash(b"skewed"), b"skewed", "a", 0.0).is_none());
     }
 
     #[test]
     fn a_zero_ttl_stores_nothing() {
-        let c = VerifiedTokenCache::new(10);
+        let c = VerifiedTokenCache::new(10, Clock::system());
         let (v, h) = (verified("a"), c.hash(b"t"));
         assert!(!c.offer(h, b"t", &v, Duration::ZERO, None));
         assert!(!c.offer(h, b"t", &v, Duration::ZERO, None));
@@ -386,7 +386,7 @@ mod tests {
 
     #[test]
     fn the_oldest_entry_goes_first_and_the_size_stays_bounded() {
-        let c = VerifiedTokenCache::new(100);
+        let c = VerifiedTokenCache::new(100, Clock::system());
         let v = verified("a");
         for i in 0..250 {
             store(&c, &format!("t{i}"), &v, MIN, None);
@@ -404,7 +404,7 @@ mod tests {
 
     #[test]
     fn tokens_seen_once_are_not_stored() {
-        let c = VerifiedTokenCache::new(1000);
+        let c = VerifiedTokenCache::new(1000, Clock::system());
         let v = verified("a");
         for i in 0..5000 {
             let t = format!("once-{i}");
@@ -415,7 +415,7 @@ mod tests {
 
     #[test]
     fn a_raced_second_store_refreshes_the_entry_without_growing() {
-        let c = VerifiedTokenCache::new(10);
+        let c = VerifiedTokenCache::new(10, Clock::system());
         store(&c, "t", &verified("a"), MIN, None);
         // Two more verifications of the same token: remembered, then refreshed.
         store(&c, "t", &verified("b"), MIN, None);

@@ -18,7 +18,7 @@ use crate::jwks::{parse_jwks, Fetcher, Jwk, TenantKeys};
 use crate::manifest::TenantConfig;
 use crate::tenant::{Resolution, TenantResolver};
 use crate::token::{self, ParsedToken};
-use crate::token_cache::{now_secs, VerifiedTokenCache};
+use crate::token_cache::VerifiedTokenCache;
 pub use crate::verified::Verified;
 use crate::Config;
 
@@ -83,6 +83,7 @@ impl Validator {
             timeout: config.fetch_timeout,
             ttl: Duration::from_secs(config.manifest.jwks_cache_seconds),
             cooldown: config.unknown_kid_cooldown,
+            clock: config.clock.clone(),
             defects: config.defects.clone(),
         };
         let tenants = config
@@ -96,7 +97,7 @@ impl Validator {
                 .with_any_channel(config.defects.contains(Defect::TenantFromAnyChannel)),
             tenants,
             fetcher,
-            cache: VerifiedTokenCache::new(TOKEN_CACHE_CAPACITY),
+            cache: VerifiedTokenCache::new(TOKEN_CACHE_CAPACITY, config.clock.clone()),
             config,
         }
     }
@@ -191,7 +192,7 @@ impl Validator {
         let skew = self.config.manifest.clock_skew_seconds as f64;
         let mut ttl = self.config.manifest.jwks_cache_seconds as f64;
         if let Some(exp) = exp {
-            ttl = ttl.min(exp + skew - now_secs());
+            ttl = ttl.min(exp + skew - self.config.clock.unix_secs());
         }
         if ttl.is_nan() || ttl <= 0.0 {
             return false;
@@ -456,8 +457,13 @@ impl Validator {
             checks::check_iss(&claims, iss, d).map_err(AuthError::invalid_token)?;
         }
         checks::check_aud(&claims, &tenant.valid_audiences, d).map_err(AuthError::invalid_token)?;
-        checks::check_times(&claims, now_secs(), m.clock_skew_seconds, d)
-            .map_err(AuthError::invalid_token)?;
+        checks::check_times(
+            &claims,
+            self.config.clock.unix_secs(),
+            m.clock_skew_seconds,
+            d,
+        )
+        .map_err(AuthError::invalid_token)?;
         checks::check_sub(&claims).map_err(AuthError::invalid_token)?;
         if !self.has(Defect::TidUnchecked) {
             checks::check_tid(&claims).map_err(AuthError::invalid_token)?;
@@ -646,13 +652,18 @@ fn der_to_raw(der: &[u8], width: usize) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::Clock;
 
-    fn validator(skew: u64, ttl: u64) -> Validator {
+    /// A validator on a manual clock (returned too, to be advanced).
+    fn validator(skew: u64, ttl: u64) -> (Validator, Clock) {
         let m = crate::Manifest::from_json(&format!(
             r#"{{"tenant_source":{{"kind":"path"}},"clock_skew_seconds":{skew},"jwks_cache_seconds":{ttl},"tenants":[]}}"#
         ))
         .unwrap();
-        Validator::new(Config::new(m))
+        let mut config = Config::new(m);
+        config.clock = Clock::manual(1_700_000_000);
+        let clock = config.clock.clone();
+        (Validator::new(config), clock)
     }
 
     fn claims(exp: Option<f64>) -> Arc<Verified> {
@@ -678,25 +689,26 @@ mod tests {
 
     #[test]
     fn token_cache_lifetime_follows_exp_and_the_key_cache() {
-        let v = validator(0, 300);
-        assert!(offer_twice(&v, "t1", &claims(Some(now_secs() + 100.0))));
+        let (v, clock) = validator(0, 300);
+        let now = clock.unix_secs();
+        assert!(offer_twice(&v, "t1", &claims(Some(now + 100.0))));
         assert!(hit(&v, "t1", "a"));
         // Already expired: not even stored.
-        assert!(!offer_twice(&v, "t3", &claims(Some(now_secs() - 1.0))));
+        assert!(!offer_twice(&v, "t3", &claims(Some(now - 1.0))));
         assert!(!hit(&v, "t3", "a"));
         // Expires within the entry's life: the hit re-checks exp.
-        assert!(offer_twice(&v, "t4", &claims(Some(now_secs() + 0.2))));
-        std::thread::sleep(Duration::from_millis(300));
+        assert!(offer_twice(&v, "t4", &claims(Some(now + 0.2))));
+        clock.advance(Duration::from_millis(300));
         assert!(!hit(&v, "t4", "a"));
         // A zero key-cache TTL disables the token cache.
-        let v = validator(0, 0);
+        let (v, _) = validator(0, 0);
         assert!(!offer_twice(&v, "t5", &claims(None)));
         assert!(!hit(&v, "t5", "a"));
     }
 
     #[test]
     fn tokens_over_the_size_bound_are_never_cached() {
-        let v = validator(0, 300);
+        let (v, _) = validator(0, 300);
         assert!(v
             .cache_key("x".repeat(TOKEN_CACHE_MAX_TOKEN_BYTES).as_bytes())
             .is_some());

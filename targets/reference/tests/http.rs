@@ -156,6 +156,8 @@ struct Env {
     k: Keys,
     url: String,
     client: reqwest::Client,
+    /// The target's clock: manual, advanced by the tests instead of sleeping.
+    clock: byoid_reference::Clock,
 }
 
 fn manifest_json(idp: &Idp) -> Value {
@@ -183,9 +185,19 @@ fn manifest_json(idp: &Idp) -> Value {
 }
 
 async fn start_target(manifest: Value, defects: DefectSet, debug: bool) -> String {
+    start_target_on(manifest, defects, debug, byoid_reference::Clock::system()).await
+}
+
+async fn start_target_on(
+    manifest: Value,
+    defects: DefectSet,
+    debug: bool,
+    clock: byoid_reference::Clock,
+) -> String {
     let mut config = Config::new(Manifest::from_json(&manifest.to_string()).unwrap());
     config.defects = defects;
     config.debug = debug;
+    config.clock = clock;
     config.fetch_timeout = std::time::Duration::from_millis(500);
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
@@ -205,12 +217,19 @@ async fn env_with(defects: &[Defect], edit: impl FnOnce(&mut Value, &Idp)) -> En
         json!({"keys": [public_jwk(&k.rsa2, Algorithm::RS256, "evil")]});
     let mut m = manifest_json(&idp);
     edit(&mut m, &idp);
-    let url = start_target(m, defects.iter().copied().collect(), false).await;
+    // Tokens are minted on the system clock: the manual one starts at its second.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let clock = byoid_reference::Clock::manual(now);
+    let url = start_target_on(m, defects.iter().copied().collect(), false, clock.clone()).await;
     Env {
         idp,
         k,
         url,
         client: reqwest::Client::new(),
+        clock,
     }
 }
 
@@ -675,7 +694,7 @@ async fn idp_down_fails_closed_and_last_good_keys_survive() {
     e.idp.state.down.store(true, Ordering::SeqCst);
     assert_invalid_token(&e.whoami(&e.genuine()).await);
     e.idp.state.down.store(false, Ordering::SeqCst);
-    tokio::time::sleep(byoid_reference::jwks::FAILURE_BACKOFF).await;
+    e.clock.advance(byoid_reference::jwks::FAILURE_BACKOFF);
     assert_eq!(e.whoami(&e.genuine()).await.status, 200);
     e.idp.state.down.store(true, Ordering::SeqCst);
     // Unknown kid triggers a refetch that fails: the known keys stay in use.
@@ -1068,7 +1087,7 @@ async fn d_fail_open() {
         let forged = mint(&e.header(), &e.claims(), &e.k.rsa2, Algorithm::RS256);
         assert_eq!(e.whoami(&forged).await.status, expected, "{defects:?}");
         e.idp.state.down.store(false, Ordering::SeqCst);
-        tokio::time::sleep(byoid_reference::jwks::FAILURE_BACKOFF).await;
+        e.clock.advance(byoid_reference::jwks::FAILURE_BACKOFF);
         assert_eq!(e.whoami(&e.genuine()).await.status, 200);
         // Keys reachable: the forged token is refused even with the defect.
         let forged = mint(
