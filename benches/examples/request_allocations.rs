@@ -1,5 +1,5 @@
 //! Counts the heap allocations of one request through the reference validator's
-//! `respond` (in process, no HTTP): a distinct token (full verification) and a repeated one
+//! router (`byoid_reference::app`, in process, no HTTP connection): a distinct token (full verification) and a repeated one
 //! (verified-token cache hit). Allocation counts are what moved the over-HTTP ratios most
 //! (see `reports/bench/reference-baseline.md`); run this after changing the hot path.
 //!
@@ -9,6 +9,8 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use tower::ServiceExt;
 
 /// Counts allocations while `COUNTING` is on, and keeps the first sizes.
 struct Counting;
@@ -44,12 +46,13 @@ fn request(token: &str) -> axum::http::Request<axum::body::Body> {
         .expect("request")
 }
 
-/// Allocations made by one `respond` call (sizes of the first 64).
-async fn count(v: &byoid_reference::Validator, token: &str) -> (u16, usize, Vec<usize>) {
+/// Allocations made by one request through the router (sizes of the first 64).
+async fn count(app: &axum::Router, token: &str) -> (u16, usize, Vec<usize>) {
     let req = request(token);
+    let app = app.clone();
     COUNT.store(0, Ordering::Relaxed);
     COUNTING.store(true, Ordering::Relaxed);
-    let resp = byoid_reference::respond(v, req).await;
+    let resp = app.oneshot(req).await.expect("infallible");
     COUNTING.store(false, Ordering::Relaxed);
     let n = COUNT.load(Ordering::Relaxed);
     let sizes = SIZES
@@ -68,18 +71,18 @@ fn main() {
     rt.block_on(async {
         let (_idp, tenant) = byoid_benches::generic_idp().await;
         let manifest = byoid_benches::reference_manifest(&tenant);
-        let v = byoid_reference::Validator::new(byoid_reference::Config::new(manifest));
+        let app = byoid_reference::app(byoid_reference::Config::new(manifest));
         let tokens: Vec<String> = (0..2).map(|_| tenant.access_token()).collect();
         // Warm: loads discovery and keys; the second token is verified twice, so stored.
         for t in [&tokens[0], &tokens[1], &tokens[1]] {
-            let _ = byoid_reference::respond(&v, request(t)).await;
+            let _ = app.clone().oneshot(request(t)).await;
         }
         let fresh = tenant.access_token();
         for (what, token) in [
             ("distinct token", &fresh),
             ("repeated token (cache hit)", &tokens[1]),
         ] {
-            let (status, n, sizes) = count(&v, token).await;
+            let (status, n, sizes) = count(&app, token).await;
             println!("{what}: status {status}, {n} allocations, sizes {sizes:?}");
         }
     });

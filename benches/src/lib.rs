@@ -15,7 +15,6 @@
 //! Everything binds `127.0.0.1` only, and every load loop is bounded by a request count and
 //! a deadline.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -23,9 +22,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
-use hyper::{header, Request, Response, StatusCode};
+use hyper::{header, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -338,39 +336,49 @@ pub async fn warmed_client(addr: SocketAddr, conns: usize, token: &str) -> Clien
     client
 }
 
-/// The bare JWKS baseline: an axum `Router` with one route, `GET /jwks`, answering
-/// `bytes` as `application/json` (the same bytes the mock IdP serves).
-pub async fn bare_bytes_server(bytes: Bytes) -> Server {
-    use axum::routing::get;
-    let app = axum::Router::new().route(
-        "/jwks",
-        get(move || {
-            let b = bytes.clone();
-            async move { ([(header::CONTENT_TYPE, "application/json")], b) }
-        }),
-    );
+/// Serves `app` with `axum::serve` on 127.0.0.1:0, as `byoid_reference::serve` serves the
+/// reference: the same HTTP stack on both sides of every ratio.
+async fn axum_server(app: axum::Router) -> Server {
+    use axum::serve::ListenerExt;
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind 127.0.0.1");
     let addr = listener.local_addr().expect("local addr");
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
     Server { addr, task }
 }
 
-/// The bare verify baseline: a hyper HTTP/1.1 server with one handler that takes the bearer
-/// token, checks its RS256 signature on `key` and answers 200 `{}` or 401. No claim checks, no
-/// JSON parsing, no cache: the least a validator can do. The check is the reference
-/// validator's own ([`byoid_reference::prepared_key::PreparedKey`]: aws-lc-rs on a key parsed
-/// once), so that the reference's ratio to this server counts only what it does besides.
+/// The bare JWKS baseline: an axum `Router` with one route, `GET /jwks`, answering
+/// `bytes` as `application/json` (the same bytes the mock IdP serves).
+pub async fn bare_bytes_server(bytes: Bytes) -> Server {
+    use axum::routing::get;
+    axum_server(axum::Router::new().route(
+        "/jwks",
+        get(move || {
+            let b = bytes.clone();
+            async move { ([(header::CONTENT_TYPE, "application/json")], b) }
+        }),
+    ))
+    .await
+}
+
+/// The bare verify baseline: an axum server (the reference's stack) with one handler that
+/// takes the bearer token, checks its RS256 signature on `key` and answers 200 `{}` or 401.
+/// No claim checks, no JSON parsing, no cache: the least a validator can do. The check is the
+/// reference validator's own ([`byoid_reference::prepared_key::PreparedKey`]: aws-lc-rs on a
+/// key parsed once), so that the reference's ratio to this server counts only what it does
+/// besides.
 pub async fn bare_verify_server(key: byoid_reference::prepared_key::PreparedKey) -> Server {
     bare_bearer_server(BareCheck::Prepared(Box::new(key))).await
 }
 
 /// The same bare server checking with `jsonwebtoken::crypto::verify`, which rebuilds the key
-/// on every call: what a validator that calls jsonwebtoken per request does (and what the
-/// reference did until it kept its keys parsed).
+/// on every call: what a validator that calls jsonwebtoken per request does.
 pub async fn bare_jsonwebtoken_server(key: jsonwebtoken::DecodingKey) -> Server {
     bare_bearer_server(BareCheck::Jsonwebtoken(key)).await
 }
@@ -390,43 +398,21 @@ enum BareCheck {
 
 async fn bare_bearer_server(check: BareCheck) -> Server {
     let check = Arc::new(check);
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1");
-    let addr = listener.local_addr().expect("local addr");
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let check = check.clone();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                    let ok = bare_verify(&check, &req);
-                    async move {
-                        let (status, body) = if ok {
-                            (StatusCode::OK, "{}")
-                        } else {
-                            (StatusCode::UNAUTHORIZED, "")
-                        };
-                        let mut resp =
-                            Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-                        *resp.status_mut() = status;
-                        Ok::<_, Infallible>(resp)
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
+    let handler = move |headers: axum::http::HeaderMap| {
+        let ok = bare_verify(&check, &headers);
+        async move {
+            if ok {
+                (StatusCode::OK, "{}")
+            } else {
+                (StatusCode::UNAUTHORIZED, "")
+            }
         }
-    });
-    Server { addr, task }
+    };
+    axum_server(axum::Router::new().fallback(handler)).await
 }
 
-fn bare_verify(check: &BareCheck, req: &Request<Incoming>) -> bool {
-    let Some(token) = req
-        .headers()
+fn bare_verify(check: &BareCheck, headers: &axum::http::HeaderMap) -> bool {
+    let Some(token) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
