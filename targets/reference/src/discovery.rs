@@ -79,9 +79,19 @@ pub async fn fetch_json(
         return Err(FetchError::Insecure(url.to_owned()));
     }
     let work = async {
-        let transport = |e: reqwest::Error| FetchError::Transport {
-            url: url.to_owned(),
-            message: e.to_string(),
+        // reqwest's own text names only the step ("error sending request"); the
+        // cause (refused, reset, timed out) is in its sources.
+        let transport = |e: reqwest::Error| {
+            let mut message = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                message.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            FetchError::Transport {
+                url: url.to_owned(),
+                message,
+            }
         };
         let mut resp = client
             .get(url)

@@ -205,6 +205,10 @@ pub struct Config {
     /// The time the validator runs on ([`Clock::system`] by default; a manual
     /// clock makes cache windows and cooldowns step only when told to).
     pub clock: Clock,
+    /// The client to fetch discovery and JWKS with, when several validators of
+    /// one process should share its connections; `None` builds one from this
+    /// config ([`validate::build_client`]).
+    pub http_client: Option<reqwest::Client>,
 }
 
 impl Config {
@@ -217,6 +221,7 @@ impl Config {
             fetch_timeout: Duration::from_secs(2),
             unknown_kid_cooldown: Duration::from_secs(5),
             clock: Clock::system(),
+            http_client: None,
         }
     }
 }

@@ -40,7 +40,10 @@ pub struct Validator {
     cache: VerifiedTokenCache,
 }
 
-fn build_client(config: &Config) -> Option<reqwest::Client> {
+/// The HTTP client that fetches discovery documents and JWKS for `config`:
+/// bounded by its `fetch_timeout`, no redirects, trusting its `ca_bundle`.
+/// `None` when it cannot be built (every fetch then fails closed).
+pub fn build_client(config: &Config) -> Option<reqwest::Client> {
     let mut b = reqwest::Client::builder()
         .timeout(config.fetch_timeout)
         .connect_timeout(config.fetch_timeout)
@@ -77,7 +80,10 @@ impl Validator {
     /// Builds the validator; no network traffic happens here.
     pub fn new(config: Config) -> Self {
         let fetcher = Fetcher {
-            client: build_client(&config),
+            client: match &config.http_client {
+                Some(shared) => Some(shared.clone()),
+                None => build_client(&config),
+            },
             require_https: config.manifest.require_https_metadata
                 && !config.defects.contains(Defect::HttpsMetadataNotEnforced),
             timeout: config.fetch_timeout,
