@@ -12,6 +12,8 @@ use tokio::sync::mpsc;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
+use crate::error::Error;
+
 /// How long a client may take over its handshake before the connection is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -37,14 +39,14 @@ impl Drop for Tls {
     }
 }
 
-fn tls_error(what: &str, e: impl std::fmt::Display) -> crate::Error {
-    crate::Error::Tls(format!("{what}: {e}"))
+fn tls_error(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Tls(format!("{what}: {e}"))
 }
 
 impl Tls {
     /// Makes a fresh CA (ECDSA P-256, fast to generate) and a server certificate for
     /// `127.0.0.1`, `::1` and `localhost`, and writes the CA's PEM to a temporary file.
-    pub(crate) fn generate() -> Result<Tls, crate::Error> {
+    pub(crate) fn generate() -> Result<Tls, Error> {
         use rcgen::{
             BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
         };
@@ -111,7 +113,7 @@ impl Tls {
 }
 
 /// Writes the CA to a new file in the temporary directory (never overwriting one).
-fn write_temp_pem(pem: &str) -> Result<PathBuf, crate::Error> {
+fn write_temp_pem(pem: &str) -> Result<PathBuf, Error> {
     use std::io::Write;
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = std::env::temp_dir();
@@ -139,7 +141,7 @@ fn write_temp_pem(pem: &str) -> Result<PathBuf, crate::Error> {
             Err(e) => return Err(tls_error(&format!("creating {}", path.display()), e)),
         }
     }
-    Err(crate::Error::Tls(format!(
+    Err(Error::Tls(format!(
         "cannot create a CA file in {}",
         dir.display()
     )))
