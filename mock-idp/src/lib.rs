@@ -137,7 +137,7 @@ pub use tenant::{
 };
 
 use registry::TenantRegistry;
-use server::{spawn_server, Shared};
+use server::{spawn_server, Listening, Shared};
 
 /// Configures and starts a [`MockIdp`].
 #[must_use = "a builder does nothing until `start` is awaited"]
@@ -222,17 +222,18 @@ impl MockIdpBuilder {
         let shared = Arc::new(shared);
         let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
         let attacker = Attacker::start(self.seed, self.listen, acceptor.as_ref()).await?;
-        let task = spawn_server(listener, shared.clone(), acceptor.as_ref()).map_err(|source| {
-            Error::Bind {
-                addr: self.listen,
-                source,
-            }
-        })?;
+        let server =
+            spawn_server(listener, shared.clone(), acceptor.as_ref()).map_err(|source| {
+                Error::Bind {
+                    addr: self.listen,
+                    source,
+                }
+            })?;
         let idp = MockIdp {
             shared,
             addr,
             attacker,
-            task,
+            server,
             own_listeners: Mutex::default(),
             tls,
         };
@@ -244,15 +245,15 @@ impl MockIdpBuilder {
 }
 
 /// Running mock identity providers: one listener for every tenant, plus an attacker host.
-/// Stops serving when dropped.
+/// Stops serving when dropped; [`MockIdp::stop`] also waits until every listener is closed.
 #[derive(Debug)]
 pub struct MockIdp {
     shared: Arc<Shared>,
     addr: SocketAddr,
     attacker: Attacker,
-    task: tokio::task::JoinHandle<()>,
+    server: Listening,
     /// The servers of own-listener tenants.
-    own_listeners: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    own_listeners: Mutex<Vec<Listening>>,
     tls: Option<tls::Tls>,
 }
 
@@ -327,11 +328,11 @@ impl MockIdp {
         let tenant = sibling.registry.add_tenant(spec)?;
         self.shared.registry.adopt(&tenant)?;
         let acceptor = tls.map(|t| &t.acceptor);
-        let task = spawn_server(listener, sibling, acceptor).map_err(bind_err)?;
+        let server = spawn_server(listener, sibling, acceptor).map_err(bind_err)?;
         self.own_listeners
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(task);
+            .push(server);
         Ok(tenant)
     }
     /// The journal of this IdP's listener (and its own-listener tenants' listeners).
@@ -346,19 +347,25 @@ impl MockIdp {
     pub fn describe(tenant: &Tenant) -> serde_json::Value {
         server::describe(tenant)
     }
-}
-
-impl Drop for MockIdp {
-    fn drop(&mut self) {
-        self.task.abort();
-        for task in self
-            .own_listeners
-            .get_mut()
+    /// Stops serving and returns once every listener of the IdP (its own, those of
+    /// own-listener tenants and the attacker host's) is closed and every connection they
+    /// accepted has ended: a request sent after this fails. Dropping a `MockIdp` stops it
+    /// too, without waiting.
+    pub async fn stop(self) {
+        let MockIdp {
+            server,
+            own_listeners,
+            attacker,
+            ..
+        } = self;
+        server.stop().await;
+        for listening in own_listeners
+            .into_inner()
             .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
         {
-            task.abort();
+            listening.stop().await;
         }
+        attacker.server.stop().await;
     }
 }
 
@@ -368,7 +375,7 @@ impl Drop for MockIdp {
 pub struct Attacker {
     shared: Arc<Shared>,
     tenant: Tenant,
-    task: tokio::task::JoinHandle<()>,
+    server: Listening,
 }
 
 impl Attacker {
@@ -390,12 +397,12 @@ impl Attacker {
             registry.add_tenant(&TenantSpec::new("attacker", Flavor::Generic).roles(["admin"]))?;
         registry.set_catch_all(&tenant);
         let shared = Arc::new(Shared::new(registry, 1024));
-        let task = spawn_server(listener, shared.clone(), acceptor)
+        let server = spawn_server(listener, shared.clone(), acceptor)
             .map_err(|source| Error::Bind { addr, source })?;
         Ok(Attacker {
             shared,
             tenant,
-            task,
+            server,
         })
     }
     /// `http://127.0.0.1:PORT` of the attacker host (`https://` when the IdP serves TLS,
@@ -418,11 +425,5 @@ impl Attacker {
     /// The attacker host's journal.
     pub fn journal(&self) -> &Journal {
         &self.shared.journal
-    }
-}
-
-impl Drop for Attacker {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }

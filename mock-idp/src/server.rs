@@ -72,40 +72,85 @@ impl Shared {
     }
 }
 
+/// A listener being served. Dropping it aborts the serving; [`Listening::stop`] also waits
+/// until the listener is closed.
+#[derive(Debug)]
+pub(crate) struct Listening {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Listening {
+    /// Stops serving and returns once the listening socket and every connection it accepted
+    /// are closed.
+    pub(crate) async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            // A send fails only when the server is gone already, which is what is wanted.
+            let _ = stop.send(());
+        }
+        // The task's end is the news; a panic in it has been reported by the runtime.
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// Serves `shared` on `listener`, over TLS when an acceptor is given.
 pub(crate) fn spawn_server(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
     acceptor: Option<&tokio_rustls::TlsAcceptor>,
-) -> std::io::Result<tokio::task::JoinHandle<()>> {
+) -> std::io::Result<Listening> {
     let header_timeout = shared.header_read_timeout;
     let router = router(shared);
-    Ok(match acceptor {
-        None => tokio::spawn(serve_bounded(listener, router, header_timeout)),
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let task = match acceptor {
+        None => tokio::spawn(serve_bounded(listener, router, header_timeout, stopped)),
         Some(acceptor) => {
             let listener = TlsListener::new(listener, acceptor.clone())?;
-            tokio::spawn(serve_bounded(listener, router, header_timeout))
+            tokio::spawn(serve_bounded(listener, router, header_timeout, stopped))
         }
+    };
+    Ok(Listening {
+        stop: Some(stop),
+        task,
     })
 }
 
 /// Serves `router` on `listener` with a bounded number of connections, each closed when a
 /// request head does not arrive within `header_timeout`: half-sent requests cannot pile up
-/// (axum's own `serve` bounds neither).
-async fn serve_bounded<L>(mut listener: L, router: axum::Router, header_timeout: Duration)
-where
+/// (axum's own `serve` bounds neither). Returns when `stop` fires (or its sender is
+/// dropped), after closing the listener and every connection.
+async fn serve_bounded<L>(
+    mut listener: L,
+    router: axum::Router,
+    header_timeout: Duration,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) where
     L: axum::serve::Listener,
     L::Io: Send + 'static,
 {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    // Connections live in this set, so that stopping the server (dropping this future) ends
-    // them too, kept-alive ones included.
+    // Connections live in this set, so that stopping the server ends them too, kept-alive
+    // ones included.
     let mut connections = tokio::task::JoinSet::new();
     loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
+        let next = async {
+            let slot = slots.clone().acquire_owned().await.ok()?;
+            let (io, _) = listener.accept().await;
+            Some((slot, io))
         };
-        let (io, _) = listener.accept().await;
+        let (slot, io) = tokio::select! {
+            _ = &mut stop => break,
+            next = next => match next {
+                Some(next) => next,
+                None => break,
+            },
+        };
         while connections.try_join_next().is_some() {}
         let service = hyper_util::service::TowerToHyperService::new(router.clone());
         connections.spawn(async move {
@@ -118,6 +163,8 @@ where
                 .await;
         });
     }
+    drop(listener);
+    connections.shutdown().await;
 }
 
 /// The router of one listener.
