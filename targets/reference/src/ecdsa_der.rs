@@ -1,30 +1,22 @@
 //! The `ecdsa-der-accepted` defect's input: an ECDSA signature in ASN.1 DER, as X.509 and
 //! most crypto libraries write it, instead of JOSE's raw `r || s`.
 
-/// Decodes an ASN.1 DER ECDSA signature into raw `r || s` of `width` bytes each
-/// (used only by the `ecdsa-der-accepted` defect).
+use der::asn1::UintRef;
+use der::{Decode, Reader, SliceReader};
+
+/// Decodes an ASN.1 DER ECDSA signature (`SEQUENCE { r INTEGER, s INTEGER }`) into raw
+/// `r || s` of `width` bytes each; `None` for anything else.
 pub(crate) fn der_to_raw(der: &[u8], width: usize) -> Option<Vec<u8>> {
-    let body = match der {
-        [0x30, 0x81, len, rest @ ..] if *len as usize == rest.len() => rest,
-        [0x30, len, rest @ ..] if *len as usize == rest.len() => rest,
-        _ => return None,
-    };
+    let mut reader = SliceReader::new(der).ok()?;
+    let (r, s) = reader
+        .sequence(|seq| Ok((UintRef::decode(seq)?, UintRef::decode(seq)?)))
+        .ok()?;
+    reader.finish(()).ok()?;
     let mut out = Vec::with_capacity(2 * width);
-    let mut rest = body;
-    for _ in 0..2 {
-        let [0x02, len, tail @ ..] = rest else {
-            return None;
-        };
-        let len = *len as usize;
-        let int = tail.get(..len)?;
-        let int = if int.len() > width {
-            int.get(int.len() - width..)?
-        } else {
-            int
-        };
-        out.extend(std::iter::repeat_n(0u8, width - int.len()));
+    for int in [r, s] {
+        let int = int.as_bytes();
+        out.extend(std::iter::repeat_n(0u8, width.checked_sub(int.len())?));
         out.extend_from_slice(int);
-        rest = &tail[len..];
     }
     Some(out)
 }

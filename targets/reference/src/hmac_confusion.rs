@@ -2,84 +2,58 @@
 //! turned into the HMAC secrets that key-confusion exploits sign with (an `HS256` token
 //! keyed with the bytes of the server's own public key).
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
+use der::asn1::{AnyRef, BitStringRef, UintRef};
+use der::pem::LineEnding;
+use der::{Encode, EncodePem};
 use jsonwebtoken::{Algorithm, DecodingKey};
+use spki::{AlgorithmIdentifierRef, ObjectIdentifier, SubjectPublicKeyInfoRef};
 
 use crate::jwks::Jwk;
 use crate::token::ParsedToken;
 
-fn der_len(len: usize, out: &mut Vec<u8>) {
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes
-            .iter()
-            .position(|&b| b != 0)
-            .unwrap_or(bytes.len() - 1);
-        out.push(0x80 | (bytes.len() - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
-    }
-}
-
-fn der(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    der_len(content.len(), &mut out);
-    out.extend_from_slice(content);
-    out
-}
-
-fn der_uint(bytes: &[u8]) -> Vec<u8> {
-    let trimmed = bytes
-        .iter()
-        .position(|&b| b != 0)
-        .map_or(&bytes[bytes.len()..], |i| &bytes[i..]);
-    let mut content = Vec::with_capacity(trimmed.len() + 1);
-    if trimmed.first().is_none_or(|&b| b & 0x80 != 0) {
-        content.push(0);
-    }
-    content.extend_from_slice(trimmed);
-    der(0x02, &content)
-}
-
-fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
+/// `rsaEncryption` (RFC 8017 appendix A.1), which `pkcs1` names only with its `pkcs8` feature.
+const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 
 /// The encodings of an RSA public key that key-confusion exploits use as the
 /// HMAC secret: SPKI PEM (with and without the final newline), PKCS#1 PEM (both),
 /// SPKI DER, PKCS#1 DER and the raw modulus.
 pub fn rsa_public_key_encodings(n: &[u8], e: &[u8]) -> Vec<Vec<u8>> {
-    let mut pkcs1_content = der_uint(n);
-    pkcs1_content.extend(der_uint(e));
-    let pkcs1 = der(0x30, &pkcs1_content);
-    let rsa_oid = [
-        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
-    ];
-    let mut bits = vec![0u8];
-    bits.extend_from_slice(&pkcs1);
-    let mut spki_content = der(0x30, &rsa_oid);
-    spki_content.extend(der(0x03, &bits));
-    let spki = der(0x30, &spki_content);
-    let spki_pem = pem("PUBLIC KEY", &spki);
-    let pkcs1_pem = pem("RSA PUBLIC KEY", &pkcs1);
-    vec![
-        spki_pem.clone().into_bytes(),
+    // Only a key past DER's 256 MiB bound fails to encode: the raw modulus is left then.
+    let mut out = der_encodings(n, e).unwrap_or_default();
+    out.push(n.to_vec());
+    out
+}
+
+/// The PEM and DER encodings of [`rsa_public_key_encodings`], in its order.
+fn der_encodings(n: &[u8], e: &[u8]) -> der::Result<Vec<Vec<u8>>> {
+    let key = pkcs1::RsaPublicKey {
+        modulus: uint(n)?,
+        public_exponent: uint(e)?,
+    };
+    let pkcs1 = key.to_der()?;
+    let spki = SubjectPublicKeyInfoRef {
+        algorithm: AlgorithmIdentifierRef {
+            oid: RSA_ENCRYPTION,
+            parameters: Some(AnyRef::NULL),
+        },
+        subject_public_key: BitStringRef::from_bytes(&pkcs1)?,
+    };
+    let spki_pem = spki.to_pem(LineEnding::LF)?;
+    let pkcs1_pem = key.to_pem(LineEnding::LF)?;
+    Ok(vec![
+        spki_pem.as_bytes().to_vec(),
         spki_pem.trim_end().as_bytes().to_vec(),
-        pkcs1_pem.clone().into_bytes(),
+        pkcs1_pem.as_bytes().to_vec(),
         pkcs1_pem.trim_end().as_bytes().to_vec(),
-        spki,
+        spki.to_der()?,
         pkcs1,
-        n.to_vec(),
-    ]
+    ])
+}
+
+/// `bytes` (big-endian, leading zeros allowed) as a DER INTEGER. No bytes at all is zero,
+/// which DER writes as one zero byte (`UintRef` would write none).
+fn uint(bytes: &[u8]) -> der::Result<UintRef<'_>> {
+    UintRef::new(if bytes.is_empty() { &[0] } else { bytes })
 }
 
 /// Whether `t` verifies as an HMAC (`alg`) keyed with any encoding of the RSA public keys
@@ -208,25 +182,5 @@ mod tests {
                 n.len()
             );
         }
-    }
-
-    #[test]
-    fn der_encoding_of_small_values() {
-        assert_eq!(
-            der_uint(&[0x01, 0x00, 0x01]),
-            vec![0x02, 0x03, 0x01, 0x00, 0x01]
-        );
-        assert_eq!(der_uint(&[0x00, 0x80]), vec![0x02, 0x02, 0x00, 0x80]);
-        let mut out = Vec::new();
-        der_len(300, &mut out);
-        assert_eq!(out, vec![0x82, 0x01, 0x2c]);
-        let enc = rsa_public_key_encodings(&[0xc0; 256], &[1, 0, 1]);
-        assert_eq!(enc.len(), 7);
-        let pem = String::from_utf8(enc[0].clone()).unwrap();
-        assert!(
-            pem.starts_with("-----BEGIN PUBLIC KEY-----\n")
-                && pem.ends_with("-----END PUBLIC KEY-----\n")
-        );
-        assert!(pem.lines().all(|l| l.len() <= 64 || l.starts_with("-----")));
     }
 }

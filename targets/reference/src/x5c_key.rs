@@ -3,45 +3,46 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use der::asn1::AnyRef;
+use der::{Decode, Reader, SliceReader, Tag, TagNumber};
 use jsonwebtoken::DecodingKey;
-
-/// One DER element at the start of `der`: (tag, contents, rest).
-fn der_element(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = der.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (first as usize, rest)
-    } else {
-        let n = (first & 0x7f) as usize;
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | *b as usize);
-        (len, &rest[n..])
-    };
-    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
-}
+use spki::SubjectPublicKeyInfoRef;
 
 /// The RSA public key of a base64 (standard alphabet) X.509 certificate, from its
 /// SubjectPublicKeyInfo; `None` for anything else.
 pub(crate) fn x5c_rsa_key(cert_b64: &str) -> Option<DecodingKey> {
     let der = STANDARD.decode(cert_b64).ok()?;
-    let (_, cert, _) = der_element(&der)?;
-    let (_, tbs, _) = der_element(cert)?;
-    let mut rest = tbs;
-    // [0] version (optional), serial, signature alg, issuer, validity, subject, SPKI.
-    if rest.first() == Some(&0xa0) {
-        rest = der_element(rest)?.2;
-    }
-    for _ in 0..5 {
-        rest = der_element(rest)?.2;
-    }
-    let (_, spki, _) = der_element(rest)?;
-    let (_, bits, _) = der_element(der_element(spki)?.2)?;
-    let pkcs1 = bits.strip_prefix(&[0u8])?;
-    Some(DecodingKey::from_rsa_der(pkcs1))
+    let spki = certificate_spki(&der).ok()?;
+    Some(DecodingKey::from_rsa_der(
+        spki.subject_public_key.as_bytes()?,
+    ))
+}
+
+/// The SubjectPublicKeyInfo of the DER X.509 certificate at the start of `der` (RFC 5280
+/// section 4.1); the rest of the certificate is skipped unread, as is anything after it.
+fn certificate_spki(der: &[u8]) -> der::Result<SubjectPublicKeyInfoRef<'_>> {
+    const VERSION: Tag = Tag::ContextSpecific {
+        constructed: true,
+        number: TagNumber::N0,
+    };
+    SliceReader::new(der)?.sequence(|certificate| {
+        let spki = certificate.sequence(|tbs| {
+            // version (optional), serialNumber, signature, issuer, validity, subject.
+            if tbs.peek_tag()? == VERSION {
+                AnyRef::decode(tbs)?;
+            }
+            for _ in 0..5 {
+                AnyRef::decode(tbs)?;
+            }
+            let spki = SubjectPublicKeyInfoRef::decode(tbs)?;
+            // The unique identifiers and extensions.
+            tbs.read_slice(tbs.remaining_len())?;
+            Ok(spki)
+        })?;
+        // signatureAlgorithm and signatureValue.
+        certificate.read_slice(certificate.remaining_len())?;
+        Ok(spki)
+    })
 }
 
 #[cfg(test)]
