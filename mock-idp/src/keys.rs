@@ -440,6 +440,45 @@ mod tests {
         );
     }
 
+    /// The public key's encodings, which the forge turns into HMAC secrets, keep their
+    /// bytes: the Ed25519 PEM spelled out, and a digest over every encoding of each kind.
+    #[test]
+    fn public_key_encodings_are_pinned() {
+        let ed = SigningKey::derive(0, "pool/0", KeyKind::Ed25519);
+        let pem = concat!(
+            "-----BEGIN PUBLIC KEY-----\n",
+            "MCowBQYDK2VwAyEAlYR68MHTmXo8AIAWYsHinaJyTpxkY0lCSfDaAhtpMhU=\n",
+            "-----END PUBLIC KEY-----\n",
+        );
+        assert_eq!(ed.spki_pem(), pem);
+        for (kind, digest) in [
+            (
+                KeyKind::Rsa,
+                "b05078d8b0f6002e4a249ca2369379d4fc240a9086b67502d785c8bcb1cd39ad",
+            ),
+            (
+                KeyKind::P256,
+                "eeb63ac66eb4a4fdc56ab40412717941b621d78187340177631471870a074a0f",
+            ),
+            (
+                KeyKind::P384,
+                "a20a3da0b462ed6958d7c6b545e9e1875c8b7eb10b132795d8b3ad0a84f87acf",
+            ),
+            (
+                KeyKind::Ed25519,
+                "d91d626699084c48a0e1194bd4a1ca1472963dc0fed8bdacd170ec4ae5f727f6",
+            ),
+        ] {
+            let key = SigningKey::derive(0, "pool/0", kind);
+            let mut h = Sha256::new();
+            h.update(key.spki_der());
+            h.update(key.spki_pem());
+            h.update(key.pkcs1_pem().unwrap_or_default());
+            let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(hex, digest, "{kind:?}");
+        }
+    }
+
     #[test]
     fn derive_is_stable_and_cached() {
         let a = SigningKey::derive(1, "t", KeyKind::P256);
