@@ -187,14 +187,7 @@ pub fn alnum(seed: &str, len: usize) -> String {
 /// the GUID tenant id for Entra, the slug for the others.
 pub fn layout(flavor: Flavor, base: &str, key: &str, common_prefix: &str) -> Layout {
     match flavor {
-        Flavor::EntraV2 => Layout {
-            issuer: format!("{base}/{key}/v2.0"),
-            discovery: format!("/{key}/v2.0/.well-known/openid-configuration"),
-            oauth_metadata: None,
-            jwks: format!("/{key}/discovery/v2.0/keys"),
-            token: format!("/{key}/oauth2/v2.0/token"),
-            authorize: format!("/{key}/oauth2/v2.0/authorize"),
-        },
+        Flavor::EntraV2 => entra_v2_layout(format!("{base}/{key}/v2.0"), &format!("/{key}")),
         Flavor::EntraV1 => Layout {
             // The real service issues from sts.windows.net while serving metadata from
             // login.microsoftonline.com; the path prefix `/sts` stands in for that other host.
@@ -205,14 +198,15 @@ pub fn layout(flavor: Flavor, base: &str, key: &str, common_prefix: &str) -> Lay
             token: format!("/{key}/oauth2/token"),
             authorize: format!("/{key}/oauth2/authorize"),
         },
-        Flavor::EntraCommon => Layout {
-            issuer: format!("{base}/{key}/v2.0"),
-            discovery: format!("{common_prefix}/common/v2.0/.well-known/openid-configuration"),
-            oauth_metadata: None,
-            jwks: format!("{common_prefix}/common/discovery/v2.0/keys"),
-            token: format!("/{key}/oauth2/v2.0/token"),
-            authorize: format!("/{key}/oauth2/v2.0/authorize"),
-        },
+        Flavor::EntraCommon => {
+            // A v2 tenant that validators find through its ring's `common` document.
+            let common = common_layout(base, common_prefix);
+            Layout {
+                discovery: common.discovery,
+                jwks: common.jwks,
+                ..layout(Flavor::EntraV2, base, key, common_prefix)
+            }
+        }
         Flavor::Okta => {
             let root = format!("/{key}/oauth2/default");
             Layout {
@@ -241,6 +235,28 @@ pub fn layout(flavor: Flavor, base: &str, key: &str, common_prefix: &str) -> Lay
             authorize: format!("/{key}/authorize"),
         },
     }
+}
+
+/// Entra's v2 paths below `root` (`/{tenant id}`, or `…/common` for the multi-tenant
+/// document), with `issuer` as `iss`.
+fn entra_v2_layout(issuer: String, root: &str) -> Layout {
+    Layout {
+        issuer,
+        discovery: format!("{root}/v2.0/.well-known/openid-configuration"),
+        oauth_metadata: None,
+        jwks: format!("{root}/discovery/v2.0/keys"),
+        token: format!("{root}/oauth2/v2.0/token"),
+        authorize: format!("{root}/oauth2/v2.0/authorize"),
+    }
+}
+
+/// The layout of the multi-tenant `common` document of the Entra key ring whose paths start
+/// with `prefix`: its `issuer` is the literal template `{base}/{tenantid}/v2.0`.
+pub(crate) fn common_layout(base: &str, prefix: &str) -> Layout {
+    entra_v2_layout(
+        format!("{base}/{{tenantid}}/v2.0"),
+        &format!("{prefix}/common"),
+    )
 }
 
 /// The discovery document for a tenant. `issuer` is what the document claims (which a

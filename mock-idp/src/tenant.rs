@@ -560,38 +560,25 @@ impl TenantInner {
         }
     }
 
-    /// The `common` pseudo-tenant that serves the multi-tenant document of a ring.
+    /// The `common` pseudo-tenant that serves the multi-tenant document of a ring: an
+    /// `entra-common` tenant keyed `common`, with no clients, at the ring's `common` paths.
     pub(crate) fn common_doc(base: &str, ring: Arc<KeyRing>) -> Self {
         let prefix = ring_prefix(ring.name());
-        let layout = Layout {
-            issuer: format!("{base}/{{tenantid}}/v2.0"),
-            discovery: format!("{prefix}/common/v2.0/.well-known/openid-configuration"),
-            oauth_metadata: None,
-            jwks: format!("{prefix}/common/discovery/v2.0/keys"),
-            token: format!("{prefix}/common/oauth2/v2.0/token"),
-            authorize: format!("{prefix}/common/oauth2/v2.0/authorize"),
+        let slug = if prefix.is_empty() {
+            "common".to_string()
+        } else {
+            format!("{}/common", ring.name())
         };
         TenantInner {
-            slug: if prefix.is_empty() {
-                "common".to_string()
-            } else {
-                format!("{}/common", ring.name())
-            },
-            flavor: Flavor::EntraCommon,
             key: "common".into(),
-            base: base.to_string(),
-            layout,
-            audience: Flavor::EntraCommon.default_audience().into(),
-            roles: Vec::new(),
+            layout: flavor::common_layout(base, &prefix),
             clients: Vec::new(),
-            ring,
-            quirks: RwLock::new(Quirks::default()),
-            faults: RwLock::new(Faults::default()),
-            version: AtomicU64::new(0),
-            counters: Arc::default(),
-            seq: AtomicU64::new(0),
-            jwks_cache: RwLock::new(None),
-            common: None,
+            ..TenantInner::new(
+                &TenantSpec::new(slug, Flavor::EntraCommon),
+                base,
+                ring,
+                None,
+            )
         }
     }
 
