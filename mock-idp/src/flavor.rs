@@ -432,24 +432,33 @@ pub(crate) fn claims(i: &ShapeInput<'_>) -> Map<String, Value> {
         return c;
     }
     match i.flavor {
-        Flavor::EntraV2 | Flavor::EntraCommon => {
+        Flavor::EntraV2 | Flavor::EntraCommon | Flavor::EntraV1 => {
+            // v1 and v2 tokens share most members, in the same order; v1 names the client
+            // `appid`, adds `idp` and `unique_name`, and has no `name` or `preferred_username`.
+            let v1 = i.flavor == Flavor::EntraV1;
             put(&mut c, "aud", json!(i.audience));
             put(&mut c, "iss", json!(i.issuer));
             put(&mut c, "iat", json!(i.now));
             put(&mut c, "nbf", json!(i.now));
             put(&mut c, "exp", json!(exp));
             put(&mut c, "aio", json!(seq_id("aio", 56)));
-            put(&mut c, "azp", json!(i.client_id));
-            put(&mut c, "azpacr", json!("1"));
-            if user {
-                put(&mut c, "name", json!("Ada Lovelace"));
+            if v1 {
+                put(&mut c, "appid", json!(i.client_id));
+                put(&mut c, "appidacr", json!("1"));
+                put(&mut c, "idp", json!(i.issuer));
+            } else {
+                put(&mut c, "azp", json!(i.client_id));
+                put(&mut c, "azpacr", json!("1"));
+                if user {
+                    put(&mut c, "name", json!("Ada Lovelace"));
+                }
             }
             put(
                 &mut c,
                 "oid",
                 json!(if user { &user_oid } else { &app_oid }),
             );
-            if user {
+            if user && !v1 {
                 put(&mut c, "preferred_username", json!("ada@contoso.example"));
             }
             put(&mut c, "rh", json!(format!("0.{}.", seq_id("rh", 40))));
@@ -457,11 +466,15 @@ pub(crate) fn claims(i: &ShapeInput<'_>) -> Map<String, Value> {
                 put(&mut c, "roles", json!(i.roles));
             }
             if user {
-                put(
-                    &mut c,
-                    "scp",
-                    json!(scope_string(i.scopes, "access_as_user")),
-                );
+                let default = if v1 {
+                    "user_impersonation"
+                } else {
+                    "access_as_user"
+                };
+                put(&mut c, "scp", json!(scope_string(i.scopes, default)));
+                if v1 {
+                    put(&mut c, "unique_name", json!("ada@contoso.example"));
+                }
             }
             put(
                 &mut c,
@@ -474,47 +487,7 @@ pub(crate) fn claims(i: &ShapeInput<'_>) -> Map<String, Value> {
             );
             put(&mut c, "tid", json!(i.tenant_key));
             put(&mut c, "uti", json!(seq_id("uti", 22)));
-            put(&mut c, "ver", json!("2.0"));
-        }
-        Flavor::EntraV1 => {
-            put(&mut c, "aud", json!(i.audience));
-            put(&mut c, "iss", json!(i.issuer));
-            put(&mut c, "iat", json!(i.now));
-            put(&mut c, "nbf", json!(i.now));
-            put(&mut c, "exp", json!(exp));
-            put(&mut c, "aio", json!(seq_id("aio", 56)));
-            put(&mut c, "appid", json!(i.client_id));
-            put(&mut c, "appidacr", json!("1"));
-            put(&mut c, "idp", json!(i.issuer));
-            put(
-                &mut c,
-                "oid",
-                json!(if user { &user_oid } else { &app_oid }),
-            );
-            put(&mut c, "rh", json!(format!("0.{}.", seq_id("rh", 40))));
-            if !i.roles.is_empty() || !user {
-                put(&mut c, "roles", json!(i.roles));
-            }
-            if user {
-                put(
-                    &mut c,
-                    "scp",
-                    json!(scope_string(i.scopes, "user_impersonation")),
-                );
-                put(&mut c, "unique_name", json!("ada@contoso.example"));
-            }
-            put(
-                &mut c,
-                "sub",
-                json!(if user {
-                    alnum(&user_oid, 43)
-                } else {
-                    app_oid.clone()
-                }),
-            );
-            put(&mut c, "tid", json!(i.tenant_key));
-            put(&mut c, "uti", json!(seq_id("uti", 22)));
-            put(&mut c, "ver", json!("1.0"));
+            put(&mut c, "ver", json!(if v1 { "1.0" } else { "2.0" }));
         }
         Flavor::Okta => {
             put(&mut c, "ver", json!(1));
