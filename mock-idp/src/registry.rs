@@ -13,7 +13,9 @@ use crate::tenant::{KeyRing, Tenant, TenantInner, TenantSpec};
 /// What a path of the listener serves.
 #[derive(Clone)]
 pub(crate) struct Route {
+    /// The tenant (or `common` document) the path belongs to.
     pub tenant: Arc<TenantInner>,
+    /// Which of its endpoints.
     pub endpoint: Endpoint,
     /// The path and the tenant's name, shared with the journal so recording allocates nothing.
     pub path: Arc<str>,
@@ -37,6 +39,7 @@ impl Route {
 pub(crate) struct TenantRegistry {
     /// `http://127.0.0.1:PORT` (or `https://…`) of the listener, no trailing slash.
     pub base: String,
+    /// What every key of the listener's rings derives from.
     pub seed: u64,
     routes: RwLock<HashMap<String, Route>>,
     tenants: RwLock<BTreeMap<String, Tenant>>,
