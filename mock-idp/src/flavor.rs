@@ -187,14 +187,7 @@ pub fn alnum(seed: &str, len: usize) -> String {
 /// the GUID tenant id for Entra, the slug for the others.
 pub fn layout(flavor: Flavor, base: &str, key: &str, common_prefix: &str) -> Layout {
     match flavor {
-        Flavor::EntraV2 => Layout {
-            issuer: format!("{base}/{key}/v2.0"),
-            discovery: format!("/{key}/v2.0/.well-known/openid-configuration"),
-            oauth_metadata: None,
-            jwks: format!("/{key}/discovery/v2.0/keys"),
-            token: format!("/{key}/oauth2/v2.0/token"),
-            authorize: format!("/{key}/oauth2/v2.0/authorize"),
-        },
+        Flavor::EntraV2 => entra_v2_layout(format!("{base}/{key}/v2.0"), &format!("/{key}")),
         Flavor::EntraV1 => Layout {
             // The real service issues from sts.windows.net while serving metadata from
             // login.microsoftonline.com; the path prefix `/sts` stands in for that other host.
@@ -205,14 +198,15 @@ pub fn layout(flavor: Flavor, base: &str, key: &str, common_prefix: &str) -> Lay
             token: format!("/{key}/oauth2/token"),
             authorize: format!("/{key}/oauth2/authorize"),
         },
-        Flavor::EntraCommon => Layout {
-            issuer: format!("{base}/{key}/v2.0"),
-            discovery: format!("{common_prefix}/common/v2.0/.well-known/openid-configuration"),
-            oauth_metadata: None,
-            jwks: format!("{common_prefix}/common/discovery/v2.0/keys"),
-            token: format!("/{key}/oauth2/v2.0/token"),
-            authorize: format!("/{key}/oauth2/v2.0/authorize"),
-        },
+        Flavor::EntraCommon => {
+            // A v2 tenant that validators find through its ring's `common` document.
+            let common = common_layout(base, common_prefix);
+            Layout {
+                discovery: common.discovery,
+                jwks: common.jwks,
+                ..layout(Flavor::EntraV2, base, key, common_prefix)
+            }
+        }
         Flavor::Okta => {
             let root = format!("/{key}/oauth2/default");
             Layout {
@@ -241,6 +235,28 @@ pub fn layout(flavor: Flavor, base: &str, key: &str, common_prefix: &str) -> Lay
             authorize: format!("/{key}/authorize"),
         },
     }
+}
+
+/// Entra's v2 paths below `root` (`/{tenant id}`, or `…/common` for the multi-tenant
+/// document), with `issuer` as `iss`.
+fn entra_v2_layout(issuer: String, root: &str) -> Layout {
+    Layout {
+        issuer,
+        discovery: format!("{root}/v2.0/.well-known/openid-configuration"),
+        oauth_metadata: None,
+        jwks: format!("{root}/discovery/v2.0/keys"),
+        token: format!("{root}/oauth2/v2.0/token"),
+        authorize: format!("{root}/oauth2/v2.0/authorize"),
+    }
+}
+
+/// The layout of the multi-tenant `common` document of the Entra key ring whose paths start
+/// with `prefix`: its `issuer` is the literal template `{base}/{tenantid}/v2.0`.
+pub(crate) fn common_layout(base: &str, prefix: &str) -> Layout {
+    entra_v2_layout(
+        format!("{base}/{{tenantid}}/v2.0"),
+        &format!("{prefix}/common"),
+    )
 }
 
 /// The discovery document for a tenant. `issuer` is what the document claims (which a
@@ -416,24 +432,33 @@ pub(crate) fn claims(i: &ShapeInput<'_>) -> Map<String, Value> {
         return c;
     }
     match i.flavor {
-        Flavor::EntraV2 | Flavor::EntraCommon => {
+        Flavor::EntraV2 | Flavor::EntraCommon | Flavor::EntraV1 => {
+            // v1 and v2 tokens share most members, in the same order; v1 names the client
+            // `appid`, adds `idp` and `unique_name`, and has no `name` or `preferred_username`.
+            let v1 = i.flavor == Flavor::EntraV1;
             put(&mut c, "aud", json!(i.audience));
             put(&mut c, "iss", json!(i.issuer));
             put(&mut c, "iat", json!(i.now));
             put(&mut c, "nbf", json!(i.now));
             put(&mut c, "exp", json!(exp));
             put(&mut c, "aio", json!(seq_id("aio", 56)));
-            put(&mut c, "azp", json!(i.client_id));
-            put(&mut c, "azpacr", json!("1"));
-            if user {
-                put(&mut c, "name", json!("Ada Lovelace"));
+            if v1 {
+                put(&mut c, "appid", json!(i.client_id));
+                put(&mut c, "appidacr", json!("1"));
+                put(&mut c, "idp", json!(i.issuer));
+            } else {
+                put(&mut c, "azp", json!(i.client_id));
+                put(&mut c, "azpacr", json!("1"));
+                if user {
+                    put(&mut c, "name", json!("Ada Lovelace"));
+                }
             }
             put(
                 &mut c,
                 "oid",
                 json!(if user { &user_oid } else { &app_oid }),
             );
-            if user {
+            if user && !v1 {
                 put(&mut c, "preferred_username", json!("ada@contoso.example"));
             }
             put(&mut c, "rh", json!(format!("0.{}.", seq_id("rh", 40))));
@@ -441,11 +466,15 @@ pub(crate) fn claims(i: &ShapeInput<'_>) -> Map<String, Value> {
                 put(&mut c, "roles", json!(i.roles));
             }
             if user {
-                put(
-                    &mut c,
-                    "scp",
-                    json!(scope_string(i.scopes, "access_as_user")),
-                );
+                let default = if v1 {
+                    "user_impersonation"
+                } else {
+                    "access_as_user"
+                };
+                put(&mut c, "scp", json!(scope_string(i.scopes, default)));
+                if v1 {
+                    put(&mut c, "unique_name", json!("ada@contoso.example"));
+                }
             }
             put(
                 &mut c,
@@ -458,47 +487,7 @@ pub(crate) fn claims(i: &ShapeInput<'_>) -> Map<String, Value> {
             );
             put(&mut c, "tid", json!(i.tenant_key));
             put(&mut c, "uti", json!(seq_id("uti", 22)));
-            put(&mut c, "ver", json!("2.0"));
-        }
-        Flavor::EntraV1 => {
-            put(&mut c, "aud", json!(i.audience));
-            put(&mut c, "iss", json!(i.issuer));
-            put(&mut c, "iat", json!(i.now));
-            put(&mut c, "nbf", json!(i.now));
-            put(&mut c, "exp", json!(exp));
-            put(&mut c, "aio", json!(seq_id("aio", 56)));
-            put(&mut c, "appid", json!(i.client_id));
-            put(&mut c, "appidacr", json!("1"));
-            put(&mut c, "idp", json!(i.issuer));
-            put(
-                &mut c,
-                "oid",
-                json!(if user { &user_oid } else { &app_oid }),
-            );
-            put(&mut c, "rh", json!(format!("0.{}.", seq_id("rh", 40))));
-            if !i.roles.is_empty() || !user {
-                put(&mut c, "roles", json!(i.roles));
-            }
-            if user {
-                put(
-                    &mut c,
-                    "scp",
-                    json!(scope_string(i.scopes, "user_impersonation")),
-                );
-                put(&mut c, "unique_name", json!("ada@contoso.example"));
-            }
-            put(
-                &mut c,
-                "sub",
-                json!(if user {
-                    alnum(&user_oid, 43)
-                } else {
-                    app_oid.clone()
-                }),
-            );
-            put(&mut c, "tid", json!(i.tenant_key));
-            put(&mut c, "uti", json!(seq_id("uti", 22)));
-            put(&mut c, "ver", json!("1.0"));
+            put(&mut c, "ver", json!(if v1 { "1.0" } else { "2.0" }));
         }
         Flavor::Okta => {
             put(&mut c, "ver", json!(1));

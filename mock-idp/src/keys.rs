@@ -13,6 +13,7 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
+use rsa::pkcs8::{self, EncodePublicKey, LineEnding};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -327,29 +328,18 @@ pub fn generate_seed0_rsa_der(label: &str) -> Vec<u8> {
 
 fn rsa_key(private: rsa::RsaPrivateKey, kid: String) -> SigningKey {
     use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey};
-    use rsa::pkcs8::{EncodePublicKey, LineEnding};
     use rsa::traits::PublicKeyParts;
     let public = private.to_public_key();
     let der = private.to_pkcs1_der().expect("PKCS#1 encoding");
     let pkcs8 = rsa::pkcs8::EncodePrivateKey::to_pkcs8_der(&private).expect("PKCS#8 encoding");
     let n = public.n().to_bytes_be();
     let e = public.e().to_bytes_be();
-    SigningKey {
-        kind: KeyKind::Rsa,
-        jwk: json!({"kty": "RSA", "kid": kid, "n": URL_SAFE_NO_PAD.encode(&n), "e": URL_SAFE_NO_PAD.encode(&e)}),
-        kid,
-        encoding: EncodingKey::from_rsa_der(der.as_bytes()),
-        spki_der: public
-            .to_public_key_der()
-            .expect("SPKI")
-            .as_bytes()
-            .to_vec(),
-        spki_pem: public.to_public_key_pem(LineEnding::LF).expect("SPKI PEM"),
-        pkcs1_pem: Some(public.to_pkcs1_pem(LineEnding::LF).expect("PKCS#1 PEM")),
-        modulus: Some(n),
-        pkcs8_der: pkcs8.as_bytes().to_vec(),
-        certificate: OnceLock::new(),
-    }
+    let jwk = json!({"kty": "RSA", "kid": kid, "n": URL_SAFE_NO_PAD.encode(&n), "e": URL_SAFE_NO_PAD.encode(&e)});
+    let encoding = EncodingKey::from_rsa_der(der.as_bytes());
+    let mut key = SigningKey::assemble(KeyKind::Rsa, kid, jwk, encoding, &public, &pkcs8);
+    key.pkcs1_pem = Some(public.to_pkcs1_pem(LineEnding::LF).expect("PKCS#1 PEM"));
+    key.modulus = Some(n);
+    key
 }
 
 fn ec_key<C>(rng: &mut ChaCha20Rng, kid: String, kind: KeyKind, crv: &str) -> SigningKey
@@ -360,65 +350,58 @@ where
     C::FieldBytesSize: p256::elliptic_curve::sec1::ModulusSize,
     C: p256::elliptic_curve::pkcs8::AssociatedOid,
 {
-    use p256::elliptic_curve::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+    use p256::elliptic_curve::pkcs8::EncodePrivateKey;
     use p256::elliptic_curve::sec1::ToEncodedPoint;
     let secret = p256::elliptic_curve::SecretKey::<C>::random(rng);
     let point = secret.public_key().to_encoded_point(false);
     let x = point.x().expect("uncompressed point").to_vec();
     let y = point.y().expect("uncompressed point").to_vec();
     let pkcs8 = secret.to_pkcs8_der().expect("PKCS#8");
-    let public = secret.public_key();
-    SigningKey {
-        kind,
-        jwk: json!({"kty": "EC", "kid": kid, "crv": crv, "x": URL_SAFE_NO_PAD.encode(&x), "y": URL_SAFE_NO_PAD.encode(&y)}),
-        kid,
-        encoding: EncodingKey::from_ec_der(pkcs8.as_bytes()),
-        spki_der: public
-            .to_public_key_der()
-            .expect("SPKI")
-            .as_bytes()
-            .to_vec(),
-        spki_pem: public.to_public_key_pem(LineEnding::LF).expect("SPKI PEM"),
-        pkcs1_pem: None,
-        modulus: None,
-        pkcs8_der: pkcs8.as_bytes().to_vec(),
-        certificate: OnceLock::new(),
-    }
+    let jwk = json!({"kty": "EC", "kid": kid, "crv": crv, "x": URL_SAFE_NO_PAD.encode(&x), "y": URL_SAFE_NO_PAD.encode(&y)});
+    let encoding = EncodingKey::from_ec_der(pkcs8.as_bytes());
+    SigningKey::assemble(kind, kid, jwk, encoding, &secret.public_key(), &pkcs8)
 }
 
 fn ed25519_key(rng: &mut ChaCha20Rng, kid: String) -> SigningKey {
-    use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey};
+    use ed25519_dalek::pkcs8::EncodePrivateKey;
     let mut seed = [0u8; 32];
     rng.fill_bytes(&mut seed);
     let secret = ed25519_dalek::SigningKey::from_bytes(&seed);
     let public = secret.verifying_key();
     let pkcs8 = secret.to_pkcs8_der().expect("PKCS#8");
-    let spki = public.to_public_key_der().expect("SPKI");
-    let spki_pem = pem_block("PUBLIC KEY", spki.as_bytes());
-    SigningKey {
-        kind: KeyKind::Ed25519,
-        jwk: json!({"kty": "OKP", "kid": kid, "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(public.as_bytes())}),
-        kid,
-        encoding: EncodingKey::from_ed_der(pkcs8.as_bytes()),
-        spki_der: spki.as_bytes().to_vec(),
-        spki_pem,
-        pkcs1_pem: None,
-        modulus: None,
-        pkcs8_der: pkcs8.as_bytes().to_vec(),
-        certificate: OnceLock::new(),
-    }
+    let jwk = json!({"kty": "OKP", "kid": kid, "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(public.as_bytes())});
+    let encoding = EncodingKey::from_ed_der(pkcs8.as_bytes());
+    SigningKey::assemble(KeyKind::Ed25519, kid, jwk, encoding, &public, &pkcs8)
 }
 
-/// Wraps DER bytes in a PEM block with 64-character lines and a final newline.
-pub fn pem_block(label: &str, der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-        out.push('\n');
+impl SigningKey {
+    /// A key of `kind` whose public half is `public`, without the RSA-only encodings. Every
+    /// kind's SPKI DER and PEM come from the same encoders (`spki`, and `der`'s PEM writer).
+    fn assemble(
+        kind: KeyKind,
+        kid: String,
+        jwk: Value,
+        encoding: EncodingKey,
+        public: &impl EncodePublicKey,
+        pkcs8: &pkcs8::SecretDocument,
+    ) -> SigningKey {
+        SigningKey {
+            kind,
+            kid,
+            encoding,
+            jwk,
+            spki_der: public
+                .to_public_key_der()
+                .expect("SPKI")
+                .as_bytes()
+                .to_vec(),
+            spki_pem: public.to_public_key_pem(LineEnding::LF).expect("SPKI PEM"),
+            pkcs1_pem: None,
+            modulus: None,
+            pkcs8_der: pkcs8.as_bytes().to_vec(),
+            certificate: OnceLock::new(),
+        }
     }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
 }
 
 #[cfg(test)]
@@ -438,6 +421,45 @@ mod tests {
             embedded.as_bytes(),
             generate_seed0_rsa_der("pool/0").as_slice()
         );
+    }
+
+    /// The public key's encodings, which the forge turns into HMAC secrets, keep their
+    /// bytes: the Ed25519 PEM spelled out, and a digest over every encoding of each kind.
+    #[test]
+    fn public_key_encodings_are_pinned() {
+        let ed = SigningKey::derive(0, "pool/0", KeyKind::Ed25519);
+        let pem = concat!(
+            "-----BEGIN PUBLIC KEY-----\n",
+            "MCowBQYDK2VwAyEAlYR68MHTmXo8AIAWYsHinaJyTpxkY0lCSfDaAhtpMhU=\n",
+            "-----END PUBLIC KEY-----\n",
+        );
+        assert_eq!(ed.spki_pem(), pem);
+        for (kind, digest) in [
+            (
+                KeyKind::Rsa,
+                "b05078d8b0f6002e4a249ca2369379d4fc240a9086b67502d785c8bcb1cd39ad",
+            ),
+            (
+                KeyKind::P256,
+                "eeb63ac66eb4a4fdc56ab40412717941b621d78187340177631471870a074a0f",
+            ),
+            (
+                KeyKind::P384,
+                "a20a3da0b462ed6958d7c6b545e9e1875c8b7eb10b132795d8b3ad0a84f87acf",
+            ),
+            (
+                KeyKind::Ed25519,
+                "d91d626699084c48a0e1194bd4a1ca1472963dc0fed8bdacd170ec4ae5f727f6",
+            ),
+        ] {
+            let key = SigningKey::derive(0, "pool/0", kind);
+            let mut h = Sha256::new();
+            h.update(key.spki_der());
+            h.update(key.spki_pem());
+            h.update(key.pkcs1_pem().unwrap_or_default());
+            let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(hex, digest, "{kind:?}");
+        }
     }
 
     #[test]

@@ -108,10 +108,15 @@
 
 #![warn(missing_docs)]
 
+// The modules stand in layers, each importing only those listed before it (and the crate
+// root importing them all), so that none depends on the crate root or on a later one:
+// error, journal, keys, forge, flavor, tenant, registry, tls, server, wiremock_support.
+mod error;
 pub mod flavor;
 pub mod forge;
 pub mod journal;
 pub mod keys;
+mod registry;
 mod server;
 mod tenant;
 mod tls;
@@ -122,32 +127,17 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+pub use error::Error;
 pub use flavor::{Flavor, TokenKind};
 pub use journal::{Endpoint, Entry, Journal, Traffic};
+pub use server::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS};
 pub use tenant::{
     Client, Fault, Faults, KeyStatus, MintOptions, Quirks, RotationStep, Tenant, TenantSpec,
     TokenParts, TypQuirk,
 };
 
-/// What went wrong starting or changing a mock IdP.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address asked for.
-        addr: SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// A tenant could not be added.
-    #[error("invalid tenant: {0}")]
-    InvalidTenant(String),
-    /// The TLS certificates or configuration could not be made.
-    #[error("TLS setup failed: {0}")]
-    Tls(String),
-}
+use registry::TenantRegistry;
+use server::{spawn_server, Listening, Shared};
 
 /// Configures and starts a [`MockIdp`].
 #[must_use = "a builder does nothing until `start` is awaited"]
@@ -223,9 +213,8 @@ impl MockIdpBuilder {
             addr: self.listen,
             source,
         })?;
-        let mut shared = server::Shared::new(
-            format!("{scheme}://{addr}"),
-            self.seed,
+        let mut shared = Shared::new(
+            TenantRegistry::new(format!("{scheme}://{addr}"), self.seed),
             self.journal_capacity,
         );
         shared.admin_token = self.admin_token;
@@ -233,17 +222,18 @@ impl MockIdpBuilder {
         let shared = Arc::new(shared);
         let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
         let attacker = Attacker::start(self.seed, self.listen, acceptor.as_ref()).await?;
-        let task = spawn_server(listener, shared.clone(), acceptor.as_ref()).map_err(|source| {
-            Error::Bind {
-                addr: self.listen,
-                source,
-            }
-        })?;
+        let server =
+            spawn_server(listener, shared.clone(), acceptor.as_ref()).map_err(|source| {
+                Error::Bind {
+                    addr: self.listen,
+                    source,
+                }
+            })?;
         let idp = MockIdp {
             shared,
             addr,
             attacker,
-            task,
+            server,
             own_listeners: Mutex::default(),
             tls,
         };
@@ -254,79 +244,17 @@ impl MockIdpBuilder {
     }
 }
 
-/// Serves `shared` on `listener`, over TLS when an acceptor is given.
-fn spawn_server(
-    listener: tokio::net::TcpListener,
-    shared: Arc<server::Shared>,
-    acceptor: Option<&tokio_rustls::TlsAcceptor>,
-) -> std::io::Result<tokio::task::JoinHandle<()>> {
-    let header_timeout = shared.header_read_timeout;
-    let router = server::router(shared);
-    Ok(match acceptor {
-        None => tokio::spawn(serve_bounded(listener, router, header_timeout)),
-        Some(acceptor) => {
-            let listener = tls::TlsListener::new(listener, acceptor.clone())?;
-            tokio::spawn(serve_bounded(listener, router, header_timeout))
-        }
-    })
-}
-
-/// The most connections served at once; more wait in the listen backlog.
-pub const MAX_CONNECTIONS: usize = 512;
-/// How long a client may take to send a request's head before its connection is closed.
-pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Serves `router` on `listener` with a bounded number of connections, each closed when a
-/// request head does not arrive within `header_timeout`: half-sent requests cannot pile up
-/// (axum's own `serve` bounds neither).
-async fn serve_bounded<L>(
-    mut listener: L,
-    router: axum::Router,
-    header_timeout: std::time::Duration,
-) where
-    L: axum::serve::Listener,
-    L::Io: Send + 'static,
-{
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    // Connections live in this set, so that stopping the server (dropping this future) ends
-    // them too, kept-alive ones included.
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let (io, _) = listener.accept().await;
-        while connections.try_join_next().is_some() {}
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
-        connections.spawn(async move {
-            let _slot = slot;
-            // A broken connection ends only itself.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .serve_connection(hyper_util::rt::TokioIo::new(io), service)
-                .await;
-        });
-    }
-}
-
 /// Running mock identity providers: one listener for every tenant, plus an attacker host.
-/// Stops serving when dropped.
+/// Stops serving when dropped; [`MockIdp::stop`] also waits until every listener is closed.
 #[derive(Debug)]
 pub struct MockIdp {
-    shared: Arc<server::Shared>,
+    shared: Arc<Shared>,
     addr: SocketAddr,
     attacker: Attacker,
-    task: tokio::task::JoinHandle<()>,
+    server: Listening,
     /// The servers of own-listener tenants.
-    own_listeners: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    own_listeners: Mutex<Vec<Listening>>,
     tls: Option<tls::Tls>,
-}
-
-impl std::fmt::Debug for server::Shared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared").field("base", &self.base).finish()
-    }
 }
 
 impl MockIdp {
@@ -344,7 +272,7 @@ impl MockIdp {
     }
     /// `http://127.0.0.1:PORT` (`https://` with [`MockIdpBuilder::tls`]).
     pub fn uri(&self) -> &str {
-        &self.shared.base
+        &self.shared.registry.base
     }
     /// With [`MockIdpBuilder::tls`]: the PEM of the CA that signed the server certificate,
     /// the one certificate a client must trust. Without TLS: the empty string.
@@ -363,11 +291,11 @@ impl MockIdp {
     }
     /// The tenant with this slug.
     pub fn tenant(&self, slug: &str) -> Option<Tenant> {
-        self.shared.tenant(slug)
+        self.shared.registry.tenant(slug)
     }
     /// Every tenant, by slug.
     pub fn tenants(&self) -> Vec<Tenant> {
-        self.shared.tenants()
+        self.shared.registry.tenants()
     }
     /// Adds a tenant while running. A [`TenantSpec::own_listener`] tenant binds its listener
     /// here, so this must be called within a Tokio runtime for those.
@@ -375,17 +303,12 @@ impl MockIdp {
         if spec.own_listener {
             self.add_own_listener_tenant(&spec)
         } else {
-            self.shared.add_tenant(&spec)
+            self.shared.registry.add_tenant(&spec)
         }
     }
 
     fn add_own_listener_tenant(&self, spec: &TenantSpec) -> Result<Tenant, Error> {
-        if self.shared.has_tenant(&spec.slug) {
-            return Err(Error::InvalidTenant(format!(
-                "tenant `{}` already exists",
-                spec.slug
-            )));
-        }
+        self.shared.registry.check_unused(&spec.slug)?;
         let handle = tokio::runtime::Handle::try_current().map_err(|_| {
             Error::InvalidTenant(format!(
                 "tenant `{}`: an own listener can only be started within a Tokio runtime",
@@ -402,14 +325,14 @@ impl MockIdp {
         let tls = self.tls.as_ref().filter(|_| !spec.plain_http);
         let scheme = if tls.is_some() { "https" } else { "http" };
         let sibling = Arc::new(self.shared.sibling(format!("{scheme}://{local}")));
-        let tenant = sibling.add_tenant(spec)?;
-        self.shared.adopt(&tenant)?;
+        let tenant = sibling.registry.add_tenant(spec)?;
+        self.shared.registry.adopt(&tenant)?;
         let acceptor = tls.map(|t| &t.acceptor);
-        let task = spawn_server(listener, sibling, acceptor).map_err(bind_err)?;
+        let server = spawn_server(listener, sibling, acceptor).map_err(bind_err)?;
         self.own_listeners
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(task);
+            .push(server);
         Ok(tenant)
     }
     /// The journal of this IdP's listener (and its own-listener tenants' listeners).
@@ -424,19 +347,25 @@ impl MockIdp {
     pub fn describe(tenant: &Tenant) -> serde_json::Value {
         server::describe(tenant)
     }
-}
-
-impl Drop for MockIdp {
-    fn drop(&mut self) {
-        self.task.abort();
-        for task in self
-            .own_listeners
-            .get_mut()
+    /// Stops serving and returns once every listener of the IdP (its own, those of
+    /// own-listener tenants and the attacker host's) is closed and every connection they
+    /// accepted has ended: a request sent after this fails. Dropping a `MockIdp` stops it
+    /// too, without waiting.
+    pub async fn stop(self) {
+        let MockIdp {
+            server,
+            own_listeners,
+            attacker,
+            ..
+        } = self;
+        server.stop().await;
+        for listening in own_listeners
+            .into_inner()
             .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
         {
-            task.abort();
+            listening.stop().await;
         }
+        attacker.server.stop().await;
     }
 }
 
@@ -444,9 +373,9 @@ impl Drop for MockIdp {
 /// request, so a test can assert that a validator never contacted it.
 #[derive(Debug)]
 pub struct Attacker {
-    shared: Arc<server::Shared>,
+    shared: Arc<Shared>,
     tenant: Tenant,
-    task: tokio::task::JoinHandle<()>,
+    server: Listening,
 }
 
 impl Attacker {
@@ -463,23 +392,23 @@ impl Attacker {
             .local_addr()
             .map_err(|source| Error::Bind { addr, source })?;
         let scheme = if acceptor.is_some() { "https" } else { "http" };
-        let mut shared = server::Shared::new(format!("{scheme}://{local}"), seed, 1024);
+        let mut registry = TenantRegistry::new(format!("{scheme}://{local}"), seed);
         let tenant =
-            shared.add_tenant(&TenantSpec::new("attacker", Flavor::Generic).roles(["admin"]))?;
-        shared.set_catch_all(&tenant);
-        let shared = Arc::new(shared);
-        let task = spawn_server(listener, shared.clone(), acceptor)
+            registry.add_tenant(&TenantSpec::new("attacker", Flavor::Generic).roles(["admin"]))?;
+        registry.set_catch_all(&tenant);
+        let shared = Arc::new(Shared::new(registry, 1024));
+        let server = spawn_server(listener, shared.clone(), acceptor)
             .map_err(|source| Error::Bind { addr, source })?;
         Ok(Attacker {
             shared,
             tenant,
-            task,
+            server,
         })
     }
     /// `http://127.0.0.1:PORT` of the attacker host (`https://` when the IdP serves TLS,
     /// with the same CA).
     pub fn uri(&self) -> &str {
-        &self.shared.base
+        &self.shared.registry.base
     }
     /// The attacker's JWKS URL.
     pub fn jwks_url(&self) -> String {
@@ -496,11 +425,5 @@ impl Attacker {
     /// The attacker host's journal.
     pub fn journal(&self) -> &Journal {
         &self.shared.journal
-    }
-}
-
-impl Drop for Attacker {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }

@@ -2,9 +2,8 @@
 //! API under `/_admin/`. Routing is a single hash lookup on the path so tenants can be added
 //! while running and the JWKS path stays cheap under load.
 
-use std::collections::{BTreeMap, HashMap};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -18,209 +17,154 @@ use serde_json::{json, Value};
 
 use crate::flavor::{Flavor, TokenKind};
 use crate::journal::{Endpoint, Journal};
+use crate::registry::TenantRegistry;
 use crate::tenant::{
-    Fault, Faults, KeyRing, MintOptions, Quirks, RotationStep, Tenant, TenantInner, TenantSpec,
+    Fault, Faults, MintOptions, Quirks, RotationStep, Tenant, TenantInner, TenantSpec,
 };
+use crate::tls::TlsListener;
 
-#[derive(Clone)]
-struct Route {
-    tenant: Arc<TenantInner>,
-    endpoint: Endpoint,
-    /// The path and the tenant's name, shared with the journal so recording allocates nothing.
-    path: Arc<str>,
-    name: Arc<str>,
-}
-
-impl Route {
-    fn new(tenant: Arc<TenantInner>, endpoint: Endpoint, path: &str) -> Route {
-        let name: Arc<str> = tenant.slug.as_str().into();
-        Route {
-            tenant,
-            endpoint,
-            path: path.into(),
-            name,
-        }
-    }
-}
+/// The most connections served at once; more wait in the listen backlog.
+pub const MAX_CONNECTIONS: usize = 512;
+/// How long a client may take to send a request's head before its connection is closed.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// State shared by the handlers of one listener.
 pub(crate) struct Shared {
-    pub base: String,
-    pub seed: u64,
-    routes: RwLock<HashMap<String, Route>>,
-    tenants: RwLock<BTreeMap<String, Tenant>>,
-    /// Shared with the listeners of own-listener tenants, so rings stay one per name.
-    rings: Arc<Mutex<HashMap<String, Arc<KeyRing>>>>,
-    commons: Mutex<HashMap<String, Arc<TenantInner>>>,
+    /// The tenants this listener serves.
+    pub registry: TenantRegistry,
     /// Shared with the listeners of own-listener tenants.
     pub journal: Arc<Journal>,
-    /// The attacker host counts every request, matched or not, against this tenant.
-    catch_all: Option<Arc<TenantInner>>,
     /// When set, admin requests must carry `Authorization: Bearer <token>`.
     pub admin_token: Option<String>,
     /// How long a client may take to send a request head.
     pub header_read_timeout: Duration,
 }
 
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("base", &self.registry.base)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Shared {
-    pub(crate) fn new(base: String, seed: u64, journal_capacity: usize) -> Self {
+    /// The state of a listener serving `registry`, with a journal of `journal_capacity`
+    /// entries, no admin token and the default header timeout.
+    pub(crate) fn new(registry: TenantRegistry, journal_capacity: usize) -> Self {
         Shared {
-            base,
-            seed,
-            routes: RwLock::default(),
-            tenants: RwLock::default(),
-            rings: Arc::default(),
-            commons: Mutex::default(),
+            registry,
             journal: Arc::new(Journal::new(journal_capacity)),
-            catch_all: None,
             admin_token: None,
-            header_read_timeout: crate::HEADER_READ_TIMEOUT,
+            header_read_timeout: HEADER_READ_TIMEOUT,
         }
     }
 
     /// The state of an own-listener tenant's listener at `base`: it shares this listener's
-    /// seed, key rings and journal, and has routes of its own.
+    /// seed, key rings, journal and admin settings, and has routes of its own.
     pub(crate) fn sibling(&self, base: String) -> Self {
         Shared {
-            base,
-            seed: self.seed,
-            routes: RwLock::default(),
-            tenants: RwLock::default(),
-            rings: self.rings.clone(),
-            commons: Mutex::default(),
+            registry: self.registry.sibling(base),
             journal: self.journal.clone(),
-            catch_all: None,
             admin_token: self.admin_token.clone(),
             header_read_timeout: self.header_read_timeout,
         }
     }
+}
 
-    /// Lists a tenant served by another listener (an own-listener tenant) under this one's
-    /// tenants, so lookups and the admin API find it.
-    pub(crate) fn adopt(&self, tenant: &Tenant) -> Result<(), crate::Error> {
-        let mut tenants = self.tenants.write().unwrap_or_else(|e| e.into_inner());
-        if tenants.contains_key(tenant.slug()) {
-            return Err(crate::Error::InvalidTenant(format!(
-                "tenant `{}` already exists",
-                tenant.slug()
-            )));
+/// A listener being served. Dropping it aborts the serving; [`Listening::stop`] also waits
+/// until the listener is closed.
+#[derive(Debug)]
+pub(crate) struct Listening {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Listening {
+    /// Stops serving and returns once the listening socket and every connection it accepted
+    /// are closed.
+    pub(crate) async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            // A send fails only when the server is gone already, which is what is wanted.
+            let _ = stop.send(());
         }
-        tenants.insert(tenant.slug().to_string(), tenant.clone());
-        Ok(())
+        // The task's end is the news; a panic in it has been reported by the runtime.
+        let _ = (&mut self.task).await;
     }
+}
 
-    /// Whether a tenant with this slug exists.
-    pub(crate) fn has_tenant(&self, slug: &str) -> bool {
-        self.tenants
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(slug)
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.task.abort();
     }
+}
 
-    pub(crate) fn set_catch_all(&mut self, tenant: &Tenant) {
-        self.catch_all = Some(tenant.0.clone());
-    }
-
-    fn ring(&self, name: &str, pooled: bool) -> Arc<KeyRing> {
-        let mut rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
-        rings
-            .entry(name.to_string())
-            .or_insert_with(|| Arc::new(KeyRing::new(name, self.seed, pooled)))
-            .clone()
-    }
-
-    /// Adds a tenant and its routes.
-    pub(crate) fn add_tenant(&self, spec: &TenantSpec) -> Result<Tenant, crate::Error> {
-        if spec.slug.is_empty() || spec.slug.contains(['/', '?', '#', ' ']) {
-            return Err(crate::Error::InvalidTenant(format!(
-                "slug `{}` must be non-empty with no `/`, `?`, `#` or space",
-                spec.slug
-            )));
+/// Serves `shared` on `listener`, over TLS when an acceptor is given.
+pub(crate) fn spawn_server(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    acceptor: Option<&tokio_rustls::TlsAcceptor>,
+) -> std::io::Result<Listening> {
+    let header_timeout = shared.header_read_timeout;
+    let router = router(shared);
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let task = match acceptor {
+        None => tokio::spawn(serve_bounded(listener, router, header_timeout, stopped)),
+        Some(acceptor) => {
+            let listener = TlsListener::new(listener, acceptor.clone())?;
+            tokio::spawn(serve_bounded(listener, router, header_timeout, stopped))
         }
-        if self
-            .tenants
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(&spec.slug)
-        {
-            return Err(crate::Error::InvalidTenant(format!(
-                "tenant `{}` already exists",
-                spec.slug
-            )));
-        }
-        let ring_name = spec.key_ring.clone().unwrap_or_else(|| {
-            if spec.flavor.is_entra() {
-                "entra".to_string()
-            } else {
-                format!("tenant-{}", spec.slug)
-            }
-        });
-        let ring = self.ring(&ring_name, spec.pooled_keys);
-        let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
-        let common = if spec.flavor == Flavor::EntraCommon {
-            let mut commons = self.commons.lock().unwrap_or_else(|e| e.into_inner());
-            let doc = commons
-                .entry(ring_name.clone())
-                .or_insert_with(|| {
-                    let doc = Arc::new(TenantInner::common_doc(&self.base, ring.clone()));
-                    routes.insert(
-                        doc.layout.discovery.clone(),
-                        Route::new(doc.clone(), Endpoint::Discovery, &doc.layout.discovery),
-                    );
-                    routes.insert(
-                        doc.layout.jwks.clone(),
-                        Route::new(doc.clone(), Endpoint::Jwks, &doc.layout.jwks),
-                    );
-                    doc
-                })
-                .clone();
-            Some(doc)
-        } else {
-            None
+    };
+    Ok(Listening {
+        stop: Some(stop),
+        task,
+    })
+}
+
+/// Serves `router` on `listener` with a bounded number of connections, each closed when a
+/// request head does not arrive within `header_timeout`: half-sent requests cannot pile up
+/// (axum's own `serve` bounds neither). Returns when `stop` fires (or its sender is
+/// dropped), after closing the listener and every connection.
+async fn serve_bounded<L>(
+    mut listener: L,
+    router: axum::Router,
+    header_timeout: Duration,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) where
+    L: axum::serve::Listener,
+    L::Io: Send + 'static,
+{
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    // Connections live in this set, so that stopping the server ends them too, kept-alive
+    // ones included.
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let next = async {
+            let slot = slots.clone().acquire_owned().await.ok()?;
+            let (io, _) = listener.accept().await;
+            Some((slot, io))
         };
-        let inner = Arc::new(TenantInner::new(spec, &self.base, ring, common.clone()));
-        let mut paths = vec![(inner.layout.token.clone(), Endpoint::Token)];
-        if common.is_none() {
-            paths.push((inner.layout.discovery.clone(), Endpoint::Discovery));
-            paths.push((inner.layout.jwks.clone(), Endpoint::Jwks));
-            if let Some(m) = &inner.layout.oauth_metadata {
-                paths.push((m.clone(), Endpoint::OauthMetadata));
-            }
-        }
-        if let Some((p, _)) = paths.iter().find(|(p, _)| routes.contains_key(p)) {
-            return Err(crate::Error::InvalidTenant(format!(
-                "path `{p}` of tenant `{}` is taken",
-                spec.slug
-            )));
-        }
-        for (path, endpoint) in paths {
-            let route = Route::new(inner.clone(), endpoint, &path);
-            routes.insert(path, route);
-        }
-        let tenant = Tenant(inner);
-        self.tenants
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(spec.slug.clone(), tenant.clone());
-        Ok(tenant)
+        let (slot, io) = tokio::select! {
+            _ = &mut stop => break,
+            next = next => match next {
+                Some(next) => next,
+                None => break,
+            },
+        };
+        while connections.try_join_next().is_some() {}
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        connections.spawn(async move {
+            let _slot = slot;
+            // A broken connection ends only itself.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(hyper_util::rt::TokioIo::new(io), service)
+                .await;
+        });
     }
-
-    pub(crate) fn tenant(&self, slug: &str) -> Option<Tenant> {
-        self.tenants
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(slug)
-            .cloned()
-    }
-
-    pub(crate) fn tenants(&self) -> Vec<Tenant> {
-        self.tenants
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect()
-    }
+    drop(listener);
+    connections.shutdown().await;
 }
 
 /// The router of one listener.
@@ -236,14 +180,8 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         let rest = rest.to_string();
         return admin(shared, req, &rest).await;
     }
-    let route = shared
-        .routes
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(path)
-        .cloned();
-    let Some(route) = route else {
-        match &shared.catch_all {
+    let Some(route) = shared.registry.route(path) else {
+        match shared.registry.catch_all() {
             Some(t) => {
                 shared.journal.record(&t.slug, Endpoint::Other, path);
                 t.counters.bump(Endpoint::Other);
@@ -267,7 +205,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         .record_known(&route.name, route.endpoint, &route.path);
     let tenant = route.tenant;
     tenant.counters.bump(route.endpoint);
-    if let Some(t) = &shared.catch_all {
+    if let Some(t) = shared.registry.catch_all() {
         if !Arc::ptr_eq(t, &tenant) {
             t.counters.bump(Endpoint::Other);
         }
@@ -575,7 +513,10 @@ async fn add_tenant(shared: Arc<Shared>, body: &[u8]) -> Result<Value, AdminErro
         spec = spec.key_ring(r);
     }
     tokio::task::spawn_blocking(move || {
-        let t = shared.add_tenant(&spec).map_err(AdminError::bad_request)?;
+        let t = shared
+            .registry
+            .add_tenant(&spec)
+            .map_err(AdminError::bad_request)?;
         drop(t.active_key());
         Ok(describe(&t))
     })
@@ -700,13 +641,14 @@ async fn admin(shared: Arc<Shared>, req: Request, rest: &str) -> Response {
     let parts: Vec<&str> = rest.split('/').collect();
     let result: Result<Value, AdminError> = (|| match (method.as_str(), parts.as_slice()) {
         ("GET", ["tenants"]) => Ok(Value::Array(
-            shared.tenants().iter().map(describe).collect(),
+            shared.registry.tenants().iter().map(describe).collect(),
         )),
         ("GET", ["journal"]) => {
             Ok(serde_json::to_value(shared.journal.recent()).unwrap_or_default())
         }
         (m, ["tenants", slug, what]) => {
             let t = shared
+                .registry
                 .tenant(slug)
                 .ok_or_else(|| AdminError::not_found(format!("no tenant `{slug}`")))?;
             match (m, *what) {

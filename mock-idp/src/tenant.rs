@@ -7,6 +7,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use crate::error::Error;
 use crate::flavor::{self, Flavor, Layout, ShapeInput, TokenKind};
 use crate::forge::{self, Signature};
 use crate::journal::{Counters, Traffic};
@@ -138,6 +139,29 @@ impl TenantSpec {
         self.own_listener = true;
         self.plain_http = true;
         self
+    }
+
+    /// An error unless the slug can stand as one segment of a path.
+    pub(crate) fn check_slug(&self) -> Result<(), Error> {
+        if self.slug.is_empty() || self.slug.contains(['/', '?', '#', ' ']) {
+            return Err(Error::InvalidTenant(format!(
+                "slug `{}` must be non-empty with no `/`, `?`, `#` or space",
+                self.slug
+            )));
+        }
+        Ok(())
+    }
+
+    /// The name of the key ring the tenant signs with: the one asked for, else `entra` for
+    /// every Entra flavor (Microsoft's keys are shared) and a ring of its own for the others.
+    pub(crate) fn ring_name(&self) -> String {
+        self.key_ring.clone().unwrap_or_else(|| {
+            if self.flavor.is_entra() {
+                "entra".to_string()
+            } else {
+                format!("tenant-{}", self.slug)
+            }
+        })
     }
 }
 
@@ -536,38 +560,25 @@ impl TenantInner {
         }
     }
 
-    /// The `common` pseudo-tenant that serves the multi-tenant document of a ring.
+    /// The `common` pseudo-tenant that serves the multi-tenant document of a ring: an
+    /// `entra-common` tenant keyed `common`, with no clients, at the ring's `common` paths.
     pub(crate) fn common_doc(base: &str, ring: Arc<KeyRing>) -> Self {
         let prefix = ring_prefix(ring.name());
-        let layout = Layout {
-            issuer: format!("{base}/{{tenantid}}/v2.0"),
-            discovery: format!("{prefix}/common/v2.0/.well-known/openid-configuration"),
-            oauth_metadata: None,
-            jwks: format!("{prefix}/common/discovery/v2.0/keys"),
-            token: format!("{prefix}/common/oauth2/v2.0/token"),
-            authorize: format!("{prefix}/common/oauth2/v2.0/authorize"),
+        let slug = if prefix.is_empty() {
+            "common".to_string()
+        } else {
+            format!("{}/common", ring.name())
         };
         TenantInner {
-            slug: if prefix.is_empty() {
-                "common".to_string()
-            } else {
-                format!("{}/common", ring.name())
-            },
-            flavor: Flavor::EntraCommon,
             key: "common".into(),
-            base: base.to_string(),
-            layout,
-            audience: Flavor::EntraCommon.default_audience().into(),
-            roles: Vec::new(),
+            layout: flavor::common_layout(base, &prefix),
             clients: Vec::new(),
-            ring,
-            quirks: RwLock::new(Quirks::default()),
-            faults: RwLock::new(Faults::default()),
-            version: AtomicU64::new(0),
-            counters: Arc::default(),
-            seq: AtomicU64::new(0),
-            jwks_cache: RwLock::new(None),
-            common: None,
+            ..TenantInner::new(
+                &TenantSpec::new(slug, Flavor::EntraCommon),
+                base,
+                ring,
+                None,
+            )
         }
     }
 
@@ -848,9 +859,14 @@ impl Tenant {
     /// assert_eq!(t.issuer(), "https://idp.test/acme/");
     /// assert_eq!(t.jwks_url(), "https://idp.test/acme/.well-known/jwks.json");
     /// ```
-    pub fn detached(base_url: &str, seed: u64, spec: &TenantSpec) -> Result<Tenant, crate::Error> {
-        crate::server::Shared::new(base_url.trim_end_matches('/').to_string(), seed, 0)
-            .add_tenant(spec)
+    pub fn detached(base_url: &str, seed: u64, spec: &TenantSpec) -> Result<Tenant, Error> {
+        spec.check_slug()?;
+        let base = base_url.trim_end_matches('/');
+        // A ring and `common` document of its own: what a fresh listener would give it.
+        let ring = Arc::new(KeyRing::new(&spec.ring_name(), seed, spec.pooled_keys));
+        let common = (spec.flavor == Flavor::EntraCommon)
+            .then(|| Arc::new(TenantInner::common_doc(base, ring.clone())));
+        Ok(Tenant(Arc::new(TenantInner::new(spec, base, ring, common))))
     }
     /// The base URL of the listener serving this tenant (`http://127.0.0.1:PORT`, or
     /// `https://…` with TLS), without a trailing slash.

@@ -8,9 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
+
+use crate::error::Error;
 
 /// How long a client may take over its handshake before the connection is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,14 +39,14 @@ impl Drop for Tls {
     }
 }
 
-fn tls_error(what: &str, e: impl std::fmt::Display) -> crate::Error {
-    crate::Error::Tls(format!("{what}: {e}"))
+fn tls_error(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Tls(format!("{what}: {e}"))
 }
 
 impl Tls {
     /// Makes a fresh CA (ECDSA P-256, fast to generate) and a server certificate for
     /// `127.0.0.1`, `::1` and `localhost`, and writes the CA's PEM to a temporary file.
-    pub(crate) fn generate() -> Result<Tls, crate::Error> {
+    pub(crate) fn generate() -> Result<Tls, Error> {
         use rcgen::{
             BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
         };
@@ -111,7 +113,7 @@ impl Tls {
 }
 
 /// Writes the CA to a new file in the temporary directory (never overwriting one).
-fn write_temp_pem(pem: &str) -> Result<PathBuf, crate::Error> {
+fn write_temp_pem(pem: &str) -> Result<PathBuf, Error> {
     use std::io::Write;
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = std::env::temp_dir();
@@ -139,55 +141,30 @@ fn write_temp_pem(pem: &str) -> Result<PathBuf, crate::Error> {
             Err(e) => return Err(tls_error(&format!("creating {}", path.display()), e)),
         }
     }
-    Err(crate::Error::Tls(format!(
+    Err(Error::Tls(format!(
         "cannot create a CA file in {}",
         dir.display()
     )))
 }
 
 /// A listener for `axum::serve` that yields TLS streams. Handshakes run in tasks of their own,
-/// so a slow or silent client never holds up the others; failed handshakes are dropped.
+/// so a slow or silent client never holds up the others; failed handshakes are dropped. The
+/// TCP listener is owned here, not by a task, so that it closes when this is dropped.
 pub(crate) struct TlsListener {
-    rx: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
     local: SocketAddr,
-    accept_task: tokio::task::JoinHandle<()>,
+    handshakes: JoinSet<Option<(TlsStream<TcpStream>, SocketAddr)>>,
 }
 
 impl TlsListener {
     pub(crate) fn new(listener: TcpListener, acceptor: TlsAcceptor) -> std::io::Result<Self> {
-        let local = listener.local_addr()?;
-        let (tx, rx) = mpsc::channel(64);
-        let accept_task = tokio::spawn(async move {
-            loop {
-                let (tcp, peer) = match listener.accept().await {
-                    Ok(c) => c,
-                    Err(_) => {
-                        // Out of file descriptors and the like: back off, as axum does.
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let (acceptor, tx) = (acceptor.clone(), tx.clone());
-                tokio::spawn(async move {
-                    if let Ok(Ok(stream)) =
-                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
-                    {
-                        let _ = tx.send((stream, peer)).await;
-                    }
-                });
-            }
-        });
         Ok(TlsListener {
-            rx,
-            local,
-            accept_task,
+            local: listener.local_addr()?,
+            listener,
+            acceptor,
+            handshakes: JoinSet::new(),
         })
-    }
-}
-
-impl Drop for TlsListener {
-    fn drop(&mut self) {
-        self.accept_task.abort();
     }
 }
 
@@ -196,10 +173,30 @@ impl axum::serve::Listener for TlsListener {
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.rx.recv().await {
-            Some(conn) => conn,
-            // The accept loop never ends on its own; if it was stopped, so is serving.
-            None => std::future::pending().await,
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((tcp, peer)) => {
+                        let acceptor = self.acceptor.clone();
+                        self.handshakes.spawn(async move {
+                            let handshake = acceptor.accept(tcp);
+                            let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
+                                .await
+                                .ok()?
+                                .ok()?;
+                            Some((stream, peer))
+                        });
+                    }
+                    // Out of file descriptors and the like: back off, as axum does.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                },
+                // With no handshake under way this branch is off until the next accept.
+                Some(done) = self.handshakes.join_next() => {
+                    if let Ok(Some(conn)) = done {
+                        return conn;
+                    }
+                }
+            }
         }
     }
 

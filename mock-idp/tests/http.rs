@@ -571,8 +571,10 @@ async fn admin_api_refuses_cross_site_requests() {
 }
 
 /// A client that never finishes its request head is disconnected, so half-sent requests cannot
-/// pile up in `byoid idp serve`.
-#[tokio::test]
+/// pile up in `byoid idp serve`. Tokio's clock is paused: the header timeout passes as soon as
+/// the runtime has nothing else to do, so however slow the machine the close is awaited, not
+/// raced against a wall-clock bound.
+#[tokio::test(start_paused = true)]
 async fn a_half_sent_request_is_closed_after_the_header_timeout() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let idp = MockIdp::builder()
@@ -587,14 +589,12 @@ async fn a_half_sent_request_is_closed_after_the_header_timeout() {
         .await
         .unwrap();
     let mut rest = Vec::new();
-    // The bound only keeps a regression from hanging the suite.
+    // The bound is on the paused clock too: it costs no real time and a busy machine cannot
+    // reach it; it only turns a server that never closes into a failure instead of a hang.
     let closed = tokio::time::timeout(
-        std::time::Duration::from_secs(10),
+        std::time::Duration::from_secs(3600),
         stream.read_to_end(&mut rest),
     )
     .await;
-    assert!(
-        matches!(closed, Ok(Ok(_)) | Ok(Err(_))),
-        "the connection stayed open"
-    );
+    assert!(closed.is_ok(), "the connection stayed open");
 }

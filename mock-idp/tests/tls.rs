@@ -214,9 +214,86 @@ async fn own_listener_tenants_get_their_own_origin() {
         .add_tenant(TenantSpec::new("shared", Flavor::Okta).own_listener())
         .is_err());
 
-    // Dropping the IdP stops the own listeners too.
+    // Stopping the IdP stops the own listeners too; `stop` returns once they are closed.
     let url = alone.jwks_url();
-    drop(idp);
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    idp.stop().await;
     assert!(c.get(&url).send().await.is_err(), "own listener stopped");
+}
+
+/// Sends a GET for `path` on `stream` and reads the whole answer, leaving the connection
+/// open (HTTP/1.1 keeps it alive).
+async fn get_kept_alive(stream: &mut tokio::net::TcpStream, path: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    loop {
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "closed before answering");
+        answer.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&answer);
+        let Some((head, body)) = text.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let length = head.lines().find_map(|l| {
+            let l = l.to_ascii_lowercase();
+            l.strip_prefix("content-length:")
+                .map(|v| v.trim().parse::<usize>().unwrap())
+        });
+        if body.len() >= length.expect("a Content-Length") {
+            return;
+        }
+    }
+}
+
+/// `stop` returns only once every listener is closed and every kept-alive connection has
+/// ended, over TLS and plain HTTP alike. The checks right after it are synchronous (a
+/// blocking connect, a non-blocking read), so the runtime gets no turn in which a stop that
+/// had not finished could finish late.
+#[tokio::test]
+async fn stop_returns_once_every_listener_is_closed() {
+    use std::io::Read;
+    let idp = MockIdp::builder()
+        .tls()
+        .tenant(TenantSpec::new("main", Flavor::Generic))
+        .tenant(TenantSpec::new("alone", Flavor::Generic).own_listener())
+        .tenant(TenantSpec::new("plain", Flavor::Generic).plain_http())
+        .start()
+        .await
+        .unwrap();
+    let c = trusting(idp.ca_pem());
+    let urls: Vec<String> = ["main", "alone", "plain"]
+        .iter()
+        .map(|slug| idp.tenant(slug).unwrap().jwks_url())
+        .chain([idp.attacker().jwks_url()])
+        .collect();
+    // The client keeps a connection to each listener alive.
+    for url in &urls {
+        get_json(&c, url).await;
+    }
+    let addrs: Vec<String> = urls
+        .iter()
+        .map(|u| u.split('/').nth(2).unwrap().to_string())
+        .collect();
+    let plain = idp.tenant("plain").unwrap();
+    let mut kept = tokio::net::TcpStream::connect(&addrs[2]).await.unwrap();
+    get_kept_alive(&mut kept, plain.jwks_path()).await;
+
+    idp.stop().await;
+    for addr in &addrs {
+        assert!(
+            std::net::TcpStream::connect(addr).is_err(),
+            "{addr} still listens"
+        );
+    }
+    let kept = kept.into_std().unwrap(); // non-blocking, as tokio left it
+    match (&kept).read(&mut [0u8; 1]) {
+        Ok(0) => {}
+        Err(e) if e.kind() != std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the kept-alive connection is still open: {other:?}"),
+    }
+    for url in &urls {
+        assert!(c.get(url).send().await.is_err(), "{url} still answers");
+    }
 }

@@ -153,7 +153,9 @@ pub mod checks;
 pub mod clock;
 pub mod defect;
 pub mod discovery;
+mod ecdsa_der;
 pub mod error;
+pub mod hmac_confusion;
 pub mod json_object;
 pub mod jwks;
 pub mod manifest;
@@ -163,6 +165,7 @@ pub mod token;
 pub mod token_cache;
 pub mod validate;
 pub mod verified;
+mod x5c_key;
 
 use std::sync::Arc;
 use std::time::Duration;

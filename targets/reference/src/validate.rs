@@ -5,14 +5,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
 
 use crate::checks::{self, HeaderAlg};
 use crate::defect::Defect;
+use crate::ecdsa_der::der_to_raw;
 use crate::error::AuthError;
+use crate::hmac_confusion::hmac_with_public_keys;
 use crate::json_object::{Field, JsonObject};
 use crate::jwks::{parse_jwks, Fetcher, Jwk, TenantKeys};
 use crate::manifest::TenantConfig;
@@ -20,6 +20,7 @@ use crate::tenant::{Resolution, TenantResolver};
 use crate::token::{self, ParsedToken};
 use crate::token_cache::VerifiedTokenCache;
 pub use crate::verified::Verified;
+use crate::x5c_key::x5c_rsa_key;
 use crate::Config;
 
 /// Entries kept in the verified-token cache.
@@ -498,163 +499,6 @@ impl Validator {
     }
 }
 
-// ---- the `alg-from-header` defect: public key bytes as an HMAC secret ----
-
-fn der_len(len: usize, out: &mut Vec<u8>) {
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes
-            .iter()
-            .position(|&b| b != 0)
-            .unwrap_or(bytes.len() - 1);
-        out.push(0x80 | (bytes.len() - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
-    }
-}
-
-fn der(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    der_len(content.len(), &mut out);
-    out.extend_from_slice(content);
-    out
-}
-
-fn der_uint(bytes: &[u8]) -> Vec<u8> {
-    let trimmed = bytes
-        .iter()
-        .position(|&b| b != 0)
-        .map_or(&bytes[bytes.len()..], |i| &bytes[i..]);
-    let mut content = Vec::with_capacity(trimmed.len() + 1);
-    if trimmed.first().is_none_or(|&b| b & 0x80 != 0) {
-        content.push(0);
-    }
-    content.extend_from_slice(trimmed);
-    der(0x02, &content)
-}
-
-fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
-
-/// The encodings of an RSA public key that key-confusion exploits use as the
-/// HMAC secret: SPKI PEM (with and without the final newline), PKCS#1 PEM (both),
-/// SPKI DER, PKCS#1 DER and the raw modulus.
-pub fn rsa_public_key_encodings(n: &[u8], e: &[u8]) -> Vec<Vec<u8>> {
-    let mut pkcs1_content = der_uint(n);
-    pkcs1_content.extend(der_uint(e));
-    let pkcs1 = der(0x30, &pkcs1_content);
-    let rsa_oid = [
-        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
-    ];
-    let mut bits = vec![0u8];
-    bits.extend_from_slice(&pkcs1);
-    let mut spki_content = der(0x30, &rsa_oid);
-    spki_content.extend(der(0x03, &bits));
-    let spki = der(0x30, &spki_content);
-    let spki_pem = pem("PUBLIC KEY", &spki);
-    let pkcs1_pem = pem("RSA PUBLIC KEY", &pkcs1);
-    vec![
-        spki_pem.clone().into_bytes(),
-        spki_pem.trim_end().as_bytes().to_vec(),
-        pkcs1_pem.clone().into_bytes(),
-        pkcs1_pem.trim_end().as_bytes().to_vec(),
-        spki,
-        pkcs1,
-        n.to_vec(),
-    ]
-}
-
-fn hmac_with_public_keys(
-    keys: &[Jwk],
-    kid: Option<&str>,
-    alg: Algorithm,
-    t: &ParsedToken<'_>,
-) -> bool {
-    keys.iter()
-        .filter(|k| kid.is_none() || k.kid.as_deref() == kid)
-        .filter_map(|k| k.key.rsa_components())
-        .flat_map(|(n, e)| rsa_public_key_encodings(n, e))
-        .any(|secret| t.verifies_with(&DecodingKey::from_secret(&secret), alg))
-}
-
-// ---- the `x5c-trusted` defect: the RSA key of the token's own certificate ----
-
-/// One DER element at the start of `der`: (tag, contents, rest).
-fn der_element(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = der.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (first as usize, rest)
-    } else {
-        let n = (first & 0x7f) as usize;
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | *b as usize);
-        (len, &rest[n..])
-    };
-    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
-}
-
-/// The RSA public key of a base64 (standard alphabet) X.509 certificate, from its
-/// SubjectPublicKeyInfo; `None` for anything else.
-fn x5c_rsa_key(cert_b64: &str) -> Option<DecodingKey> {
-    let der = STANDARD.decode(cert_b64).ok()?;
-    let (_, cert, _) = der_element(&der)?;
-    let (_, tbs, _) = der_element(cert)?;
-    let mut rest = tbs;
-    // [0] version (optional), serial, signature alg, issuer, validity, subject, SPKI.
-    if rest.first() == Some(&0xa0) {
-        rest = der_element(rest)?.2;
-    }
-    for _ in 0..5 {
-        rest = der_element(rest)?.2;
-    }
-    let (_, spki, _) = der_element(rest)?;
-    let (_, bits, _) = der_element(der_element(spki)?.2)?;
-    let pkcs1 = bits.strip_prefix(&[0u8])?;
-    Some(DecodingKey::from_rsa_der(pkcs1))
-}
-
-/// Decodes an ASN.1 DER ECDSA signature into raw `r || s` of `width` bytes each
-/// (used only by the `ecdsa-der-accepted` defect).
-fn der_to_raw(der: &[u8], width: usize) -> Option<Vec<u8>> {
-    let body = match der {
-        [0x30, 0x81, len, rest @ ..] if *len as usize == rest.len() => rest,
-        [0x30, len, rest @ ..] if *len as usize == rest.len() => rest,
-        _ => return None,
-    };
-    let mut out = Vec::with_capacity(2 * width);
-    let mut rest = body;
-    for _ in 0..2 {
-        let [0x02, len, tail @ ..] = rest else {
-            return None;
-        };
-        let len = *len as usize;
-        let int = tail.get(..len)?;
-        let int = if int.len() > width {
-            int.get(int.len() - width..)?
-        } else {
-            int
-        };
-        out.extend(std::iter::repeat_n(0u8, width - int.len()));
-        out.extend_from_slice(int);
-        rest = &tail[len..];
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -721,25 +565,5 @@ mod tests {
         assert!(v
             .cache_key("x".repeat(TOKEN_CACHE_MAX_TOKEN_BYTES + 1).as_bytes())
             .is_none());
-    }
-
-    #[test]
-    fn der_encoding_of_small_values() {
-        assert_eq!(
-            der_uint(&[0x01, 0x00, 0x01]),
-            vec![0x02, 0x03, 0x01, 0x00, 0x01]
-        );
-        assert_eq!(der_uint(&[0x00, 0x80]), vec![0x02, 0x02, 0x00, 0x80]);
-        let mut out = Vec::new();
-        der_len(300, &mut out);
-        assert_eq!(out, vec![0x82, 0x01, 0x2c]);
-        let enc = rsa_public_key_encodings(&[0xc0; 256], &[1, 0, 1]);
-        assert_eq!(enc.len(), 7);
-        let pem = String::from_utf8(enc[0].clone()).unwrap();
-        assert!(
-            pem.starts_with("-----BEGIN PUBLIC KEY-----\n")
-                && pem.ends_with("-----END PUBLIC KEY-----\n")
-        );
-        assert!(pem.lines().all(|l| l.len() <= 64 || l.starts_with("-----")));
     }
 }
