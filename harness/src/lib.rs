@@ -153,18 +153,62 @@ pub enum HarnessError {
     /// The target could not be used.
     #[error("{0}")]
     Target(#[from] target::TargetError),
-    /// Files.
-    #[error("{0}")]
-    Io(String),
+    /// A file or directory the run needs could not be written or made. The message names the
+    /// cause as well as [`source`](std::error::Error::source) does: the CLI prints one line.
+    #[error("{}: {doing}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the harness was doing, e.g. `cannot write the manifest`.
+        doing: &'static str,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file the user named could not be read (missing, not a regular file, too large).
+    #[error("{}: {source}", path.display())]
+    Input {
+        /// The file.
+        path: PathBuf,
+        /// Why it was not read.
+        #[source]
+        source: input::InputError,
+    },
+    /// The `--expected-failures` file is not the TOML it should be.
+    #[error("{}: {}", path.display(), source.to_string().trim())]
+    ExpectedFailures {
+        /// The file.
+        path: PathBuf,
+        /// Where and why parsing stopped.
+        #[source]
+        source: toml::de::Error,
+    },
+    /// proptest gave up on the fuzz run (too many rejected inputs).
+    #[error("fuzzing aborted: {0}")]
+    FuzzAborted(String),
 }
 
 impl HarnessError {
     /// The process exit code for this error.
+    ///
+    /// ```
+    /// use byoid::{exit, HarnessError};
+    /// let e = HarnessError::Io {
+    ///     path: "/nonexistent/manifest.json".into(),
+    ///     doing: "cannot write the manifest",
+    ///     source: std::io::ErrorKind::NotFound.into(),
+    /// };
+    /// assert_eq!(e.exit_code(), exit::SETUP_ERROR);
+    /// assert!(e.to_string().starts_with("/nonexistent/manifest.json: cannot write the manifest: "));
+    /// ```
     pub fn exit_code(&self) -> i32 {
         match self {
-            HarnessError::Catalog(_) | HarnessError::Idp(_) | HarnessError::Io(_) => {
-                exit::SETUP_ERROR
-            }
+            HarnessError::Catalog(_)
+            | HarnessError::Idp(_)
+            | HarnessError::Io { .. }
+            | HarnessError::Input { .. }
+            | HarnessError::ExpectedFailures { .. }
+            | HarnessError::FuzzAborted(_) => exit::SETUP_ERROR,
             HarnessError::NoCases(_) => exit::NO_CASES,
             HarnessError::Target(_) => exit::TARGET_FAILED,
         }
@@ -225,11 +269,10 @@ pub async fn run_selected(
             (dir.join("manifest.json"), Some(TempDir(dir)))
         }
     };
-    target::write_manifest(&manifest_path, &world.manifest).map_err(|e| {
-        HarnessError::Io(format!(
-            "{}: cannot write the manifest: {e}",
-            manifest_path.display()
-        ))
+    target::write_manifest(&manifest_path, &world.manifest).map_err(|source| HarnessError::Io {
+        path: manifest_path.clone(),
+        doing: "cannot write the manifest",
+        source,
     })?;
     let target = RunningTarget::start(&opts.target, &manifest_path, opts.ready_timeout).await?;
     let world = Arc::new(world);
@@ -335,10 +378,16 @@ pub struct ExpectedFailures {
 impl ExpectedFailures {
     /// Loads the file; errors name the file, line and field.
     pub fn load(path: &std::path::Path) -> Result<Self, HarnessError> {
-        let text = input::read_to_string(path, input::CONFIG_LIMIT)
-            .map_err(|e| HarnessError::Io(format!("{}: {e}", path.display())))?;
-        toml::from_str(&text)
-            .map_err(|e| HarnessError::Io(format!("{}: {}", path.display(), e.to_string().trim())))
+        let text = input::read_to_string(path, input::CONFIG_LIMIT).map_err(|source| {
+            HarnessError::Input {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+        toml::from_str(&text).map_err(|source| HarnessError::ExpectedFailures {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     fn covers(&self, id: &str) -> Option<&str> {
@@ -380,5 +429,34 @@ impl ExpectedFailures {
             .cloned()
             .collect();
         (new, fixed.into_keys().collect(), stale)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn expected_failures_errors_keep_their_cause() {
+        let missing = std::env::temp_dir().join("byoid-no-such-expected-failures.toml");
+        let e = ExpectedFailures::load(&missing).unwrap_err();
+        assert!(matches!(e, HarnessError::Input { .. }), "{e:?}");
+        let io = e.source().and_then(|s| s.source());
+        let io = io.and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(io.map(|e| e.kind()), Some(std::io::ErrorKind::NotFound));
+
+        let bad =
+            std::env::temp_dir().join(format!("byoid-bad-expected-{}.toml", std::process::id()));
+        std::fs::write(&bad, "[expected_failures]\nx = 1\n").unwrap();
+        let e = ExpectedFailures::load(&bad).unwrap_err();
+        let _ = std::fs::remove_file(&bad);
+        assert!(matches!(e, HarnessError::ExpectedFailures { .. }), "{e:?}");
+        assert!(e.source().is_some_and(|s| s.is::<toml::de::Error>()));
+        assert!(
+            e.to_string().starts_with(&format!("{}: ", bad.display())),
+            "{e}"
+        );
+        assert_eq!(e.exit_code(), exit::SETUP_ERROR);
     }
 }
