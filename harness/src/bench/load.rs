@@ -14,21 +14,61 @@ use hdrhistogram::Histogram;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Kinds of failed exchanges, in report order.
-pub const ERROR_KINDS: [&str; 6] = [
-    "connect",
-    "write",
-    "closed",
-    "timeout",
-    "garbage",
-    "too-large",
-];
-const E_CONNECT: usize = 0;
-const E_WRITE: usize = 1;
-const E_CLOSED: usize = 2;
-const E_TIMEOUT: usize = 3;
-const E_GARBAGE: usize = 4;
-const E_TOO_LARGE: usize = 5;
+/// Why an exchange got no complete answer.
+///
+/// The discriminant is the kind's index in [`MixStats::errors`]; [`LoadErrorKind::ALL`] is
+/// that order, and [`Display`](std::fmt::Display) gives the name the report uses.
+///
+/// ```
+/// use byoid::bench::load::LoadErrorKind;
+/// assert_eq!(LoadErrorKind::TooLarge.to_string(), "too-large");
+/// assert_eq!(LoadErrorKind::ALL[LoadErrorKind::Timeout as usize], LoadErrorKind::Timeout);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadErrorKind {
+    /// The connection could not be opened.
+    Connect,
+    /// The request could not be written.
+    Write,
+    /// The connection ended before a complete answer.
+    Closed,
+    /// No complete answer within the per-request limit.
+    Timeout,
+    /// The answer was not HTTP/1.1 the client can frame.
+    Garbage,
+    /// The answer was larger than the client keeps reading.
+    TooLarge,
+}
+
+impl LoadErrorKind {
+    /// Every kind, in counting and report order.
+    pub const ALL: [LoadErrorKind; 6] = [
+        LoadErrorKind::Connect,
+        LoadErrorKind::Write,
+        LoadErrorKind::Closed,
+        LoadErrorKind::Timeout,
+        LoadErrorKind::Garbage,
+        LoadErrorKind::TooLarge,
+    ];
+
+    /// The name in reports (`error_kinds` keys and the console table).
+    pub fn name(self) -> &'static str {
+        match self {
+            LoadErrorKind::Connect => "connect",
+            LoadErrorKind::Write => "write",
+            LoadErrorKind::Closed => "closed",
+            LoadErrorKind::Timeout => "timeout",
+            LoadErrorKind::Garbage => "garbage",
+            LoadErrorKind::TooLarge => "too-large",
+        }
+    }
+}
+
+impl std::fmt::Display for LoadErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// The largest answer the client keeps reading.
 const MAX_RESPONSE: usize = 16 << 20;
@@ -63,8 +103,8 @@ pub struct MixStats {
     pub hist: Histogram<u64>,
     /// Answers by status code (index = status).
     pub statuses: Vec<u64>,
-    /// Failures by kind (see [`ERROR_KINDS`]).
-    pub errors: [u64; ERROR_KINDS.len()],
+    /// Failures by kind, indexed by [`LoadErrorKind`] (`errors[kind as usize]`).
+    pub errors: [u64; LoadErrorKind::ALL.len()],
 }
 
 impl MixStats {
@@ -75,7 +115,7 @@ impl MixStats {
         MixStats {
             hist,
             statuses: vec![0; 600],
-            errors: [0; ERROR_KINDS.len()],
+            errors: [0; LoadErrorKind::ALL.len()],
         }
     }
 
@@ -451,7 +491,7 @@ async fn conn_loop(ctx: ConnCtx, stream: Option<(TcpStream, std::net::TcpStream)
                     stream = Some(s);
                 }
                 Err(_) => {
-                    fail(&ctx, counters, mix, E_CONNECT);
+                    fail(&ctx, counters, mix, LoadErrorKind::Connect);
                     // Don't spin on a dead target.
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
@@ -467,7 +507,7 @@ async fn conn_loop(ctx: ConnCtx, stream: Option<(TcpStream, std::net::TcpStream)
         let result = exchange(s, req, &mut buf).await;
         watch.since.set(None);
         let result = if watch.fired.get() {
-            Err(E_TIMEOUT)
+            Err(LoadErrorKind::Timeout)
         } else {
             result
         };
@@ -495,8 +535,8 @@ async fn conn_loop(ctx: ConnCtx, stream: Option<(TcpStream, std::net::TcpStream)
     }
 }
 
-fn fail(ctx: &ConnCtx, counters: &PaddedCounters, mix: usize, kind: usize) {
-    ctx.stats.borrow_mut()[mix].errors[kind] += 1;
+fn fail(ctx: &ConnCtx, counters: &PaddedCounters, mix: usize, kind: LoadErrorKind) {
+    ctx.stats.borrow_mut()[mix].errors[kind as usize] += 1;
     counters.failed.fetch_add(1, Ordering::Relaxed);
 }
 
@@ -509,29 +549,33 @@ enum Framing {
 }
 
 /// Writes one request and reads one answer; returns (status, keep-alive).
-async fn exchange(s: &mut TcpStream, req: &[u8], buf: &mut Vec<u8>) -> Result<(u16, bool), usize> {
-    s.write_all(req).await.map_err(|_| E_WRITE)?;
+async fn exchange(
+    s: &mut TcpStream,
+    req: &[u8],
+    buf: &mut Vec<u8>,
+) -> Result<(u16, bool), LoadErrorKind> {
+    s.write_all(req).await.map_err(|_| LoadErrorKind::Write)?;
     buf.clear();
     loop {
         if buf.capacity() - buf.len() < 8 * 1024 {
             if buf.len() >= MAX_RESPONSE {
-                return Err(E_TOO_LARGE);
+                return Err(LoadErrorKind::TooLarge);
             }
             buf.reserve(buf.capacity().max(16 * 1024));
         }
-        let n = s.read_buf(buf).await.map_err(|_| E_CLOSED)?;
+        let n = s.read_buf(buf).await.map_err(|_| LoadErrorKind::Closed)?;
         if let Some(answer) = answer_complete(buf, n == 0)? {
             return Ok(answer);
         }
         if n == 0 {
-            return Err(E_CLOSED);
+            return Err(LoadErrorKind::Closed);
         }
     }
 }
 
 /// Whether `buf` holds a whole answer; `closed` when the peer has ended the stream (which
 /// completes only a close-delimited body). Returns (status, keep-alive).
-fn answer_complete(buf: &[u8], closed: bool) -> Result<Option<(u16, bool)>, usize> {
+fn answer_complete(buf: &[u8], closed: bool) -> Result<Option<(u16, bool)>, LoadErrorKind> {
     let Some((status, keep, head_len, framing)) = parse_head(buf)? else {
         return Ok(None);
     };
@@ -544,19 +588,19 @@ fn answer_complete(buf: &[u8], closed: bool) -> Result<Option<(u16, bool)>, usiz
 }
 
 /// Parses the status line and headers once they are complete.
-fn parse_head(buf: &[u8]) -> Result<Option<(u16, bool, usize, Framing)>, usize> {
+fn parse_head(buf: &[u8]) -> Result<Option<(u16, bool, usize, Framing)>, LoadErrorKind> {
     let mut headers = [httparse::EMPTY_HEADER; 48];
     let mut resp = httparse::Response::new(&mut headers);
     let head_len = match resp.parse(buf) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
             return if buf.len() > 64 * 1024 {
-                Err(E_GARBAGE)
+                Err(LoadErrorKind::Garbage)
             } else {
                 Ok(None)
             };
         }
-        Err(_) => return Err(E_GARBAGE),
+        Err(_) => return Err(LoadErrorKind::Garbage),
     };
     let status = resp.code.unwrap_or(0);
     let mut keep = resp.version == Some(1);
@@ -566,7 +610,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<(u16, bool, usize, Framing)>, usize> 
             let len = std::str::from_utf8(h.value)
                 .ok()
                 .and_then(|v| v.trim().parse::<usize>().ok())
-                .ok_or(E_GARBAGE)?;
+                .ok_or(LoadErrorKind::Garbage)?;
             if framing.is_none() {
                 framing = Some(Framing::Length(len));
             }
@@ -595,7 +639,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<(u16, bool, usize, Framing)>, usize> 
         framing.unwrap_or(Framing::Close)
     };
     if matches!(framing, Framing::Length(n) if n > MAX_RESPONSE) {
-        return Err(E_TOO_LARGE);
+        return Err(LoadErrorKind::TooLarge);
     }
     if matches!(framing, Framing::Close) {
         keep = false;
@@ -604,7 +648,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<(u16, bool, usize, Framing)>, usize> 
 }
 
 /// Where a chunked body ends (after the last chunk and the trailers), if it has.
-fn chunked_end(body: &[u8]) -> Result<Option<usize>, usize> {
+fn chunked_end(body: &[u8]) -> Result<Option<usize>, LoadErrorKind> {
     let mut pos = 0;
     loop {
         let Some(eol) = find_crlf(&body[pos..]) else {
@@ -613,9 +657,9 @@ fn chunked_end(body: &[u8]) -> Result<Option<usize>, usize> {
         let line = &body[pos..pos + eol];
         let size_text = line.split(|&b| b == b';').next().unwrap_or_default();
         let size_text = std::str::from_utf8(size_text)
-            .map_err(|_| E_GARBAGE)?
+            .map_err(|_| LoadErrorKind::Garbage)?
             .trim();
-        let size = usize::from_str_radix(size_text, 16).map_err(|_| E_GARBAGE)?;
+        let size = usize::from_str_radix(size_text, 16).map_err(|_| LoadErrorKind::Garbage)?;
         pos += eol + 2;
         if size == 0 {
             // Trailers, then an empty line.
@@ -643,6 +687,13 @@ fn find_crlf(b: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_kinds_count_at_their_own_index() {
+        for (i, k) in LoadErrorKind::ALL.iter().enumerate() {
+            assert_eq!(*k as usize, i, "{k}");
+        }
+    }
 
     #[test]
     fn chunked_bodies_end_after_the_last_chunk_and_trailers() {

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::load::{MixStats, ERROR_KINDS};
+use super::load::{LoadErrorKind, MixStats};
 
 /// The JSON format's name.
 pub const FORMAT: &str = "byoid-bench/1";
@@ -119,7 +119,7 @@ pub fn mix_report(
         .filter(|(_, n)| **n > 0)
         .map(|(c, n)| (c.to_string(), *n))
         .collect();
-    let error_kinds = ERROR_KINDS
+    let error_kinds = LoadErrorKind::ALL
         .iter()
         .zip(s.errors.iter())
         .filter(|(_, n)| **n > 0)
