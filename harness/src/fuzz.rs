@@ -285,10 +285,9 @@ pub async fn fuzz(target: TargetSpec, args: &FuzzArgs) -> Result<FuzzOutcome, cr
         )
         .await?,
     );
-    let dir = crate::unique_temp_dir("fuzz");
     // Removed on every way out, an early error or an interruption included.
-    let _dir_guard = crate::TempDir(dir.clone());
-    let manifest = dir.join("manifest.json");
+    let dir = crate::temp_dir("fuzz")?;
+    let manifest = dir.path().join("manifest.json");
     crate::target::write_manifest(&manifest, &world.manifest).map_err(|source| {
         crate::HarnessError::Io {
             path: manifest.clone(),

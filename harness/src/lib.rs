@@ -265,8 +265,8 @@ pub async fn run_selected(
     let (manifest_path, _tmp) = match &opts.manifest_out {
         Some(p) => (p.clone(), None),
         None => {
-            let dir = unique_temp_dir("run");
-            (dir.join("manifest.json"), Some(TempDir(dir)))
+            let dir = temp_dir("run")?;
+            (dir.path().join("manifest.json"), Some(dir))
         }
     };
     target::write_manifest(&manifest_path, &world.manifest).map_err(|source| HarnessError::Io {
@@ -350,20 +350,18 @@ fn taken_down(r: &CaseResult) -> bool {
         })
 }
 
-/// A fresh directory name under the system temp dir, unique in this process and across
-/// concurrent runs in it (tests run several at once).
-pub fn unique_temp_dir(what: &str) -> PathBuf {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    std::env::temp_dir().join(format!("byoid-{what}-{}-{n}", std::process::id()))
-}
-
-/// A directory removed when dropped, however the work that made it ends.
-pub(crate) struct TempDir(pub(crate) PathBuf);
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A fresh directory under the system temp dir, removed when dropped however the work that
+/// made it ends. Its name, `byoid-WHAT-PID-XXXXXX`, tells which process left it behind
+/// should that process be killed.
+pub(crate) fn temp_dir(what: &str) -> Result<tempfile::TempDir, HarnessError> {
+    tempfile::Builder::new()
+        .prefix(&format!("byoid-{what}-{}-", std::process::id()))
+        .tempdir()
+        .map_err(|source| HarnessError::Io {
+            path: std::env::temp_dir(),
+            doing: "cannot make a temporary directory",
+            source,
+        })
 }
 
 /// Cases known to fail for a target, each with a reason (`--expected-failures FILE`).
@@ -438,6 +436,21 @@ mod tests {
     use std::error::Error as _;
 
     #[test]
+    fn temporary_directories_are_named_for_the_process_and_removed_on_drop() {
+        let dir = temp_dir("test").unwrap();
+        let path = dir.path().to_path_buf();
+        assert!(path.is_dir() && path.starts_with(std::env::temp_dir()));
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with(&format!("byoid-test-{}-", std::process::id())),
+            "{name}"
+        );
+        std::fs::write(path.join("manifest.json"), "{}").unwrap();
+        drop(dir);
+        assert!(!path.exists());
+    }
+
+    #[test]
     fn expected_failures_errors_keep_their_cause() {
         let missing = std::env::temp_dir().join("byoid-no-such-expected-failures.toml");
         let e = ExpectedFailures::load(&missing).unwrap_err();
@@ -446,11 +459,10 @@ mod tests {
         let io = io.and_then(|s| s.downcast_ref::<std::io::Error>());
         assert_eq!(io.map(|e| e.kind()), Some(std::io::ErrorKind::NotFound));
 
-        let bad =
-            std::env::temp_dir().join(format!("byoid-bad-expected-{}.toml", std::process::id()));
+        let dir = temp_dir("test").unwrap();
+        let bad = dir.path().join("expected.toml");
         std::fs::write(&bad, "[expected_failures]\nx = 1\n").unwrap();
         let e = ExpectedFailures::load(&bad).unwrap_err();
-        let _ = std::fs::remove_file(&bad);
         assert!(matches!(e, HarnessError::ExpectedFailures { .. }), "{e:?}");
         assert!(e.source().is_some_and(|s| s.is::<toml::de::Error>()));
         assert!(

@@ -276,9 +276,10 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
         let manifest_path = match &args.manifest_out {
             Some(p) => p.clone(),
             None => {
-                let dir = crate::unique_temp_dir("bench");
-                _tmp = Some(TempDir(dir.clone()));
-                dir.join("manifest.json")
+                let dir = crate::temp_dir("bench").map_err(|e| (e.exit_code(), e.to_string()))?;
+                let path = dir.path().join("manifest.json");
+                _tmp = Some(dir);
+                path
             }
         };
         crate::target::write_manifest(&manifest_path, &w.manifest).map_err(|e| {
@@ -534,13 +535,6 @@ fn traffic_by_mix(w: &mix::BenchWorld) -> Vec<(u64, u64)> {
             })
         })
         .collect()
-}
-
-struct TempDir(PathBuf);
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[cfg(test)]
