@@ -25,7 +25,7 @@ pub struct Outgoing {
 
 /// What the target answered.
 #[derive(Clone, Debug, Serialize)]
-pub struct Answer {
+pub struct TargetResponse {
     /// Status code.
     pub status: u16,
     /// Headers, lowercase names, in order.
@@ -35,7 +35,7 @@ pub struct Answer {
     pub body: Bytes,
 }
 
-impl Answer {
+impl TargetResponse {
     /// Every value of a header.
     pub fn all(&self, name: &str) -> Vec<&str> {
         self.headers
@@ -78,7 +78,7 @@ pub async fn send(
     host: &str,
     req: &Outgoing,
     timeout: Duration,
-) -> Result<Answer, Failure> {
+) -> Result<TargetResponse, Failure> {
     let ms = timeout.as_millis() as u64;
     match tokio::time::timeout(timeout, send_inner(addr, host, req)).await {
         Ok(r) => r,
@@ -86,7 +86,7 @@ pub async fn send(
     }
 }
 
-async fn send_inner(addr: &str, host: &str, req: &Outgoing) -> Result<Answer, Failure> {
+async fn send_inner(addr: &str, host: &str, req: &Outgoing) -> Result<TargetResponse, Failure> {
     let stream = TcpStream::connect(addr).await.map_err(|e| match e.kind() {
         std::io::ErrorKind::ConnectionRefused => Failure::Refused,
         _ => Failure::Closed(e.to_string()),
@@ -128,7 +128,7 @@ async fn send_inner(addr: &str, host: &str, req: &Outgoing) -> Result<Answer, Fa
         Err(e) => return Err(Failure::Closed(e.to_string())),
     };
     conn_task.abort();
-    Ok(Answer {
+    Ok(TargetResponse {
         status,
         headers,
         body,

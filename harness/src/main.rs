@@ -371,17 +371,17 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
     }
     if let Some(path) = &args.baseline {
         match byoid::report::baseline::check(&report, path, args.update_baseline) {
-            Ok(outcome) => {
+            Ok(check) => {
                 let _ = write!(
                     out,
                     "\nBaseline {}:\n{}",
                     path.display(),
-                    byoid::report::diff::render(&outcome.diff)
+                    byoid::report::diff::render(&check.diff)
                 );
-                if outcome.written {
+                if check.written {
                     let _ = writeln!(out, "Baseline written: {}", path.display());
                 }
-                if outcome.fails() {
+                if check.fails() {
                     eprintln!(
                         "error: verdicts regressed against the baseline `{}`",
                         path.display()

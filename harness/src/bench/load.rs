@@ -167,7 +167,7 @@ impl Progress {
 }
 
 /// What a run measured.
-pub struct Outcome {
+pub struct Measurements {
     /// One per mix, in plan order.
     pub mixes: Vec<MixStats>,
     /// From the common start to the last thread's end.
@@ -196,7 +196,7 @@ impl Running {
     }
 
     /// Waits for the threads and merges their measurements.
-    pub fn join(self, n_mixes: usize) -> Outcome {
+    pub fn join(self, n_mixes: usize) -> Measurements {
         let mut mixes: Vec<MixStats> = (0..n_mixes).map(|_| MixStats::empty()).collect();
         let mut end = self.started;
         for h in self.handles {
@@ -207,7 +207,7 @@ impl Running {
                 end = end.max(t);
             }
         }
-        Outcome {
+        Measurements {
             mixes,
             elapsed: end.saturating_duration_since(self.started),
         }
@@ -504,7 +504,7 @@ async fn conn_loop(ctx: ConnCtx, stream: Option<(TcpStream, std::net::TcpStream)
         } else {
             t0
         }));
-        let result = exchange(s, req, &mut buf).await;
+        let result = round_trip(s, req, &mut buf).await;
         watch.since.set(None);
         let result = if watch.fired.get() {
             Err(LoadErrorKind::Timeout)
@@ -542,14 +542,14 @@ fn fail(ctx: &ConnCtx, counters: &PaddedCounters, mix: usize, kind: LoadErrorKin
 
 /// How the body of an answer ends.
 #[derive(Clone, Copy)]
-enum Framing {
+enum ResponseFraming {
     Length(usize),
     Chunked,
     Close,
 }
 
 /// Writes one request and reads one answer; returns (status, keep-alive).
-async fn exchange(
+async fn round_trip(
     s: &mut TcpStream,
     req: &[u8],
     buf: &mut Vec<u8>,
@@ -580,15 +580,15 @@ fn answer_complete(buf: &[u8], closed: bool) -> Result<Option<(u16, bool)>, Load
         return Ok(None);
     };
     let complete = match framing {
-        Framing::Length(len) => buf.len() >= head_len + len,
-        Framing::Chunked => chunked_end(&buf[head_len..])?.is_some(),
-        Framing::Close => closed,
+        ResponseFraming::Length(len) => buf.len() >= head_len + len,
+        ResponseFraming::Chunked => chunked_end(&buf[head_len..])?.is_some(),
+        ResponseFraming::Close => closed,
     };
     Ok(complete.then_some((status, keep && !closed)))
 }
 
 /// Parses the status line and headers once they are complete.
-fn parse_head(buf: &[u8]) -> Result<Option<(u16, bool, usize, Framing)>, LoadErrorKind> {
+fn parse_head(buf: &[u8]) -> Result<Option<(u16, bool, usize, ResponseFraming)>, LoadErrorKind> {
     let mut headers = [httparse::EMPTY_HEADER; 48];
     let mut resp = httparse::Response::new(&mut headers);
     let head_len = match resp.parse(buf) {
@@ -612,14 +612,14 @@ fn parse_head(buf: &[u8]) -> Result<Option<(u16, bool, usize, Framing)>, LoadErr
                 .and_then(|v| v.trim().parse::<usize>().ok())
                 .ok_or(LoadErrorKind::Garbage)?;
             if framing.is_none() {
-                framing = Some(Framing::Length(len));
+                framing = Some(ResponseFraming::Length(len));
             }
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
             if h.value
                 .windows(7)
                 .any(|w| w.eq_ignore_ascii_case(b"chunked"))
             {
-                framing = Some(Framing::Chunked);
+                framing = Some(ResponseFraming::Chunked);
             }
         } else if h.name.eq_ignore_ascii_case("connection") {
             if h.value.windows(5).any(|w| w.eq_ignore_ascii_case(b"close")) {
@@ -634,14 +634,14 @@ fn parse_head(buf: &[u8]) -> Result<Option<(u16, bool, usize, Framing)>, LoadErr
         }
     }
     let framing = if (100..200).contains(&status) || status == 204 || status == 304 {
-        Framing::Length(0)
+        ResponseFraming::Length(0)
     } else {
-        framing.unwrap_or(Framing::Close)
+        framing.unwrap_or(ResponseFraming::Close)
     };
-    if matches!(framing, Framing::Length(n) if n > MAX_RESPONSE) {
+    if matches!(framing, ResponseFraming::Length(n) if n > MAX_RESPONSE) {
         return Err(LoadErrorKind::TooLarge);
     }
-    if matches!(framing, Framing::Close) {
+    if matches!(framing, ResponseFraming::Close) {
         keep = false;
     }
     Ok(Some((status, keep, head_len, framing)))
@@ -712,12 +712,12 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!((s, keep, n), (401, true, 48));
-        assert!(matches!(f, Framing::Length(0)));
+        assert!(matches!(f, ResponseFraming::Length(0)));
         let (_, keep, _, f) = parse_head(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
             .unwrap()
             .unwrap();
         assert!(!keep);
-        assert!(matches!(f, Framing::Close));
+        assert!(matches!(f, ResponseFraming::Close));
         assert!(parse_head(b"HTTP/1.1 200 OK\r\n").unwrap().is_none());
         assert!(parse_head(b"garbage\r\n\r\n").is_err());
     }

@@ -194,7 +194,7 @@ impl LoadArgs {
 
 /// Runs `plan` to its end, or until Ctrl-C stops it, with a progress line on stderr; returns
 /// what was measured and whether Ctrl-C came.
-pub async fn drive(plan: load::Plan) -> (load::Outcome, bool) {
+pub async fn drive(plan: load::Plan) -> (load::Measurements, bool) {
     let n_mixes = plan.pools.len();
     let running = load::start(plan);
     let tty = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
@@ -367,7 +367,7 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
     let traffic_before = traffic_by_mix(&world);
 
     let plan = args.load.plan(addr, pools, mix::schedule(&mixes));
-    let (outcome, interrupted) = drive(plan).await;
+    let (measured, interrupted) = drive(plan).await;
 
     let traffic_after = traffic_by_mix(&world);
     let labels: Vec<report::MixLabel> = mixes
@@ -386,7 +386,7 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
         rate: args.load.rate,
         pool: args.pool,
     };
-    let report = BenchReport::new(setup, &labels, &outcome);
+    let report = BenchReport::new(setup, &labels, &measured);
 
     // The target: did it survive?
     let died = target.exit_status().map(|status| {

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::load::{LoadErrorKind, MixStats, Outcome};
+use super::load::{LoadErrorKind, Measurements, MixStats};
 
 /// The JSON format's name.
 pub const FORMAT: &str = "byoid-bench/1";
@@ -68,7 +68,7 @@ pub struct MixLabel<'a> {
 impl BenchReport {
     /// The report of a run: one [`MixReport`] per label (in plan order, beside the measured
     /// mixes of `measured`) and their total, `all`.
-    pub fn new(setup: RunSetup, labels: &[MixLabel], measured: &Outcome) -> BenchReport {
+    pub fn new(setup: RunSetup, labels: &[MixLabel], measured: &Measurements) -> BenchReport {
         let elapsed_s = measured.elapsed.as_secs_f64();
         let mut mixes = Vec::new();
         let mut total = MixStats::empty();
