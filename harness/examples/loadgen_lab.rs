@@ -241,11 +241,8 @@ mod tests {
         let json = dir.path().join("raw.json");
         let load = LoadArgs {
             duration: Some(1.0),
-            requests: None,
             connections: 8,
-            threads: None,
-            rate: None,
-            timeout: 5.0,
+            ..LoadArgs::default()
         };
         let mut table = Vec::new();
         get(&url, &load, Some(&json), &mut table).await.unwrap();
@@ -265,11 +262,8 @@ mod tests {
     async fn bad_input_is_a_usage_error_and_an_absent_target_a_target_failure() {
         let load = LoadArgs {
             duration: Some(1.0),
-            requests: None,
             connections: 8,
-            threads: None,
-            rate: None,
-            timeout: 5.0,
+            ..LoadArgs::default()
         };
         let e = get("http://10.0.0.1:80/", &load, None, &mut std::io::sink())
             .await

@@ -118,12 +118,26 @@ pub struct LoadArgs {
     pub timeout: f64,
 }
 
+/// The command line's defaults: 10 s closed loop on 64 connections, one thread per core.
+impl Default for LoadArgs {
+    fn default() -> Self {
+        LoadArgs {
+            duration: None,
+            requests: None,
+            connections: 64,
+            threads: None,
+            rate: None,
+            timeout: 5.0,
+        }
+    }
+}
+
 impl LoadArgs {
     /// Checks the bounds clap cannot express; the error is a usage message.
     ///
     /// ```
     /// use byoid::bench::LoadArgs;
-    /// let ok = LoadArgs { duration: Some(1.0), requests: None, connections: 8, threads: None, rate: None, timeout: 5.0 };
+    /// let ok = LoadArgs { duration: Some(1.0), connections: 8, ..LoadArgs::default() };
     /// assert!(ok.check().is_ok());
     /// assert!(LoadArgs { duration: Some(601.0), ..ok.clone() }.check().is_err());
     /// assert!(LoadArgs { connections: 0, ..ok }.check().is_err());
@@ -486,7 +500,18 @@ fn traffic_by_mix(w: &mix::BenchWorld) -> Vec<(u64, u64)> {
 
 #[cfg(test)]
 mod tests {
-    use super::loopback_url;
+    use super::{loopback_url, LoadArgs};
+
+    #[test]
+    fn load_defaults_are_the_command_lines() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            load: LoadArgs,
+        }
+        let parsed = <Cli as clap::Parser>::parse_from(["bench"]).load;
+        assert_eq!(format!("{parsed:?}"), format!("{:?}", LoadArgs::default()));
+    }
 
     #[test]
     fn only_loopback_urls_are_accepted() {
