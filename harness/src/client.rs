@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::Request;
 use serde::Serialize;
 use tokio::net::TcpStream;
@@ -25,7 +25,7 @@ pub struct Outgoing {
 
 /// What the target answered.
 #[derive(Clone, Debug, Serialize)]
-pub struct Answer {
+pub struct TargetResponse {
     /// Status code.
     pub status: u16,
     /// Headers, lowercase names, in order.
@@ -35,7 +35,7 @@ pub struct Answer {
     pub body: Bytes,
 }
 
-impl Answer {
+impl TargetResponse {
     /// Every value of a header.
     pub fn all(&self, name: &str) -> Vec<&str> {
         self.headers
@@ -78,7 +78,7 @@ pub async fn send(
     host: &str,
     req: &Outgoing,
     timeout: Duration,
-) -> Result<Answer, Failure> {
+) -> Result<TargetResponse, Failure> {
     let ms = timeout.as_millis() as u64;
     match tokio::time::timeout(timeout, send_inner(addr, host, req)).await {
         Ok(r) => r,
@@ -86,7 +86,7 @@ pub async fn send(
     }
 }
 
-async fn send_inner(addr: &str, host: &str, req: &Outgoing) -> Result<Answer, Failure> {
+async fn send_inner(addr: &str, host: &str, req: &Outgoing) -> Result<TargetResponse, Failure> {
     let stream = TcpStream::connect(addr).await.map_err(|e| match e.kind() {
         std::io::ErrorKind::ConnectionRefused => Failure::Refused,
         _ => Failure::Closed(e.to_string()),
@@ -121,19 +121,14 @@ async fn send_inner(addr: &str, host: &str, req: &Outgoing) -> Result<Answer, Fa
     let body = match Limited::new(resp.into_body(), 64 * 1024).collect().await {
         Ok(c) => c.to_bytes(),
         // A body larger than we keep is fine.
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Bytes::from_static(b"<body longer than 64 KiB>")
-        }
+        Err(e) if is_length_limit(e.as_ref()) => Bytes::from_static(b"<body longer than 64 KiB>"),
         // A refusal whose connection closes under it (431 to a request it did not read, then
         // a reset) is still the target's answer: the status and headers arrived whole.
         Err(_) if status >= 400 => Bytes::from_static(b"<connection closed during the body>"),
         Err(e) => return Err(Failure::Closed(e.to_string())),
     };
     conn_task.abort();
-    Ok(Answer {
+    Ok(TargetResponse {
         status,
         headers,
         body,
@@ -158,10 +153,71 @@ pub fn lossless_text(bytes: &[u8]) -> String {
     out
 }
 
+/// Whether `e`, or an error it wraps, is [`Limited`]'s "body longer than the limit". The
+/// chain is walked because a body adapter between `Limited` and the caller may wrap it.
+fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(e), |e| e.source()).any(|e| e.is::<LengthLimitError>())
+}
+
 fn classify(e: hyper::Error) -> Failure {
     if e.is_parse() || e.is_parse_status() {
         Failure::Garbage(e.to_string())
     } else {
         Failure::Closed(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error a [`Limited`] body gives past its limit, as `send` sees it.
+    async fn over_the_limit() -> Box<dyn std::error::Error + Send + Sync> {
+        Limited::new(Full::new(Bytes::from(vec![b'x'; 100])), 10)
+            .collect()
+            .await
+            .unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn an_oversized_body_is_recognised_even_when_wrapped() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("reading the body")]
+        struct Wrapper(#[source] Box<dyn std::error::Error + Send + Sync>);
+
+        let e = over_the_limit().await;
+        assert!(is_length_limit(e.as_ref()), "{e:?}");
+        assert!(is_length_limit(&Wrapper(e)));
+        assert!(!is_length_limit(&std::io::Error::other(
+            "length limit exceeded"
+        )));
+    }
+
+    #[tokio::test]
+    async fn a_200_with_a_body_over_64_kib_is_an_answer() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            let body = vec![b'x'; 100 * 1024];
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
+            let _ = s.write_all(head.as_bytes()).await;
+            let _ = s.write_all(&body).await;
+        });
+        let req = Outgoing {
+            method: "GET".into(),
+            path: "/".into(),
+            headers: Vec::new(),
+            body: String::new(),
+        };
+        // Were the limit not recognised, a 200 whose body errors would be `Failure::Closed`.
+        let answer = send(&addr, &addr, &req, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.text(), "<body longer than 64 KiB>");
     }
 }

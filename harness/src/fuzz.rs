@@ -285,12 +285,16 @@ pub async fn fuzz(target: TargetSpec, args: &FuzzArgs) -> Result<FuzzOutcome, cr
         )
         .await?,
     );
-    let dir = crate::unique_temp_dir("fuzz");
     // Removed on every way out, an early error or an interruption included.
-    let _dir_guard = crate::TempDir(dir.clone());
-    let manifest = dir.join("manifest.json");
-    crate::target::write_manifest(&manifest, &world.manifest)
-        .map_err(|e| crate::HarnessError::Io(e.to_string()))?;
+    let dir = crate::temp_dir("fuzz")?;
+    let manifest = dir.path().join("manifest.json");
+    crate::target::write_manifest(&manifest, &world.manifest).map_err(|source| {
+        crate::HarnessError::Io {
+            path: manifest.clone(),
+            doing: "cannot write the manifest",
+            source,
+        }
+    })?;
     let running = RunningTarget::start(&target, &manifest, Duration::from_secs(30)).await?;
     let addr = running.addr.clone();
     // Mutations of a genuine token mean nothing to a target that rejects the genuine token.
@@ -353,13 +357,15 @@ pub async fn fuzz(target: TargetSpec, args: &FuzzArgs) -> Result<FuzzOutcome, cr
                 expect,
                 &reason.to_string(),
             )
-            .map_err(|e| crate::HarnessError::Io(format!("{}: {e}", args.out_dir.display())))?;
+            .map_err(|source| crate::HarnessError::Io {
+                path: args.out_dir.clone(),
+                doing: "cannot write the shrunk scenario",
+                source,
+            })?;
             Some((plan, path, reason.to_string()))
         }
         Err(TestError::Abort(reason)) => {
-            return Err(crate::HarnessError::Io(format!(
-                "fuzzing aborted: {reason}"
-            )))
+            return Err(crate::HarnessError::FuzzAborted(reason.to_string()))
         }
     };
     Ok(FuzzOutcome {

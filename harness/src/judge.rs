@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::catalog::{Expect, Outcome};
-use crate::client::{Answer, Failure};
+use crate::client::{Failure, TargetResponse};
 
 /// One challenge of a `WWW-Authenticate` header.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -183,7 +183,10 @@ const LEAK_MARKERS: &[&str] = &[
 ];
 
 /// Judges one answer. Returns the match and the reasons it is not `Expected`.
-pub fn judge(expect: &Expect, result: &Result<Answer, Failure>) -> (Match, Observed, Vec<String>) {
+pub fn judge(
+    expect: &Expect,
+    result: &Result<TargetResponse, Failure>,
+) -> (Match, Observed, Vec<String>) {
     let answer = match result {
         Ok(a) => a,
         Err(f) => {
@@ -382,12 +385,12 @@ mod tests {
         assert!(parse_challenges("Bearer error=\"x").is_err());
     }
 
-    fn answer(status: u16, www: &str, body: &str) -> Result<Answer, Failure> {
+    fn answer(status: u16, www: &str, body: &str) -> Result<TargetResponse, Failure> {
         let mut headers = vec![];
         if !www.is_empty() {
             headers.push(("www-authenticate".to_string(), www.to_string()));
         }
-        Ok(Answer {
+        Ok(TargetResponse {
             status,
             headers,
             body: bytes::Bytes::from(body.to_string()),

@@ -153,18 +153,62 @@ pub enum HarnessError {
     /// The target could not be used.
     #[error("{0}")]
     Target(#[from] target::TargetError),
-    /// Files.
-    #[error("{0}")]
-    Io(String),
+    /// A file or directory the run needs could not be written or made. The message names the
+    /// cause as well as [`source`](std::error::Error::source) does: the CLI prints one line.
+    #[error("{}: {doing}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the harness was doing, e.g. `cannot write the manifest`.
+        doing: &'static str,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file the user named could not be read (missing, not a regular file, too large).
+    #[error("{}: {source}", path.display())]
+    Input {
+        /// The file.
+        path: PathBuf,
+        /// Why it was not read.
+        #[source]
+        source: input::InputError,
+    },
+    /// The `--expected-failures` file is not the TOML it should be.
+    #[error("{}: {}", path.display(), source.to_string().trim())]
+    ExpectedFailures {
+        /// The file.
+        path: PathBuf,
+        /// Where and why parsing stopped.
+        #[source]
+        source: toml::de::Error,
+    },
+    /// proptest gave up on the fuzz run (too many rejected inputs).
+    #[error("fuzzing aborted: {0}")]
+    FuzzAborted(String),
 }
 
 impl HarnessError {
     /// The process exit code for this error.
+    ///
+    /// ```
+    /// use byoid::{exit, HarnessError};
+    /// let e = HarnessError::Io {
+    ///     path: "/nonexistent/manifest.json".into(),
+    ///     doing: "cannot write the manifest",
+    ///     source: std::io::ErrorKind::NotFound.into(),
+    /// };
+    /// assert_eq!(e.exit_code(), exit::SETUP_ERROR);
+    /// assert!(e.to_string().starts_with("/nonexistent/manifest.json: cannot write the manifest: "));
+    /// ```
     pub fn exit_code(&self) -> i32 {
         match self {
-            HarnessError::Catalog(_) | HarnessError::Idp(_) | HarnessError::Io(_) => {
-                exit::SETUP_ERROR
-            }
+            HarnessError::Catalog(_)
+            | HarnessError::Idp(_)
+            | HarnessError::Io { .. }
+            | HarnessError::Input { .. }
+            | HarnessError::ExpectedFailures { .. }
+            | HarnessError::FuzzAborted(_) => exit::SETUP_ERROR,
             HarnessError::NoCases(_) => exit::NO_CASES,
             HarnessError::Target(_) => exit::TARGET_FAILED,
         }
@@ -221,15 +265,14 @@ pub async fn run_selected(
     let (manifest_path, _tmp) = match &opts.manifest_out {
         Some(p) => (p.clone(), None),
         None => {
-            let dir = unique_temp_dir("run");
-            (dir.join("manifest.json"), Some(TempDir(dir)))
+            let dir = temp_dir("run")?;
+            (dir.path().join("manifest.json"), Some(dir))
         }
     };
-    target::write_manifest(&manifest_path, &world.manifest).map_err(|e| {
-        HarnessError::Io(format!(
-            "{}: cannot write the manifest: {e}",
-            manifest_path.display()
-        ))
+    target::write_manifest(&manifest_path, &world.manifest).map_err(|source| HarnessError::Io {
+        path: manifest_path.clone(),
+        doing: "cannot write the manifest",
+        source,
     })?;
     let target = RunningTarget::start(&opts.target, &manifest_path, opts.ready_timeout).await?;
     let world = Arc::new(world);
@@ -307,20 +350,18 @@ fn taken_down(r: &CaseResult) -> bool {
         })
 }
 
-/// A fresh directory name under the system temp dir, unique in this process and across
-/// concurrent runs in it (tests run several at once).
-pub fn unique_temp_dir(what: &str) -> PathBuf {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    std::env::temp_dir().join(format!("byoid-{what}-{}-{n}", std::process::id()))
-}
-
-/// A directory removed when dropped, however the work that made it ends.
-pub(crate) struct TempDir(pub(crate) PathBuf);
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A fresh directory under the system temp dir, removed when dropped however the work that
+/// made it ends. Its name, `byoid-WHAT-PID-XXXXXX`, tells which process left it behind
+/// should that process be killed.
+pub(crate) fn temp_dir(what: &str) -> Result<tempfile::TempDir, HarnessError> {
+    tempfile::Builder::new()
+        .prefix(&format!("byoid-{what}-{}-", std::process::id()))
+        .tempdir()
+        .map_err(|source| HarnessError::Io {
+            path: std::env::temp_dir(),
+            doing: "cannot make a temporary directory",
+            source,
+        })
 }
 
 /// Cases known to fail for a target, each with a reason (`--expected-failures FILE`).
@@ -335,10 +376,16 @@ pub struct ExpectedFailures {
 impl ExpectedFailures {
     /// Loads the file; errors name the file, line and field.
     pub fn load(path: &std::path::Path) -> Result<Self, HarnessError> {
-        let text = input::read_to_string(path, input::CONFIG_LIMIT)
-            .map_err(|e| HarnessError::Io(format!("{}: {e}", path.display())))?;
-        toml::from_str(&text)
-            .map_err(|e| HarnessError::Io(format!("{}: {}", path.display(), e.to_string().trim())))
+        let text = input::read_to_string(path, input::CONFIG_LIMIT).map_err(|source| {
+            HarnessError::Input {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+        toml::from_str(&text).map_err(|source| HarnessError::ExpectedFailures {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     fn covers(&self, id: &str) -> Option<&str> {
@@ -380,5 +427,48 @@ impl ExpectedFailures {
             .cloned()
             .collect();
         (new, fixed.into_keys().collect(), stale)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn temporary_directories_are_named_for_the_process_and_removed_on_drop() {
+        let dir = temp_dir("test").unwrap();
+        let path = dir.path().to_path_buf();
+        assert!(path.is_dir() && path.starts_with(std::env::temp_dir()));
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with(&format!("byoid-test-{}-", std::process::id())),
+            "{name}"
+        );
+        std::fs::write(path.join("manifest.json"), "{}").unwrap();
+        drop(dir);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn expected_failures_errors_keep_their_cause() {
+        let missing = std::env::temp_dir().join("byoid-no-such-expected-failures.toml");
+        let e = ExpectedFailures::load(&missing).unwrap_err();
+        assert!(matches!(e, HarnessError::Input { .. }), "{e:?}");
+        let io = e.source().and_then(|s| s.source());
+        let io = io.and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(io.map(|e| e.kind()), Some(std::io::ErrorKind::NotFound));
+
+        let dir = temp_dir("test").unwrap();
+        let bad = dir.path().join("expected.toml");
+        std::fs::write(&bad, "[expected_failures]\nx = 1\n").unwrap();
+        let e = ExpectedFailures::load(&bad).unwrap_err();
+        assert!(matches!(e, HarnessError::ExpectedFailures { .. }), "{e:?}");
+        assert!(e.source().is_some_and(|s| s.is::<toml::de::Error>()));
+        assert!(
+            e.to_string().starts_with(&format!("{}: ", bad.display())),
+            "{e}"
+        );
+        assert_eq!(e.exit_code(), exit::SETUP_ERROR);
     }
 }

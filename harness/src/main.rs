@@ -371,17 +371,17 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
     }
     if let Some(path) = &args.baseline {
         match byoid::report::baseline::check(&report, path, args.update_baseline) {
-            Ok(outcome) => {
+            Ok(check) => {
                 let _ = write!(
                     out,
                     "\nBaseline {}:\n{}",
                     path.display(),
-                    byoid::report::diff::render(&outcome.diff)
+                    byoid::report::diff::render(&check.diff)
                 );
-                if outcome.written {
+                if check.written {
                     let _ = writeln!(out, "Baseline written: {}", path.display());
                 }
-                if outcome.fails() {
+                if check.fails() {
                     eprintln!(
                         "error: verdicts regressed against the baseline `{}`",
                         path.display()
@@ -406,22 +406,29 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
         for id in &new {
             eprintln!("error: `{id}` failed and is not an expected failure");
         }
-        return if !new.is_empty() || !fixed.is_empty() {
-            exit::CASES_FAILED
-        } else if !report.judged_anything() {
-            eprintln!("error: no case was judged: a run that tested nothing does not pass");
-            exit::NOTHING_JUDGED
-        } else {
-            exit::OK
-        };
+        return finished_run_code(
+            !new.is_empty() || !fixed.is_empty(),
+            &report,
+            "no case was judged: a run that tested nothing does not pass",
+        );
     }
     let fatal = report.must_failures()
         + report.summary.untestable
         + if args.strict { report.summary.warn } else { 0 };
-    if fatal > 0 {
+    finished_run_code(
+        fatal > 0,
+        &report,
+        "no case was judged (every selected case was skipped): a run that tested nothing does not pass",
+    )
+}
+
+/// The exit code of a run that finished: `failed` by the rules in force, or else a run that
+/// judged nothing, which does not pass either (`nothing_judged` says so on stderr).
+fn finished_run_code(failed: bool, report: &byoid::report::Report, nothing_judged: &str) -> i32 {
+    if failed {
         exit::CASES_FAILED
     } else if !report.judged_anything() {
-        eprintln!("error: no case was judged (every selected case was skipped): a run that tested nothing does not pass");
+        eprintln!("error: {nothing_judged}");
         exit::NOTHING_JUDGED
     } else {
         exit::OK

@@ -190,58 +190,14 @@ fn non_loopback_targets_are_refused() {
     }
 }
 
+/// The load generator's lab tools live in `harness/examples/loadgen_lab.rs`, not in the
+/// product's command.
 #[test]
-fn raw_get_measures_a_static_target() {
-    // The static helper on a free port, then the generator against it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_byoid"))
-        .args([
-            "bench",
-            "--serve-static",
-            &port.to_string(),
-            "--duration",
-            "10",
-        ])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}/");
-    let mut ok = false;
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            ok = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
+fn lab_flags_are_not_part_of_bench() {
+    for flag in ["--raw-get", "--serve-static"] {
+        let o = byoid(&["bench", flag, "--duration", "1"]);
+        assert_eq!(o.status.code(), Some(2), "{flag}: {}", show(&o));
     }
-    assert!(ok, "the static server did not start");
-    let dir = scratch("raw");
-    let json = dir.join("raw.json");
-    let o = byoid(&[
-        "bench",
-        "--target-url",
-        &url,
-        "--raw-get",
-        "--duration",
-        "1",
-        "--connections",
-        "8",
-        "--json",
-        json.to_str().unwrap(),
-    ]);
-    let _ = server.kill();
-    let _ = server.wait();
-    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
-    let r = read_json(&json);
-    assert!(
-        mix(&r, "raw")["statuses"]["200"].as_u64().unwrap() > 100,
-        "{r:#}"
-    );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The load mode launches a validator in another language (the Node `jose` adapter) under

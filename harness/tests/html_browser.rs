@@ -10,7 +10,7 @@
 
 mod external;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -54,23 +54,6 @@ fn verdict_name(v: Verdict) -> String {
         .as_str()
         .unwrap()
         .to_string()
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let dir = std::env::temp_dir().join(format!("byoid-html-browser-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn require_chromium() {
@@ -209,11 +192,14 @@ async fn html_pages_render_in_chromium() {
         "`{DEFECT}` must fail some {SECTION} case for this test to mean anything"
     );
 
-    let tmp = TempDir::new();
-    let profile = tmp.0.join("profile");
-    let clean_page = tmp.0.join("reference.html");
-    let broken_page = tmp.0.join("defect.html");
-    let matrix_page = tmp.0.join("matrix.html");
+    let tmp = tempfile::Builder::new()
+        .prefix("byoid-html-browser-")
+        .tempdir()
+        .unwrap();
+    let profile = tmp.path().join("profile");
+    let clean_page = tmp.path().join("reference.html");
+    let broken_page = tmp.path().join("defect.html");
+    let matrix_page = tmp.path().join("matrix.html");
     std::fs::write(&clean_page, html::render(&clean)).unwrap();
     std::fs::write(&broken_page, html::render(&broken)).unwrap();
     let label = format!("defect-{DEFECT}");

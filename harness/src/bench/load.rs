@@ -14,21 +14,61 @@ use hdrhistogram::Histogram;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Kinds of failed exchanges, in report order.
-pub const ERROR_KINDS: [&str; 6] = [
-    "connect",
-    "write",
-    "closed",
-    "timeout",
-    "garbage",
-    "too-large",
-];
-const E_CONNECT: usize = 0;
-const E_WRITE: usize = 1;
-const E_CLOSED: usize = 2;
-const E_TIMEOUT: usize = 3;
-const E_GARBAGE: usize = 4;
-const E_TOO_LARGE: usize = 5;
+/// Why an exchange got no complete answer.
+///
+/// The discriminant is the kind's index in [`MixStats::errors`]; [`LoadErrorKind::ALL`] is
+/// that order, and [`Display`](std::fmt::Display) gives the name the report uses.
+///
+/// ```
+/// use byoid::bench::load::LoadErrorKind;
+/// assert_eq!(LoadErrorKind::TooLarge.to_string(), "too-large");
+/// assert_eq!(LoadErrorKind::ALL[LoadErrorKind::Timeout as usize], LoadErrorKind::Timeout);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadErrorKind {
+    /// The connection could not be opened.
+    Connect,
+    /// The request could not be written.
+    Write,
+    /// The connection ended before a complete answer.
+    Closed,
+    /// No complete answer within the per-request limit.
+    Timeout,
+    /// The answer was not HTTP/1.1 the client can frame.
+    Garbage,
+    /// The answer was larger than the client keeps reading.
+    TooLarge,
+}
+
+impl LoadErrorKind {
+    /// Every kind, in counting and report order.
+    pub const ALL: [LoadErrorKind; 6] = [
+        LoadErrorKind::Connect,
+        LoadErrorKind::Write,
+        LoadErrorKind::Closed,
+        LoadErrorKind::Timeout,
+        LoadErrorKind::Garbage,
+        LoadErrorKind::TooLarge,
+    ];
+
+    /// The name in reports (`error_kinds` keys and the console table).
+    pub fn name(self) -> &'static str {
+        match self {
+            LoadErrorKind::Connect => "connect",
+            LoadErrorKind::Write => "write",
+            LoadErrorKind::Closed => "closed",
+            LoadErrorKind::Timeout => "timeout",
+            LoadErrorKind::Garbage => "garbage",
+            LoadErrorKind::TooLarge => "too-large",
+        }
+    }
+}
+
+impl std::fmt::Display for LoadErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// The largest answer the client keeps reading.
 const MAX_RESPONSE: usize = 16 << 20;
@@ -63,8 +103,8 @@ pub struct MixStats {
     pub hist: Histogram<u64>,
     /// Answers by status code (index = status).
     pub statuses: Vec<u64>,
-    /// Failures by kind (see [`ERROR_KINDS`]).
-    pub errors: [u64; ERROR_KINDS.len()],
+    /// Failures by kind, indexed by [`LoadErrorKind`] (`errors[kind as usize]`).
+    pub errors: [u64; LoadErrorKind::ALL.len()],
 }
 
 impl MixStats {
@@ -75,7 +115,7 @@ impl MixStats {
         MixStats {
             hist,
             statuses: vec![0; 600],
-            errors: [0; ERROR_KINDS.len()],
+            errors: [0; LoadErrorKind::ALL.len()],
         }
     }
 
@@ -127,7 +167,7 @@ impl Progress {
 }
 
 /// What a run measured.
-pub struct Outcome {
+pub struct Measurements {
     /// One per mix, in plan order.
     pub mixes: Vec<MixStats>,
     /// From the common start to the last thread's end.
@@ -156,7 +196,7 @@ impl Running {
     }
 
     /// Waits for the threads and merges their measurements.
-    pub fn join(self, n_mixes: usize) -> Outcome {
+    pub fn join(self, n_mixes: usize) -> Measurements {
         let mut mixes: Vec<MixStats> = (0..n_mixes).map(|_| MixStats::empty()).collect();
         let mut end = self.started;
         for h in self.handles {
@@ -167,7 +207,7 @@ impl Running {
                 end = end.max(t);
             }
         }
-        Outcome {
+        Measurements {
             mixes,
             elapsed: end.saturating_duration_since(self.started),
         }
@@ -451,7 +491,7 @@ async fn conn_loop(ctx: ConnCtx, stream: Option<(TcpStream, std::net::TcpStream)
                     stream = Some(s);
                 }
                 Err(_) => {
-                    fail(&ctx, counters, mix, E_CONNECT);
+                    fail(&ctx, counters, mix, LoadErrorKind::Connect);
                     // Don't spin on a dead target.
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
@@ -464,10 +504,10 @@ async fn conn_loop(ctx: ConnCtx, stream: Option<(TcpStream, std::net::TcpStream)
         } else {
             t0
         }));
-        let result = exchange(s, req, &mut buf).await;
+        let result = round_trip(s, req, &mut buf).await;
         watch.since.set(None);
         let result = if watch.fired.get() {
-            Err(E_TIMEOUT)
+            Err(LoadErrorKind::Timeout)
         } else {
             result
         };
@@ -495,68 +535,72 @@ async fn conn_loop(ctx: ConnCtx, stream: Option<(TcpStream, std::net::TcpStream)
     }
 }
 
-fn fail(ctx: &ConnCtx, counters: &PaddedCounters, mix: usize, kind: usize) {
-    ctx.stats.borrow_mut()[mix].errors[kind] += 1;
+fn fail(ctx: &ConnCtx, counters: &PaddedCounters, mix: usize, kind: LoadErrorKind) {
+    ctx.stats.borrow_mut()[mix].errors[kind as usize] += 1;
     counters.failed.fetch_add(1, Ordering::Relaxed);
 }
 
 /// How the body of an answer ends.
 #[derive(Clone, Copy)]
-enum Framing {
+enum ResponseFraming {
     Length(usize),
     Chunked,
     Close,
 }
 
 /// Writes one request and reads one answer; returns (status, keep-alive).
-async fn exchange(s: &mut TcpStream, req: &[u8], buf: &mut Vec<u8>) -> Result<(u16, bool), usize> {
-    s.write_all(req).await.map_err(|_| E_WRITE)?;
+async fn round_trip(
+    s: &mut TcpStream,
+    req: &[u8],
+    buf: &mut Vec<u8>,
+) -> Result<(u16, bool), LoadErrorKind> {
+    s.write_all(req).await.map_err(|_| LoadErrorKind::Write)?;
     buf.clear();
     loop {
         if buf.capacity() - buf.len() < 8 * 1024 {
             if buf.len() >= MAX_RESPONSE {
-                return Err(E_TOO_LARGE);
+                return Err(LoadErrorKind::TooLarge);
             }
             buf.reserve(buf.capacity().max(16 * 1024));
         }
-        let n = s.read_buf(buf).await.map_err(|_| E_CLOSED)?;
+        let n = s.read_buf(buf).await.map_err(|_| LoadErrorKind::Closed)?;
         if let Some(answer) = answer_complete(buf, n == 0)? {
             return Ok(answer);
         }
         if n == 0 {
-            return Err(E_CLOSED);
+            return Err(LoadErrorKind::Closed);
         }
     }
 }
 
 /// Whether `buf` holds a whole answer; `closed` when the peer has ended the stream (which
 /// completes only a close-delimited body). Returns (status, keep-alive).
-fn answer_complete(buf: &[u8], closed: bool) -> Result<Option<(u16, bool)>, usize> {
+fn answer_complete(buf: &[u8], closed: bool) -> Result<Option<(u16, bool)>, LoadErrorKind> {
     let Some((status, keep, head_len, framing)) = parse_head(buf)? else {
         return Ok(None);
     };
     let complete = match framing {
-        Framing::Length(len) => buf.len() >= head_len + len,
-        Framing::Chunked => chunked_end(&buf[head_len..])?.is_some(),
-        Framing::Close => closed,
+        ResponseFraming::Length(len) => buf.len() >= head_len + len,
+        ResponseFraming::Chunked => chunked_end(&buf[head_len..])?.is_some(),
+        ResponseFraming::Close => closed,
     };
     Ok(complete.then_some((status, keep && !closed)))
 }
 
 /// Parses the status line and headers once they are complete.
-fn parse_head(buf: &[u8]) -> Result<Option<(u16, bool, usize, Framing)>, usize> {
+fn parse_head(buf: &[u8]) -> Result<Option<(u16, bool, usize, ResponseFraming)>, LoadErrorKind> {
     let mut headers = [httparse::EMPTY_HEADER; 48];
     let mut resp = httparse::Response::new(&mut headers);
     let head_len = match resp.parse(buf) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
             return if buf.len() > 64 * 1024 {
-                Err(E_GARBAGE)
+                Err(LoadErrorKind::Garbage)
             } else {
                 Ok(None)
             };
         }
-        Err(_) => return Err(E_GARBAGE),
+        Err(_) => return Err(LoadErrorKind::Garbage),
     };
     let status = resp.code.unwrap_or(0);
     let mut keep = resp.version == Some(1);
@@ -566,16 +610,16 @@ fn parse_head(buf: &[u8]) -> Result<Option<(u16, bool, usize, Framing)>, usize> 
             let len = std::str::from_utf8(h.value)
                 .ok()
                 .and_then(|v| v.trim().parse::<usize>().ok())
-                .ok_or(E_GARBAGE)?;
+                .ok_or(LoadErrorKind::Garbage)?;
             if framing.is_none() {
-                framing = Some(Framing::Length(len));
+                framing = Some(ResponseFraming::Length(len));
             }
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
             if h.value
                 .windows(7)
                 .any(|w| w.eq_ignore_ascii_case(b"chunked"))
             {
-                framing = Some(Framing::Chunked);
+                framing = Some(ResponseFraming::Chunked);
             }
         } else if h.name.eq_ignore_ascii_case("connection") {
             if h.value.windows(5).any(|w| w.eq_ignore_ascii_case(b"close")) {
@@ -590,21 +634,21 @@ fn parse_head(buf: &[u8]) -> Result<Option<(u16, bool, usize, Framing)>, usize> 
         }
     }
     let framing = if (100..200).contains(&status) || status == 204 || status == 304 {
-        Framing::Length(0)
+        ResponseFraming::Length(0)
     } else {
-        framing.unwrap_or(Framing::Close)
+        framing.unwrap_or(ResponseFraming::Close)
     };
-    if matches!(framing, Framing::Length(n) if n > MAX_RESPONSE) {
-        return Err(E_TOO_LARGE);
+    if matches!(framing, ResponseFraming::Length(n) if n > MAX_RESPONSE) {
+        return Err(LoadErrorKind::TooLarge);
     }
-    if matches!(framing, Framing::Close) {
+    if matches!(framing, ResponseFraming::Close) {
         keep = false;
     }
     Ok(Some((status, keep, head_len, framing)))
 }
 
 /// Where a chunked body ends (after the last chunk and the trailers), if it has.
-fn chunked_end(body: &[u8]) -> Result<Option<usize>, usize> {
+fn chunked_end(body: &[u8]) -> Result<Option<usize>, LoadErrorKind> {
     let mut pos = 0;
     loop {
         let Some(eol) = find_crlf(&body[pos..]) else {
@@ -613,9 +657,9 @@ fn chunked_end(body: &[u8]) -> Result<Option<usize>, usize> {
         let line = &body[pos..pos + eol];
         let size_text = line.split(|&b| b == b';').next().unwrap_or_default();
         let size_text = std::str::from_utf8(size_text)
-            .map_err(|_| E_GARBAGE)?
+            .map_err(|_| LoadErrorKind::Garbage)?
             .trim();
-        let size = usize::from_str_radix(size_text, 16).map_err(|_| E_GARBAGE)?;
+        let size = usize::from_str_radix(size_text, 16).map_err(|_| LoadErrorKind::Garbage)?;
         pos += eol + 2;
         if size == 0 {
             // Trailers, then an empty line.
@@ -645,6 +689,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn error_kinds_count_at_their_own_index() {
+        for (i, k) in LoadErrorKind::ALL.iter().enumerate() {
+            assert_eq!(*k as usize, i, "{k}");
+        }
+    }
+
+    #[test]
     fn chunked_bodies_end_after_the_last_chunk_and_trailers() {
         assert_eq!(chunked_end(b"5\r\nhello\r\n0\r\n\r\n").unwrap(), Some(15));
         assert_eq!(
@@ -661,12 +712,12 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!((s, keep, n), (401, true, 48));
-        assert!(matches!(f, Framing::Length(0)));
+        assert!(matches!(f, ResponseFraming::Length(0)));
         let (_, keep, _, f) = parse_head(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
             .unwrap()
             .unwrap();
         assert!(!keep);
-        assert!(matches!(f, Framing::Close));
+        assert!(matches!(f, ResponseFraming::Close));
         assert!(parse_head(b"HTTP/1.1 200 OK\r\n").unwrap().is_none());
         assert!(parse_head(b"garbage\r\n\r\n").is_err());
     }

@@ -26,8 +26,6 @@ pub enum MixKind {
     UnknownTenant,
     /// Unsigned `alg: none` tokens (expect 401).
     None,
-    /// `GET` of the target URL with no token (`--raw-get`, for comparing load generators).
-    Raw,
 }
 
 impl MixKind {
@@ -52,7 +50,6 @@ impl MixKind {
             MixKind::UnknownKid => "unknown-kid",
             MixKind::UnknownTenant => "unknown-tenant",
             MixKind::None => "none",
-            MixKind::Raw => "raw",
         }
     }
 
@@ -60,7 +57,6 @@ impl MixKind {
         match self {
             MixKind::Genuine => &Flavor::ALL,
             MixKind::GenuineRepeated => &[Flavor::Generic],
-            MixKind::Raw => &[],
             _ => &[
                 Flavor::EntraV2,
                 Flavor::Okta,
@@ -225,7 +221,7 @@ struct Token {
 }
 
 fn mint_one(kind: MixKind, tenants: &[Tenant], i: usize) -> Token {
-    if kind == MixKind::Raw || tenants.is_empty() {
+    if tenants.is_empty() {
         return Token {
             slug: String::new(),
             token: None,
@@ -285,7 +281,6 @@ fn mint_one(kind: MixKind, tenants: &[Tenant], i: usize) -> Token {
             p.signature = Signature::Segment(String::new());
             p.compact()
         }
-        MixKind::Raw => return Token { slug, token: None },
     };
     Token {
         slug,
@@ -300,18 +295,11 @@ pub struct RequestShape {
     pub host: String,
     /// Where the tenant goes.
     pub source: TenantSource,
-    /// The route (`/api/whoami`), or the raw path for `--raw-get`.
+    /// The route (`/api/whoami`).
     pub path: String,
 }
 
-fn request_bytes(shape: &RequestShape, kind: MixKind, tok: &Token) -> Vec<u8> {
-    if kind == MixKind::Raw {
-        return format!(
-            "GET {} HTTP/1.1\r\nHost: {}\r\n\r\n",
-            shape.path, shape.host
-        )
-        .into_bytes();
-    }
+fn request_bytes(shape: &RequestShape, tok: &Token) -> Vec<u8> {
     let port = shape.host.rsplit(':').next().unwrap_or("80");
     let mut host = shape.host.clone();
     let mut path = shape.path.clone();
@@ -339,7 +327,7 @@ pub async fn build_pools(
     let mut jobs: Vec<(usize, MixKind, usize)> = Vec::new();
     for (m, mix) in mixes.iter().enumerate() {
         let n = match mix.kind {
-            MixKind::GenuineRepeated | MixKind::Raw => 1,
+            MixKind::GenuineRepeated => 1,
             _ => pool,
         };
         jobs.extend((0..n).map(|i| (m, mix.kind, i)));
@@ -362,7 +350,7 @@ pub async fn build_pools(
                         tenants.get(m).map(Vec::as_slice).unwrap_or_default(),
                         i,
                     );
-                    (m, request_bytes(&shape, kind, &tok))
+                    (m, request_bytes(&shape, &tok))
                 })
                 .collect::<Vec<_>>()
         }));
@@ -376,18 +364,6 @@ pub async fn build_pools(
         }
     }
     pools
-}
-
-/// The request for `--raw-get`.
-pub fn raw_request(shape: &RequestShape) -> Vec<u8> {
-    request_bytes(
-        shape,
-        MixKind::Raw,
-        &Token {
-            slug: String::new(),
-            token: None,
-        },
-    )
 }
 
 #[cfg(test)]

@@ -11,7 +11,6 @@
 pub mod load;
 pub mod mix;
 pub mod report;
-pub mod serve;
 
 use std::io::{IsTerminal, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -22,7 +21,7 @@ use std::time::Duration;
 use crate::exit;
 use crate::target::{RunningTarget, TargetArgs};
 use crate::world::TenantSource;
-use mix::{MixKind, RequestShape, WeightedMix};
+use mix::RequestShape;
 use report::BenchReport;
 
 /// The longest run, seconds.
@@ -54,35 +53,15 @@ pub struct BenchArgs {
     /// The target.
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Run for this many seconds (default 10 unless --requests is given; at most 600).
-    #[arg(long)]
-    pub duration: Option<f64>,
-    /// Stop after this many requests (at most 10,000,000).
-    #[arg(long)]
-    pub requests: Option<u64>,
-    /// Keep-alive HTTP/1.1 connections.
-    #[arg(long, default_value_t = 64)]
-    pub connections: usize,
-    /// Load-generator threads (default: one per core).
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Open loop: a constant total arrival rate in requests per second.
-    #[arg(long)]
-    pub rate: Option<f64>,
+    /// How hard and how long.
+    #[command(flatten)]
+    pub load: LoadArgs,
     /// Traffic mix, NAME=WEIGHT,... (see below).
     #[arg(long, default_value = DEFAULT_MIX)]
     pub mix: String,
     /// Distinct pre-minted tokens per mix.
     #[arg(long, default_value_t = 256)]
     pub pool: usize,
-    /// Lab tool, hidden: just GET the --target-url path with no token (no IdPs, no mix), to
-    /// measure the generator itself (`scripts/compare-loadgen.sh`).
-    #[arg(long, requires = "target_url", hide = true)]
-    pub raw_get: bool,
-    /// Lab tool, hidden: serve a fixed 1.4 KB JSON on 127.0.0.1:PORT for --duration seconds
-    /// (default 60) and exit, as the common target of the generator comparison.
-    #[arg(long, value_name = "PORT", hide = true)]
-    pub serve_static: Option<u16>,
     /// Write the results as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -110,12 +89,155 @@ pub struct BenchArgs {
     /// Key seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Per-request time limit in seconds (above 0, at most 120).
-    #[arg(long, default_value_t = 5.0, value_parser = crate::cli_values::request_timeout)]
-    pub timeout: f64,
     /// How long to wait for /healthz, in seconds (above 0, at most 600).
     #[arg(long, default_value_t = 30.0, value_parser = crate::cli_values::ready_timeout)]
     pub ready_timeout: f64,
+}
+
+/// How hard and how long to drive a target: the arguments `byoid bench` shares with the load
+/// generator's lab (`harness/examples/loadgen_lab.rs`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct LoadArgs {
+    /// Run for this many seconds (default 10 unless --requests is given; at most 600).
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Stop after this many requests (at most 10,000,000).
+    #[arg(long)]
+    pub requests: Option<u64>,
+    /// Keep-alive HTTP/1.1 connections.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Load-generator threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Open loop: a constant total arrival rate in requests per second.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Per-request time limit in seconds (above 0, at most 120).
+    #[arg(long, default_value_t = 5.0, value_parser = crate::cli_values::request_timeout)]
+    pub timeout: f64,
+}
+
+/// The command line's defaults: 10 s closed loop on 64 connections, one thread per core.
+impl Default for LoadArgs {
+    fn default() -> Self {
+        LoadArgs {
+            duration: None,
+            requests: None,
+            connections: 64,
+            threads: None,
+            rate: None,
+            timeout: 5.0,
+        }
+    }
+}
+
+impl LoadArgs {
+    /// Checks the bounds clap cannot express; the error is a usage message.
+    ///
+    /// ```
+    /// use byoid::bench::LoadArgs;
+    /// let ok = LoadArgs { duration: Some(1.0), connections: 8, ..LoadArgs::default() };
+    /// assert!(ok.check().is_ok());
+    /// assert!(LoadArgs { duration: Some(601.0), ..ok.clone() }.check().is_err());
+    /// assert!(LoadArgs { connections: 0, ..ok }.check().is_err());
+    /// ```
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(d) = self.duration {
+            if !(d > 0.0 && d <= MAX_DURATION_S) {
+                return Err(format!(
+                    "--duration must be above 0 and at most {MAX_DURATION_S} seconds"
+                ));
+            }
+        }
+        if let Some(n) = self.requests {
+            if n == 0 || n > MAX_REQUESTS {
+                return Err(format!("--requests must be between 1 and {MAX_REQUESTS}"));
+            }
+        }
+        if !(1..=4096).contains(&self.connections) {
+            return Err("--connections must be between 1 and 4096".into());
+        }
+        if let Some(r) = self.rate {
+            if !(r > 0.0 && r <= 10_000_000.0) {
+                return Err(
+                    "--rate must be above 0 and at most 10,000,000 requests per second".into(),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Generator threads: `--threads`, or one per core; at most 64 and one per connection.
+    pub fn threads(&self) -> usize {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        self.threads
+            .unwrap_or(cores)
+            .clamp(1, 64)
+            .min(self.connections)
+    }
+
+    /// The plan for driving `addr` with request bytes from `pools`, picked in `schedule`'s
+    /// order (indices into `pools`).
+    pub fn plan(
+        &self,
+        addr: SocketAddr,
+        pools: Vec<Vec<Vec<u8>>>,
+        schedule: Vec<u16>,
+    ) -> load::Plan {
+        let duration = self.duration.unwrap_or(if self.requests.is_some() {
+            MAX_DURATION_S
+        } else {
+            10.0
+        });
+        load::Plan {
+            addr,
+            connections: self.connections,
+            threads: self.threads(),
+            rate: self.rate,
+            max_requests: self.requests.unwrap_or(MAX_REQUESTS),
+            duration: Duration::from_secs_f64(duration),
+            timeout: Duration::from_secs_f64(self.timeout),
+            pools: pools.into_iter().map(Arc::new).collect(),
+            schedule: Arc::new(schedule),
+        }
+    }
+}
+
+/// Runs `plan` to its end, or until Ctrl-C stops it, with a progress line on stderr; returns
+/// what was measured and whether Ctrl-C came.
+pub async fn drive(plan: load::Plan) -> (load::Measurements, bool) {
+    let n_mixes = plan.pools.len();
+    let running = load::start(plan);
+    let tty = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    let mut last_plain = std::time::Instant::now();
+    let mut interrupted = false;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    while !running.finished() {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = &mut ctrl_c, if !interrupted => { interrupted = true; running.stop(); }
+        }
+        let (answered, failed) = running.progress.totals();
+        let secs = running.started.elapsed().as_secs_f64();
+        let line = format!(
+            "{secs:>6.1} s  {answered:>10} answers  {:>10.0} req/s  {failed} errors",
+            answered as f64 / secs.max(1e-9)
+        );
+        if tty {
+            eprint!("\r\x1b[2K{line}");
+        } else if last_plain.elapsed() >= Duration::from_secs(5) {
+            last_plain = std::time::Instant::now();
+            eprintln!("{line}");
+        }
+    }
+    if tty {
+        eprint!("\r\x1b[2K");
+    }
+    (running.join(n_mixes), interrupted)
 }
 
 /// Parses a loopback `http://host:port/path` URL into (socket address, Host header, path);
@@ -148,34 +270,7 @@ fn usage(msg: impl Into<String>) -> Fail {
 }
 
 async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
-    if let Some(d) = args.duration {
-        if !(d > 0.0 && d <= MAX_DURATION_S) {
-            return Err(usage(format!(
-                "--duration must be above 0 and at most {MAX_DURATION_S} seconds"
-            )));
-        }
-    }
-    if let Some(port) = args.serve_static {
-        let d = args.duration.unwrap_or(60.0);
-        return Ok(serve::serve_static(port, Duration::from_secs_f64(d)).await);
-    }
-    if let Some(n) = args.requests {
-        if n == 0 || n > MAX_REQUESTS {
-            return Err(usage(format!(
-                "--requests must be between 1 and {MAX_REQUESTS}"
-            )));
-        }
-    }
-    if !(1..=4096).contains(&args.connections) {
-        return Err(usage("--connections must be between 1 and 4096"));
-    }
-    if let Some(r) = args.rate {
-        if !(r > 0.0 && r <= 10_000_000.0) {
-            return Err(usage(
-                "--rate must be above 0 and at most 10,000,000 requests per second",
-            ));
-        }
-    }
+    args.load.check().map_err(usage)?;
     if !(1..=100_000).contains(&args.pool) {
         return Err(usage("--pool must be between 1 and 100000"));
     }
@@ -199,14 +294,7 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
         ));
     }
     let source: TenantSource = args.tenant_source.parse().map_err(usage)?;
-    let mixes = if args.raw_get {
-        vec![WeightedMix {
-            kind: MixKind::Raw,
-            weight: 1,
-        }]
-    } else {
-        mix::parse_mix(&args.mix).map_err(usage)?
-    };
+    let mixes = mix::parse_mix(&args.mix).map_err(usage)?;
     let baseline = match &args.baseline {
         Some(p) => {
             let text = crate::input::read_to_string(p, crate::input::REPORT_LIMIT)
@@ -218,236 +306,116 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
         }
         None => None,
     };
-    let duration = Duration::from_secs_f64(args.duration.unwrap_or(if args.requests.is_some() {
-        MAX_DURATION_S
-    } else {
-        10.0
-    }));
-    let max_requests = args.requests.unwrap_or(MAX_REQUESTS);
-    let timeout = Duration::from_secs_f64(args.timeout);
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    let threads = args
-        .threads
-        .unwrap_or(cores)
-        .clamp(1, 64)
-        .min(args.connections);
+    let threads = args.load.threads();
 
     // Set up: IdPs, manifest, target, token pools. None of it is timed.
-    let mut world = None;
-    let mut target = None;
+    let world = mix::build_world(
+        &mixes,
+        args.seed,
+        args.idp_listen,
+        &source,
+        args.jwks_cache_seconds,
+    )
+    .await
+    .map_err(|e| (exit::SETUP_ERROR, format!("mock IdPs: {e}")))?;
     let mut _tmp = None;
-    let (addr, pools, description) = if args.raw_get {
-        let (addr, host, path) = url.clone().expect("--raw-get requires --target-url");
-        if let Err(e) =
-            tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
-                .await
-                .unwrap_or_else(|_| Err(std::io::Error::other("timed out")))
-        {
-            return Err((
-                exit::TARGET_FAILED,
-                format!("cannot connect to {addr}: {e}"),
-            ));
+    let manifest_path = match &args.manifest_out {
+        Some(p) => p.clone(),
+        None => {
+            let dir = crate::temp_dir("bench").map_err(|e| (e.exit_code(), e.to_string()))?;
+            let path = dir.path().join("manifest.json");
+            _tmp = Some(dir);
+            path
         }
-        let shape = RequestShape {
-            host,
-            source: source.clone(),
-            path,
-        };
+    };
+    crate::target::write_manifest(&manifest_path, &world.manifest).map_err(|e| {
         (
-            addr,
-            vec![vec![mix::raw_request(&shape)]],
+            exit::SETUP_ERROR,
             format!(
-                "url:{} (raw GET)",
-                args.target.target_url.clone().unwrap_or_default()
+                "{}: cannot write the manifest: {e}",
+                manifest_path.display()
             ),
         )
-    } else {
-        let w = mix::build_world(
-            &mixes,
-            args.seed,
-            args.idp_listen,
-            &source,
-            args.jwks_cache_seconds,
-        )
-        .await
-        .map_err(|e| (exit::SETUP_ERROR, format!("mock IdPs: {e}")))?;
-        let manifest_path = match &args.manifest_out {
-            Some(p) => p.clone(),
-            None => {
-                let dir = crate::unique_temp_dir("bench");
-                _tmp = Some(TempDir(dir.clone()));
-                dir.join("manifest.json")
-            }
-        };
-        crate::target::write_manifest(&manifest_path, &w.manifest).map_err(|e| {
-            (
-                exit::SETUP_ERROR,
-                format!(
-                    "{}: cannot write the manifest: {e}",
-                    manifest_path.display()
-                ),
-            )
-        })?;
-        let t = RunningTarget::start(
-            &spec,
-            &manifest_path,
-            Duration::from_secs_f64(args.ready_timeout),
-        )
-        .await
-        .map_err(|e| (exit::TARGET_FAILED, e.to_string()))?;
-        let addr: SocketAddr = match &url {
-            Some((a, _, _)) => *a,
-            None => t
-                .addr
-                .to_socket_addrs()
-                .ok()
-                .and_then(|mut a| a.next())
-                .ok_or_else(|| {
-                    (
-                        exit::TARGET_FAILED,
-                        format!("bad target address `{}`", t.addr),
-                    )
-                })?,
-        };
-        let host = url
-            .as_ref()
-            .map(|(_, h, _)| h.clone())
-            .unwrap_or_else(|| t.addr.clone());
-        let shape = RequestShape {
-            host,
-            source: source.clone(),
-            path: "/api/whoami".into(),
-        };
-        let minting = std::time::Instant::now();
-        let pools = mix::build_pools(&mixes, &w.tenants, args.pool, &shape).await;
-        let minted: usize = pools.iter().map(Vec::len).sum();
-        eprintln!(
-            "minted {minted} tokens in {:.2} s; starting {} connections on {threads} threads",
-            minting.elapsed().as_secs_f64(),
-            args.connections
-        );
-        let description = t.description.clone();
-        world = Some(w);
-        target = Some(t);
-        (addr, pools, description)
+    })?;
+    let mut target = RunningTarget::start(
+        &spec,
+        &manifest_path,
+        Duration::from_secs_f64(args.ready_timeout),
+    )
+    .await
+    .map_err(|e| (exit::TARGET_FAILED, e.to_string()))?;
+    let addr: SocketAddr = match &url {
+        Some((a, _, _)) => *a,
+        None => target
+            .addr
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| {
+                (
+                    exit::TARGET_FAILED,
+                    format!("bad target address `{}`", target.addr),
+                )
+            })?,
     };
+    let host = url
+        .as_ref()
+        .map(|(_, h, _)| h.clone())
+        .unwrap_or_else(|| target.addr.clone());
+    let shape = RequestShape {
+        host,
+        source: source.clone(),
+        path: "/api/whoami".into(),
+    };
+    let minting = std::time::Instant::now();
+    let pools = mix::build_pools(&mixes, &world.tenants, args.pool, &shape).await;
+    let minted: usize = pools.iter().map(Vec::len).sum();
+    eprintln!(
+        "minted {minted} tokens in {:.2} s; starting {} connections on {threads} threads",
+        minting.elapsed().as_secs_f64(),
+        args.load.connections
+    );
     if pools.iter().any(Vec::is_empty) {
         return Err((exit::SETUP_ERROR, "could not mint the token pools".into()));
     }
-    let traffic_before = world.as_ref().map(traffic_by_mix);
+    let traffic_before = traffic_by_mix(&world);
 
-    let plan = load::Plan {
-        addr,
-        connections: args.connections,
-        threads,
-        rate: args.rate,
-        max_requests,
-        duration,
-        timeout,
-        pools: pools.into_iter().map(Arc::new).collect(),
-        schedule: Arc::new(mix::schedule(&mixes)),
-    };
-    let running = load::start(plan);
-    let tty = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
-    let mut last_plain = std::time::Instant::now();
-    let mut interrupted = false;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    while !running.finished() {
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-            _ = &mut ctrl_c, if !interrupted => { interrupted = true; running.stop(); }
-        }
-        let (answered, failed) = running.progress.totals();
-        let secs = running.started.elapsed().as_secs_f64();
-        let line = format!(
-            "{secs:>6.1} s  {answered:>10} answers  {:>10.0} req/s  {failed} errors",
-            answered as f64 / secs.max(1e-9)
-        );
-        if tty {
-            eprint!("\r\x1b[2K{line}");
-        } else if last_plain.elapsed() >= Duration::from_secs(5) {
-            last_plain = std::time::Instant::now();
-            eprintln!("{line}");
-        }
-    }
-    if tty {
-        eprint!("\r\x1b[2K");
-    }
-    let outcome = running.join(mixes.len());
-    let elapsed_s = outcome.elapsed.as_secs_f64();
+    let plan = args.load.plan(addr, pools, mix::schedule(&mixes));
+    let (measured, interrupted) = drive(plan).await;
 
-    let traffic_after = world.as_ref().map(traffic_by_mix);
-    let idp_of = |i: usize| -> Option<(u64, u64)> {
-        let (b, a) = (traffic_before.as_ref()?, traffic_after.as_ref()?);
-        Some((a[i].0.saturating_sub(b[i].0), a[i].1.saturating_sub(b[i].1)))
-    };
-    let mut mix_reports = Vec::new();
-    let mut total = load::MixStats::empty();
-    let mut total_idp: Option<(u64, u64)> = None;
-    for (i, (m, s)) in mixes.iter().zip(&outcome.mixes).enumerate() {
-        let idp = idp_of(i);
-        if let Some((j, d)) = idp {
-            let t = total_idp.get_or_insert((0, 0));
-            t.0 += j;
-            t.1 += d;
-        }
-        mix_reports.push(report::mix_report(
-            m.kind.name(),
-            m.weight,
-            s,
-            elapsed_s,
-            idp,
-        ));
-        total.merge(s);
-    }
-    let report = BenchReport {
-        format: report::FORMAT.into(),
-        harness_version: env!("CARGO_PKG_VERSION").into(),
-        target: description,
-        mode: if args.rate.is_some() {
-            "open-loop".into()
-        } else {
-            "closed-loop".into()
-        },
-        connections: args.connections,
+    let traffic_after = traffic_by_mix(&world);
+    let labels: Vec<report::MixLabel> = mixes
+        .iter()
+        .zip(traffic_before.iter().zip(&traffic_after))
+        .map(|(m, (b, a))| report::MixLabel {
+            name: m.kind.name(),
+            weight: m.weight,
+            idp: Some((a.0.saturating_sub(b.0), a.1.saturating_sub(b.1))),
+        })
+        .collect();
+    let setup = report::RunSetup {
+        target: target.description.clone(),
+        connections: args.load.connections,
         threads,
-        rate: args.rate,
-        elapsed_s: (elapsed_s * 1000.0).round() / 1000.0,
+        rate: args.load.rate,
         pool: args.pool,
-        mixes: mix_reports,
-        total: report::mix_report(
-            "all",
-            mixes.iter().map(|m| m.weight).sum(),
-            &total,
-            elapsed_s,
-            total_idp,
-        ),
     };
+    let report = BenchReport::new(setup, &labels, &measured);
 
     // The target: did it survive?
-    let mut died = None;
-    if let Some(mut t) = target {
-        if let Some(status) = t.exit_status() {
-            died = Some(format!(
-                "the target exited during the run ({status})\n{}",
-                t.stderr_tail()
-            ));
-        }
-        t.stop().await;
-    }
+    let died = target.exit_status().map(|status| {
+        format!(
+            "the target exited during the run ({status})\n{}",
+            target.stderr_tail()
+        )
+    });
+    target.stop().await;
     drop(world);
 
     let mut out = std::io::stdout().lock();
     let _ = write!(out, "{}", report::render_table(&report));
-    let json = serde_json::to_string_pretty(&report).unwrap_or_default();
     for path in [&args.json, &args.save_baseline].into_iter().flatten() {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        std::fs::write(path, format!("{json}\n")).map_err(|e| {
+        report.save(path).map_err(|e| {
             (
                 exit::SETUP_ERROR,
                 format!("cannot write `{}`: {e}", path.display()),
@@ -458,15 +426,9 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
     if let Some(msg) = died {
         return Err((exit::TARGET_FAILED, msg));
     }
-    if report.total.requests == 0 {
-        return Err((
-            exit::TARGET_FAILED,
-            format!(
-                "the target gave no answer ({} failed exchanges)",
-                report.total.errors
-            ),
-        ));
-    }
+    report
+        .require_answers()
+        .map_err(|e| (exit::TARGET_FAILED, e))?;
     // The positive control of the load mode: a genuine mix whose answers are never 200 measured
     // only rejections, and its rate says nothing about the validator's accepting path.
     let rejected_genuine: Vec<&str> = report
@@ -536,16 +498,20 @@ fn traffic_by_mix(w: &mix::BenchWorld) -> Vec<(u64, u64)> {
         .collect()
 }
 
-struct TempDir(PathBuf);
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::loopback_url;
+    use super::{loopback_url, LoadArgs};
+
+    #[test]
+    fn load_defaults_are_the_command_lines() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            load: LoadArgs,
+        }
+        let parsed = <Cli as clap::Parser>::parse_from(["bench"]).load;
+        assert_eq!(format!("{parsed:?}"), format!("{:?}", LoadArgs::default()));
+    }
 
     #[test]
     fn only_loopback_urls_are_accepted() {

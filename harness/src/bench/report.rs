@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::load::{MixStats, ERROR_KINDS};
+use super::load::{LoadErrorKind, Measurements, MixStats};
 
 /// The JSON format's name.
 pub const FORMAT: &str = "byoid-bench/1";
@@ -39,6 +39,96 @@ pub struct BenchReport {
     pub total: MixReport,
 }
 
+/// How a run was set up, as its report states it.
+#[derive(Clone, Debug)]
+pub struct RunSetup {
+    /// What was driven.
+    pub target: String,
+    /// Keep-alive connections.
+    pub connections: usize,
+    /// Generator threads.
+    pub threads: usize,
+    /// Open-loop arrival rate (req/s), if any.
+    pub rate: Option<f64>,
+    /// Distinct tokens per mix.
+    pub pool: usize,
+}
+
+/// A mix as its report names it.
+#[derive(Clone, Debug)]
+pub struct MixLabel<'a> {
+    /// Mix name.
+    pub name: &'a str,
+    /// `--mix` weight.
+    pub weight: u32,
+    /// (JWKS, discovery) fetches the mix's tenants caused, where mock IdPs ran.
+    pub idp: Option<(u64, u64)>,
+}
+
+impl BenchReport {
+    /// The report of a run: one [`MixReport`] per label (in plan order, beside the measured
+    /// mixes of `measured`) and their total, `all`.
+    pub fn new(setup: RunSetup, labels: &[MixLabel], measured: &Measurements) -> BenchReport {
+        let elapsed_s = measured.elapsed.as_secs_f64();
+        let mut mixes = Vec::new();
+        let mut total = MixStats::empty();
+        let mut total_idp: Option<(u64, u64)> = None;
+        for (label, s) in labels.iter().zip(&measured.mixes) {
+            if let Some((j, d)) = label.idp {
+                let t = total_idp.get_or_insert((0, 0));
+                t.0 += j;
+                t.1 += d;
+            }
+            mixes.push(mix_report(
+                label.name,
+                label.weight,
+                s,
+                elapsed_s,
+                label.idp,
+            ));
+            total.merge(s);
+        }
+        let weight = labels.iter().map(|m| m.weight).sum();
+        BenchReport {
+            format: FORMAT.into(),
+            harness_version: env!("CARGO_PKG_VERSION").into(),
+            target: setup.target,
+            mode: if setup.rate.is_some() {
+                "open-loop".into()
+            } else {
+                "closed-loop".into()
+            },
+            connections: setup.connections,
+            threads: setup.threads,
+            rate: setup.rate,
+            elapsed_s: (elapsed_s * 1000.0).round() / 1000.0,
+            pool: setup.pool,
+            mixes,
+            total: mix_report("all", weight, &total, elapsed_s, total_idp),
+        }
+    }
+
+    /// Writes the JSON document to `path`, making its directory if need be.
+    pub fn save(&self, path: &std::path::Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let json = serde_json::to_string_pretty(self).unwrap_or_default();
+        std::fs::write(path, format!("{json}\n"))
+    }
+
+    /// An error when the target answered nothing at all: figures of no answer mean nothing.
+    pub fn require_answers(&self) -> Result<(), String> {
+        if self.total.requests == 0 {
+            return Err(format!(
+                "the target gave no answer ({} failed exchanges)",
+                self.total.errors
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// One mix's results.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MixReport {
@@ -58,7 +148,8 @@ pub struct MixReport {
     pub statuses: BTreeMap<String, u64>,
     /// Failures by kind (`connect`, `write`, `closed`, `timeout`, `garbage`, `too-large`).
     pub error_kinds: BTreeMap<String, u64>,
-    /// IdP traffic caused by the mix's tenants (absent for `--raw-get`).
+    /// IdP traffic caused by the mix's tenants (absent where no mock IdPs ran: the load
+    /// generator's lab, `harness/examples/loadgen_lab.rs`).
     pub idp: Option<IdpTraffic>,
 }
 
@@ -119,7 +210,7 @@ pub fn mix_report(
         .filter(|(_, n)| **n > 0)
         .map(|(c, n)| (c.to_string(), *n))
         .collect();
-    let error_kinds = ERROR_KINDS
+    let error_kinds = LoadErrorKind::ALL
         .iter()
         .zip(s.errors.iter())
         .filter(|(_, n)| **n > 0)

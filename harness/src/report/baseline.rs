@@ -11,14 +11,14 @@ use crate::report::Report;
 
 /// What comparing with the baseline found.
 #[derive(Debug)]
-pub struct Outcome {
+pub struct BaselineCheck {
     /// The verdict changes.
     pub diff: Diff,
     /// Whether the baseline file was (re)written.
     pub written: bool,
 }
 
-impl Outcome {
+impl BaselineCheck {
     /// True when the run must fail: a regression and no update asked for.
     pub fn fails(&self) -> bool {
         !self.written && self.diff.has_regressions()
@@ -30,11 +30,11 @@ impl Outcome {
 ///
 /// ```no_run
 /// # fn f(report: &byoid::report::Report) -> Result<(), byoid::report::diff::DiffError> {
-/// let outcome = byoid::report::baseline::check(report, std::path::Path::new("baseline.json"), false)?;
-/// assert!(!outcome.fails());
+/// let check = byoid::report::baseline::check(report, std::path::Path::new("baseline.json"), false)?;
+/// assert!(!check.fails());
 /// # Ok(()) }
 /// ```
-pub fn check(report: &Report, path: &Path, update: bool) -> Result<Outcome, DiffError> {
+pub fn check(report: &Report, path: &Path, update: bool) -> Result<BaselineCheck, DiffError> {
     let current: serde_json::Value =
         serde_json::from_str(&report.verdict_json()).unwrap_or_default();
     let diff = match diff::load(path) {
@@ -51,7 +51,7 @@ pub fn check(report: &Report, path: &Path, update: bool) -> Result<Outcome, Diff
             source: crate::input::InputError::Io(source),
         })?;
     }
-    Ok(Outcome {
+    Ok(BaselineCheck {
         diff,
         written: update,
     })
