@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use crate::catalog::{Case, ExpectSpec, Outcome, SignSpec, TokenSpec};
 use crate::result::Verdict;
+use crate::target::CaseTargets;
 use crate::target::{RunningTarget, TargetArgs, TargetSpec};
 use crate::world::{Settings, World};
 use crate::{exit, recipe};
@@ -298,7 +299,8 @@ pub async fn fuzz(target: TargetSpec, args: &FuzzArgs) -> Result<FuzzOutcome, cr
     let running = RunningTarget::start(&target, &manifest, Duration::from_secs(30)).await?;
     let addr = running.addr.clone();
     // Mutations of a genuine token mean nothing to a target that rejects the genuine token.
-    let (controls, _) = crate::runner::run_controls(&world, &addr, Duration::from_secs(5)).await;
+    let targets = CaseTargets::Shared(addr.clone());
+    let (controls, _) = crate::runner::run_controls(&world, &targets, Duration::from_secs(5)).await;
     if controls.iter().any(|c| !c.accepted) {
         running.stop().await;
         return Ok(FuzzOutcome {
@@ -426,7 +428,8 @@ async fn check(world: &World, addr: &str, bases: &[Case], plan: &Plan) -> Result
         ..TokenSpec::default()
     };
     case.expect = ExpectSpec::Outcome(outcome);
-    let r = crate::runner::run_case(world, addr, &case, Duration::from_secs(5)).await;
+    let targets = CaseTargets::Shared(addr.to_string());
+    let r = crate::runner::run_case_on(world, &targets, &case, Duration::from_secs(5)).await;
     if matches!(r.verdict, Verdict::Pass) {
         Ok(())
     } else {

@@ -278,7 +278,7 @@ pub async fn run_selected(
     let world = Arc::new(world);
     let (controls, mut results) = runner::run(
         world.clone(),
-        target.addr.clone(),
+        target::CaseTargets::of(&target),
         cases,
         RunOptions {
             jobs: opts.jobs,

@@ -9,6 +9,7 @@ use crate::client::{self, Outgoing};
 use crate::judge::{self, Match, Observed};
 use crate::recipe::{self, Context};
 use crate::result::{control_id, CaseResult, Control, Evidence, Verdict, CONTROL_SECTION};
+use crate::target::{CaseTarget, CaseTargets};
 use crate::world::{CaseTenants, TenantSource, World};
 use mock_idp::{Flavor, MintOptions};
 
@@ -29,12 +30,12 @@ pub const DEADLINE_REASON: &str = "not run: the run's deadline (--deadline) pass
 /// Runs the positive controls, then the cases. `on_result` sees each result as it lands.
 pub async fn run(
     world: Arc<World>,
-    target_addr: String,
+    targets: CaseTargets,
     cases: Vec<Case>,
     opts: RunOptions,
     on_result: impl Fn(&CaseResult) + Send + Sync + 'static,
 ) -> (Vec<Control>, Vec<CaseResult>) {
-    let (controls, mut control_results) = run_controls(&world, &target_addr, opts.timeout).await;
+    let (controls, mut control_results) = run_controls(&world, &targets, opts.timeout).await;
     control_results.iter().for_each(&on_result);
     let controls_arc = Arc::new(controls.clone());
     let sem = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
@@ -47,7 +48,7 @@ pub async fn run(
     for (index, case) in order {
         let world = world.clone();
         let sem = sem.clone();
-        let addr = target_addr.clone();
+        let targets = targets.clone();
         let controls = controls_arc.clone();
         let on_result = on_result.clone();
         let timeout = opts.timeout;
@@ -69,12 +70,13 @@ pub async fn run(
                 ),
                 _ => match deadline {
                     Some(d) if Instant::now() >= d => cut_off(),
-                    Some(d) => {
-                        tokio::time::timeout_at(d.into(), run_case(&world, &addr, &case, timeout))
-                            .await
-                            .unwrap_or_else(|_| cut_off())
-                    }
-                    None => run_case(&world, &addr, &case, timeout).await,
+                    Some(d) => tokio::time::timeout_at(
+                        d.into(),
+                        run_case_on(&world, &targets, &case, timeout),
+                    )
+                    .await
+                    .unwrap_or_else(|_| cut_off()),
+                    None => run_case_on(&world, &targets, &case, timeout).await,
                 },
             };
             result.duration = start.elapsed();
@@ -98,13 +100,23 @@ pub async fn run(
 /// [`CONTROL_SECTION`]), in flavor order.
 pub async fn run_controls(
     world: &Arc<World>,
-    target_addr: &str,
+    targets: &CaseTargets,
     timeout: Duration,
 ) -> (Vec<Control>, Vec<CaseResult>) {
     let mut set = tokio::task::JoinSet::new();
     for (index, flavor) in world.controls.keys().copied().enumerate() {
-        let (world, addr) = (world.clone(), target_addr.to_string());
-        set.spawn(async move { (index, control(&world, &addr, flavor, timeout).await) });
+        let (world, targets) = (world.clone(), targets.clone());
+        set.spawn(async move {
+            let slug = world.controls[&flavor].slug().to_string();
+            let result = match targets.for_case(&world.manifest_for(&[&slug])).await {
+                Ok(target) => control(&world, &target, flavor, timeout).await,
+                Err(e) => {
+                    let result = control_result(flavor, Verdict::Error, vec![e]);
+                    (Control::of(&result), result)
+                }
+            };
+            (index, result)
+        });
     }
     let mut done = Vec::new();
     while let Some(Ok(r)) = set.join_next().await {
@@ -117,10 +129,11 @@ pub async fn run_controls(
 /// One flavor's positive control.
 async fn control(
     world: &World,
-    target_addr: &str,
+    target: &CaseTarget,
     flavor: Flavor,
     timeout: Duration,
 ) -> (Control, CaseResult) {
+    let target_addr = target.addr.as_str();
     let tenant = &world.controls[&flavor];
     let token = tenant.mint(&MintOptions::default());
     let req = request_for(
@@ -233,8 +246,37 @@ impl Tally {
     }
 }
 
-/// Runs one case (its tenants must exist in `world`).
-pub async fn run_case(world: &World, addr: &str, case: &Case, timeout: Duration) -> CaseResult {
+/// Runs one case on the target `targets` gives it (its tenants must exist in `world`).
+pub async fn run_case_on(
+    world: &World,
+    targets: &CaseTargets,
+    case: &Case,
+    timeout: Duration,
+) -> CaseResult {
+    let Some(tenants) = world.cases.get(&case.id) else {
+        return base_result(
+            case,
+            Verdict::Error,
+            vec!["no tenant was made for this case".into()],
+        );
+    };
+    match targets
+        .for_case(&world.manifest_for(&tenants.slugs()))
+        .await
+    {
+        Ok(target) => run_case(world, &target, case, timeout).await,
+        Err(e) => base_result(case, Verdict::Error, vec![e]),
+    }
+}
+
+/// Runs one case against `target` (its tenants must exist in `world`).
+pub async fn run_case(
+    world: &World,
+    target: &CaseTarget,
+    case: &Case,
+    timeout: Duration,
+) -> CaseResult {
+    let addr = target.addr.as_str();
     let Some(tenants) = world.cases.get(&case.id) else {
         return base_result(
             case,
@@ -253,10 +295,12 @@ pub async fn run_case(world: &World, addr: &str, case: &Case, timeout: Duration)
         );
     }
     let before = tenants.own.traffic();
-    let case_started = Instant::now();
+    let case_started = target.instant();
     let cache_window = Duration::from_secs(world.settings.jwks_cache_seconds.max(1));
-    let windows =
-        move || 1 + (case_started.elapsed().as_millis() / cache_window.as_millis()) as u64;
+    let windows = || {
+        let elapsed = target.instant().saturating_duration_since(case_started);
+        1 + (elapsed.as_millis() / cache_window.as_millis()) as u64
+    };
     let jku_marker = format!("/c/{}/", tenants.own.slug());
     let attacker_jku = format!("{}{jku_marker}jwks", world.idp.attacker().uri());
     let mut tally = Tally {
@@ -293,13 +337,14 @@ pub async fn run_case(world: &World, addr: &str, case: &Case, timeout: Duration)
             tenants.own.set_quirks(q.clone());
         }
         if let Some(ms) = step.wait_ms {
-            tokio::time::sleep(Duration::from_millis(ms.min(10_000))).await;
+            target.wait(Duration::from_millis(ms.min(10_000))).await;
         }
         if step.wait_for_cache_expiry {
-            tokio::time::sleep(Duration::from_millis(
-                world.settings.jwks_cache_seconds.min(10) * 1000 + 300,
-            ))
-            .await;
+            target
+                .wait(Duration::from_millis(
+                    world.settings.jwks_cache_seconds.min(10) * 1000 + 300,
+                ))
+                .await;
         }
         let expect = step
             .expect
@@ -315,7 +360,7 @@ pub async fn run_case(world: &World, addr: &str, case: &Case, timeout: Duration)
         let placement = step.tenant.unwrap_or(case.request.tenant);
         let reuse = step.token.is_none() && case.token.once;
         for _ in 0..sends {
-            let ctx = context(world, tenants, &attacker_jku);
+            let ctx = context(world, target, tenants, &attacker_jku);
             let built = match &case_token {
                 Some((token, minted_at)) if reuse => Ok((token.clone(), *minted_at)),
                 _ => recipe::build(token_spec, &ctx).map(|b| (b.token, ctx.now)),
@@ -327,7 +372,7 @@ pub async fn run_case(world: &World, addr: &str, case: &Case, timeout: Duration)
             }
             match built {
                 Ok((token, minted_at)) => {
-                    let (m, obs, ev, reasons) = exchange(
+                    let (m, obs, ev, reasons) = send_and_judge(
                         world, addr, case, tenants, placement, &token, &expect, timeout, minted_at,
                     )
                     .await;
@@ -353,7 +398,7 @@ pub async fn run_case(world: &World, addr: &str, case: &Case, timeout: Duration)
                     "kid".into(),
                     toml::Value::String(format!("unknown-kid-{i}")),
                 );
-                let ctx = context(world, tenants, &attacker_jku);
+                let ctx = context(world, target, tenants, &attacker_jku);
                 let Ok(built) = recipe::build(&spec, &ctx) else {
                     continue;
                 };
@@ -361,7 +406,7 @@ pub async fn run_case(world: &World, addr: &str, case: &Case, timeout: Duration)
                     outcome: Outcome::InvalidToken,
                     ..Expect::default()
                 });
-                let (m, obs, ev, reasons) = exchange(
+                let (m, obs, ev, reasons) = send_and_judge(
                     world,
                     addr,
                     case,
@@ -481,9 +526,14 @@ fn check_traffic(
     }
 }
 
-fn context<'a>(world: &'a World, tenants: &'a CaseTenants, attacker_jku: &str) -> Context<'a> {
+fn context<'a>(
+    world: &'a World,
+    target: &CaseTarget,
+    tenants: &'a CaseTenants,
+    attacker_jku: &str,
+) -> Context<'a> {
     Context {
-        now: now_unix(),
+        now: target.unix_secs(),
         skew: world.settings.clock_skew_seconds,
         tenant: &tenants.own,
         other: tenants.other.as_ref(),
@@ -493,15 +543,8 @@ fn context<'a>(world: &'a World, tenants: &'a CaseTenants, attacker_jku: &str) -
     }
 }
 
-fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
-}
-
 #[allow(clippy::too_many_arguments)]
-async fn exchange(
+async fn send_and_judge(
     world: &World,
     addr: &str,
     case: &Case,

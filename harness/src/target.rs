@@ -133,6 +133,8 @@ pub struct RunningTarget {
     /// Reads the launched target's stderr until it closes.
     stderr_reader: Option<tokio::task::JoinHandle<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// The built-in target's configuration, for an instance of its own per case.
+    builtin: Option<Arc<byoid_reference::Config>>,
 }
 
 /// The most of a target's stderr kept: the tail, whatever it writes (a flood without a
@@ -177,22 +179,16 @@ impl RunningTarget {
         ready_timeout: Duration,
     ) -> Result<RunningTarget, TargetError> {
         let stderr = Arc::new(Mutex::new(StderrTail::default()));
+        let mut builtin = None;
         let mut target = match spec {
             TargetSpec::Builtin { defects } => {
                 let text = std::fs::read_to_string(manifest_path)
                     .map_err(|e| TargetError::Builtin(e.to_string()))?;
-                let manifest = byoid_reference::manifest::Manifest::from_json(&text)
-                    .map_err(|e| TargetError::Builtin(e.to_string()))?;
-                let mut config = byoid_reference::Config::new(manifest);
-                for d in defects {
-                    let defect = byoid_reference::defect::Defect::from_name(d)
-                        .ok_or_else(|| TargetError::Builtin(format!("unknown defect `{d}`")))?;
-                    config.defects.insert(defect);
-                }
-                config.unknown_kid_cooldown = Duration::from_millis(1000);
-                // Loopback IdPs answer in microseconds; a short fetch limit keeps the
-                // slow-IdP cases short without changing what they test.
-                config.fetch_timeout = Duration::from_millis(500);
+                let mut config = builtin_config(defects, &text)?;
+                // The instances of the run's cases share one client, as one process would:
+                // its pooled connections to the IdPs are reused from case to case.
+                config.http_client = byoid_reference::validate::build_client(&config);
+                builtin = Some(Arc::new(config.clone()));
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
                     .map_err(|e| TargetError::Spawn(e.to_string()))?;
@@ -211,6 +207,7 @@ impl RunningTarget {
                     stderr,
                     stderr_reader: None,
                     task: Some(task),
+                    builtin: None,
                 }
             }
             TargetSpec::Command(cmd) => {
@@ -248,6 +245,7 @@ impl RunningTarget {
                     stderr,
                     stderr_reader,
                     task: None,
+                    builtin: None,
                 }
             }
             TargetSpec::Url(url) => {
@@ -260,9 +258,11 @@ impl RunningTarget {
                     stderr,
                     stderr_reader: None,
                     task: None,
+                    builtin: None,
                 }
             }
         };
+        target.builtin = builtin;
         target.wait_ready(ready_timeout).await?;
         Ok(target)
     }
@@ -363,6 +363,135 @@ impl Drop for RunningTarget {
         }
         if let Some(pgid) = self.pgid.take() {
             signal_group(pgid, libc::SIGKILL);
+        }
+    }
+}
+
+/// The built-in reference's configuration for a manifest's text, with `defects` planted.
+fn builtin_config(
+    defects: &[String],
+    manifest: &str,
+) -> Result<byoid_reference::Config, TargetError> {
+    let manifest = byoid_reference::manifest::Manifest::from_json(manifest)
+        .map_err(|e| TargetError::Builtin(e.to_string()))?;
+    let mut config = byoid_reference::Config::new(manifest);
+    for d in defects {
+        let defect = byoid_reference::defect::Defect::from_name(d)
+            .ok_or_else(|| TargetError::Builtin(format!("unknown defect `{d}`")))?;
+        config.defects.insert(defect);
+    }
+    // The cooldown cases step the clock past it: no real wait.
+    config.unknown_kid_cooldown = Duration::from_millis(1000);
+    // The fetch limit is real time. 1 s keeps the hanging-JWKS case short and leaves a
+    // loopback IdP, on a machine busy with other runs, ample time to answer.
+    config.fetch_timeout = Duration::from_secs(1);
+    Ok(config)
+}
+
+/// Where the cases of a run send their requests.
+#[derive(Clone, Debug)]
+pub enum CaseTargets {
+    /// One running target for every case (launched or attached): its caches are shared by
+    /// all cases, and a case's waits are real time.
+    Shared(String),
+    /// The built-in reference: an instance of its own for each case, which knows only that
+    /// case's tenants and runs on a manual clock that the case's waits advance. No case sees
+    /// another's keys or cache windows, and no verdict depends on how fast the machine is.
+    Builtin(Arc<byoid_reference::Config>),
+}
+
+impl CaseTargets {
+    /// The cases' targets of a running target.
+    pub fn of(target: &RunningTarget) -> CaseTargets {
+        match &target.builtin {
+            Some(config) => CaseTargets::Builtin(config.clone()),
+            None => CaseTargets::Shared(target.addr.clone()),
+        }
+    }
+
+    /// The target of one case whose tenants `manifest` lists (the run's manifest, cut down
+    /// to the case's tenants: only the built-in target reads it).
+    pub async fn for_case(&self, manifest: &serde_json::Value) -> Result<CaseTarget, String> {
+        let base = match self {
+            CaseTargets::Builtin(base) => base,
+            CaseTargets::Shared(addr) => {
+                return Ok(CaseTarget {
+                    addr: addr.clone(),
+                    clock: None,
+                    server: None,
+                })
+            }
+        };
+        let mut config = (**base).clone();
+        config.manifest = byoid_reference::manifest::Manifest::from_json(&manifest.to_string())
+            .map_err(|e| format!("the built-in reference refused the case's manifest: {e}"))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let clock = byoid_reference::Clock::manual(now);
+        config.clock = clock.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("cannot bind 127.0.0.1 for the built-in target: {e}"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| e.to_string())?
+            .to_string();
+        let server = tokio::spawn(async move {
+            let _ = byoid_reference::serve(listener, config).await;
+        });
+        Ok(CaseTarget {
+            addr,
+            clock: Some(clock),
+            server: Some(server.abort_handle()),
+        })
+    }
+}
+
+/// The target one case talks to, and the time its waits pass on.
+#[derive(Debug)]
+pub struct CaseTarget {
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    /// The built-in instance's manual clock; `None`: real time.
+    clock: Option<byoid_reference::Clock>,
+    /// The built-in instance, stopped when the case is done.
+    server: Option<tokio::task::AbortHandle>,
+}
+
+impl CaseTarget {
+    /// Lets `d` pass for the target: advances its clock, or sleeps when time is real.
+    pub async fn wait(&self, d: Duration) {
+        match &self.clock {
+            Some(clock) => clock.advance(d),
+            None => tokio::time::sleep(d).await,
+        }
+    }
+
+    /// A monotonic instant on the target's time, to measure a case's cache windows.
+    pub fn instant(&self) -> Instant {
+        self.clock
+            .as_ref()
+            .map_or_else(Instant::now, |c| c.instant())
+    }
+
+    /// Unix seconds on the target's time: what tokens are minted at.
+    pub fn unix_secs(&self) -> i64 {
+        match &self.clock {
+            Some(c) => c.unix_secs() as i64,
+            None => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl Drop for CaseTarget {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
         }
     }
 }

@@ -292,6 +292,27 @@ impl World {
     }
 }
 
+impl World {
+    /// The manifest cut down to the tenants named by `slugs`: what an instance of the
+    /// built-in target that serves one case (or one control) is told.
+    pub fn manifest_for(&self, slugs: &[&str]) -> Value {
+        let mut m = self.manifest.clone();
+        if let Some(tenants) = m.get_mut("tenants").and_then(Value::as_array_mut) {
+            tenants.retain(|t| t["slug"].as_str().is_some_and(|s| slugs.contains(&s)));
+        }
+        m
+    }
+}
+
+impl CaseTenants {
+    /// The slugs of the case's tenants.
+    pub fn slugs(&self) -> Vec<&str> {
+        let mut slugs = vec![self.own.slug()];
+        slugs.extend(self.other.iter().chain(&self.sibling).map(Tenant::slug));
+        slugs
+    }
+}
+
 /// The contract version the manifest speaks (`docs/target-contract.md`).
 pub const CONTRACT: &str = "byoid-target/2";
 

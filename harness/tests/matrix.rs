@@ -1,11 +1,19 @@
 //! The mutation matrix: the clean reference validator passes every catalog case, every case
 //! fails against at least one planted defect, and every defect is caught by at least one case.
 //! This is what makes each scenario earn its place.
+//!
+//! The same runs feed the verdict snapshots (insta), `snapshots/matrix__<target>.snap`
+//! (`reference`, `defect-<name>`): one `id verdict` line per case, sorted by id. Any verdict
+//! that changes, any case added or removed, fails the test; review the change with
+//! `cargo insta review` (or rerun with `INSTA_UPDATE=always` and read the diff). The built-in
+//! target runs each case on an instance of its own with a manual clock, so every verdict is
+//! the same on every run, however loaded the machine.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 mod external;
 
+use byoid::report::Report;
 use byoid::result::Verdict;
 use byoid::target::TargetSpec;
 use byoid::world::TenantSource;
@@ -38,9 +46,83 @@ async fn run_tls(defects: Vec<String>, ids: Vec<String>) -> Vec<byoid::result::C
         .collect()
 }
 
+/// `pass`, `fail`, … as in report.json.
+fn verdict_name(v: Verdict) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{v:?}"))
+}
+
+/// The verdict bytes of a run: `id verdict`, one line per case, sorted.
+fn verdict_text(report: &Report) -> String {
+    let mut lines: Vec<String> = report
+        .cases
+        .iter()
+        .map(|c| format!("{} {}", c.id, verdict_name(c.verdict)))
+        .collect();
+    lines.sort();
+    let mut text = format!(
+        "# target {}  seed {}  {} cases\n",
+        report.run.target,
+        report.run.seed,
+        lines.len()
+    );
+    for l in lines {
+        text.push_str(&l);
+        text.push('\n');
+    }
+    text
+}
+
+/// Checks one named snapshot and, rather than stopping at the first mismatch, returns its name
+/// so every changed snapshot is written (as `.snap.new`) and listed in one run.
+fn check_snapshot(name: &str, text: &str) -> Option<String> {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_omit_expression(true);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        settings.bind(|| insta::assert_snapshot!(name.to_string(), text));
+    }));
+    result.err().map(|_| name.to_string())
+}
+
+/// Snapshots of targets that no longer exist (a removed or renamed defect).
+fn stale_snapshots(targets: &[String]) -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect::<Vec<String>>()
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|f| {
+            f.strip_prefix("matrix__")
+                .and_then(|f| f.strip_suffix(".snap"))
+                .map(str::to_string)
+        })
+        .filter(|n| !targets.contains(n))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_case_earns_its_place_and_every_defect_is_caught() {
+    let defects: Vec<&str> = byoid_reference::defect::Defect::all()
+        .iter()
+        .map(|d| d.name())
+        .collect();
+    let mut names = vec!["reference".to_string()];
+    names.extend(defects.iter().map(|d| format!("defect-{d}")));
+    let stale = stale_snapshots(&names);
+    assert!(
+        stale.is_empty(),
+        "snapshots for targets that no longer exist, delete them: {stale:?}"
+    );
+    let mut changed = Vec::new();
+
     let clean = run(Vec::new()).await;
+    changed.extend(check_snapshot("reference", &verdict_text(&clean)));
     // Skipped without --tls, judged by the TLS phase below.
     let tls_only: Vec<String> = clean
         .cases
@@ -68,10 +150,6 @@ async fn every_case_earns_its_place_and_every_defect_is_caught() {
         not_passing.join("\n")
     );
 
-    let defects: Vec<&str> = byoid_reference::defect::Defect::all()
-        .iter()
-        .map(|d| d.name())
-        .collect();
     // The positive controls are gates, not scenarios: they earn their place by gating.
     let mut caught_by: BTreeMap<String, BTreeSet<&str>> = clean
         .cases
@@ -80,9 +158,8 @@ async fn every_case_earns_its_place_and_every_defect_is_caught() {
         .map(|c| (c.id.clone(), BTreeSet::new()))
         .collect();
     let mut catches: BTreeMap<&str, usize> = BTreeMap::new();
-    // One run at a time: the cache-window and cooldown cases judge wall-clock behaviour, and a
-    // loaded machine would blur them.
-    for pair in defects.chunks(1) {
+    // Two runs at a time: the machine has two cores, and no verdict depends on its speed.
+    for pair in defects.chunks(2) {
         let runs = futures_join(pair.iter().map(|d| run(vec![d.to_string()])).collect()).await;
         let tls_runs = futures_join(
             pair.iter()
@@ -91,6 +168,10 @@ async fn every_case_earns_its_place_and_every_defect_is_caught() {
         )
         .await;
         for ((d, report), tls_report) in pair.iter().zip(runs).zip(tls_runs) {
+            changed.extend(check_snapshot(
+                &format!("defect-{d}"),
+                &verdict_text(&report),
+            ));
             let failed: Vec<&str> = report
                 .cases
                 .iter()
@@ -111,6 +192,10 @@ async fn every_case_earns_its_place_and_every_defect_is_caught() {
         matrix.push_str(&format!("{d:<34} {n}\n"));
     }
     println!("{matrix}");
+    assert!(
+        changed.is_empty(),
+        "verdict snapshots changed (see the .snap.new files; `cargo insta review`): {changed:?}"
+    );
     let uncaught_defects: Vec<&&str> = catches
         .iter()
         .filter(|(_, n)| **n == 0)
