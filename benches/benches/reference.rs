@@ -9,11 +9,13 @@
 //!   `bare_verify` is the reference's signature check alone (aws-lc-rs on a key parsed once),
 //!   the floor: the gap between `distinct_token` and it is what the validator's own checks
 //!   cost. `bare_jsonwebtoken_verify` is `jsonwebtoken::crypto::verify`, which rebuilds the key
-//!   on every call.
+//!   on every call. `claims_json_object` vs `claims_serde_json_map`: one token's claims read by
+//!   the reference's strict scanner, and by serde_json into a map (without the scanner's
+//!   duplicate-member check): what the scanner saves on every distinct token.
 //! * `reference/http/*`: validated requests per second through the whole HTTP stack (bearer
 //!   extraction, tenant resolution, validation, JSON answer) with 8 keep-alive connections from
-//!   one hyper client, against a bare hyper server that only checks the bearer token's RS256
-//!   signature, the same check as the reference's. Same run, same client, same connection
+//!   one hyper client, against a bare axum server (the reference's own stack) that only checks
+//!   the bearer token's RS256 signature, the same check as the reference's. Same run, same client, same connection
 //!   count, same tokens.
 //!   - `reference_distinct` vs `bare_verify`: every token distinct (a pool of genuine tokens
 //!     minted before timing; the server is restarted, untimed, before the pool would repeat),
@@ -208,7 +210,41 @@ fn in_process(c: &mut Criterion, env: &Env) {
             .expect("verify"));
         })
     });
+
+    // The reference reads a token's claims with its own strict scanner
+    // (`byoid_reference::json_object`). What serde_json would cost for the same text, even
+    // without the duplicate-member check the scanner makes: whether the scanner earns its place.
+    let claims: Vec<String> = env.pool[..64]
+        .iter()
+        .map(|t| {
+            let seg = t.split('.').nth(1).expect("claims segment");
+            String::from_utf8(b64url_decode(seg)).expect("UTF-8 claims")
+        })
+        .collect();
+    g.bench_function("claims_json_object", |bch| {
+        bch.iter(|| {
+            let text = claims[i % claims.len()].clone();
+            i += 1;
+            black_box(byoid_reference::json_object::JsonObject::parse(text).expect("claims"))
+        })
+    });
+    g.bench_function("claims_serde_json_map", |bch| {
+        bch.iter(|| {
+            let text = claims[i % claims.len()].clone();
+            i += 1;
+            let map: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&text).expect("claims");
+            black_box((text, map))
+        })
+    });
     g.finish();
+}
+
+fn b64url_decode(seg: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(seg)
+        .expect("base64url")
 }
 
 /// A reference validator served on 127.0.0.1:0, its client, and how many pool tokens it saw.
