@@ -42,8 +42,10 @@ pub mod input;
 pub mod judge;
 pub mod recipe;
 pub mod report;
+pub mod request;
 pub mod result;
 pub mod runner;
+pub mod steps;
 pub mod target;
 pub mod world;
 

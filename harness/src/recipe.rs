@@ -192,7 +192,8 @@ pub struct Built {
     pub token: String,
 }
 
-/// Makes the token of `spec` in `ctx`.
+/// Makes the token of `spec` in `ctx`: a genuine token of the origin tenant, its header and
+/// claims edited as the recipe says, signed as it says, then damaged or re-encoded.
 pub fn build(spec: &TokenSpec, ctx: &Context<'_>) -> Result<Built, RecipeError> {
     if let Some(raw) = &spec.raw {
         return Ok(Built {
@@ -213,52 +214,107 @@ pub fn build(spec: &TokenSpec, ctx: &Context<'_>) -> Result<Built, RecipeError> 
             access_token: None,
         },
     };
-    let parts = origin.parts(&MintOptions {
+    let genuine = origin.parts(&MintOptions {
         kind,
         ..MintOptions::default()
     });
-    let mut header = parts.header;
-    let mut claims = parts.claims;
-    for (k, v) in &spec.header {
-        header.insert(k.clone(), ctx.json(v)?);
-    }
-    for k in &spec.remove_header {
-        header.remove(k);
-    }
-    for (k, v) in &spec.claims {
-        claims.insert(k.clone(), ctx.json(v)?);
-    }
-    for k in &spec.remove_claims {
-        claims.remove(k);
-    }
-    let mut header_text = Value::Object(header.clone()).to_string();
-    for (name, raw) in &spec.append_header {
-        header_text = forge::append_member(&header_text, name, &ctx.interpolate(raw)?);
-    }
-    let mut claims_text = match spec.nested_depth {
-        Some(d) => forge::nested_json(d.min(1_000_000)),
-        None => Value::Object(claims).to_string(),
-    };
-    for (name, raw) in &spec.append_claims {
-        claims_text = forge::append_member(&claims_text, name, &ctx.interpolate(raw)?);
-    }
-    if let Some(target) = spec.pad_to {
-        // base64 grows 4/3; pad the JSON so the whole token reaches the target length.
-        let current = (header_text.len() + claims_text.len()) * 4 / 3 + 350;
-        if target > current {
-            let pad = "A".repeat((target - current) * 3 / 4);
-            claims_text =
-                forge::append_member(&claims_text, "pad", &Value::String(pad).to_string());
+    let segments = Segments::edited(spec, ctx, genuine.header, genuine.claims)?;
+    let signature = signature(spec, ctx, origin, &genuine.signature, &segments)?;
+    let token = forge::try_compact(
+        segments.header.as_bytes(),
+        segments.claims.as_bytes(),
+        &signature,
+    )
+    .map_err(|e| RecipeError::Invalid(e.to_string()))?;
+    Ok(Built {
+        token: reshaped(token, spec)?,
+    })
+}
+
+/// The header and claims as the token will carry them, and the header's `alg`.
+struct Segments {
+    header: String,
+    claims: String,
+    alg: String,
+}
+
+impl Segments {
+    /// The genuine header and claims with the recipe's members set, removed and appended (an
+    /// appended member can repeat a name), the claims nested or padded when asked.
+    fn edited(
+        spec: &TokenSpec,
+        ctx: &Context<'_>,
+        mut header: Map<String, Value>,
+        mut claims: Map<String, Value>,
+    ) -> Result<Segments, RecipeError> {
+        for (k, v) in &spec.header {
+            header.insert(k.clone(), ctx.json(v)?);
         }
+        for k in &spec.remove_header {
+            header.remove(k);
+        }
+        for (k, v) in &spec.claims {
+            claims.insert(k.clone(), ctx.json(v)?);
+        }
+        for k in &spec.remove_claims {
+            claims.remove(k);
+        }
+        let alg = header
+            .get("alg")
+            .and_then(Value::as_str)
+            .unwrap_or("RS256")
+            .to_string();
+        let mut header_text = Value::Object(header).to_string();
+        for (name, raw) in &spec.append_header {
+            header_text = forge::append_member(&header_text, name, &ctx.interpolate(raw)?);
+        }
+        let mut claims_text = match spec.nested_depth {
+            Some(d) => forge::nested_json(d.min(1_000_000)),
+            None => Value::Object(claims).to_string(),
+        };
+        for (name, raw) in &spec.append_claims {
+            claims_text = forge::append_member(&claims_text, name, &ctx.interpolate(raw)?);
+        }
+        if let Some(target) = spec.pad_to {
+            // base64 grows 4/3; pad the JSON so the whole token reaches the target length.
+            let current = (header_text.len() + claims_text.len()) * 4 / 3 + 350;
+            if target > current {
+                let pad = "A".repeat((target - current) * 3 / 4);
+                claims_text =
+                    forge::append_member(&claims_text, "pad", &Value::String(pad).to_string());
+            }
+        }
+        Ok(Segments {
+            header: header_text,
+            claims: claims_text,
+            alg,
+        })
     }
-    let header_alg = header
-        .get("alg")
-        .and_then(Value::as_str)
-        .unwrap_or("RS256")
-        .to_string();
-    let genuine_alg = |key: &mock_idp::keys::SigningKey| -> String {
+
+    /// The JWS signing input of these segments.
+    fn signing_input(&self) -> String {
+        format!(
+            "{}.{}",
+            forge::b64(self.header.as_bytes()),
+            forge::b64(self.claims.as_bytes())
+        )
+    }
+}
+
+/// How the recipe signs: `genuine` is the origin tenant's own signature of a genuine token.
+fn signature(
+    spec: &TokenSpec,
+    ctx: &Context<'_>,
+    origin: &Tenant,
+    genuine: &Signature,
+    segments: &Segments,
+) -> Result<Signature, RecipeError> {
+    let header_alg = &segments.alg;
+    // A key signs with the recipe's `sign_alg`, else the header's alg when the key can make
+    // it, else the key's own usual alg.
+    let key_sig = |key: std::sync::Arc<mock_idp::keys::SigningKey>| {
         let alg = spec.sign_alg.clone().unwrap_or_else(|| header_alg.clone());
-        if mock_idp::keys::KeyKind::for_alg(&alg) == Some(key.kind()) {
+        let alg = if mock_idp::keys::KeyKind::for_alg(&alg) == Some(key.kind()) {
             alg
         } else {
             match key.kind() {
@@ -268,14 +324,11 @@ pub fn build(spec: &TokenSpec, ctx: &Context<'_>) -> Result<Built, RecipeError> 
                 mock_idp::keys::KeyKind::Ed25519 => "EdDSA",
             }
             .to_string()
-        }
-    };
-    let key_sig = |key: std::sync::Arc<mock_idp::keys::SigningKey>| {
-        let alg = genuine_alg(&key);
+        };
         Signature::Key { key, alg }
     };
-    let signature = match spec.sign {
-        SignSpec::Genuine => match &parts.signature {
+    Ok(match spec.sign {
+        SignSpec::Genuine => match genuine {
             Signature::Key { key, .. } => key_sig(key.clone()),
             other => other.clone(),
         },
@@ -302,30 +355,24 @@ pub fn build(spec: &TokenSpec, ctx: &Context<'_>) -> Result<Built, RecipeError> 
         }
         SignSpec::Attacker => key_sig(ctx.attacker.active_key()),
         SignSpec::OtherTenant => key_sig(ctx.other()?.active_key()),
-        SignSpec::EcdsaZero => Signature::Bytes(forge::ecdsa_zero(&header_alg)),
-        SignSpec::EcdsaOrder => Signature::Bytes(forge::ecdsa_order(&header_alg)),
+        SignSpec::EcdsaZero => Signature::Bytes(forge::ecdsa_zero(header_alg)),
+        SignSpec::EcdsaOrder => Signature::Bytes(forge::ecdsa_order(header_alg)),
         SignSpec::EcdsaDer => {
-            let kind = mock_idp::keys::KeyKind::for_alg(&header_alg).ok_or_else(|| {
+            let kind = mock_idp::keys::KeyKind::for_alg(header_alg).ok_or_else(|| {
                 RecipeError::Invalid(format!(
                     "ecdsa-der needs an ES alg, header has `{header_alg}`"
                 ))
             })?;
             let key = origin.key(kind);
-            let input = format!(
-                "{}.{}",
-                forge::b64(header_text.as_bytes()),
-                forge::b64(claims_text.as_bytes())
-            );
             let seg = forge::sign_segment(
-                input.as_bytes(),
+                segments.signing_input().as_bytes(),
                 &Signature::Key {
                     key,
                     alg: header_alg.clone(),
                 },
             )
             .map_err(|e| RecipeError::Invalid(e.to_string()))?;
-            let raw = base64_decode(&seg);
-            Signature::Bytes(forge::ecdsa_raw_to_der(&raw))
+            Signature::Bytes(forge::ecdsa_raw_to_der(&base64_decode(&seg)))
         }
         SignSpec::Previous => key_sig(
             origin
@@ -333,9 +380,11 @@ pub fn build(spec: &TokenSpec, ctx: &Context<'_>) -> Result<Built, RecipeError> 
                 .ok_or_else(|| RecipeError::Invalid("no previous key: rotate first".into()))?,
         ),
         SignSpec::EncKey => key_sig(origin.enc_key()),
-    };
-    let mut token = forge::try_compact(header_text.as_bytes(), claims_text.as_bytes(), &signature)
-        .map_err(|e| RecipeError::Invalid(e.to_string()))?;
+    })
+}
+
+/// The signed token with the recipe's `damage` and `non_canonical` encoding applied.
+fn reshaped(mut token: String, spec: &TokenSpec) -> Result<String, RecipeError> {
     if let Some(d) = &spec.damage {
         let damage = match d.as_str() {
             "flip-bit" => SignatureDamage::FlipBit,
@@ -359,7 +408,7 @@ pub fn build(spec: &TokenSpec, ctx: &Context<'_>) -> Result<Built, RecipeError> 
         };
         token = forge::non_canonical(&token, *segment, how);
     }
-    Ok(Built { token })
+    Ok(token)
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {

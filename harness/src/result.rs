@@ -155,6 +155,26 @@ pub fn control_id(flavor: Flavor) -> String {
 }
 
 impl CaseResult {
+    /// The result of `case` with `verdict` and `reasons`, nothing observed yet.
+    pub fn for_case(case: &crate::catalog::Case, verdict: Verdict, reasons: Vec<String>) -> Self {
+        CaseResult {
+            id: case.id.clone(),
+            section: case.section.clone(),
+            section_title: case.section_title.clone(),
+            title: case.title.clone(),
+            requirement: case.requirement.clone(),
+            refs: case.refs.clone(),
+            level: case.level,
+            tags: case.tags.clone(),
+            flavor: case.flavor,
+            verdict,
+            expected: crate::judge::expect_text(&case.expect.full()),
+            observed: None,
+            reasons,
+            evidence: None,
+            duration: Duration::ZERO,
+        }
+    }
     /// Whether this is a positive control (section [`CONTROL_SECTION`]), not a catalog case.
     pub fn is_control(&self) -> bool {
         self.section == CONTROL_SECTION
