@@ -382,9 +382,9 @@ fn oracle(world: &World, bases: &[Case], plan: &Plan) -> Result<(Case, String, O
     let flavor = Flavor::ALL[plan.flavor];
     let base = bases
         .iter()
-        .find(|c| c.flavor == flavor)
+        .find(|c| c.info.flavor == flavor)
         .ok_or("no base case")?;
-    let tenants = &world.cases[&base.id];
+    let tenants = &world.cases[&base.info.id];
     let spec = token_spec(plan, flavor);
     let ctx = recipe::Context {
         now: now(),

@@ -225,7 +225,7 @@ pub fn select_cases(opts: &ScenarioOptions) -> Result<Vec<Case>, HarnessError> {
     };
     let cases: Vec<Case> = all
         .into_iter()
-        .filter(|c| !opts.skip_flavors.contains(&c.flavor))
+        .filter(|c| !opts.skip_flavors.contains(&c.info.flavor))
         .filter(|c| {
             opts.filters.is_empty() || opts.filters.iter().any(|f| catalog::matches_filter(c, f))
         })
@@ -411,14 +411,14 @@ impl ExpectedFailures {
         let mut fixed = BTreeMap::new();
         let mut used = std::collections::BTreeSet::new();
         for c in &report.cases {
-            match self.covers(&c.id) {
+            match self.covers(&c.case.id) {
                 Some(k) => {
                     used.insert(k.to_string());
                     if !failing(c.verdict) && c.verdict != Verdict::Warn {
-                        fixed.insert(c.id.clone(), ());
+                        fixed.insert(c.case.id.clone(), ());
                     }
                 }
-                None if failing(c.verdict) => new.push(c.id.clone()),
+                None if failing(c.verdict) => new.push(c.case.id.clone()),
                 None => {}
             }
         }

@@ -249,7 +249,13 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
             Ok(cases) => {
                 let mut out = std::io::stdout().lock();
                 for c in cases {
-                    let _ = writeln!(out, "{:<6} {}  {}", c.level.to_string(), c.id, c.title);
+                    let _ = writeln!(
+                        out,
+                        "{:<6} {}  {}",
+                        c.info.level.to_string(),
+                        c.info.id,
+                        c.info.title
+                    );
                 }
                 exit::OK
             }
@@ -526,7 +532,7 @@ impl Progress {
             eprint!(
                 "\r\x1b[2K[{:>4}] {}",
                 judged.len(),
-                console::printable(&byoid::recipe::truncate(&r.id, 70))
+                console::printable(&byoid::recipe::truncate(&r.case.id, 70))
             );
         }
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use mock_idp::Flavor;
 use serde::Serialize;
 
-use crate::catalog::Level;
+use crate::catalog::CaseInfo;
 use crate::client::Outgoing;
 use crate::judge::Observed;
 
@@ -82,24 +82,9 @@ pub struct Evidence {
 /// The result of one case.
 #[derive(Clone, Debug, Serialize)]
 pub struct CaseResult {
-    /// Stable id.
-    pub id: String,
-    /// Section key.
-    pub section: String,
-    /// Section title.
-    pub section_title: String,
-    /// Title.
-    pub title: String,
-    /// Requirement.
-    pub requirement: String,
-    /// References.
-    pub refs: Vec<String>,
-    /// Level.
-    pub level: Level,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// Flavor.
-    pub flavor: Flavor,
+    /// The case: id, section, requirement, level, flavor.
+    #[serde(flatten)]
+    pub case: CaseInfo,
     /// Verdict.
     pub verdict: Verdict,
     /// What was expected, as text.
@@ -134,7 +119,7 @@ impl Control {
     pub fn of(result: &CaseResult) -> Control {
         let accepted = result.verdict == Verdict::Pass;
         Control {
-            flavor: result.flavor,
+            flavor: result.case.flavor,
             accepted,
             detail: if accepted {
                 "genuine token accepted".into()
@@ -158,15 +143,7 @@ impl CaseResult {
     /// The result of `case` with `verdict` and `reasons`, nothing observed yet.
     pub fn for_case(case: &crate::catalog::Case, verdict: Verdict, reasons: Vec<String>) -> Self {
         CaseResult {
-            id: case.id.clone(),
-            section: case.section.clone(),
-            section_title: case.section_title.clone(),
-            title: case.title.clone(),
-            requirement: case.requirement.clone(),
-            refs: case.refs.clone(),
-            level: case.level,
-            tags: case.tags.clone(),
-            flavor: case.flavor,
+            case: case.info.clone(),
             verdict,
             expected: crate::judge::expect_text(&case.expect.full()),
             observed: None,
@@ -177,6 +154,6 @@ impl CaseResult {
     }
     /// Whether this is a positive control (section [`CONTROL_SECTION`]), not a catalog case.
     pub fn is_control(&self) -> bool {
-        self.section == CONTROL_SECTION
+        self.case.section == CONTROL_SECTION
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::catalog::{Case, Expect, Level};
+use crate::catalog::{Case, CaseInfo, Expect, Level};
 use crate::client;
 use crate::judge::{self, Match};
 use crate::request::{request_for, stable_observed, stable_text};
@@ -59,7 +59,7 @@ pub async fn run(
             let start = Instant::now();
             let cut_off =
                 || CaseResult::for_case(&case, Verdict::Skip, vec![DEADLINE_REASON.into()]);
-            let control = controls.iter().find(|c| c.flavor == case.flavor);
+            let control = controls.iter().find(|c| c.flavor == case.info.flavor);
             let mut result = match control {
                 Some(c) if !c.accepted => CaseResult::for_case(
                     &case,
@@ -169,17 +169,19 @@ pub const CONTROL_REQUIREMENT: &str = "Target contract section 4: \"A target MUS
 /// The result of a flavor's positive control, as a case of its own.
 fn control_result(flavor: Flavor, verdict: Verdict, reasons: Vec<String>) -> CaseResult {
     CaseResult {
-        id: control_id(flavor),
-        section: CONTROL_SECTION.into(),
-        section_title: "Positive controls: a genuine token of each flavor is accepted".into(),
-        title: format!(
-            "a genuine {flavor} access token is accepted (every {flavor} case depends on it)"
-        ),
-        requirement: CONTROL_REQUIREMENT.into(),
-        refs: vec!["byoid target contract section 4".into()],
-        level: Level::Must,
-        tags: vec!["control".into()],
-        flavor,
+        case: CaseInfo {
+            id: control_id(flavor),
+            section: CONTROL_SECTION.into(),
+            section_title: "Positive controls: a genuine token of each flavor is accepted".into(),
+            title: format!(
+                "a genuine {flavor} access token is accepted (every {flavor} case depends on it)"
+            ),
+            requirement: CONTROL_REQUIREMENT.into(),
+            refs: vec!["byoid target contract section 4".into()],
+            level: Level::Must,
+            tags: vec!["control".into()],
+            flavor,
+        },
         verdict,
         expected: judge::expect_text(&Expect::default()),
         observed: None,
@@ -196,7 +198,7 @@ pub async fn run_case_on(
     case: &Case,
     timeout: Duration,
 ) -> CaseResult {
-    let Some(tenants) = world.cases.get(&case.id) else {
+    let Some(tenants) = world.cases.get(&case.info.id) else {
         return CaseResult::for_case(
             case,
             Verdict::Error,

@@ -261,7 +261,7 @@ impl<'a> CaseRun<'a> {
         let verdict = match self.tally.worst {
             Match::Expected => Verdict::Pass,
             Match::Acceptable => Verdict::Acceptable,
-            Match::Wrong if case.level == crate::catalog::Level::Must => Verdict::Fail,
+            Match::Wrong if case.info.level == crate::catalog::Level::Must => Verdict::Fail,
             Match::Wrong => Verdict::Warn,
             Match::NoAnswer => Verdict::Error,
         };

@@ -185,7 +185,7 @@ impl World {
                 "shared".to_string()
             }
         };
-        let mut flavors: Vec<Flavor> = cases.iter().map(|c| c.flavor).collect();
+        let mut flavors: Vec<Flavor> = cases.iter().map(|c| c.info.flavor).collect();
         flavors.sort();
         flavors.dedup();
         for f in &flavors {
@@ -199,19 +199,19 @@ impl World {
         for case in cases {
             let own_ring = needs_own_keys(case);
             let ring = if own_ring {
-                format!("case-{}", slug_for("", &case.id))
+                format!("case-{}", slug_for("", &case.info.id))
             } else {
-                shared_ring(case.flavor)
+                shared_ring(case.info.flavor)
             };
-            let mut quirks = base_quirks(case.flavor);
+            let mut quirks = base_quirks(case.info.flavor);
             if let Some(q) = &case.tenant.quirks {
                 quirks = q.clone();
-                if case.flavor == Flavor::Okta && q.typ == TypQuirk::Flavor {
+                if case.info.flavor == Flavor::Okta && q.typ == TypQuirk::Flavor {
                     quirks.typ = base_quirks(Flavor::Okta).typ;
                 }
             }
-            let mut spec =
-                IdpTenantSpec::new(slug_for("t", &case.id), case.flavor).key_ring(ring.clone());
+            let mut spec = IdpTenantSpec::new(slug_for("t", &case.info.id), case.info.flavor)
+                .key_ring(ring.clone());
             if own_ring {
                 spec = spec.pooled_keys();
             }
@@ -225,14 +225,14 @@ impl World {
             }
             entries.push(manifest_entry(&own, Some(case)));
             let other = if uses_other(case) {
-                let ring = if case.flavor.is_entra() {
+                let ring = if case.info.flavor.is_entra() {
                     ring.clone()
                 } else {
                     "other".to_string()
                 };
-                let spec = IdpTenantSpec::new(slug_for("o", &case.id), case.flavor)
+                let spec = IdpTenantSpec::new(slug_for("o", &case.info.id), case.info.flavor)
                     .key_ring(ring)
-                    .quirks(base_quirks(case.flavor))
+                    .quirks(base_quirks(case.info.flavor))
                     .roles(case.tenant.roles.clone());
                 let t = world.idp.add_tenant(spec)?;
                 entries.push(manifest_entry(&t, None));
@@ -241,7 +241,7 @@ impl World {
                 None
             };
             let sibling = if uses_sibling(case) {
-                let spec = IdpTenantSpec::new(slug_for("s", &case.id), case.flavor)
+                let spec = IdpTenantSpec::new(slug_for("s", &case.info.id), case.info.flavor)
                     .key_ring(ring)
                     .quirks(quirks)
                     .roles(case.tenant.roles.clone());
@@ -252,7 +252,7 @@ impl World {
                 None
             };
             world.cases.insert(
-                case.id.clone(),
+                case.info.id.clone(),
                 CaseTenants {
                     own,
                     other,

@@ -63,20 +63,20 @@ fn every_case_quotes_its_source_and_must_cases_quote_a_must() {
         if !seen.insert(c.origin.clone()) {
             continue;
         }
-        let Some((source, quote)) = split_requirement(&c.requirement) else {
+        let Some((source, quote)) = split_requirement(&c.info.requirement) else {
             problems.push(format!(
                 "{}: the requirement is not `Source: \"quote\"`",
-                c.id
+                c.info.id
             ));
             continue;
         };
         if !source_is_known(source) {
-            problems.push(format!("{}: unknown source `{source}`", c.id));
+            problems.push(format!("{}: unknown source `{source}`", c.info.id));
         }
-        if c.level == Level::Must && !has_must_keyword(quote) {
+        if c.info.level == Level::Must && !has_must_keyword(quote) {
             problems.push(format!(
                 "{}: a MUST case quotes no MUST/REQUIRED/SHALL sentence: \"{quote}\"",
-                c.id
+                c.info.id
             ));
         }
         if source.starts_with("Target contract") {
@@ -84,7 +84,7 @@ fn every_case_quotes_its_source_and_must_cases_quote_a_must() {
                 if !fragment.is_empty() && !contract.contains(&fragment) {
                     problems.push(format!(
                         "{}: \"{fragment}\" is not in docs/target-contract.md",
-                        c.id
+                        c.info.id
                     ));
                 }
             }

@@ -151,7 +151,7 @@ fn check_report_page(dom: &str, report: &Report) {
         let row = format!(
             "<tr class=\"case v-{}\" id=\"{}\"",
             verdict_name(c.verdict),
-            dom_attr(&c.id)
+            dom_attr(&c.case.id)
         );
         assert!(dom.contains(&row), "row `{row}` not in the page");
     }
@@ -232,7 +232,7 @@ async fn html_pages_render_in_chromium() {
         assert!(
             dom.contains(&dom_text(r)),
             "reason `{r}` of {} not in the page",
-            failed.id
+            failed.case.id
         );
     }
 
@@ -262,9 +262,9 @@ async fn html_pages_render_in_chromium() {
     );
     for c in &broken.cases {
         assert!(
-            dom.contains(&format!("title=\"{}\"", dom_attr(&c.id))),
+            dom.contains(&format!("title=\"{}\"", dom_attr(&c.case.id))),
             "{} has no row",
-            c.id
+            c.case.id
         );
     }
     assert!(dom.contains("<td class=\"cell v-fail\""), "a failing cell");

@@ -59,7 +59,7 @@ fn verdict_text(report: &Report) -> String {
     let mut lines: Vec<String> = report
         .cases
         .iter()
-        .map(|c| format!("{} {}", c.id, verdict_name(c.verdict)))
+        .map(|c| format!("{} {}", c.case.id, verdict_name(c.verdict)))
         .collect();
     lines.sort();
     let mut text = format!(
@@ -128,7 +128,7 @@ async fn every_case_earns_its_place_and_every_defect_is_caught() {
         .cases
         .iter()
         .filter(|c| c.verdict == Verdict::Skip)
-        .map(|c| c.id.clone())
+        .map(|c| c.case.id.clone())
         .collect();
     let clean_tls = run_tls(Vec::new(), tls_only.clone()).await;
     let not_passing: Vec<String> = clean
@@ -137,7 +137,7 @@ async fn every_case_earns_its_place_and_every_defect_is_caught() {
         .filter(|c| c.verdict != Verdict::Skip)
         .chain(&clean_tls)
         .filter(|c| !matches!(c.verdict, Verdict::Pass))
-        .map(|c| format!("{} ({:?}): {:?}", c.id, c.verdict, c.reasons))
+        .map(|c| format!("{} ({:?}): {:?}", c.case.id, c.verdict, c.reasons))
         .collect();
     assert_eq!(
         clean_tls.len(),
@@ -155,7 +155,7 @@ async fn every_case_earns_its_place_and_every_defect_is_caught() {
         .cases
         .iter()
         .filter(|c| !c.is_control())
-        .map(|c| (c.id.clone(), BTreeSet::new()))
+        .map(|c| (c.case.id.clone(), BTreeSet::new()))
         .collect();
     let mut catches: BTreeMap<&str, usize> = BTreeMap::new();
     // Two runs at a time: the machine has two cores, and no verdict depends on its speed.
@@ -177,7 +177,7 @@ async fn every_case_earns_its_place_and_every_defect_is_caught() {
                 .iter()
                 .chain(&tls_report)
                 .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Warn | Verdict::Error))
-                .map(|c| c.id.as_str())
+                .map(|c| c.case.id.as_str())
                 .collect();
             catches.insert(d, failed.len());
             for id in failed {
@@ -288,7 +288,10 @@ async fn independent_validators_pass_every_must_case() {
                     c.verdict,
                     Verdict::Fail | Verdict::Error | Verdict::Untestable
                 ) {
-                    problems.push(format!("{run}: {} {:?}: {:?}", c.id, c.verdict, c.reasons));
+                    problems.push(format!(
+                        "{run}: {} {:?}: {:?}",
+                        c.case.id, c.verdict, c.reasons
+                    ));
                 }
             }
         }

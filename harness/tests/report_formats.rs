@@ -137,7 +137,11 @@ fn html_is_escaped_and_self_contained() {
     let page = html::render(&report);
     assert_self_contained(&page);
     for c in &report.cases {
-        assert!(page.contains(&html::escape(&c.id)), "{} missing", c.id);
+        assert!(
+            page.contains(&html::escape(&c.case.id)),
+            "{} missing",
+            c.case.id
+        );
     }
     assert!(page.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"));
     assert!(page.contains("<details>") && page.contains("Token (decoded)"));

@@ -43,7 +43,13 @@ async fn node_jose_adapter_speaks_the_contract() {
         "{:?}",
         report.controls
     );
-    let verdict = |id: &str| report.cases.iter().find(|c| c.id == id).map(|c| c.verdict);
+    let verdict = |id: &str| {
+        report
+            .cases
+            .iter()
+            .find(|c| c.case.id == id)
+            .map(|c| c.verdict)
+    };
     assert_eq!(verdict("rfc8725/3.1/alg-none/okta"), Some(Verdict::Pass));
     assert_eq!(
         verdict("rfc8725/3.8/other-tenant-token/entra-v2"),
@@ -157,7 +163,7 @@ async fn tenant_sources_and_tls_work_end_to_end() {
             .cases
             .iter()
             .filter(|c| c.verdict != Verdict::Pass)
-            .map(|c| (&c.id, &c.reasons))
+            .map(|c| (&c.case.id, &c.reasons))
             .collect();
         assert!(bad.is_empty(), "{source} tls={tls}: {bad:?}");
     }

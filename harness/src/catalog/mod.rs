@@ -17,9 +17,10 @@ pub use schema::{
     RequestSpec, SignSpec, Step, TenantSpec, TokenIn, TokenKindSpec, TokenSpec, TrafficExpect,
 };
 
-/// A case ready to run: one flavor, one id.
-#[derive(Clone, Debug)]
-pub struct Case {
+/// What a case is about: its id, its place in the catalog and the sentence it enforces. A
+/// result carries it as it is ([`crate::result::CaseResult::case`]).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct CaseInfo {
     /// Stable id: `section/name[/flavor]`.
     pub id: String,
     /// The RFC section key, e.g. `rfc8725/3.1`.
@@ -38,6 +39,13 @@ pub struct Case {
     pub tags: Vec<String>,
     /// The flavor of the case's tenant.
     pub flavor: Flavor,
+}
+
+/// A case ready to run: one flavor, one id.
+#[derive(Clone, Debug)]
+pub struct Case {
+    /// What the case is about.
+    pub info: CaseInfo,
     /// Tenant settings.
     pub tenant: TenantSpec,
     /// The token to send.
@@ -124,10 +132,10 @@ include!(concat!(env!("OUT_DIR"), "/builtin_catalog.rs"));
 fn check_unique(cases: &[Case]) -> Result<(), CatalogError> {
     let mut seen = BTreeSet::new();
     for c in cases {
-        if !seen.insert(c.id.as_str()) {
+        if !seen.insert(c.info.id.as_str()) {
             return Err(CatalogError {
                 file: PathBuf::from(&c.origin),
-                message: format!("duplicate case id `{}`", c.id),
+                message: format!("duplicate case id `{}`", c.info.id),
             });
         }
     }
@@ -167,7 +175,7 @@ pub fn parse_file(path: &Path, text: &str) -> Result<Vec<Case>, CatalogError> {
             } else {
                 format!("{}/{name}", file.section)
             };
-            out.push(Case {
+            let info = CaseInfo {
                 id,
                 section: file.section.clone(),
                 section_title: file.title.clone(),
@@ -184,6 +192,9 @@ pub fn parse_file(path: &Path, text: &str) -> Result<Vec<Case>, CatalogError> {
                 level: spec.level.unwrap_or(file.level),
                 tags: spec.tags.iter().chain(file.tags.iter()).cloned().collect(),
                 flavor,
+            };
+            out.push(Case {
+                info,
                 tenant: spec.tenant.clone(),
                 token: spec.token.clone(),
                 request: spec.request.clone(),
@@ -225,10 +236,10 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
 /// `rfc6750/3`, `rfc6750/3/no-credentials`), a flavor name, or a tag.
 pub fn matches_filter(case: &Case, term: &str) -> bool {
     let term = term.trim_end_matches('/');
-    case.id == term
-        || case.id.starts_with(&format!("{term}/"))
-        || case.tags.iter().any(|t| t == term)
-        || case.flavor.name() == term
+    case.info.id == term
+        || case.info.id.starts_with(&format!("{term}/"))
+        || case.info.tags.iter().any(|t| t == term)
+        || case.info.flavor.name() == term
 }
 
 #[cfg(test)]
@@ -249,7 +260,7 @@ mod tests {
         let text = "section = \"x/1\"\ntitle = \"X\"\nlevel = \"must\"\n[[case]]\nid = \"a\"\ntitle = \"t\"\nflavors = \"all\"\nexpect = \"ok\"\n";
         let cases = parse_file(Path::new("x.toml"), text).unwrap();
         assert_eq!(cases.len(), Flavor::ALL.len());
-        assert_eq!(cases[3].id, "x/1/a/okta");
+        assert_eq!(cases[3].info.id, "x/1/a/okta");
         assert!(matches_filter(&cases[3], "x/1"));
         assert!(matches_filter(&cases[3], "okta"));
         assert!(!matches_filter(&cases[3], "x/1/a/ok"));

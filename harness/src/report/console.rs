@@ -62,14 +62,16 @@ pub fn printable(text: &str) -> Cow<'_, str> {
 /// One line for a case: `  PASS rfc8725/3.1/alg-none/okta  alg none is rejected`.
 pub fn case_line(c: &CaseResult, color: Color) -> String {
     let word = format!("{:>10}", c.verdict.word());
-    let short =
-        c.id.strip_prefix(&format!("{}/", c.section))
-            .unwrap_or(&c.id);
+    let short = c
+        .case
+        .id
+        .strip_prefix(&format!("{}/", c.case.section))
+        .unwrap_or(&c.case.id);
     format!(
         "  {} {}  {}",
         paint(color, verdict_code(c.verdict), &word),
         printable(short),
-        printable(&c.title)
+        printable(&c.case.title)
     )
 }
 
@@ -92,8 +94,8 @@ fn details(c: &CaseResult, out: &mut String) {
     let _ = writeln!(
         out,
         "             -> {} [{}]",
-        printable(&c.requirement),
-        c.level
+        printable(&c.case.requirement),
+        c.case.level
     );
     let _ = writeln!(out, "                expected: {}", c.expected);
     for r in &c.reasons {
@@ -106,13 +108,13 @@ pub fn render(report: &Report, color: Color) -> String {
     let mut out = String::new();
     let mut section = "";
     for c in &report.cases {
-        if c.section != section {
-            section = &c.section;
+        if c.case.section != section {
+            section = &c.case.section;
             let _ = writeln!(
                 out,
                 "\n{} {}",
-                paint(color, "1", &printable(&section_name(&c.section))),
-                printable(&c.section_title)
+                paint(color, "1", &printable(&section_name(&c.case.section))),
+                printable(&c.case.section_title)
             );
         }
         let _ = writeln!(out, "{}", case_line(c, color));
@@ -141,7 +143,7 @@ pub fn summary(report: &Report, color: Color) -> String {
         report
             .controls
             .iter()
-            .any(|ctl| ctl.flavor == c.flavor && !ctl.accepted)
+            .any(|ctl| ctl.flavor == c.case.flavor && !ctl.accepted)
     };
     let bad: Vec<&CaseResult> = report
         .cases
@@ -156,13 +158,13 @@ pub fn summary(report: &Report, color: Color) -> String {
         let _ = writeln!(out, "Failures:");
         let mut section = "";
         for c in bad {
-            if c.section != section {
-                section = &c.section;
+            if c.case.section != section {
+                section = &c.case.section;
                 let _ = writeln!(
                     out,
                     "  {} {}",
-                    printable(&section_name(&c.section)),
-                    printable(&c.section_title)
+                    printable(&section_name(&c.case.section)),
+                    printable(&c.case.section_title)
                 );
             }
             let _ = writeln!(out, "  {}", case_line(c, color));
@@ -173,7 +175,7 @@ pub fn summary(report: &Report, color: Color) -> String {
         let untestable = report
             .cases
             .iter()
-            .filter(|c| c.flavor == ctl.flavor && c.verdict == Verdict::Untestable)
+            .filter(|c| c.case.flavor == ctl.flavor && c.verdict == Verdict::Untestable)
             .count();
         let _ = writeln!(
             out,

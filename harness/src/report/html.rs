@@ -221,7 +221,11 @@ pub fn render(report: &Report) -> String {
         crate::catalog::Level::Should,
         crate::catalog::Level::May,
     ] {
-        let cases: Vec<&CaseResult> = report.cases.iter().filter(|c| c.level == level).collect();
+        let cases: Vec<&CaseResult> = report
+            .cases
+            .iter()
+            .filter(|c| c.case.level == level)
+            .collect();
         let _ = write!(out, "<tr><th>{level}</th>");
         for v in Verdict::ALL {
             let n = cases.iter().filter(|c| c.verdict == v).count();
@@ -286,12 +290,12 @@ pub fn render(report: &Report) -> String {
     // Sections.
     let mut sections: BTreeMap<&str, Vec<&CaseResult>> = BTreeMap::new();
     for c in &report.cases {
-        sections.entry(c.section.as_str()).or_default().push(c);
+        sections.entry(c.case.section.as_str()).or_default().push(c);
     }
     for (key, cases) in sections {
         let title = cases
             .first()
-            .map(|c| c.section_title.as_str())
+            .map(|c| c.case.section_title.as_str())
             .unwrap_or("");
         let mut tally = String::new();
         for v in Verdict::ALL {
@@ -325,14 +329,16 @@ pub fn render(report: &Report) -> String {
 
 fn case_row(out: &mut String, c: &CaseResult) {
     let v = verdict_name(c.verdict);
-    let level = c.level.to_string();
-    let short =
-        c.id.strip_prefix(&format!("{}/", c.section))
-            .unwrap_or(&c.id);
+    let level = c.case.level.to_string();
+    let short = c
+        .case
+        .id
+        .strip_prefix(&format!("{}/", c.case.section))
+        .unwrap_or(&c.case.id);
     let _ = writeln!(
         out,
         "<tr class=\"case v-{v}\" id=\"{}\" data-level=\"{}\" data-verdict=\"{v}\">",
-        escape(&c.id),
+        escape(&c.case.id),
         escape(&level.to_ascii_lowercase())
     );
     let _ = writeln!(
@@ -343,23 +349,24 @@ fn case_row(out: &mut String, c: &CaseResult) {
     let _ = writeln!(
         out,
         "<td><details><summary><code title=\"{}\">{}</code> {}</summary>\n<div class=\"ev\">",
-        escape(&c.id),
+        escape(&c.case.id),
         escape(short),
-        escape(&c.title)
+        escape(&c.case.title)
     );
-    let _ = writeln!(out, "<div>Id: <code>{}</code></div>", escape(&c.id));
+    let _ = writeln!(out, "<div>Id: <code>{}</code></div>", escape(&c.case.id));
     let _ = writeln!(
         out,
         "<div>Requirement ({}): {}</div>",
         escape(&level),
-        escape(&c.requirement)
+        escape(&c.case.requirement)
     );
-    if !c.refs.is_empty() {
-        let refs: Vec<String> = c.refs.iter().map(|r| escape(r)).collect();
+    if !c.case.refs.is_empty() {
+        let refs: Vec<String> = c.case.refs.iter().map(|r| escape(r)).collect();
         let _ = writeln!(out, "<div>Refs: {}</div>", refs.join(", "));
     }
-    if !c.tags.is_empty() {
+    if !c.case.tags.is_empty() {
         let tags: Vec<String> = c
+            .case
             .tags
             .iter()
             .map(|t| format!("<code>{}</code>", escape(t)))
@@ -398,7 +405,7 @@ fn case_row(out: &mut String, c: &CaseResult) {
         out,
         "<td>{}</td><td><code>{}</code></td><td><code>{}</code></td>\n</tr>",
         escape(&level),
-        escape(c.flavor.name()),
+        escape(c.case.flavor.name()),
         escape(&c.expected)
     );
 }

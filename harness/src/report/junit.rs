@@ -27,13 +27,13 @@ use crate::result::{CaseResult, Verdict};
 pub fn render(report: &Report, with_timings: bool) -> String {
     let mut sections: BTreeMap<&str, Vec<&CaseResult>> = BTreeMap::new();
     for c in &report.cases {
-        sections.entry(c.section.as_str()).or_default().push(c);
+        sections.entry(c.case.section.as_str()).or_default().push(c);
     }
     let time_of = |c: &CaseResult| -> Duration {
         if !with_timings {
             return Duration::ZERO;
         }
-        match report.timings.cases_ms.get(&c.id) {
+        match report.timings.cases_ms.get(&c.case.id) {
             Some(ms) => Duration::from_millis(*ms),
             None => c.duration,
         }
@@ -43,7 +43,7 @@ pub fn render(report: &Report, with_timings: bool) -> String {
         let mut suite = TestSuite::new(section);
         suite.add_property(Property::new("target", report.run.target.as_str()));
         if let Some(first) = cases.first() {
-            suite.add_property(Property::new("title", first.section_title.as_str()));
+            suite.add_property(Property::new("title", first.case.section_title.as_str()));
         }
         let mut suite_time = Duration::ZERO;
         for c in cases {
@@ -92,18 +92,21 @@ fn test_case(c: &CaseResult, time: Duration) -> TestCase {
             s
         }
     };
-    let mut tc = TestCase::new(c.id.as_str(), status);
-    tc.set_classname(c.section.as_str());
+    let mut tc = TestCase::new(c.case.id.as_str(), status);
+    tc.set_classname(c.case.section.as_str());
     tc.set_time(time);
-    tc.add_property(Property::new("level", c.level.to_string()));
-    tc.add_property(Property::new("flavor", c.flavor.name()));
+    tc.add_property(Property::new("level", c.case.level.to_string()));
+    tc.add_property(Property::new("flavor", c.case.flavor.name()));
     tc.add_property(Property::new("verdict", verdict_name(c.verdict)));
-    if !c.refs.is_empty() {
-        tc.add_property(Property::new("refs", c.refs.join(", ")));
+    if !c.case.refs.is_empty() {
+        tc.add_property(Property::new("refs", c.case.refs.join(", ")));
     }
     match c.verdict {
         Verdict::Warn => {
-            let mut out = format!("{} requirement missed: {}\n", c.level, c.requirement);
+            let mut out = format!(
+                "{} requirement missed: {}\n",
+                c.case.level, c.case.requirement
+            );
             out.push_str(&details(c));
             tc.set_system_out(out);
         }
@@ -138,9 +141,13 @@ pub(crate) fn verdict_name(v: Verdict) -> &'static str {
 /// Requirement, expectation, reasons, observation and decoded evidence as plain text.
 fn details(c: &CaseResult) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{} [{}] {}", c.title, c.level, c.requirement);
-    if !c.refs.is_empty() {
-        let _ = writeln!(out, "refs: {}", c.refs.join(", "));
+    let _ = writeln!(
+        out,
+        "{} [{}] {}",
+        c.case.title, c.case.level, c.case.requirement
+    );
+    if !c.case.refs.is_empty() {
+        let _ = writeln!(out, "refs: {}", c.case.refs.join(", "));
     }
     let _ = writeln!(out, "expected: {}", c.expected);
     for r in &c.reasons {

@@ -63,7 +63,11 @@ pub fn render(report: &Report) -> String {
     );
     out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for level in [Level::Must, Level::Should, Level::May] {
-        let cases: Vec<&CaseResult> = report.cases.iter().filter(|c| c.level == level).collect();
+        let cases: Vec<&CaseResult> = report
+            .cases
+            .iter()
+            .filter(|c| c.case.level == level)
+            .collect();
         let mut row = format!("| {level} |");
         for v in Verdict::ALL {
             let _ = write!(
@@ -88,8 +92,8 @@ pub fn render(report: &Report) -> String {
     let mut sections: BTreeMap<&str, (&str, [usize; 4])> = BTreeMap::new();
     for c in &report.cases {
         let e = sections
-            .entry(c.section.as_str())
-            .or_insert((c.section_title.as_str(), [0; 4]));
+            .entry(c.case.section.as_str())
+            .or_insert((c.case.section_title.as_str(), [0; 4]));
         let i = match c.verdict {
             Verdict::Pass | Verdict::Acceptable => 0,
             Verdict::Fail | Verdict::Error => 1,
@@ -134,19 +138,19 @@ pub fn render(report: &Report) -> String {
         }
         let _ = writeln!(out, "## {name} ({})\n", cases.len());
         for c in cases {
-            let _ = writeln!(out, "### {} {}\n", c.verdict.word(), code(&c.id));
+            let _ = writeln!(out, "### {} {}\n", c.verdict.word(), code(&c.case.id));
             let _ = writeln!(
                 out,
                 "{} — {} [{}]\n",
-                text(&c.title),
-                text(&c.requirement),
-                c.level
+                text(&c.case.title),
+                text(&c.case.requirement),
+                c.case.level
             );
-            if !c.refs.is_empty() {
-                let refs: Vec<String> = c.refs.iter().map(|r| text(r)).collect();
+            if !c.case.refs.is_empty() {
+                let refs: Vec<String> = c.case.refs.iter().map(|r| text(r)).collect();
                 let _ = writeln!(out, "* **Refs:** {}", refs.join(", "));
             }
-            let _ = writeln!(out, "* **Flavor:** {}", code(c.flavor.name()));
+            let _ = writeln!(out, "* **Flavor:** {}", code(c.case.flavor.name()));
             let _ = writeln!(out, "* **Expected:** {}", code(&c.expected));
             if c.reasons.is_empty() {
                 let _ = writeln!(out, "* **Actual:** (no reason recorded)");

@@ -183,14 +183,14 @@ impl Report {
         mut cases: Vec<CaseResult>,
         run_ms: u64,
     ) -> Report {
-        cases.sort_by(|a, b| (!a.is_control(), &a.id).cmp(&(!b.is_control(), &b.id)));
+        cases.sort_by(|a, b| (!a.is_control(), &a.case.id).cmp(&(!b.is_control(), &b.case.id)));
         let started = std::time::SystemTime::now() - std::time::Duration::from_millis(run_ms);
         let timings = Timings {
             started_at: rfc3339(started),
             run_ms,
             cases_ms: cases
                 .iter()
-                .map(|c| (c.id.clone(), c.duration.as_millis() as u64))
+                .map(|c| (c.case.id.clone(), c.duration.as_millis() as u64))
                 .collect(),
         };
         Report {

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use byoid::catalog::{Level, Outcome};
+use byoid::catalog::{CaseInfo, Level, Outcome};
 use byoid::client::Outgoing;
 use byoid::judge::{Challenge, Observed};
 use byoid::report::{Report, RunInfo};
@@ -33,19 +33,21 @@ fn case(s: Sample, id: &str, section: &str, level: Level, verdict: Verdict) -> C
     let evil = if hostile { EVIL } else { EVIL_PLAIN };
     let bad = !matches!(verdict, Verdict::Pass | Verdict::Acceptable | Verdict::Skip);
     CaseResult {
-        id: id.to_string(),
-        section: section.to_string(),
-        section_title: format!("Title of {section}"),
-        title: format!("title of {id}"),
-        requirement: "the validator MUST reject it".to_string(),
-        refs: vec![format!("{section} ¶2")],
-        level,
-        tags: if hostile {
-            vec!["alg".to_string(), "entra".to_string()]
-        } else {
-            vec!["alg".to_string()]
+        case: CaseInfo {
+            id: id.to_string(),
+            section: section.to_string(),
+            section_title: format!("Title of {section}"),
+            title: format!("title of {id}"),
+            requirement: "the validator MUST reject it".to_string(),
+            refs: vec![format!("{section} ¶2")],
+            level,
+            tags: if hostile {
+                vec!["alg".to_string(), "entra".to_string()]
+            } else {
+                vec!["alg".to_string()]
+            },
+            flavor: Flavor::Okta,
         },
-        flavor: Flavor::Okta,
         verdict,
         expected: "401 invalid_token".to_string(),
         observed: bad.then(|| Observed {
