@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::{header, HeaderMap};
 
@@ -64,18 +65,14 @@ impl FromRequest<Arc<Validator>> for ApiRequest {
         if defects.contains(Defect::SmallHeaderLimit) && authorization(4096) {
             return Err(AuthError::header_too_large());
         }
-        // Only a `/{slug}/api/...` route has a parameter: the first path segment,
-        // still percent-encoded. One that is not UTF-8 once decoded becomes
-        // U+FFFD, which never matches a configured slug.
-        let path_slug = RawPathParams::from_request_parts(&mut parts, v)
-            .await
-            .ok()
-            .and_then(|p| p.iter().next().map(|(_, raw)| raw.to_owned()))
-            .map(|raw| {
-                percent_encoding::percent_decode_str(&raw)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            });
+        // Only a `/{slug}/api/...` route has a parameter: the first path segment, which
+        // axum percent-decodes. One that is not UTF-8 once decoded names U+FFFD, which
+        // matches no configured slug.
+        let path_slug = match RawPathParams::from_request_parts(&mut parts, v).await {
+            Ok(params) => params.iter().next().map(|(_, slug)| slug.to_owned()),
+            Err(RawPathParamsRejection::InvalidUtf8InPathParam(_)) => Some("\u{FFFD}".into()),
+            Err(_) => None,
+        };
         let form = if is_form(&parts.headers) {
             let bytes = axum::body::to_bytes(body, MAX_FORM_BODY_BYTES)
                 .await

@@ -68,3 +68,47 @@ async fn oversized_form_body_is_refused_not_crashed() {
     let (status, _, _) = call(req).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+/// The `error_description` of a bearer request to `path` on a path-source router.
+async fn path_source_description(path: &str) -> String {
+    let config = Config::new(
+        Manifest::from_json(
+            r#"{"tenant_source":{"kind":"path"},
+                "tenants":[{"slug":"contoso",
+                  "metadata_address":"http://127.0.0.1:9/contoso/.well-known/openid-configuration",
+                  "valid_audiences":["api://byoid-resource"]}]}"#,
+        )
+        .unwrap(),
+    );
+    let req = Request::get(path)
+        .header(
+            "Authorization",
+            "Bearer eyJhbGciOiJSUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiJ4In0.AAAA",
+        )
+        .body(Body::empty())
+        .unwrap();
+    let resp = app(config).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{path}");
+    let challenge = resp.headers()["www-authenticate"].to_str().unwrap();
+    let (_, description) = challenge.split_once("error_description=").unwrap();
+    description.trim_matches('"').to_owned()
+}
+
+#[tokio::test]
+async fn a_path_slug_is_percent_decoded_once() {
+    // `%63` is `c`: the configured tenant, whose IdP is unreachable.
+    assert_ne!(
+        path_source_description("/%63ontoso/api/whoami").await,
+        "unknown tenant"
+    );
+    // `%2563` decodes to the text `%63`, not to `c` a second time.
+    assert_eq!(
+        path_source_description("/%2563ontoso/api/whoami").await,
+        "unknown tenant"
+    );
+    // Not UTF-8 once decoded: a slug no tenant has.
+    assert_eq!(
+        path_source_description("/%FFcontoso/api/whoami").await,
+        "unknown tenant"
+    );
+}
