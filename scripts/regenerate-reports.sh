@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the published reports in reports/ (see reports/README.md):
 #
-#   reports/reference/               the built-in reference validator, clean
+#   reports/reference/               the built-in reference validator, clean (also with the path
+#       and subdomain tenant sources and over HTTPS: reports/reference-{path,subdomain,tls}/)
 #   reports/defect-alg-from-header/  the reference with the `alg-from-header` defect planted
 #   reports/defect-no-audience-check/ the reference with the `no-audience-check` defect planted
 #   reports/node-jose/               the Node adapter on panva's jose (targets/node-jose)
@@ -66,6 +67,9 @@ run() {
 }
 
 run reference
+run reference-path --tenant-source path
+run reference-subdomain --tenant-source subdomain
+run reference-tls --tls
 run defect-alg-from-header --defect alg-from-header
 run defect-no-audience-check --defect no-audience-check
 

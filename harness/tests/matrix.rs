@@ -1,10 +1,13 @@
-//! The mutation matrix: the clean reference validator passes every catalog case, every case
-//! fails against at least one planted defect, and every defect is caught by at least one case.
-//! This is what makes each scenario earn its place.
+//! The mutation matrix: the clean reference validator passes every catalog case under every
+//! tenant source (header, path, subdomain) and over HTTPS, every case fails against at least
+//! one planted defect, and every defect is caught by at least one case. This is what makes each
+//! scenario earn its place; a defect that shows only when the tenant comes from the path is
+//! caught here too.
 //!
 //! The same runs feed the verdict snapshots (insta), `snapshots/matrix__<target>.snap`
-//! (`reference`, `defect-<name>`): one `id verdict` line per case, sorted by id. Any verdict
-//! that changes, any case added or removed, fails the test; review the change with
+//! (`reference`, `defect-<name>`): one line per case, sorted by id, `id verdict` when the three
+//! tenant sources agree and `id header=… path=… subdomain=…` when they do not. Any verdict that
+//! changes, any case added or removed, fails the test; review the change with
 //! `cargo insta review` (or rerun with `INSTA_UPDATE=always` and read the diff). The built-in
 //! target runs each case on an instance of its own with a manual clock, so every verdict is
 //! the same on every run, however loaded the machine.
@@ -14,19 +17,32 @@ use std::collections::{BTreeMap, BTreeSet};
 mod external;
 
 use byoid::report::Report;
-use byoid::result::Verdict;
+use byoid::result::{CaseResult, Verdict};
 use byoid::target::TargetSpec;
 use byoid::world::TenantSource;
 use byoid::ScenarioOptions;
 
-async fn run(defects: Vec<String>) -> byoid::report::Report {
-    byoid::run_scenarios(&ScenarioOptions::builtin(defects))
+/// The tenant sources every target runs under, in snapshot order.
+fn sources() -> [TenantSource; 3] {
+    [
+        TenantSource::Header("X-Tenant-Slug".into()),
+        TenantSource::Path,
+        TenantSource::Subdomain,
+    ]
+}
+
+async fn run(defects: Vec<String>, source: TenantSource) -> Report {
+    let opts = ScenarioOptions {
+        tenant_source: source,
+        ..ScenarioOptions::builtin(defects)
+    };
+    byoid::run_scenarios(&opts)
         .await
         .expect("the run completes")
 }
 
 /// The cases only an HTTPS run can judge (`metadata_over_http`), run with `--tls`.
-async fn run_tls(defects: Vec<String>, ids: Vec<String>) -> Vec<byoid::result::CaseResult> {
+async fn run_tls(defects: Vec<String>, ids: Vec<String>) -> Vec<CaseResult> {
     if ids.is_empty() {
         // No filter would mean the whole catalog.
         return Vec::new();
@@ -54,23 +70,33 @@ fn verdict_name(v: Verdict) -> String {
         .unwrap_or_else(|| format!("{v:?}"))
 }
 
-/// The verdict bytes of a run: `id verdict`, one line per case, sorted.
-fn verdict_text(report: &Report) -> String {
-    let mut lines: Vec<String> = report
-        .cases
-        .iter()
-        .map(|c| format!("{} {}", c.case.id, verdict_name(c.verdict)))
-        .collect();
-    lines.sort();
+/// The verdict bytes of one target's runs (one per tenant source, in [`sources`] order): a
+/// line per case, sorted by id.
+fn verdict_text(runs: &[Report]) -> String {
+    let mut by_id: BTreeMap<&str, Vec<Verdict>> = BTreeMap::new();
+    for report in runs {
+        for c in &report.cases {
+            by_id.entry(&c.case.id).or_default().push(c.verdict);
+        }
+    }
+    let first = &runs[0];
     let mut text = format!(
         "# target {}  seed {}  {} cases\n",
-        report.run.target,
-        report.run.seed,
-        lines.len()
+        first.run.target,
+        first.run.seed,
+        by_id.len()
     );
-    for l in lines {
-        text.push_str(&l);
-        text.push('\n');
+    for (id, verdicts) in by_id {
+        if verdicts.iter().all(|v| *v == verdicts[0]) && verdicts.len() == runs.len() {
+            text.push_str(&format!("{id} {}\n", verdict_name(verdicts[0])));
+        } else {
+            let each: Vec<String> = sources()
+                .iter()
+                .zip(&verdicts)
+                .map(|(s, v)| format!("{}={}", s.name(), verdict_name(*v)))
+                .collect();
+            text.push_str(&format!("{id} {}\n", each.join(" ")));
+        }
     }
     text
 }
@@ -106,6 +132,22 @@ fn stale_snapshots(targets: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// Every run of one target: one per tenant source (two at a time, the machine has two
+/// cores), and the HTTPS run of the cases only it can judge.
+async fn runs_of(defects: Vec<String>, tls_only: Vec<String>) -> (Vec<Report>, Vec<CaseResult>) {
+    let mut runs = Vec::new();
+    let [header, path, subdomain] = sources();
+    let pair = futures_join(vec![
+        run(defects.clone(), header),
+        run(defects.clone(), path),
+    ])
+    .await;
+    runs.extend(pair);
+    let (last, tls) = tokio::join!(run(defects.clone(), subdomain), run_tls(defects, tls_only));
+    runs.push(last);
+    (runs, tls)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_case_earns_its_place_and_every_defect_is_caught() {
     let defects: Vec<&str> = byoid_reference::defect::Defect::all()
@@ -121,24 +163,40 @@ async fn every_case_earns_its_place_and_every_defect_is_caught() {
     );
     let mut changed = Vec::new();
 
-    let clean = run(Vec::new()).await;
-    changed.extend(check_snapshot("reference", &verdict_text(&clean)));
-    // Skipped without --tls, judged by the TLS phase below.
-    let tls_only: Vec<String> = clean
+    // Skipped without --tls (in every source), judged by the TLS runs.
+    let (clean, _) = runs_of(Vec::new(), Vec::new()).await;
+    let tls_only: Vec<String> = clean[0]
         .cases
         .iter()
         .filter(|c| c.verdict == Verdict::Skip)
         .map(|c| c.case.id.clone())
         .collect();
     let clean_tls = run_tls(Vec::new(), tls_only.clone()).await;
-    let not_passing: Vec<String> = clean
-        .cases
-        .iter()
-        .filter(|c| c.verdict != Verdict::Skip)
-        .chain(&clean_tls)
-        .filter(|c| !matches!(c.verdict, Verdict::Pass))
-        .map(|c| format!("{} ({:?}): {:?}", c.case.id, c.verdict, c.reasons))
-        .collect();
+    changed.extend(check_snapshot("reference", &verdict_text(&clean)));
+    let mut not_passing: Vec<String> = Vec::new();
+    for (source, report) in sources().iter().zip(&clean) {
+        not_passing.extend(
+            report
+                .cases
+                .iter()
+                .filter(|c| !(c.verdict == Verdict::Pass || tls_only.contains(&c.case.id)))
+                .map(|c| {
+                    format!(
+                        "{} ({}): {:?} {:?}",
+                        c.case.id,
+                        source.name(),
+                        c.verdict,
+                        c.reasons
+                    )
+                }),
+        );
+    }
+    not_passing.extend(
+        clean_tls
+            .iter()
+            .filter(|c| c.verdict != Verdict::Pass)
+            .map(|c| format!("{} (--tls): {:?} {:?}", c.case.id, c.verdict, c.reasons)),
+    );
     assert_eq!(
         clean_tls.len(),
         tls_only.len(),
@@ -146,44 +204,32 @@ async fn every_case_earns_its_place_and_every_defect_is_caught() {
     );
     assert!(
         not_passing.is_empty(),
-        "the clean reference must pass every case:\n{}",
+        "the clean reference must pass every case under every tenant source:\n{}",
         not_passing.join("\n")
     );
 
     // The positive controls are gates, not scenarios: they earn their place by gating.
-    let mut caught_by: BTreeMap<String, BTreeSet<&str>> = clean
+    let mut caught_by: BTreeMap<String, BTreeSet<&str>> = clean[0]
         .cases
         .iter()
         .filter(|c| !c.is_control())
         .map(|c| (c.case.id.clone(), BTreeSet::new()))
         .collect();
     let mut catches: BTreeMap<&str, usize> = BTreeMap::new();
-    // Two runs at a time: the machine has two cores, and no verdict depends on its speed.
-    for pair in defects.chunks(2) {
-        let runs = futures_join(pair.iter().map(|d| run(vec![d.to_string()])).collect()).await;
-        let tls_runs = futures_join(
-            pair.iter()
-                .map(|d| run_tls(vec![d.to_string()], tls_only.clone()))
-                .collect(),
-        )
-        .await;
-        for ((d, report), tls_report) in pair.iter().zip(runs).zip(tls_runs) {
-            changed.extend(check_snapshot(
-                &format!("defect-{d}"),
-                &verdict_text(&report),
-            ));
-            let failed: Vec<&str> = report
-                .cases
-                .iter()
-                .chain(&tls_report)
-                .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Warn | Verdict::Error))
-                .map(|c| c.case.id.as_str())
-                .collect();
-            catches.insert(d, failed.len());
-            for id in failed {
-                if let Some(set) = caught_by.get_mut(id) {
-                    set.insert(d);
-                }
+    for d in &defects {
+        let (runs, tls_report) = runs_of(vec![d.to_string()], tls_only.clone()).await;
+        changed.extend(check_snapshot(&format!("defect-{d}"), &verdict_text(&runs)));
+        let failed: BTreeSet<&str> = runs
+            .iter()
+            .flat_map(|r| &r.cases)
+            .chain(&tls_report)
+            .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Warn | Verdict::Error))
+            .map(|c| c.case.id.as_str())
+            .collect();
+        catches.insert(d, failed.len());
+        for id in failed {
+            if let Some(set) = caught_by.get_mut(id) {
+                set.insert(d);
             }
         }
     }
