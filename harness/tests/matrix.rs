@@ -8,7 +8,8 @@
 //! (`reference`, `defect-<name>`): one line per case, sorted by id, `id verdict` when the three
 //! tenant sources agree and `id header=… path=… subdomain=…` when they do not. Any verdict that
 //! changes, any case added or removed, fails the test; review the change with
-//! `cargo insta review` (or rerun with `INSTA_UPDATE=always` and read the diff). The built-in
+//! `cargo insta review` (or rerun with `INSTA_UPDATE=always` and read the diff).
+//! `snapshots/matrix__catches.snap` counts the cases each defect makes fail. The built-in
 //! target runs each case on an instance of its own with a manual clock, so every verdict is
 //! the same on every run, however loaded the machine.
 
@@ -154,7 +155,7 @@ async fn every_case_earns_its_place_and_every_defect_is_caught() {
         .iter()
         .map(|d| d.name())
         .collect();
-    let mut names = vec!["reference".to_string()];
+    let mut names = vec!["reference".to_string(), "catches".to_string()];
     names.extend(defects.iter().map(|d| format!("defect-{d}")));
     let stale = stale_snapshots(&names);
     assert!(
@@ -233,11 +234,14 @@ async fn every_case_earns_its_place_and_every_defect_is_caught() {
             }
         }
     }
+    // How many cases each defect makes fail (in any tenant source or over HTTPS): a snapshot
+    // too, so `scenarios/README.md` can point at a table that cannot drift.
     let mut matrix = format!("{:<34} cases failed\n", "defect");
     for (d, n) in &catches {
         matrix.push_str(&format!("{d:<34} {n}\n"));
     }
     println!("{matrix}");
+    changed.extend(check_snapshot("catches", &matrix));
     assert!(
         changed.is_empty(),
         "verdict snapshots changed (see the .snap.new files; `cargo insta review`): {changed:?}"

@@ -138,6 +138,9 @@ fn authorization_token(
     value: &[u8],
     defects: &DefectSet,
 ) -> Result<Option<Range<usize>>, AuthError> {
+    if let Some(token) = defective_authorization_token(value, defects) {
+        return token;
+    }
     let (scheme, rest) = match value.iter().position(|&b| b == b' ') {
         Some(i) => (&value[..i], &value[i..]),
         None => (value, &value[value.len()..]),
@@ -174,6 +177,54 @@ fn authorization_token(
     // `token` is a subslice of `value`: its offset is where it starts.
     let start = token.as_ptr() as usize - value.as_ptr() as usize;
     Ok(Some(start..start + token.len()))
+}
+
+/// Where the defects that parse `Authorization` carelessly find a token; `None` when none
+/// of them is planted (or it finds nothing to change), so the careful parse goes on.
+fn defective_authorization_token(
+    value: &[u8],
+    defects: &DefectSet,
+) -> Option<Result<Option<Range<usize>>, AuthError>> {
+    let found = |start: usize, end: usize| {
+        let start = start + value[start..end].iter().take_while(|&&b| b == b' ').count();
+        Some(if start >= end {
+            Err(AuthError::invalid_token("empty bearer token"))
+        } else {
+            Ok(Some(start..end))
+        })
+    };
+    let find = |needle: &[u8], from: usize| {
+        value[from..]
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|i| from + i)
+    };
+    if defects.contains(Defect::AuthorizationCommaSplit) {
+        if let Some(comma) = value.iter().position(|&b| b == b',') {
+            // The careful parse, of the value's first "list element".
+            let end = comma
+                - value[..comma]
+                    .iter()
+                    .rev()
+                    .take_while(|&&b| b == b' ')
+                    .count();
+            return Some(authorization_token(&value[..end], &DefectSet::new()));
+        }
+    }
+    if defects.contains(Defect::SchemeByLength) && value.len() > 7 {
+        return found(7, value.len());
+    }
+    if defects.contains(Defect::BearerSplitOnPrefix) {
+        // `split('Bearer ')[1]`: the text between the first `Bearer ` and the next.
+        let start = find(b"Bearer ", 0)? + 7;
+        let end = find(b"Bearer ", start).unwrap_or(value.len());
+        return found(start, end);
+    }
+    if defects.contains(Defect::BearerPrefixRemoved) && value.starts_with(b"Bearer Bearer ") {
+        // `replace('Bearer ', '')` on a doubled prefix leaves the token alone.
+        return found(14, value.len());
+    }
+    None
 }
 
 fn form_tokens(encoded: &[u8]) -> Vec<String> {

@@ -149,6 +149,14 @@ defects! {
         "a token without `iat` throws when the claim is read unconditionally, and the exception becomes a 500 (`claims[\"iat\"]` without a default)",
     TypMediaPrefixRefused = "typ-media-prefix-refused":
         "`typ: application/at+jwt` is refused: only the short `at+jwt` (any case) is compared, although RFC 7515 section 4.1.9 allows the `application/` prefix",
+    SchemeByLength = "scheme-by-length":
+        "the token is taken as `value.Substring(7)` once the value is longer than `Bearer `: any six-letter scheme (`Digest <token>`) passes as bearer",
+    BearerSplitOnPrefix = "bearer-split-on-prefix":
+        "the token is taken as `value.split('Bearer ')[1]`: `XBearer <token>` and `NotBearer <token>` pass as bearer credentials",
+    BearerPrefixRemoved = "bearer-prefix-removed":
+        "the token is taken as `value.replace('Bearer ', '')`: `Bearer Bearer <token>` passes",
+    AuthorizationCommaSplit = "authorization-comma-split":
+        "the `Authorization` value is cut at its first comma, as if it were a list: `Bearer <token>, Basic x` passes",
     BearerSplitOnSpace = "bearer-split-on-space":
         "the token is taken as `value.split(' ')[1]`: two spaces give an empty token, and `Bearer` alone throws (a 500 with its text)",
     SmallHeaderLimit = "small-header-limit":
@@ -242,7 +250,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_are_kebab_case() {
-        assert_eq!(Defect::all().len(), 63);
+        assert_eq!(Defect::all().len(), 67);
         for d in Defect::all() {
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
             assert!(

@@ -1595,6 +1595,35 @@ defect_test!(
         .get("/api/whoami", "contoso")
         .header("Authorization", format!("Bearer  {}", e.genuine()))
 );
+/// A request whose `Authorization` value is `value` with the genuine token in place of `{}`.
+fn authorized(e: &Env, value: &str) -> reqwest::RequestBuilder {
+    e.get("/api/whoami", "contoso")
+        .header("Authorization", value.replace("{}", &e.genuine()))
+}
+defect_test!(d_scheme_by_length, Defect::SchemeByLength, 401, 200, |e| {
+    authorized(e, "Digest {}")
+});
+defect_test!(
+    d_bearer_split_on_prefix,
+    Defect::BearerSplitOnPrefix,
+    401,
+    200,
+    |e| authorized(e, "XBearer {}")
+);
+defect_test!(
+    d_bearer_prefix_removed,
+    Defect::BearerPrefixRemoved,
+    401,
+    200,
+    |e| authorized(e, "Bearer Bearer {}")
+);
+defect_test!(
+    d_authorization_comma_split,
+    Defect::AuthorizationCommaSplit,
+    401,
+    200,
+    |e| authorized(e, "Bearer {}, Basic dXNlcjpwYXNz")
+);
 defect_test!(
     d_small_header_limit,
     Defect::SmallHeaderLimit,
