@@ -188,17 +188,14 @@ impl RunningTarget {
                 // The instances of the run's cases share one client, as one process would:
                 // its pooled connections to the IdPs are reused from case to case.
                 config.http_client = byoid_reference::validate::build_client(&config);
-                builtin = Some(Arc::new(config.clone()));
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                // Each case's instance is told only its own tenants (`CaseTargets::for_case`):
+                // keep the run's list out of the configuration every case clones.
+                let mut per_case = config.clone();
+                per_case.manifest.tenants.clear();
+                builtin = Some(Arc::new(per_case));
+                let (addr, task) = serve_builtin(config)
                     .await
                     .map_err(|e| TargetError::Spawn(e.to_string()))?;
-                let addr = listener
-                    .local_addr()
-                    .map_err(|e| TargetError::Spawn(e.to_string()))?
-                    .to_string();
-                let task = tokio::spawn(async move {
-                    let _ = byoid_reference::serve(listener, config).await;
-                });
                 RunningTarget {
                     addr,
                     description: spec.describe(),
@@ -388,6 +385,18 @@ fn builtin_config(
     Ok(config)
 }
 
+/// Serves the built-in reference with `config` on 127.0.0.1:0, as a task of this runtime.
+async fn serve_builtin(
+    config: byoid_reference::Config,
+) -> std::io::Result<(String, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?.to_string();
+    let task = tokio::spawn(async move {
+        let _ = byoid_reference::serve(listener, config).await;
+    });
+    Ok((addr, task))
+}
+
 /// Where the cases of a run send their requests.
 #[derive(Clone, Debug)]
 pub enum CaseTargets {
@@ -431,16 +440,9 @@ impl CaseTargets {
             .as_secs();
         let clock = byoid_reference::Clock::manual(now);
         config.clock = clock.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let (addr, server) = serve_builtin(config)
             .await
-            .map_err(|e| format!("cannot bind 127.0.0.1 for the built-in target: {e}"))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| e.to_string())?
-            .to_string();
-        let server = tokio::spawn(async move {
-            let _ = byoid_reference::serve(listener, config).await;
-        });
+            .map_err(|e| format!("cannot serve the built-in target on 127.0.0.1: {e}"))?;
         Ok(CaseTarget {
             addr,
             clock: Some(clock),

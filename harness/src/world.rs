@@ -296,11 +296,28 @@ impl World {
     /// The manifest cut down to the tenants named by `slugs`: what an instance of the
     /// built-in target that serves one case (or one control) is told.
     pub fn manifest_for(&self, slugs: &[&str]) -> Value {
-        let mut m = self.manifest.clone();
-        if let Some(tenants) = m.get_mut("tenants").and_then(Value::as_array_mut) {
-            tenants.retain(|t| t["slug"].as_str().is_some_and(|s| slugs.contains(&s)));
-        }
-        m
+        // Copies the run-wide fields and only the named tenants: a case is told a few of the
+        // run's hundreds, and copying them all for every case would be quadratic.
+        let Value::Object(fields) = &self.manifest else {
+            return self.manifest.clone();
+        };
+        let subset = |tenants: &Value| {
+            let named = tenants
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|t| t["slug"].as_str().is_some_and(|s| slugs.contains(&s)));
+            Value::Array(named.cloned().collect())
+        };
+        Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| match k.as_str() {
+                    "tenants" => (k.clone(), subset(v)),
+                    _ => (k.clone(), v.clone()),
+                })
+                .collect(),
+        )
     }
 }
 

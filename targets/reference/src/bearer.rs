@@ -193,12 +193,8 @@ fn defective_authorization_token(
             Ok(Some(start..end))
         })
     };
-    let find = |needle: &[u8], from: usize| {
-        value[from..]
-            .windows(needle.len())
-            .position(|w| w == needle)
-            .map(|i| from + i)
-    };
+    let find =
+        |needle: &[u8], from: usize| memchr::memmem::find(&value[from..], needle).map(|i| from + i);
     if defects.contains(Defect::AuthorizationCommaSplit) {
         if let Some(comma) = value.iter().position(|&b| b == b',') {
             // The careful parse, of the value's first "list element".
