@@ -218,7 +218,11 @@ pub fn build(spec: &TokenSpec, ctx: &Context<'_>) -> Result<Built, RecipeError> 
         kind,
         ..MintOptions::default()
     });
-    let segments = Segments::edited(spec, ctx, genuine.header, genuine.claims)?;
+    let inner = spec.nested_token.then(|| genuine.compact());
+    let mut segments = Segments::edited(spec, ctx, genuine.header, genuine.claims)?;
+    if let Some(inner) = inner {
+        segments.claims = inner;
+    }
     let signature = signature(spec, ctx, origin, &genuine.signature, &segments)?;
     let token = forge::try_compact(
         segments.header.as_bytes(),
@@ -408,7 +412,39 @@ fn reshaped(mut token: String, spec: &TokenSpec) -> Result<String, RecipeError> 
         };
         token = forge::non_canonical(&token, *segment, how);
     }
+    if let Some(shape) = &spec.shape {
+        token = shaped(&token, shape)?;
+    }
     Ok(token)
+}
+
+/// The compact token `token` in the outer form `shape` (see [`TokenSpec::shape`]).
+fn shaped(token: &str, shape: &str) -> Result<String, RecipeError> {
+    let mut parts = token.splitn(3, '.');
+    let (h, p, s) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    let json = |lead: Option<String>| {
+        let mut m = Map::new();
+        if let Some(lead) = lead {
+            m.insert(lead, Value::String(String::new()));
+        }
+        m.insert("protected".into(), Value::String(h.into()));
+        m.insert("payload".into(), Value::String(p.into()));
+        m.insert("signature".into(), Value::String(s.into()));
+        Value::Object(m).to_string()
+    };
+    Ok(match shape {
+        "extra-segment" => format!("{token}.e30"),
+        "trailing-dot" => format!("{token}."),
+        "empty-header" => format!(".{p}.{s}"),
+        "empty-payload" => format!("{h}..{s}"),
+        "jws-json" => json(None),
+        "jws-json-polyglot" => json(Some(format!("{h}.{p}."))),
+        other => return Err(RecipeError::Invalid(format!("unknown shape `{other}`"))),
+    })
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {

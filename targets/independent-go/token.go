@@ -286,6 +286,11 @@ func (s *server) checkStaticClaims(t *tenant, claims map[string]interface{}) (st
 		return "", reject("iss %q not in valid_issuers", iss)
 	}
 
+	// cnf: a sender-constrained token needs a proof the Bearer scheme cannot carry (5.3).
+	if _, bound := claims["cnf"]; bound {
+		return "", reject("cnf: a sender-constrained token is not a bearer token")
+	}
+
 	// aud: a string or an array of strings, containing one of valid_audiences.
 	var auds []string
 	switch a := claims["aud"].(type) {

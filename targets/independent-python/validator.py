@@ -185,6 +185,9 @@ class Validator:
         iss = claims.get("iss")
         if not isinstance(iss, str) or not iss:
             raise Rejected("iss missing or not a string")
+        if "cnf" in claims:
+            # Sender-constrained (5.3): the Bearer scheme carries no proof of possession.
+            raise Rejected("cnf: a sender-constrained token is not a bearer token")
         self._check_audience(claims, tenant)
         self._check_lifetime(claims, now)
         sub = claims.get("sub")

@@ -164,6 +164,16 @@ pub fn parse_file(path: &Path, text: &str) -> Result<Vec<Case>, CatalogError> {
                 message: format!("line {line_no}: field `id`: `{name}` must be non-empty ASCII letters, digits, `-`, `_` or `.`"),
             });
         }
+        for (i, step) in spec.steps.iter().enumerate() {
+            let sends = step.send || step.repeat.is_some() || step.unknown_kids.is_some();
+            let for_sends = step.token.is_some() || step.expect.is_some() || step.tenant.is_some();
+            if for_sends && !sends {
+                return Err(CatalogError {
+                    file: path.to_path_buf(),
+                    message: format!("line {line_no}: case `{name}`, step {}: `token`, `expect` and `tenant` describe requests, but the step sends none (add `send = true` or `repeat = N`)", i + 1),
+                });
+            }
+        }
         let flavors: Vec<Flavor> = match &spec.flavors {
             FlavorSel::All => Flavor::ALL.to_vec(),
             FlavorSel::List(list) => list.clone(),
@@ -253,6 +263,19 @@ mod tests {
         let s = err.to_string();
         assert!(s.starts_with("scenarios/x.toml: line 9"), "{s}");
         assert!(s.contains("bogus"), "{s}");
+    }
+
+    #[test]
+    fn a_step_that_describes_requests_but_sends_none_is_an_error() {
+        let text = "section = \"s\"\ntitle = \"t\"\nrequirement = \"r\"\nlevel = \"must\"\n\n[[case]]\nid = \"c\"\ntitle = \"t\"\nexpect = \"ok\"\n[[case.steps]]\ntenant = \"other\"\nexpect = \"ok\"\n";
+        let e = parse_file(Path::new("x.toml"), text).unwrap_err();
+        assert!(
+            e.message.contains("line 7: case `c`, step 1") && e.message.contains("send = true"),
+            "{}",
+            e.message
+        );
+        let fixed = text.replace("tenant = \"other\"", "tenant = \"other\"\nsend = true");
+        assert!(parse_file(Path::new("x.toml"), &fixed).is_ok());
     }
 
     #[test]

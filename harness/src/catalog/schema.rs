@@ -221,6 +221,16 @@ pub struct TokenSpec {
     /// Non-canonical base64url: `[segment index, "padding" | "standard-alphabet" | "whitespace"]`.
     #[serde(default)]
     pub non_canonical: Option<(usize, String)>,
+    /// The finished token's outer form: `extra-segment` (`h.p.s.e30`), `trailing-dot`
+    /// (`h.p.s.`), `empty-header` (`.p.s`), `empty-payload` (`h..s`), `jws-json` (the
+    /// flattened JWS JSON serialization) or `jws-json-polyglot` (that serialization led by a
+    /// member named `h.p.`, CVE-2022-39227).
+    #[serde(default)]
+    pub shape: Option<String>,
+    /// The payload is a genuine compact token of the origin tenant, as RFC 7519 section 5.2
+    /// nests one JWT in another (set `cty` in `header` to say so).
+    #[serde(default)]
+    pub nested_token: bool,
     /// A literal token (placeholders allowed); everything else is ignored.
     #[serde(default)]
     pub raw: Option<String>,

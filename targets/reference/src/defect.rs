@@ -165,6 +165,16 @@ defects! {
         "a bearer token over 32 KiB overruns a fixed-size decode buffer and the exception becomes a 500 with its text",
     BodyTokenOnGet = "body-token-on-get":
         "a form-body `access_token` is accepted on GET (the framework parses form bodies whatever the method; RFC 6750 section 2.2 allows the body method for POST only)",
+    SegmentsSplitLoosely = "segments-split-loosely":
+        "the token is read as `token.split('.')` parts 0, 1 and 2, so `h.p.s.x` and `h.p.s.` pass as `h.p.s` (RFC 7519 section 7.2 knows only three or five segments)",
+    JwsJsonAccepted = "jws-json-accepted":
+        "a bearer value that starts with `{` is read as the JWS JSON serialization and checked as `protected.payload.signature` (libraries that accept both serializations; python-jwt's CVE-2022-39227 polyglot)",
+    NestedJwtUnwrapped = "nested-jwt-unwrapped":
+        "a token whose header says `cty: JWT` is unwrapped and its payload checked as the token, the outer signature never verified (nested-JWT support that forgets the outer layer)",
+    CnfIgnored = "cnf-ignored":
+        "a sender-constrained token (`cnf` claim, RFC 9449 DPoP or RFC 8705 mTLS) is accepted with the `Bearer` scheme, which strips its proof of possession (a stolen DPoP token replays as a bearer token)",
+    KidCacheAcrossTenants = "kid-cache-across-tenants":
+        "keys are looked up by `kid` in one process-wide cache filled from every tenant's JWKS, so a token carrying this tenant's `iss` and `aud` verifies under another tenant's key (RFC 8725 section 3.8: the keys must belong to the issuer)",
     BearerTokenUnquoted = "bearer-token-unquoted":
         "surrounding double quotes are stripped from the bearer token (framework helpers that unquote header values), so `Bearer \"<token>\"` is accepted although `\"` is not b64token syntax (RFC 6750 section 2.1)",
 }
@@ -250,7 +260,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_are_kebab_case() {
-        assert_eq!(Defect::all().len(), 67);
+        assert_eq!(Defect::all().len(), 72);
         for d in Defect::all() {
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
             assert!(

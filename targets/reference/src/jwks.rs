@@ -311,6 +311,11 @@ impl TenantKeys {
         }
     }
 
+    /// Discovery and keys within their TTL when they are already loaded; never fetches.
+    pub fn cached(&self, f: &Fetcher) -> Option<Snapshot> {
+        self.fresh(f, &self.lock())
+    }
+
     /// Discovery and keys within their TTL, loading them if needed (single flight).
     pub async fn current(&self, f: &Fetcher) -> Result<Snapshot, FetchError> {
         let seen = {

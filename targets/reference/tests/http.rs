@@ -1666,3 +1666,73 @@ async fn bearer_split_on_space_throws_on_a_bare_scheme() {
     .await;
     assert_invalid_token(&r);
 }
+
+/// The genuine token's three segments.
+fn segments(t: &str) -> (String, String, String) {
+    let mut p = t.split('.').map(str::to_owned);
+    (p.next().unwrap(), p.next().unwrap(), p.next().unwrap())
+}
+
+defect_test!(
+    d_segments_split_loosely,
+    Defect::SegmentsSplitLoosely,
+    401,
+    200,
+    |e| who(e, format!("{}.e30", e.genuine()))
+);
+defect_test!(
+    d_jws_json_accepted,
+    Defect::JwsJsonAccepted,
+    401,
+    200,
+    |e| {
+        let (h, p, s) = segments(&e.genuine());
+        who(
+            e,
+            format!(r#"{{"protected":"{h}","payload":"{p}","signature":"{s}"}}"#),
+        )
+    }
+);
+defect_test!(
+    d_nested_jwt_unwrapped,
+    Defect::NestedJwtUnwrapped,
+    401,
+    200,
+    |e| {
+        // A genuine token as the payload of an outer layer with a junk signature.
+        let outer = json!({"alg": "RS256", "typ": "at+jwt", "kid": "k1", "cty": "JWT"});
+        let inner = URL_SAFE_NO_PAD.encode(e.genuine());
+        who(e, format!("{}.{inner}.AAAA", b64(&outer)))
+    }
+);
+defect_test!(d_cnf_ignored, Defect::CnfIgnored, 401, 200, |e| who(
+    e,
+    e.token_with(|_, c| c["cnf"] = json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}))
+));
+
+#[tokio::test]
+async fn d_kid_cache_across_tenants() {
+    // fabrikam's IdP publishes another key under its own kid.
+    let k = keys();
+    let other_idp =
+        Idp::start(json!({"keys": [public_jwk(&k.rsa2, Algorithm::RS256, "k2")]})).await;
+    let fabrikam = other_idp.issuer("fabrikam");
+    for (defects, expected) in [(vec![], 401), (vec![Defect::KidCacheAcrossTenants], 200)] {
+        let address = format!("{fabrikam}/.well-known/openid-configuration");
+        let e = env_with(&defects, |m, _| {
+            m["tenants"][1]["metadata_address"] = json!(address);
+        })
+        .await;
+        let header = json!({"alg": "RS256", "typ": "at+jwt", "kid": "k2"});
+        let mut own = e.claims_for("fabrikam");
+        own["iss"] = json!(fabrikam);
+        let fabrikams = mint(&header, &own, &e.k.rsa2, Algorithm::RS256);
+        let r = send(e.get("/api/whoami", "fabrikam").bearer_auth(fabrikams)).await;
+        assert_eq!(r.status, 200, "fabrikam's own token: {}", r.body);
+        // contoso's issuer and audience, signed by fabrikam's key under fabrikam's kid.
+        let forged = mint(&header, &e.claims(), &e.k.rsa2, Algorithm::RS256);
+        let r = e.whoami(&forged).await;
+        assert_eq!(r.status, expected, "{defects:?}: {}", r.body);
+        assert_eq!(e.whoami(&e.genuine()).await.status, 200);
+    }
+}
