@@ -80,6 +80,10 @@ struct ScenariosArgs {
     /// Where requests name the tenant.
     #[arg(long, default_value = "header", value_parser = ["header", "path", "subdomain"])]
     tenant_source: String,
+    /// With `--tenant-source path`: the routes' path before the slug segment, e.g.
+    /// `/tenants` for `GET /tenants/<slug>/api/whoami` (the manifest's `tenant_source.prefix`).
+    #[arg(long, value_name = "PREFIX")]
+    path_prefix: Option<String>,
     /// Serve the mock IdPs over HTTPS with a CA made at start (the manifest's `ca_bundle`).
     #[arg(long)]
     tls: bool,
@@ -216,15 +220,30 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
         eprintln!("error: {e}");
         return exit::USAGE;
     }
+    let mut tenant_source = args
+        .tenant_source
+        .parse()
+        .unwrap_or(byoid::world::TenantSource::Header("X-Tenant-Slug".into()));
+    if let Some(prefix) = &args.path_prefix {
+        let usable = prefix.starts_with('/')
+            && !prefix.ends_with('/')
+            && prefix[1..].split('/').all(|s| {
+                !s.is_empty()
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+            });
+        if !matches!(tenant_source, byoid::world::TenantSource::Path(_)) || !usable {
+            eprintln!("error: --path-prefix wants --tenant-source path and a prefix like `/tenants` (segments of letters, digits, `-`, `.`, `_`, `~`), got `{prefix}`");
+            return exit::USAGE;
+        }
+        tenant_source = byoid::world::TenantSource::Path(prefix.clone());
+    }
     let opts = ScenarioOptions {
         target,
         catalog_dir: args.catalog.clone(),
         filters: args.filter.clone(),
         skip_flavors: args.skip_flavor.clone(),
-        tenant_source: args
-            .tenant_source
-            .parse()
-            .unwrap_or(byoid::world::TenantSource::Header("X-Tenant-Slug".into())),
+        tenant_source,
         jobs: args.jobs,
         timeout: Duration::from_secs_f64(args.timeout),
         ready_timeout: Duration::from_secs_f64(args.ready_timeout),

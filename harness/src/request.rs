@@ -60,8 +60,8 @@ pub fn request_for(
     match &world.settings.tenant_source {
         TenantSource::Header(h) if !slug.is_empty() => headers.push((h.clone(), slug.to_string())),
         TenantSource::Header(_) => {}
-        TenantSource::Path if !slug.is_empty() => path = format!("/{slug}{route}"),
-        TenantSource::Path => {}
+        TenantSource::Path(prefix) if !slug.is_empty() => path = format!("{prefix}/{slug}{route}"),
+        TenantSource::Path(_) => {}
         TenantSource::Subdomain if !slug.is_empty() => host = format!("{slug}.localhost:{port}"),
         TenantSource::Subdomain => host = format!("localhost:{port}"),
     }

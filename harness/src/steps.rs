@@ -33,6 +33,18 @@ pub async fn run_case(
             ],
         );
     }
+    let source = world.settings.tenant_source.name();
+    let sources = &case.request.tenant_sources;
+    if !sources.is_empty() && !sources.iter().any(|s| s == source) {
+        return CaseResult::for_case(
+            case,
+            Verdict::Skip,
+            vec![format!(
+                "means something only when the tenant is named by {} (this run: {source})",
+                sources.join(" or ")
+            )],
+        );
+    }
     let mut run = CaseRun::new(world, target, case, tenants, timeout);
     let one_request = [Step {
         send: true,

@@ -15,8 +15,8 @@ use crate::catalog::{Case, Origin, Placement, SignSpec};
 pub enum TenantSource {
     /// A request header.
     Header(String),
-    /// The first path segment.
-    Path,
+    /// The path segment after a prefix (`""`: the first segment).
+    Path(String),
     /// The first label of the Host header.
     Subdomain,
 }
@@ -26,7 +26,7 @@ impl std::str::FromStr for TenantSource {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "header" => Ok(TenantSource::Header("X-Tenant-Slug".into())),
-            "path" => Ok(TenantSource::Path),
+            "path" => Ok(TenantSource::Path(String::new())),
             "subdomain" => Ok(TenantSource::Subdomain),
             other => Err(format!(
                 "unknown tenant source `{other}` (known: header, path, subdomain)"
@@ -40,7 +40,7 @@ impl TenantSource {
     pub fn name(&self) -> &'static str {
         match self {
             TenantSource::Header(_) => "header",
-            TenantSource::Path => "path",
+            TenantSource::Path(_) => "path",
             TenantSource::Subdomain => "subdomain",
         }
     }
@@ -276,7 +276,8 @@ impl World {
         }
         let source = match &world.settings.tenant_source {
             TenantSource::Header(h) => json!({"kind": "header", "header": h}),
-            TenantSource::Path => json!({"kind": "path"}),
+            TenantSource::Path(prefix) if prefix.is_empty() => json!({"kind": "path"}),
+            TenantSource::Path(prefix) => json!({"kind": "path", "prefix": prefix}),
             TenantSource::Subdomain => json!({"kind": "subdomain"}),
         };
         world.manifest = json!({
@@ -353,7 +354,7 @@ pub fn manifest_entry(t: &Tenant, case: Option<&Case>) -> Value {
     if t.roles_claim() != "roles" {
         mappings.insert(t.roles_claim().to_string(), "roles".to_string());
     }
-    json!({
+    let mut entry = json!({
         "slug": t.slug(),
         "enabled": !spec.disabled,
         "metadata_address": t.discovery_url(),
@@ -363,5 +364,9 @@ pub fn manifest_entry(t: &Tenant, case: Option<&Case>) -> Value {
         "client_id_claims": t.flavor().client_id_claims(),
         "require_access_token_type": spec.require_access_token_type,
         "claim_mappings": spec.claim_mappings.clone().unwrap_or(mappings),
-    })
+    });
+    if let Some(h) = &spec.agree_header {
+        entry["agree_header"] = json!(h);
+    }
+    entry
 }

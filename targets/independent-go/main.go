@@ -30,6 +30,7 @@ const maxFormBody = 1 << 20
 type tenantSource struct {
 	Kind   string `json:"kind"`
 	Header string `json:"header"`
+	Prefix string `json:"prefix"` // path: the routes' path before the slug segment
 }
 
 type tenant struct {
@@ -42,6 +43,7 @@ type tenant struct {
 	ClientIDClaims         *[]string         `json:"client_id_claims"`
 	RequireAccessTokenType bool              `json:"require_access_token_type"`
 	ClaimMappings          map[string]string `json:"claim_mappings"`
+	AgreeHeader            *string           `json:"agree_header"`
 }
 
 func (t *tenant) enabled() bool { return t.Enabled == nil || *t.Enabled }
@@ -258,6 +260,10 @@ func (s *server) route(r *http.Request) (route, slug string, state slugState) {
 			continue
 		}
 		prefix := strings.TrimSuffix(p, suffix)
+		if !strings.HasPrefix(prefix, s.cfg.TenantSource.Prefix) {
+			return rt, "", slugMissing
+		}
+		prefix = prefix[len(s.cfg.TenantSource.Prefix):]
 		if prefix == "" {
 			return rt, "", slugMissing
 		}
@@ -429,6 +435,16 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.debugf("401: %s", why)
 		invalidToken(w)
 		return
+	}
+	if t.AgreeHeader != nil && *t.AgreeHeader != "" {
+		// Section 3.1: the one other place that must agree with the configured source.
+		for _, v := range r.Header.Values(*t.AgreeHeader) {
+			if v != t.Slug {
+				s.debugf("401: %s names another tenant", *t.AgreeHeader)
+				invalidToken(w)
+				return
+			}
+		}
 	}
 	claims, err := s.validateToken(t, token, time.Now().Add(requestBudget))
 	if err != nil {

@@ -55,6 +55,8 @@ class Tenant:
         self.require_access_token_type = raw.get("require_access_token_type") is True
         mappings = raw.get("claim_mappings") or {}
         self.claim_mappings = mappings if isinstance(mappings, dict) else {}
+        agree = raw.get("agree_header")
+        self.agree_header = agree if isinstance(agree, str) and agree else None
 
 
 class Config:
@@ -68,6 +70,8 @@ class Config:
         if self.source_kind not in ("header", "path", "subdomain"):
             raise SystemExit("independent-python: unsupported tenant_source kind %r" % self.source_kind)
         self.source_header = source.get("header") if self.source_kind == "header" else None
+        prefix = source.get("prefix") if self.source_kind == "path" else None
+        self.path_prefix = prefix if isinstance(prefix, str) else ""
         if self.source_kind == "header" and not isinstance(self.source_header, str):
             raise SystemExit("independent-python: tenant_source.header missing")
         fetcher = Fetcher(manifest.get("require_https_metadata") is True, manifest.get("ca_bundle"))
@@ -152,6 +156,9 @@ class Handler(BaseHTTPRequestHandler):
             for route in ROUTES:
                 if path.endswith(route):
                     prefix = path[: -len(route)]
+                    if not prefix.startswith(config.path_prefix):
+                        return None, route
+                    prefix = prefix[len(config.path_prefix):]
                     if re.fullmatch(r"/[^/]+", prefix):
                         return prefix[1:], route
                     return None, route
@@ -245,6 +252,10 @@ class Handler(BaseHTTPRequestHandler):
                 raise Rejected("tenant missing, malformed or not configured")
             if not tenant.enabled:
                 raise Rejected("tenant disabled")
+            if tenant.agree_header is not None:
+                # Section 3.1: the one other place that must agree with the configured source.
+                if any(v != tenant.slug for v in self.headers.get_all(tenant.agree_header) or []):
+                    raise Rejected("%s names another tenant" % tenant.agree_header)
             deadline = time.monotonic() + FETCH_BUDGET_SECONDS
             claims = self.config.validator.validate(token, tenant, self.config.idps[tenant.slug], deadline)
             claims = apply_claim_mappings(claims, tenant.claim_mappings)

@@ -195,7 +195,8 @@ pub async fn build_world(
     }
     let kind = match source {
         TenantSource::Header(h) => json!({"kind": "header", "header": h}),
-        TenantSource::Path => json!({"kind": "path"}),
+        TenantSource::Path(prefix) if prefix.is_empty() => json!({"kind": "path"}),
+        TenantSource::Path(prefix) => json!({"kind": "path", "prefix": prefix}),
         TenantSource::Subdomain => json!({"kind": "subdomain"}),
     };
     let manifest = json!({
@@ -306,7 +307,7 @@ fn request_bytes(shape: &RequestShape, tok: &Token) -> Vec<u8> {
     let mut extra = String::new();
     match &shape.source {
         TenantSource::Header(h) => extra = format!("{h}: {}\r\n", tok.slug),
-        TenantSource::Path => path = format!("/{}{}", tok.slug, shape.path),
+        TenantSource::Path(prefix) => path = format!("{prefix}/{}{}", tok.slug, shape.path),
         TenantSource::Subdomain => host = format!("{}.localhost:{port}", tok.slug),
     }
     let auth = tok

@@ -164,6 +164,17 @@ pub fn parse_file(path: &Path, text: &str) -> Result<Vec<Case>, CatalogError> {
                 message: format!("line {line_no}: field `id`: `{name}` must be non-empty ASCII letters, digits, `-`, `_` or `.`"),
             });
         }
+        if let Some(s) = spec
+            .request
+            .tenant_sources
+            .iter()
+            .find(|s| !matches!(s.as_str(), "header" | "path" | "subdomain"))
+        {
+            return Err(CatalogError {
+                file: path.to_path_buf(),
+                message: format!("line {line_no}: case `{name}`: field `request.tenant_sources`: unknown tenant source `{s}` (known: header, path, subdomain)"),
+            });
+        }
         for (i, step) in spec.steps.iter().enumerate() {
             let sends = step.send || step.repeat.is_some() || step.unknown_kids.is_some();
             let for_sends = step.token.is_some() || step.expect.is_some() || step.tenant.is_some();

@@ -174,6 +174,9 @@ pub struct TenantSpec {
     /// `--tls`: without it the case is skipped.
     #[serde(default)]
     pub metadata_over_http: bool,
+    /// `agree_header` in the manifest: a header that, when present, must name this tenant.
+    #[serde(default)]
+    pub agree_header: Option<String>,
 }
 
 /// How the token is made.
@@ -335,6 +338,10 @@ pub struct RequestSpec {
     /// (path and subdomain runs). Only the configured channel may decide.
     #[serde(default)]
     pub decoy_tenant: Option<Placement>,
+    /// The tenant sources under which the case means something (`header`, `path`,
+    /// `subdomain`); in runs with another source it is skipped. Empty: every source.
+    #[serde(default)]
+    pub tenant_sources: Vec<String>,
     /// Extra headers.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -351,6 +358,7 @@ impl Default for RequestSpec {
             authorization: None,
             tenant: Placement::default(),
             decoy_tenant: None,
+            tenant_sources: Vec::new(),
             headers: BTreeMap::new(),
         }
     }

@@ -10,6 +10,7 @@ use axum::http::{header, HeaderMap};
 use crate::bearer::{self, Bearer};
 use crate::defect::Defect;
 use crate::error::AuthError;
+use crate::manifest::TenantSource;
 use crate::{Validator, MAX_FORM_BODY_BYTES};
 
 /// The bearer token a request presents (RFC 6750 section 2) and the slug of
@@ -88,12 +89,46 @@ impl FromRequest<Arc<Validator>> for ApiRequest {
             form.as_deref(),
             defects,
         )?;
+        let path_slug = match &v.config.manifest.tenant_source {
+            // The defect: `segments[1]`, written when the routes had no prefix.
+            TenantSource::Path { prefix }
+                if !prefix.is_empty() && defects.contains(Defect::PathSlugFirstSegment) =>
+            {
+                parts.uri.path().split('/').nth(1).map(str::to_owned)
+            }
+            _ => path_slug,
+        };
         let tenant_slug = v
             .resolver
             .slug(&parts.headers, path_slug.as_deref())
             .map(|s| s.into_owned());
+        if !defects.contains(Defect::AgreeHeaderIgnored) {
+            check_agree_header(v, &parts.headers, tenant_slug.as_deref())?;
+        }
         Ok(ApiRequest { token, tenant_slug })
     }
+}
+
+/// A tenant with an `agree_header` refuses a request whose header names another
+/// tenant than the configured source did (contract section 3.1).
+fn check_agree_header(
+    v: &Validator,
+    headers: &HeaderMap,
+    slug: Option<&str>,
+) -> Result<(), AuthError> {
+    let Some(tenant) = slug.and_then(|s| v.resolver.tenants().iter().find(|t| t.slug == s)) else {
+        return Ok(());
+    };
+    let Some(name) = &tenant.agree_header else {
+        return Ok(());
+    };
+    let named = headers.get_all(name.as_str()).iter().collect::<Vec<_>>();
+    if named.iter().any(|h| h.as_bytes() != tenant.slug.as_bytes()) {
+        return Err(AuthError::invalid_token(
+            "the tenant header names another tenant than the request",
+        ));
+    }
+    Ok(())
 }
 
 /// Whether the request declares an `application/x-www-form-urlencoded` body.

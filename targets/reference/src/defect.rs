@@ -175,6 +175,10 @@ defects! {
         "a sender-constrained token (`cnf` claim, RFC 9449 DPoP or RFC 8705 mTLS) is accepted with the `Bearer` scheme, which strips its proof of possession (a stolen DPoP token replays as a bearer token)",
     KidCacheAcrossTenants = "kid-cache-across-tenants":
         "keys are looked up by `kid` in one process-wide cache filled from every tenant's JWKS, so a token carrying this tenant's `iss` and `aud` verifies under another tenant's key (RFC 8725 section 3.8: the keys must belong to the issuer)",
+    PathSlugFirstSegment = "path-slug-first-segment":
+        "the tenant slug is always the first path segment (`segments[1]`), whatever prefix the routes have, so `/tenants/contoso/api/whoami` names the tenant `tenants`",
+    AgreeHeaderIgnored = "agree-header-ignored":
+        "a tenant's `agree_header` is never compared, so a request whose gateway header names another tenant than its path or host is served (the tenant checked in one place and used from another)",
     BearerTokenUnquoted = "bearer-token-unquoted":
         "surrounding double quotes are stripped from the bearer token (framework helpers that unquote header values), so `Bearer \"<token>\"` is accepted although `\"` is not b64token syntax (RFC 6750 section 2.1)",
 }
@@ -260,7 +264,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_are_kebab_case() {
-        assert_eq!(Defect::all().len(), 72);
+        assert_eq!(Defect::all().len(), 74);
         for d in Defect::all() {
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
             assert!(

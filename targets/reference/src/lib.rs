@@ -242,7 +242,10 @@ enum ApiRoute {
 /// `/{slug}` when the tenant source is `path`. Other methods get 405 with
 /// `Allow`, other paths 404.
 pub fn app(config: Config) -> Router {
-    let path_source = matches!(config.manifest.tenant_source, manifest::TenantSource::Path);
+    let prefix = match &config.manifest.tenant_source {
+        manifest::TenantSource::Path { prefix } => Some(prefix.clone()),
+        _ => None,
+    };
     let whoami = get(whoami).post(whoami);
     let admin = get(admin).post(admin);
     // Without a slug, a path-source request names no tenant: the contract's 401.
@@ -250,10 +253,10 @@ pub fn app(config: Config) -> Router {
         .route("/healthz", get(health))
         .route("/api/whoami", whoami.clone())
         .route("/api/admin", admin.clone());
-    if path_source {
+    if let Some(prefix) = prefix {
         router = router
-            .route("/{slug}/api/whoami", whoami)
-            .route("/{slug}/api/admin", admin);
+            .route(&format!("{prefix}/{{slug}}/api/whoami"), whoami)
+            .route(&format!("{prefix}/{{slug}}/api/admin"), admin);
     }
     router.with_state(Arc::new(Validator::new(config)))
 }

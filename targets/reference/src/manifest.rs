@@ -66,8 +66,13 @@ pub enum TenantSource {
         /// The header name.
         header: String,
     },
-    /// The first path segment: `/contoso/api/whoami`.
-    Path,
+    /// The path segment after `prefix`: `/contoso/api/whoami`, or with
+    /// `prefix = "/tenants"`, `/tenants/contoso/api/whoami`.
+    Path {
+        /// A literal path before the slug segment (`""`: none).
+        #[serde(default)]
+        prefix: String,
+    },
     /// The first label of the `Host` header: `contoso.localhost:8080`.
     Subdomain,
 }
@@ -100,6 +105,10 @@ pub struct TenantConfig {
     /// Source claim name to normalized claim name.
     #[serde(default)]
     pub claim_mappings: BTreeMap<String, String>,
+    /// A header that, when a request carries it, must name this same tenant
+    /// (a gateway's tenant header checked against the path or host).
+    #[serde(default)]
+    pub agree_header: Option<String>,
 }
 
 /// Why a manifest could not be loaded.
@@ -243,6 +252,29 @@ impl Manifest {
                     "tenant_source.header",
                     format!("`{header}` is not a valid header name"),
                 ));
+            }
+        }
+        if let TenantSource::Path { prefix } = &self.tenant_source {
+            let usable = prefix.is_empty()
+                || (prefix.starts_with('/')
+                    && !prefix.ends_with('/')
+                    && !prefix.contains("//")
+                    && !prefix.contains(['{', '}', '?', '#', ' ']));
+            if !usable {
+                return Err(ManifestError::invalid(
+                    "tenant_source.prefix",
+                    format!("`{prefix}` is not a usable path prefix (empty, or `/` and segments without a trailing `/`)"),
+                ));
+            }
+        }
+        for (i, t) in self.tenants.iter().enumerate() {
+            if let Some(h) = &t.agree_header {
+                if axum::http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+                    return Err(ManifestError::invalid(
+                        format!("tenants[{i}].agree_header"),
+                        format!("`{h}` is not a valid header name"),
+                    ));
+                }
             }
         }
         let mut seen = BTreeSet::new();

@@ -94,7 +94,7 @@ impl TenantResolver {
         path_slug: Option<&'a str>,
     ) -> Option<Cow<'a, str>> {
         match &self.source {
-            TenantSource::Path => path_slug.filter(|s| !s.is_empty()).map(Cow::Borrowed),
+            TenantSource::Path { .. } => path_slug.filter(|s| !s.is_empty()).map(Cow::Borrowed),
             TenantSource::Header { .. } => {
                 let mut values = headers.get_all(self.header.as_ref()?).into_iter();
                 match (values.next(), values.next()) {

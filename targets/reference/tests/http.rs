@@ -1736,3 +1736,44 @@ async fn d_kid_cache_across_tenants() {
         assert_eq!(e.whoami(&e.genuine()).await.status, 200);
     }
 }
+
+#[tokio::test]
+async fn d_path_slug_first_segment() {
+    for (defects, expected) in [(vec![], 200), (vec![Defect::PathSlugFirstSegment], 401)] {
+        let e = env_with(&defects, |m, _| {
+            m["tenant_source"] = json!({"kind": "path", "prefix": "/tenants"});
+        })
+        .await;
+        let url = format!("{}/tenants/contoso/api/whoami", e.url);
+        let r = send(e.client.get(url).bearer_auth(e.genuine())).await;
+        assert_eq!(r.status, expected, "{defects:?}: {}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn a_path_prefix_that_cannot_be_a_route_is_refused_at_start() {
+    for prefix in ["tenants", "/tenants/", "/{x}", "//t"] {
+        let mut m = json!({"tenant_source": {"kind": "path", "prefix": prefix}, "tenants": []});
+        m["contract"] = json!("byoid-target/2");
+        let e = Manifest::from_json(&m.to_string()).unwrap_err();
+        assert_eq!(e.field(), Some("tenant_source.prefix"), "{prefix}: {e}");
+    }
+}
+
+#[tokio::test]
+async fn d_agree_header_ignored() {
+    for (defects, expected) in [(vec![], 401), (vec![Defect::AgreeHeaderIgnored], 200)] {
+        let e = env_with(&defects, |m, _| {
+            m["tenants"][0]["agree_header"] = json!("X-Gateway-Tenant");
+        })
+        .await;
+        let agreeing = who(&e, e.genuine()).header("X-Gateway-Tenant", "contoso");
+        assert_eq!(send(agreeing).await.status, 200, "{defects:?}");
+        let other = who(&e, e.genuine()).header("X-Gateway-Tenant", "fabrikam");
+        let r = send(other).await;
+        assert_eq!(r.status, expected, "{defects:?}: {}", r.body);
+        if expected == 401 {
+            assert_invalid_token(&r);
+        }
+    }
+}
