@@ -66,7 +66,7 @@ impl FromRequest<Arc<Validator>> for ApiRequest {
         if defects.contains(Defect::SmallHeaderLimit) && authorization(4096) {
             return Err(AuthError::header_too_large());
         }
-        // Only a `/{slug}/api/...` route has a parameter: the first path segment, which
+        // Only a `{prefix}/{slug}/api/...` route has a parameter: the slug segment, which
         // axum percent-decodes. One that is not UTF-8 once decoded names U+FFFD, which
         // matches no configured slug.
         let path_slug = match RawPathParams::from_request_parts(&mut parts, v).await {

@@ -1,4 +1,4 @@
-//! Tenant resolution from a header, the first path segment or the first `Host` label.
+//! Tenant resolution from a header, the path segment after the prefix or the first `Host` label.
 
 use std::borrow::Cow;
 
@@ -75,7 +75,7 @@ impl TenantResolver {
             .or_else(|| self.configured_slug(headers, path_slug))
     }
 
-    /// The slug a request names. `path_slug` is the first path segment when the
+    /// The slug a request names. `path_slug` is the segment after the prefix when the
     /// source is `path` (the router extracts it).
     pub fn slug<'a>(
         &self,
