@@ -62,8 +62,8 @@
 //! [`Quirks`] change what a tenant's tokens and JWKS look like (`typ`, `kid`, `alg`, clock
 //! offset, lifetime, duplicate kids, `use: enc` keys, `Cache-Control`); [`Faults`] make its
 //! endpoints fail (status, delay, malformed JSON, empty key set, reset, issuer mix-up, discovery
-//! members left out). Both
-//! can be changed while running, by library call or by the admin API under `/_admin/`.
+//! members left out). Both can be changed while running, by library call or by the admin API
+//! under `/_admin/`.
 //! [`Tenant::rotate`] moves keys through published, active, previous and retired.
 //!
 //! # Recorded traffic
