@@ -23,7 +23,7 @@ pub async fn run_case(
     tenants: &CaseTenants,
     timeout: Duration,
 ) -> CaseResult {
-    if case.tenant.metadata_over_http && !world.settings.tls {
+    if (case.tenant.metadata_over_http || case.tenant.jwks_over_http) && !world.settings.tls {
         return CaseResult::for_case(
             case,
             Verdict::Skip,
@@ -150,7 +150,7 @@ impl<'a> CaseRun<'a> {
             own.rotate(r);
         }
         if let Some(f) = &step.faults {
-            own.set_faults(f.clone());
+            own.set_faults(crate::world::resolve_faults(own, f));
         }
         if let Some(q) = &step.quirks {
             own.set_quirks(q.clone());

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 
-use mock_idp::{Flavor, MockIdp, Quirks, Tenant, TenantSpec as IdpTenantSpec, TypQuirk};
+use mock_idp::{Faults, Flavor, MockIdp, Quirks, Tenant, TenantSpec as IdpTenantSpec, TypQuirk};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -144,6 +144,33 @@ fn uses_other(case: &Case) -> bool {
             .any(|v| v.to_string().contains("{other."))
 }
 
+/// The placeholders of tenant settings (the manifest entry's lists, the faults' issuer):
+/// `{issuer}`, `{audience}`, `{client_id}`, `{tenant_id}`, `{issuer.no_slash}` (the issuer
+/// without a trailing `/`), and for Entra flavors `{issuer.v1}` and `{issuer.v2}` (the
+/// directory's issuer in each token version).
+pub fn interpolate(t: &Tenant, s: &str) -> String {
+    let mut out = s.to_string();
+    if out.contains("{issuer.") {
+        let entra = |v: Flavor| t.entra_issuer(v).unwrap_or_else(|| t.issuer().to_string());
+        out = out
+            .replace("{issuer.no_slash}", t.issuer().trim_end_matches('/'))
+            .replace("{issuer.v1}", &entra(Flavor::EntraV1))
+            .replace("{issuer.v2}", &entra(Flavor::EntraV2));
+    }
+    out.replace("{issuer}", t.issuer())
+        .replace("{audience}", t.audience())
+        .replace("{client_id}", &t.clients()[0].id)
+        .replace("{tenant_id}", t.tenant_key())
+}
+
+/// `faults` with the placeholders of its `issuer_override` resolved for `t` ([`interpolate`]).
+pub fn resolve_faults(t: &Tenant, faults: &Faults) -> Faults {
+    Faults {
+        issuer_override: faults.issuer_override.as_ref().map(|s| interpolate(t, s)),
+        ..faults.clone()
+    }
+}
+
 fn uses_sibling(case: &Case) -> bool {
     case.token.from == Origin::Sibling
 }
@@ -218,13 +245,26 @@ impl World {
             if case.tenant.metadata_over_http && world.settings.tls {
                 spec = spec.plain_http();
             }
+            if case.tenant.jwks_over_http && world.settings.tls {
+                spec = spec.jwks_over_plain_http();
+            }
             let spec = spec.roles(case.tenant.roles.clone()).quirks(quirks.clone());
             let own = world.idp.add_tenant(spec)?;
             if let Some(f) = &case.tenant.faults {
-                own.set_faults(f.clone());
+                own.set_faults(resolve_faults(&own, f));
             }
             entries.push(manifest_entry(&own, Some(case)));
-            let other = if uses_other(case) {
+            let other = if case.tenant.other_shares_metadata {
+                // Another API of the same customer: a second registration of the case
+                // tenant's IdP, with the harness defaults for its own audience and client.
+                let spec = IdpTenantSpec::new(slug_for("o", &case.info.id), case.info.flavor)
+                    .same_directory_as(own.slug())
+                    .quirks(base_quirks(case.info.flavor))
+                    .roles(case.tenant.roles.clone());
+                let t = world.idp.add_tenant(spec)?;
+                entries.push(manifest_entry(&t, None));
+                Some(t)
+            } else if uses_other(case) {
                 let ring = if case.info.flavor.is_entra() {
                     ring.clone()
                 } else {
@@ -337,12 +377,7 @@ pub const CONTRACT: &str = "byoid-target/2";
 /// The manifest entry (contract section 2) of a tenant: the harness defaults, with the
 /// case's tenant settings over them when a case is given.
 pub fn manifest_entry(t: &Tenant, case: Option<&Case>) -> Value {
-    let interp = |s: &String| -> String {
-        s.replace("{issuer}", t.issuer())
-            .replace("{audience}", t.audience())
-            .replace("{client_id}", &t.clients()[0].id)
-            .replace("{tenant_id}", t.tenant_key())
-    };
+    let interp = |s: &String| interpolate(t, s);
     let spec = case.map(|c| c.tenant.clone()).unwrap_or_default();
     let default_issuers = match t.flavor() {
         // The common document's issuer is a template, and Entra v1 issues from another host

@@ -61,8 +61,9 @@
 //!
 //! [`Quirks`] change what a tenant's tokens and JWKS look like (`typ`, `kid`, `alg`, clock
 //! offset, lifetime, duplicate kids, `use: enc` keys, `Cache-Control`); [`Faults`] make its
-//! endpoints fail (status, delay, malformed JSON, empty key set, reset, issuer mix-up). Both
-//! can be changed while running, by library call or by the admin API under `/_admin/`.
+//! endpoints fail (status, delay, malformed JSON, empty key set, reset, issuer mix-up, discovery
+//! members left out). Both can be changed while running, by library call or by the admin API
+//! under `/_admin/`.
 //! [`Tenant::rotate`] moves keys through published, active, previous and retired.
 //!
 //! # Recorded traffic
@@ -300,19 +301,25 @@ impl MockIdp {
     /// Adds a tenant while running. A [`TenantSpec::own_listener`] tenant binds its listener
     /// here, so this must be called within a Tokio runtime for those.
     pub fn add_tenant(&self, spec: TenantSpec) -> Result<Tenant, Error> {
+        if spec.jwks_plain_http && self.tls.is_some() {
+            return self.add_tenant_with_plain_jwks(spec);
+        }
+        self.add_tenant_here_or_alone(&spec)
+    }
+
+    fn add_tenant_here_or_alone(&self, spec: &TenantSpec) -> Result<Tenant, Error> {
         if spec.own_listener {
-            self.add_own_listener_tenant(&spec)
+            self.add_own_listener_tenant(spec)
         } else {
-            self.shared.registry.add_tenant(&spec)
+            self.shared.registry.add_tenant(spec)
         }
     }
 
-    fn add_own_listener_tenant(&self, spec: &TenantSpec) -> Result<Tenant, Error> {
-        self.shared.registry.check_unused(&spec.slug)?;
+    /// A listener of its own on the IP the IdP listens on, port 0, for `slug`'s use.
+    fn bind_extra(&self, slug: &str) -> Result<(tokio::net::TcpListener, SocketAddr), Error> {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| {
             Error::InvalidTenant(format!(
-                "tenant `{}`: an own listener can only be started within a Tokio runtime",
-                spec.slug
+                "tenant `{slug}`: an own listener can only be started within a Tokio runtime"
             ))
         })?;
         let _entered = handle.enter();
@@ -322,17 +329,54 @@ impl MockIdp {
         std_listener.set_nonblocking(true).map_err(bind_err)?;
         let listener = tokio::net::TcpListener::from_std(std_listener).map_err(bind_err)?;
         let local = listener.local_addr().map_err(bind_err)?;
+        Ok((listener, local))
+    }
+
+    fn serve_extra(
+        &self,
+        listener: tokio::net::TcpListener,
+        shared: Arc<Shared>,
+        acceptor: Option<&tokio_rustls::TlsAcceptor>,
+    ) -> Result<(), Error> {
+        let addr = listener.local_addr().unwrap_or(self.addr);
+        let server = spawn_server(listener, shared, acceptor)
+            .map_err(|source| Error::Bind { addr, source })?;
+        self.own_listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(server);
+        Ok(())
+    }
+
+    fn add_own_listener_tenant(&self, spec: &TenantSpec) -> Result<Tenant, Error> {
+        self.shared.registry.check_unused(&spec.slug)?;
+        let (listener, local) = self.bind_extra(&spec.slug)?;
         let tls = self.tls.as_ref().filter(|_| !spec.plain_http);
         let scheme = if tls.is_some() { "https" } else { "http" };
         let sibling = Arc::new(self.shared.sibling(format!("{scheme}://{local}")));
         let tenant = sibling.registry.add_tenant(spec)?;
         self.shared.registry.adopt(&tenant)?;
-        let acceptor = tls.map(|t| &t.acceptor);
-        let server = spawn_server(listener, sibling, acceptor).map_err(bind_err)?;
-        self.own_listeners
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(server);
+        self.serve_extra(listener, sibling, tls.map(|t| &t.acceptor))?;
+        Ok(tenant)
+    }
+
+    /// [`TenantSpec::jwks_over_plain_http`] under TLS: the tenant as usual, and a plain-HTTP
+    /// listener of its own that serves its JWKS.
+    fn add_tenant_with_plain_jwks(&self, mut spec: TenantSpec) -> Result<Tenant, Error> {
+        if spec.flavor == Flavor::EntraCommon || spec.directory_of.is_some() {
+            return Err(Error::InvalidTenant(format!(
+                "tenant `{}`: a plain-HTTP JWKS is for tenants that serve their own documents",
+                spec.slug
+            )));
+        }
+        self.shared.registry.check_unused(&spec.slug)?;
+        let (listener, local) = self.bind_extra(&spec.slug)?;
+        let base = format!("http://{local}");
+        spec.jwks_base = Some(base.clone());
+        let tenant = self.add_tenant_here_or_alone(&spec)?;
+        let plain = Arc::new(self.shared.sibling(base));
+        plain.registry.serve_jwks_of(&tenant);
+        self.serve_extra(listener, plain, None)?;
         Ok(tenant)
     }
     /// The journal of this IdP's listener (and its own-listener tenants' listeners).

@@ -124,6 +124,9 @@ impl TenantRegistry {
     pub(crate) fn add_tenant(&self, spec: &TenantSpec) -> Result<Tenant, Error> {
         spec.check_slug()?;
         self.check_unused(&spec.slug)?;
+        if let Some(parent) = &spec.directory_of {
+            return self.add_registration(spec, parent);
+        }
         let ring_name = spec.ring_name();
         let ring = self.ring(&ring_name, spec.pooled_keys);
         let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
@@ -173,6 +176,44 @@ impl TenantRegistry {
             .unwrap_or_else(|e| e.into_inner())
             .insert(spec.slug.clone(), tenant.clone());
         Ok(tenant)
+    }
+
+    /// A second registration in the directory of `parent` (no routes of its own).
+    fn add_registration(&self, spec: &TenantSpec, parent: &str) -> Result<Tenant, Error> {
+        let invalid = |why: String| Error::InvalidTenant(format!("tenant `{}`: {why}", spec.slug));
+        let parent = self
+            .tenant(parent)
+            .ok_or_else(|| invalid(format!("no tenant `{parent}` on this listener")))?;
+        if parent.flavor() != spec.flavor {
+            return Err(invalid(format!(
+                "a registration in the directory of `{}` must be `{}` too",
+                parent.slug(),
+                parent.flavor()
+            )));
+        }
+        if spec.own_listener || spec.jwks_plain_http {
+            return Err(invalid(
+                "a registration in another tenant's directory is served by that tenant".into(),
+            ));
+        }
+        let tenant = Tenant(Arc::new(TenantInner::registration(spec, &parent.0)));
+        self.tenants
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(spec.slug.clone(), tenant.clone());
+        Ok(tenant)
+    }
+
+    /// Serves `tenant`'s JWKS at its path on this listener too (its plain-HTTP JWKS listener).
+    pub(crate) fn serve_jwks_of(&self, tenant: &Tenant) {
+        let path = &tenant.0.layout.jwks;
+        self.routes
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                path.clone(),
+                Route::new(tenant.0.clone(), Endpoint::Jwks, path),
+            );
     }
 
     /// What `path` serves, if anything.

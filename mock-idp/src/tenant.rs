@@ -34,6 +34,11 @@ pub struct TenantSpec {
     pub(crate) clients: Vec<Client>,
     pub(crate) own_listener: bool,
     pub(crate) plain_http: bool,
+    pub(crate) directory_of: Option<String>,
+    pub(crate) jwks_plain_http: bool,
+    /// Set by [`crate::MockIdp::add_tenant`] for [`TenantSpec::jwks_over_plain_http`]: the
+    /// plain-HTTP listener that serves the JWKS.
+    pub(crate) jwks_base: Option<String>,
 }
 
 impl TenantSpec {
@@ -50,6 +55,9 @@ impl TenantSpec {
             clients: Vec::new(),
             own_listener: false,
             plain_http: false,
+            directory_of: None,
+            jwks_plain_http: false,
+            jwks_base: None,
         }
     }
     /// The slug.
@@ -138,6 +146,57 @@ impl TenantSpec {
     pub fn plain_http(mut self) -> Self {
         self.own_listener = true;
         self.plain_http = true;
+        self
+    }
+
+    /// A second registration in the directory of the tenant `parent` (added before it, on the
+    /// same listener, of the same flavor): another API of the same customer. It has the
+    /// parent's tenant id, issuer, discovery document, keys, endpoints and traffic counters
+    /// (it serves no path of its own; faults set on it are the parent's), and an audience and
+    /// client of its own: by default `api://{slug}` (Entra v2: a GUID derived from the slug)
+    /// and the flavor's client for its slug. Its tokens are minted by library call; the
+    /// parent's token endpoint does not know its client.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), mock_idp::Error> {
+    /// use mock_idp::{Flavor, MockIdp, TenantSpec};
+    /// let idp = MockIdp::builder()
+    ///     .tenant(TenantSpec::new("orders", Flavor::EntraV2))
+    ///     .tenant(TenantSpec::new("billing", Flavor::EntraV2).same_directory_as("orders"))
+    ///     .start()
+    ///     .await?;
+    /// let (orders, billing) = (idp.tenant("orders").unwrap(), idp.tenant("billing").unwrap());
+    /// assert_eq!(billing.discovery_url(), orders.discovery_url());
+    /// assert_eq!(billing.issuer(), orders.issuer());
+    /// assert_ne!(billing.audience(), orders.audience());
+    /// assert_ne!(billing.clients()[0].id, orders.clients()[0].id);
+    /// # Ok(()) }
+    /// ```
+    pub fn same_directory_as(mut self, parent: impl Into<String>) -> Self {
+        self.directory_of = Some(parent.into());
+        self
+    }
+    /// With [`crate::MockIdpBuilder::tls`]: the JWKS is also served on a plain `http://`
+    /// listener of its own (counted in this tenant's traffic), and the discovery document,
+    /// itself served over HTTPS, names that address as `jwks_uri`: the "`jwks_uri` over HTTP
+    /// where HTTPS is required" case. Without TLS every address is `http://` already and
+    /// nothing changes. Not for `entra-common` tenants or second registrations (their
+    /// documents are another tenant's).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), mock_idp::Error> {
+    /// use mock_idp::{Flavor, MockIdp, TenantSpec};
+    /// let idp = MockIdp::builder().tls().start().await?;
+    /// let t = idp.add_tenant(TenantSpec::new("acme", Flavor::Generic).jwks_over_plain_http())?;
+    /// assert!(t.discovery_url().starts_with("https://"));
+    /// assert!(t.jwks_url().starts_with("http://"));
+    /// assert_eq!(t.discovery()["jwks_uri"], t.jwks_url().as_str());
+    /// # Ok(()) }
+    /// ```
+    pub fn jwks_over_plain_http(mut self) -> Self {
+        self.jwks_plain_http = true;
         self
     }
 
@@ -248,6 +307,10 @@ pub struct Faults {
     pub token: Option<Fault>,
     /// The discovery document claims this `issuer` instead (mix-up, RFC 8414 section 3.3).
     pub issuer_override: Option<String>,
+    /// Members left out of the discovery (and RFC 8414 metadata) document, such as
+    /// `jwks_uri` or `issuer`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub discovery_omit: Vec<String>,
 }
 
 /// How many keys pooled rings share.
@@ -514,8 +577,12 @@ pub(crate) struct TenantInner {
     pub counters: Arc<Counters>,
     seq: AtomicU64,
     jwks_cache: RwLock<Option<(u64, u64, Bytes)>>,
-    /// For `entra-common` tenants: the `common` document they are configured through.
+    /// The tenant whose documents and endpoints serve this one: for `entra-common` tenants
+    /// the `common` document they are configured through, for a second registration
+    /// ([`TenantSpec::same_directory_as`]) its directory's tenant.
     pub common: Option<Arc<TenantInner>>,
+    /// Where the JWKS is served when not on `base` ([`TenantSpec::jwks_over_plain_http`]).
+    pub jwks_base: Option<String>,
 }
 
 impl TenantInner {
@@ -557,7 +624,43 @@ impl TenantInner {
             seq: AtomicU64::new(0),
             jwks_cache: RwLock::new(None),
             common,
+            jwks_base: spec.jwks_base.clone(),
         }
+    }
+
+    /// A second registration in `parent`'s directory ([`TenantSpec::same_directory_as`]).
+    pub(crate) fn registration(spec: &TenantSpec, parent: &Arc<TenantInner>) -> Self {
+        let audience = spec.audience.clone().unwrap_or_else(|| match spec.flavor {
+            Flavor::EntraV2 | Flavor::EntraCommon => flavor::guid(&format!("app/{}", spec.slug)),
+            _ => format!("api://{}", spec.slug),
+        });
+        let mut clients = vec![default_client(spec.flavor, &spec.slug, parent.ring.seed())];
+        clients.extend(spec.clients.iter().cloned());
+        TenantInner {
+            slug: spec.slug.clone(),
+            flavor: parent.flavor,
+            key: parent.key.clone(),
+            base: parent.base.clone(),
+            layout: parent.layout.clone(),
+            audience,
+            roles: spec.roles.clone(),
+            clients,
+            ring: parent.ring.clone(),
+            quirks: RwLock::new(spec.quirks.clone()),
+            faults: RwLock::new(Faults::default()),
+            version: AtomicU64::new(0),
+            counters: parent.counters.clone(),
+            seq: AtomicU64::new(0),
+            jwks_cache: RwLock::new(None),
+            common: Some(parent.common.clone().unwrap_or_else(|| parent.clone())),
+            jwks_base: parent.jwks_base.clone(),
+        }
+    }
+
+    /// The JWKS address the discovery document names.
+    pub(crate) fn jwks_url(&self) -> String {
+        let base = self.jwks_base.as_deref().unwrap_or(&self.base);
+        format!("{base}{}", self.layout.jwks)
     }
 
     /// The `common` pseudo-tenant that serves the multi-tenant document of a ring: an
@@ -614,17 +717,26 @@ impl TenantInner {
     }
 
     pub(crate) fn discovery_json(&self) -> Value {
-        let issuer = self
-            .faults()
+        let faults = self.faults();
+        let issuer = faults
             .issuer_override
             .unwrap_or_else(|| self.layout.issuer.clone());
-        flavor::discovery_document(
+        let mut doc = flavor::discovery_document(
             self.flavor,
             &self.base,
             &self.layout,
             &issuer,
             &self.advertised_algs(),
-        )
+        );
+        if let Value::Object(members) = &mut doc {
+            if self.jwks_base.is_some() {
+                members.insert("jwks_uri".into(), json!(self.jwks_url()));
+            }
+            for name in &faults.discovery_omit {
+                members.remove(name);
+            }
+        }
+        doc
     }
 
     /// The JWKS bytes, rebuilt only when the ring, quirks or faults changed.
@@ -906,9 +1018,32 @@ impl Tenant {
     pub fn discovery_url(&self) -> String {
         format!("{}{}", self.0.base, self.0.layout.discovery)
     }
-    /// The JWKS URL.
+    /// The JWKS URL (the one the discovery document names).
     pub fn jwks_url(&self) -> String {
-        format!("{}{}", self.0.base, self.0.layout.jwks)
+        self.0.jwks_url()
+    }
+    /// The issuer the Entra directory of this tenant gives tokens of `version`'s shape:
+    /// `entra-v1` the `sts.windows.net` form `{base}/sts/{tid}/` (trailing slash),
+    /// `entra-v2` and `entra-common` `{base}/{tid}/v2.0`. `None` unless both this tenant's
+    /// flavor and `version` are Entra flavors.
+    ///
+    /// ```
+    /// use mock_idp::{Flavor, Tenant, TenantSpec};
+    /// let t = Tenant::detached("https://login.test", 0, &TenantSpec::new("c", Flavor::EntraV2)).unwrap();
+    /// let tid = t.tenant_key();
+    /// assert_eq!(t.entra_issuer(Flavor::EntraV1).unwrap(), format!("https://login.test/sts/{tid}/"));
+    /// assert_eq!(t.entra_issuer(Flavor::EntraV2).as_deref(), Some(t.issuer()));
+    /// assert_eq!(t.entra_issuer(Flavor::Okta), None);
+    /// ```
+    pub fn entra_issuer(&self, version: Flavor) -> Option<String> {
+        if !self.0.flavor.is_entra() || !version.is_entra() {
+            return None;
+        }
+        let version = match version {
+            Flavor::EntraV1 => Flavor::EntraV1,
+            _ => Flavor::EntraV2,
+        };
+        Some(flavor::layout(version, &self.0.base, &self.0.key, "").issuer)
     }
     /// The token endpoint URL.
     pub fn token_url(&self) -> String {

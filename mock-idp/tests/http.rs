@@ -598,3 +598,92 @@ async fn a_half_sent_request_is_closed_after_the_header_timeout() {
     .await;
     assert!(closed.is_ok(), "the connection stayed open");
 }
+
+#[tokio::test]
+async fn discovery_members_can_be_left_out() {
+    let idp = idp().await;
+    let t = idp.tenant("t-generic").unwrap();
+    t.set_faults(Faults {
+        discovery_omit: vec!["jwks_uri".into(), "issuer".into()],
+        ..Faults::default()
+    });
+    let metadata = format!("{}{}", t.base_url(), t.oauth_metadata_path().unwrap());
+    for url in [t.discovery_url(), metadata] {
+        let doc = get_json(&url).await;
+        assert!(doc.get("jwks_uri").is_none() && doc.get("issuer").is_none());
+        assert!(doc.get("token_endpoint").is_some(), "{doc}");
+    }
+    // The JWKS itself is still served where it was.
+    assert!(get_json(&t.jwks_url()).await["keys"].is_array());
+    t.clear_faults();
+    assert_eq!(get_json(&t.discovery_url()).await["jwks_uri"], t.jwks_url());
+}
+
+#[tokio::test]
+async fn a_second_registration_shares_its_directory() {
+    let idp = idp().await;
+    for parent in ["t-entra-v2", "t-entra-v1", "t-generic", "t-entra-common"] {
+        let p = idp.tenant(parent).unwrap();
+        let slug = format!("{parent}-billing");
+        let r = idp
+            .add_tenant(TenantSpec::new(&slug, p.flavor()).same_directory_as(parent))
+            .unwrap();
+        assert_eq!(r.discovery_url(), p.discovery_url(), "{parent}");
+        assert_eq!((r.issuer(), r.tenant_key()), (p.issuer(), p.tenant_key()));
+        assert_ne!(r.audience(), p.audience(), "{parent}");
+        assert_ne!(r.clients()[0].id, p.clients()[0].id, "{parent}");
+        // Its tokens verify with the directory's keys and carry its own audience.
+        let token = r.access_token();
+        let claims = verify(
+            &token,
+            &get_json(&p.jwks_url()).await,
+            p.issuer(),
+            r.audience(),
+        );
+        assert_eq!(claims["aud"], r.audience(), "{parent}");
+        // Faults and traffic are the directory's.
+        let before = p.traffic().discovery;
+        r.set_faults(Faults {
+            discovery: Some(Fault::Status { status: 503 }),
+            ..Faults::default()
+        });
+        let status = client()
+            .get(p.discovery_url())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 503, "{parent}");
+        assert_eq!(r.traffic().discovery, before + 1, "{parent}");
+        r.clear_faults();
+    }
+    let wrong = TenantSpec::new("x", Flavor::Okta).same_directory_as("t-generic");
+    assert!(idp.add_tenant(wrong).is_err(), "flavors differ");
+    let none = TenantSpec::new("y", Flavor::Okta).same_directory_as("nobody");
+    assert!(idp.add_tenant(none).is_err(), "no such tenant");
+}
+
+#[tokio::test]
+async fn entra_issuers_of_both_versions() {
+    let idp = idp().await;
+    let v1 = idp.tenant("t-entra-v1").unwrap();
+    let v2 = idp.tenant("t-entra-v2").unwrap();
+    assert_eq!(
+        v1.entra_issuer(Flavor::EntraV1).as_deref(),
+        Some(v1.issuer())
+    );
+    assert_eq!(
+        v2.entra_issuer(Flavor::EntraV2).as_deref(),
+        Some(v2.issuer())
+    );
+    let tid = v1.tenant_key();
+    assert_eq!(
+        v1.entra_issuer(Flavor::EntraV2).unwrap(),
+        format!("{}/{tid}/v2.0", v1.base_url())
+    );
+    assert!(v1.issuer().ends_with(&format!("/sts/{tid}/")));
+    assert_eq!(
+        idp.tenant("t-okta").unwrap().entra_issuer(Flavor::EntraV1),
+        None
+    );
+}

@@ -297,3 +297,27 @@ async fn stop_returns_once_every_listener_is_closed() {
         assert!(c.get(url).send().await.is_err(), "{url} still answers");
     }
 }
+
+/// A tenant whose documents are served over HTTPS while its JWKS address is plain HTTP.
+#[tokio::test]
+async fn jwks_over_plain_http_under_tls() {
+    let idp = MockIdp::builder().tls().start().await.unwrap();
+    let t = idp
+        .add_tenant(TenantSpec::new("mixed", Flavor::Generic).jwks_over_plain_http())
+        .unwrap();
+    let c = trusting(idp.ca_pem());
+    let disco = get_json(&c, &t.discovery_url()).await;
+    let jwks_uri = disco["jwks_uri"].as_str().unwrap();
+    assert!(t.discovery_url().starts_with("https://"));
+    assert!(jwks_uri.starts_with("http://"), "{jwks_uri}");
+    assert_eq!(jwks_uri, t.jwks_url());
+    let jwks = get_json(&plain(), jwks_uri).await;
+    verify(&t.access_token(), &jwks, t.issuer(), t.audience());
+    assert_eq!(t.traffic().jwks, 1, "counted as the tenant's traffic");
+    // Without TLS the option changes nothing.
+    let idp = MockIdp::builder().start().await.unwrap();
+    let t = idp
+        .add_tenant(TenantSpec::new("plain", Flavor::Generic).jwks_over_plain_http())
+        .unwrap();
+    assert!(t.jwks_url().starts_with(idp.uri()));
+}

@@ -177,6 +177,16 @@ pub struct TenantSpec {
     /// `agree_header` in the manifest: a header that, when present, must name this tenant.
     #[serde(default)]
     pub agree_header: Option<String>,
+    /// The tenant's discovery document, served over HTTPS, names a plain `http://`
+    /// `jwks_uri` (a listener of its own serving the tenant's keys) while the manifest
+    /// requires HTTPS metadata. Only meaningful with `--tls`: without it the case is skipped.
+    #[serde(default)]
+    pub jwks_over_http: bool,
+    /// The case's `other` tenant is a second registration of this tenant's IdP (another API
+    /// of the same customer): the same metadata address, issuer and keys, with an audience
+    /// and client of its own.
+    #[serde(default)]
+    pub other_shares_metadata: bool,
 }
 
 /// How the token is made.

@@ -181,6 +181,18 @@ defects! {
         "a tenant's `agree_header` is never compared, so a request whose gateway header names another tenant than its path or host is served (the tenant checked in one place and used from another)",
     BearerTokenUnquoted = "bearer-token-unquoted":
         "surrounding double quotes are stripped from the bearer token (framework helpers that unquote header values), so `Bearer \"<token>\"` is accepted although `\"` is not b64token syntax (RFC 6750 section 2.1)",
+    JwksUriGuessed = "jwks-uri-guessed":
+        "a discovery document without `jwks_uri` is completed with a guess, `{issuer}/.well-known/jwks.json` (the Auth0 layout that SDK samples hard-code), so keys come from an address the IdP never named (OpenID Connect Discovery section 3 makes `jwks_uri` REQUIRED)",
+    DiscoveryIssuerOptional = "discovery-issuer-optional":
+        "a discovery document without `issuer` is used anyway, and the token's `iss` is then compared with nothing (`jwt.decode(token, key, issuer=metadata.get(\"issuer\"))`: PyJWT and many other libraries skip the check when the expected issuer is None)",
+    IssuerTrailingSlashIgnored = "issuer-trailing-slash-ignored":
+        "issuers are compared with trailing slashes stripped from both sides (the `rstrip('/')` \"fix\" for Auth0's slashed issuer that OIDC clients and verifiers keep shipping), so `https://idp/t/` passes for `https://idp/t` and the other way round",
+    IssuerByTenantId = "issuer-by-tenant-id":
+        "an Entra `iss` is accepted when it names the tenant id (GUID) of an accepted issuer instead of equalling one (hand-written `iss.includes(tenantId)` checks, and helpers that take the v1 `sts.windows.net/{tid}/` and v2 `login.microsoftonline.com/{tid}/v2.0` forms alike), so a v2 token passes where only the v1 issuer is configured, and the v1 issuer without its trailing slash passes too",
+    ConfigCachedByMetadataAddress = "config-cached-by-metadata-address":
+        "tenant configuration (audiences, clients, issuers) and keys are cached by metadata address, the first slug to use an address filling the entry, so a customer who registers two APIs of one Entra tenant gets the first API's audiences and clients on the second slug (a per-authority cache of validation parameters keyed by the metadata URL)",
+    JwksUriSchemeUnchecked = "jwks-uri-scheme-unchecked":
+        "only the configured `metadata_address` is held to `require_https_metadata` (a check made once, on configuration); the `jwks_uri` the discovery document names is fetched over plain HTTP, where anyone on the path can swap the keys",
 }
 
 impl Defect {
@@ -264,7 +276,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_are_kebab_case() {
-        assert_eq!(Defect::all().len(), 74);
+        assert_eq!(Defect::all().len(), 80);
         for d in Defect::all() {
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
             assert!(

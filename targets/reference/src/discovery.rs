@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::defect::{Defect, DefectSet};
 use crate::manifest::TenantConfig;
 
 /// Largest discovery or JWKS body read, in bytes.
@@ -182,13 +183,16 @@ pub fn metadata_matches_issuer(metadata_address: &str, issuer: &str) -> bool {
 }
 
 impl Discovery {
-    /// Validates a fetched document for `tenant`.
+    /// Validates a fetched document for `tenant`. Of `defects`, those about discovery
+    /// documents apply (`discovery-issuer-unchecked`, `discovery-issuer-optional`,
+    /// `jwks-uri-guessed`).
     ///
-    /// `check_issuer` is false only under the `discovery-issuer-unchecked` defect.
+    /// Under `discovery-issuer-optional` a document without `issuer` yields an empty
+    /// [`Discovery::issuer`], which the caller takes as "no issuer to compare".
     pub fn from_document(
         doc: &Value,
         tenant: &TenantConfig,
-        check_issuer: bool,
+        defects: &DefectSet,
     ) -> Result<Discovery, FetchError> {
         let bad = |m: &str| FetchError::Document {
             url: tenant.metadata_address.clone(),
@@ -199,12 +203,25 @@ impl Discovery {
             .get("issuer")
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty());
-        let issuer = issuer.ok_or_else(|| bad("missing issuer"))?.to_owned();
+        let issuer = match issuer {
+            Some(i) => i.to_owned(),
+            None if defects.contains(Defect::DiscoveryIssuerOptional) => String::new(),
+            None => return Err(bad("missing issuer")),
+        };
         let jwks_uri = obj
             .get("jwks_uri")
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty());
-        let jwks_uri = jwks_uri.ok_or_else(|| bad("missing jwks_uri"))?.to_owned();
+        let jwks_uri = match jwks_uri {
+            Some(u) => u.to_owned(),
+            // The defect: where the keys usually are (Auth0's layout).
+            None if defects.contains(Defect::JwksUriGuessed) && !issuer.is_empty() => {
+                format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/'))
+            }
+            None => return Err(bad("missing jwks_uri")),
+        };
+        let check_issuer =
+            !defects.contains(Defect::DiscoveryIssuerUnchecked) && !issuer.is_empty();
         // With valid_issuers the discovery issuer may be a `{tenantid}` template
         // (Entra "common") and cannot match; the token's iss is checked against the list.
         if tenant.valid_issuers.is_none()

@@ -446,12 +446,8 @@ impl TenantKeys {
                     .await
                     .map_err(|e| (e, fetches, false))?;
                 let d = Arc::new(
-                    Discovery::from_document(
-                        &doc,
-                        &self.tenant,
-                        !f.defects.contains(Defect::DiscoveryIssuerUnchecked),
-                    )
-                    .map_err(|e| (e, fetches, false))?,
+                    Discovery::from_document(&doc, &self.tenant, &f.defects)
+                        .map_err(|e| (e, fetches, false))?,
                 );
                 (d.clone(), Some(d))
             }

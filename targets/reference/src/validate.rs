@@ -36,6 +36,9 @@ pub struct Validator {
     pub(crate) resolver: TenantResolver,
     /// Looked up on every request: foldhash, not SipHash (slugs come from the manifest).
     tenants: HashMap<String, Arc<TenantKeys>, foldhash::fast::RandomState>,
+    /// The `config-cached-by-metadata-address` defect's cache: the configuration of the first
+    /// tenant that used each metadata address.
+    by_address: std::sync::Mutex<HashMap<String, TenantConfig>>,
     fetcher: Fetcher,
     /// Keyed by the exact token: a hit needs byte-for-byte equality, so a fast
     /// non-cryptographic hash of the token's tail is enough to find it.
@@ -86,8 +89,11 @@ impl Validator {
                 Some(shared) => Some(shared.clone()),
                 None => build_client(&config),
             },
+            // Under `jwks-uri-scheme-unchecked` only the metadata address is held to HTTPS
+            // (see `verify_for`); the fetcher takes any scheme.
             require_https: config.manifest.require_https_metadata
-                && !config.defects.contains(Defect::HttpsMetadataNotEnforced),
+                && !config.defects.contains(Defect::HttpsMetadataNotEnforced)
+                && !config.defects.contains(Defect::JwksUriSchemeUnchecked),
             timeout: config.fetch_timeout,
             ttl: Duration::from_secs(config.manifest.jwks_cache_seconds),
             cooldown: config.unknown_kid_cooldown,
@@ -104,6 +110,7 @@ impl Validator {
             resolver: TenantResolver::new(&config.manifest)
                 .with_any_channel(config.defects.contains(Defect::TenantFromAnyChannel)),
             tenants,
+            by_address: std::sync::Mutex::default(),
             fetcher,
             cache: VerifiedTokenCache::new(TOKEN_CACHE_CAPACITY, config.clock.clone()),
             config,
@@ -212,12 +219,28 @@ impl Validator {
         self.cache.offer(hash, token, verified, ttl, exp)
     }
 
+    /// The `config-cached-by-metadata-address` defect: the configuration of the first tenant
+    /// that used `tenant`'s metadata address.
+    fn first_config_for(&self, tenant: &TenantConfig) -> TenantConfig {
+        let mut seen = self.by_address.lock().unwrap_or_else(|p| p.into_inner());
+        seen.entry(tenant.metadata_address.clone())
+            .or_insert_with(|| tenant.clone())
+            .clone()
+    }
+
     /// Every check for one tenant; returns the mapped claims.
     async fn verify_for(
         &self,
         tenant: &TenantConfig,
         token: &str,
     ) -> Result<JsonObject, AuthError> {
+        let first_config;
+        let tenant = if self.has(Defect::ConfigCachedByMetadataAddress) {
+            first_config = self.first_config_for(tenant);
+            &first_config
+        } else {
+            tenant
+        };
         let parsed = match token::parse(token) {
             Ok(p) => p,
             Err(e) if self.has(Defect::LeakExceptionText) => {
@@ -251,6 +274,16 @@ impl Validator {
             .header_str("kid")
             .map_err(|token::NotAString| AuthError::invalid_token("kid is not a string"))?;
 
+        if self.has(Defect::JwksUriSchemeUnchecked)
+            && self.config.manifest.require_https_metadata
+            && !tenant
+                .metadata_address
+                .get(..8)
+                .is_some_and(|p| p.eq_ignore_ascii_case("https://"))
+        {
+            return Err(AuthError::invalid_token("signing keys unavailable")
+                .with_detail("the metadata address is not https"));
+        }
         let keys = self
             .tenants
             .get(&tenant.slug)
@@ -270,8 +303,10 @@ impl Validator {
         };
         let discovery = snapshot.discovery.clone();
         let expected_iss = match &tenant.valid_issuers {
-            Some(list) => list.as_slice(),
-            None => std::slice::from_ref(&discovery.issuer),
+            Some(list) => Some(list.as_slice()),
+            // Only under `discovery-issuer-optional`: no issuer, nothing compared.
+            None if discovery.issuer.is_empty() => None,
+            None => Some(std::slice::from_ref(&discovery.issuer)),
         };
 
         match alg {
@@ -300,7 +335,7 @@ impl Validator {
                     .await?;
             }
         }
-        self.check_claims(tenant, parsed.claims, Some(expected_iss))
+        self.check_claims(tenant, parsed.claims, expected_iss)
     }
 
     async fn verify_signature(
@@ -479,7 +514,9 @@ impl Validator {
             return Err(AuthError::leaked("KeyError: 'iat'".into()));
         }
         if let Some(iss) = expected_iss {
-            checks::check_iss(&claims, iss, d).map_err(AuthError::invalid_token)?;
+            let widened = self.widened_issuers(iss, &claims);
+            checks::check_iss(&claims, widened.as_deref().unwrap_or(iss), d)
+                .map_err(AuthError::invalid_token)?;
         }
         checks::check_aud(&claims, &tenant.valid_audiences, d).map_err(AuthError::invalid_token)?;
         if claims.contains_key("cnf") && !self.has(Defect::CnfIgnored) {
@@ -517,16 +554,73 @@ impl Validator {
         Ok(JsonObject::from_map(&mapped))
     }
 
+    /// The accepted issuers as the issuer defects see them: with
+    /// `issuer-trailing-slash-ignored` each with and without a trailing slash, with
+    /// `issuer-by-tenant-id` also the token's own `iss` when it names the tenant id of one of
+    /// them. `None` without those defects.
+    fn widened_issuers(&self, expected: &[String], claims: &JsonObject) -> Option<Vec<String>> {
+        let slash = self.has(Defect::IssuerTrailingSlashIgnored);
+        let by_tid = self.has(Defect::IssuerByTenantId);
+        if !slash && !by_tid {
+            return None;
+        }
+        let mut wide = expected.to_vec();
+        if slash {
+            for e in expected {
+                let bare = e.trim_end_matches('/');
+                wide.extend([bare.to_owned(), format!("{bare}/")]);
+            }
+        }
+        if let (true, Some(Field::Str(iss))) = (by_tid, claims.get("iss")) {
+            let names_tid = guid_segments(&iss).any(|g| {
+                expected
+                    .iter()
+                    .any(|e| guid_segments(e).any(|t| t.eq_ignore_ascii_case(g)))
+            });
+            if names_tid {
+                wide.push(iss.to_string());
+            }
+        }
+        Some(wide)
+    }
+
     /// Discovery and JWKS fetches made so far for `slug` (for tests and debugging).
     pub fn fetch_count(&self, slug: &str) -> Option<u64> {
         self.tenants.get(slug).map(|k| k.fetch_count())
     }
 }
 
+/// The path segments of `url` shaped like a GUID (`8-4-4-4-12` hex digits): an Entra
+/// issuer's tenant id.
+fn guid_segments(url: &str) -> impl Iterator<Item = &str> {
+    url.split('/').filter(|seg| {
+        let groups: Vec<&str> = seg.split('-').collect();
+        groups.len() == 5
+            && groups
+                .iter()
+                .zip([8, 4, 4, 4, 12])
+                .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::clock::Clock;
+
+    #[test]
+    fn guid_segments_find_entra_tenant_ids() {
+        let tid = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        let v1 = format!("https://sts.windows.net/{tid}/");
+        let v2 = format!("https://login.microsoftonline.com/{tid}/v2.0");
+        assert_eq!(guid_segments(&v1).collect::<Vec<_>>(), [tid]);
+        assert_eq!(guid_segments(&v2).collect::<Vec<_>>(), [tid]);
+        assert_eq!(guid_segments("https://idp/contoso").count(), 0);
+        assert_eq!(
+            guid_segments("https://idp/72f988bf-86f1-41af-91ab-2d7cd011db4").count(),
+            0
+        );
+    }
 
     /// A validator on a manual clock (returned too, to be advanced).
     fn validator(skew: u64, ttl: u64) -> (Validator, Clock) {

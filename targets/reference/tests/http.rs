@@ -1775,5 +1775,167 @@ async fn d_agree_header_ignored() {
         if expected == 401 {
             assert_invalid_token(&r);
         }
+// ------------------------------------------- discovery documents, on the mock IdPs
+
+/// The manifest entry of a mock IdP tenant, as byoid writes it.
+fn mock_entry(t: &mock_idp::Tenant) -> Value {
+    json!({
+        "slug": t.slug(),
+        "metadata_address": t.discovery_url(),
+        "valid_issuers": null,
+        "valid_audiences": [t.audience()],
+        "allowed_client_ids": [t.clients()[0].id],
+        "client_id_claims": t.flavor().client_id_claims(),
+    })
+}
+
+/// What the reference (with `defects`) answers to `t`'s genuine token, `t` alone in its
+/// manifest; HTTPS metadata is required when the IdP serves TLS.
+async fn genuine_on_mock(idp: &mock_idp::MockIdp, t: &mock_idp::Tenant, defects: &[Defect]) -> u16 {
+    let m = json!({
+        "contract": "byoid-target/2",
+        "tenant_source": {"kind": "header", "header": "X-Tenant-Slug"},
+        "require_https_metadata": idp.uri().starts_with("https://"),
+        "ca_bundle": idp.ca_pem_path(),
+        "tenants": [mock_entry(t)],
+    });
+    let url = start_target(m, defects.iter().copied().collect(), false).await;
+    let r = send(
+        reqwest::Client::new()
+            .get(format!("{url}/api/whoami"))
+            .header("X-Tenant-Slug", t.slug())
+            .bearer_auth(t.access_token()),
+    )
+    .await;
+    r.status
+}
+
+#[tokio::test]
+async fn d_jwks_uri_guessed() {
+    use mock_idp::{Faults, Flavor, MockIdp, TenantSpec};
+    let idp = MockIdp::builder().start().await.unwrap();
+    // Auth0 serves its keys at `{issuer}.well-known/jwks.json`: the guess finds them.
+    let t = idp
+        .add_tenant(TenantSpec::new("acme", Flavor::Auth0))
+        .unwrap();
+    t.set_faults(Faults {
+        discovery_omit: vec!["jwks_uri".into()],
+        ..Faults::default()
+    });
+    assert_eq!(genuine_on_mock(&idp, &t, &[]).await, 401);
+    assert_eq!(t.traffic().jwks, 0, "no jwks_uri, nothing fetched");
+    assert_eq!(
+        genuine_on_mock(&idp, &t, &[Defect::JwksUriGuessed]).await,
+        200
+    );
+    assert_eq!(t.traffic().jwks, 1, "the guessed address");
+    t.clear_faults();
+    assert_eq!(
+        genuine_on_mock(&idp, &t, &[Defect::JwksUriGuessed]).await,
+        200
+    );
+}
+
+#[tokio::test]
+async fn d_discovery_issuer_optional() {
+    use mock_idp::{Faults, Flavor, MockIdp, TenantSpec};
+    let idp = MockIdp::builder().start().await.unwrap();
+    let t = idp
+        .add_tenant(TenantSpec::new("acme", Flavor::Generic))
+        .unwrap();
+    t.set_faults(Faults {
+        discovery_omit: vec!["issuer".into()],
+        ..Faults::default()
+    });
+    assert_eq!(genuine_on_mock(&idp, &t, &[]).await, 401);
+    let defect = [Defect::DiscoveryIssuerOptional];
+    assert_eq!(genuine_on_mock(&idp, &t, &defect).await, 200);
+    t.clear_faults();
+    assert_eq!(genuine_on_mock(&idp, &t, &defect).await, 200);
+}
+
+#[tokio::test]
+async fn d_jwks_uri_scheme_unchecked() {
+    use mock_idp::{Flavor, MockIdp, TenantSpec};
+    let idp = MockIdp::builder().tls().start().await.unwrap();
+    let mixed = idp
+        .add_tenant(TenantSpec::new("mixed", Flavor::Generic).jwks_over_plain_http())
+        .unwrap();
+    assert!(mixed.jwks_url().starts_with("http://"));
+    assert_eq!(genuine_on_mock(&idp, &mixed, &[]).await, 401);
+    assert_eq!(
+        mixed.traffic().jwks,
+        0,
+        "the http jwks_uri is never fetched"
+    );
+    let defect = [Defect::JwksUriSchemeUnchecked];
+    assert_eq!(genuine_on_mock(&idp, &mixed, &defect).await, 200);
+    assert_eq!(mixed.traffic().jwks, 1);
+    // The metadata address itself is still held to HTTPS, and all-HTTPS tenants work.
+    let plain = idp
+        .add_tenant(TenantSpec::new("plain", Flavor::Generic).plain_http())
+        .unwrap();
+    assert_eq!(genuine_on_mock(&idp, &plain, &defect).await, 401);
+    assert_eq!(plain.traffic().discovery, 0);
+    let https = idp
+        .add_tenant(TenantSpec::new("https", Flavor::Generic))
+        .unwrap();
+    assert_eq!(genuine_on_mock(&idp, &https, &defect).await, 200);
+}
+
+defect_test!(
+    d_issuer_trailing_slash_ignored,
+    Defect::IssuerTrailingSlashIgnored,
+    401,
+    200,
+    |e| who(
+        e,
+        e.token_with(|_, c| c["iss"] = json!(format!("{}/", e.idp.issuer("contoso"))))
+    )
+);
+
+#[tokio::test]
+async fn d_issuer_by_tenant_id() {
+    let tid = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let v1_only = |m: &mut Value, _: &Idp| {
+        m["tenants"][0]["valid_issuers"] = json!([format!("https://sts.windows.net/{tid}/")]);
+    };
+    for (defects, expected) in [(vec![], 401), (vec![Defect::IssuerByTenantId], 200)] {
+        let e = env_with(&defects, v1_only).await;
+        for iss in [
+            format!("https://login.microsoftonline.com/{tid}/v2.0"),
+            format!("https://sts.windows.net/{tid}"),
+        ] {
+            let t = e.token_with(|_, c| c["iss"] = json!(iss));
+            assert_eq!(e.whoami(&t).await.status, expected, "{defects:?} {iss}");
+        }
+        let v1 = e.token_with(|_, c| c["iss"] = json!(format!("https://sts.windows.net/{tid}/")));
+        assert_eq!(e.whoami(&v1).await.status, 200, "{defects:?}");
+        let other = e.token_with(|_, c| {
+            c["iss"] = json!("https://sts.windows.net/00000000-86f1-41af-91ab-2d7cd011db47/")
+        });
+        assert_invalid_token(&e.whoami(&other).await);
+    }
+}
+
+#[tokio::test]
+async fn d_config_cached_by_metadata_address() {
+    // fabrikam is a second API of contoso's IdP: the same metadata address, another audience.
+    let shared = |m: &mut Value, _: &Idp| {
+        m["tenants"][1]["metadata_address"] = m["tenants"][0]["metadata_address"].clone();
+        m["tenants"][1]["valid_audiences"] = json!(["api://fabrikam"]);
+    };
+    for (defects, bled) in [
+        (vec![], false),
+        (vec![Defect::ConfigCachedByMetadataAddress], true),
+    ] {
+        let e = env_with(&defects, shared).await;
+        let for_contoso = e.genuine();
+        assert_eq!(e.whoami(&for_contoso).await.status, 200, "{defects:?}");
+        let on_fabrikam = send(e.get("/api/whoami", "fabrikam").bearer_auth(&for_contoso)).await;
+        assert_eq!(on_fabrikam.status == 200, bled, "{defects:?}");
+        let own = e.token_with(|_, c| c["aud"] = json!("api://fabrikam"));
+        let own = send(e.get("/api/whoami", "fabrikam").bearer_auth(&own)).await;
+        assert_eq!(own.status == 200, !bled, "{defects:?}");
     }
 }
