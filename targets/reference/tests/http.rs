@@ -1775,6 +1775,9 @@ async fn d_agree_header_ignored() {
         if expected == 401 {
             assert_invalid_token(&r);
         }
+    }
+}
+
 // ------------------------------------------- discovery documents, on the mock IdPs
 
 /// The manifest entry of a mock IdP tenant, as byoid writes it.
