@@ -54,6 +54,9 @@ pub struct Jwk {
     pub alg: Option<String>,
     /// The verification key, parsed once per algorithm ([`PreparedKey`]).
     pub key: PreparedKey,
+    /// The JWK as the JWKS served it, re-serialized compactly (member order kept): the text
+    /// the key-confusion defects key an HMAC with, and where they find its `x5c`.
+    pub text: Arc<str>,
 }
 
 impl std::fmt::Debug for Jwk {
@@ -139,6 +142,7 @@ impl Jwk {
             key_ops,
             alg,
             key,
+            text: v.to_string().into(),
         })
     }
 

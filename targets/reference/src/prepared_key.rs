@@ -145,6 +145,15 @@ impl PreparedKey {
         }
     }
 
+    /// An EC key's uncompressed point `0x04 || x || y` (for the key-confusion defects,
+    /// which key an HMAC with its encodings); `None` for other key types.
+    pub fn ec_point(&self) -> Option<&[u8]> {
+        match &self.material {
+            Material::Ec(point) => Some(point),
+            _ => None,
+        }
+    }
+
     /// Whether `signature_b64` (canonical unpadded base64url) is a valid
     /// `alg` signature of `signing_input` under this key.
     pub fn verify(&self, signing_input: &str, signature_b64: &str, alg: Algorithm) -> bool {
