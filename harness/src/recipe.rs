@@ -332,6 +332,7 @@ fn signature(
                 mock_idp::keys::KeyKind::Rsa => "RS256",
                 mock_idp::keys::KeyKind::P256 => "ES256",
                 mock_idp::keys::KeyKind::P384 => "ES384",
+                mock_idp::keys::KeyKind::P521 => "ES512",
                 mock_idp::keys::KeyKind::Ed25519 => "EdDSA",
             }
             .to_string()

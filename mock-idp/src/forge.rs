@@ -80,6 +80,13 @@ pub enum ForgeError {
 /// Computes the base64url signature segment over `signing_input` (`b64(header).b64(payload)`).
 pub fn sign_segment(signing_input: &[u8], sig: &Signature) -> Result<String, ForgeError> {
     match sig {
+        Signature::Key { key, alg } if alg == "ES512" => key
+            .sign_es512(signing_input)
+            .map(|sig| b64(&sig))
+            .ok_or_else(|| ForgeError::KeyMismatch {
+                kind: key.kind(),
+                alg: alg.clone(),
+            }),
         Signature::Key { key, alg } => {
             let algorithm = jwt_alg(alg).ok_or_else(|| ForgeError::UnsupportedAlg(alg.clone()))?;
             if KeyKind::for_alg(alg) != Some(key.kind()) {
@@ -221,7 +228,7 @@ pub fn certificate_pem(x5c: &str) -> String {
 }
 
 /// The OpenSSH public-key line (no comment) of a public JWK: `ssh-rsa` (RFC 4253 section
-/// 6.6), `ecdsa-sha2-nistp256`/`-nistp384` (RFC 5656 section 3.1) or `ssh-ed25519` (RFC 8709
+/// 6.6), `ecdsa-sha2-nistp256`/`-nistp384`/`-nistp521` (RFC 5656 section 3.1) or `ssh-ed25519` (RFC 8709
 /// section 4); empty for any other JWK.
 pub fn openssh_public_key(jwk: &serde_json::Value) -> String {
     let field = |name: &str| {
@@ -258,11 +265,11 @@ pub fn openssh_public_key(jwk: &serde_json::Value) -> String {
             mpint(&mut blob, &field("n"));
             "ssh-rsa"
         }
-        (Some("EC"), Some(crv @ ("P-256" | "P-384"))) => {
-            let (name, id) = if crv == "P-256" {
-                ("ecdsa-sha2-nistp256", "nistp256")
-            } else {
-                ("ecdsa-sha2-nistp384", "nistp384")
+        (Some("EC"), Some(crv @ ("P-256" | "P-384" | "P-521"))) => {
+            let (name, id) = match crv {
+                "P-256" => ("ecdsa-sha2-nistp256", "nistp256"),
+                "P-384" => ("ecdsa-sha2-nistp384", "nistp384"),
+                _ => ("ecdsa-sha2-nistp521", "nistp521"),
             };
             string(&mut blob, name.as_bytes());
             string(&mut blob, id.as_bytes());
@@ -279,12 +286,12 @@ pub fn openssh_public_key(jwk: &serde_json::Value) -> String {
     format!("{name} {}", STANDARD.encode(blob))
 }
 
-/// Width in bytes of one ECDSA integer for `alg` (32 for ES256, 48 for ES384).
+/// Width in bytes of one ECDSA integer for `alg` (32 for ES256, 48 for ES384, 66 for ES512).
 fn ec_width(alg: &str) -> usize {
-    if alg == "ES384" {
-        48
-    } else {
-        32
+    match alg {
+        "ES384" => 48,
+        "ES512" => 66,
+        _ => 32,
     }
 }
 
@@ -297,7 +304,12 @@ pub fn ecdsa_zero(alg: &str) -> Vec<u8> {
 pub fn ecdsa_order(alg: &str) -> Vec<u8> {
     const P256_N: &str = "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551";
     const P384_N: &str = "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973";
-    let n = hex(if alg == "ES384" { P384_N } else { P256_N });
+    const P521_N: &str = "01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409";
+    let n = hex(match alg {
+        "ES384" => P384_N,
+        "ES512" => P521_N,
+        _ => P256_N,
+    });
     [n.clone(), n].concat()
 }
 
@@ -515,5 +527,8 @@ mod tests {
         assert_eq!(sig.len(), 64);
         assert_eq!(&sig[..4], &[0xff, 0xff, 0xff, 0xff]);
         assert_eq!(ecdsa_order("ES384").len(), 96);
+        let p521 = ecdsa_order("ES512");
+        assert_eq!((p521.len(), p521[0], p521[66]), (132, 0x01, 0x01));
+        assert_eq!(ecdsa_zero("ES512"), vec![0; 132]);
     }
 }
