@@ -6,7 +6,6 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
 use crate::defect::{Defect, DefectSet};
@@ -14,6 +13,71 @@ use crate::json_object::{Field, JsonObject};
 
 /// A failed check: a fixed sentence, safe to send.
 pub type CheckResult = Result<(), &'static str>;
+
+/// A JWS algorithm (RFC 7518 section 3.1) the reference knows. jsonwebtoken 11's `Algorithm`
+/// has no ES512, so the reference has its own, with the same names; [`Algorithm::jwt`] gives
+/// jsonwebtoken's for the checks that go through it (the HMAC of the key-confusion defects).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(clippy::upper_case_acronyms, missing_docs)]
+pub enum Algorithm {
+    HS256,
+    HS384,
+    HS512,
+    RS256,
+    RS384,
+    RS512,
+    PS256,
+    PS384,
+    PS512,
+    ES256,
+    ES384,
+    ES512,
+    EdDSA,
+}
+
+impl Algorithm {
+    /// jsonwebtoken's algorithm of the same name; `None` for ES512, which it does not have.
+    pub fn jwt(self) -> Option<jsonwebtoken::Algorithm> {
+        use jsonwebtoken::Algorithm as J;
+        Some(match self {
+            Algorithm::HS256 => J::HS256,
+            Algorithm::HS384 => J::HS384,
+            Algorithm::HS512 => J::HS512,
+            Algorithm::RS256 => J::RS256,
+            Algorithm::RS384 => J::RS384,
+            Algorithm::RS512 => J::RS512,
+            Algorithm::PS256 => J::PS256,
+            Algorithm::PS384 => J::PS384,
+            Algorithm::PS512 => J::PS512,
+            Algorithm::ES256 => J::ES256,
+            Algorithm::ES384 => J::ES384,
+            Algorithm::EdDSA => J::EdDSA,
+            Algorithm::ES512 => return None,
+        })
+    }
+}
+
+impl TryFrom<jsonwebtoken::Algorithm> for Algorithm {
+    type Error = ();
+    fn try_from(a: jsonwebtoken::Algorithm) -> Result<Self, ()> {
+        use jsonwebtoken::Algorithm as J;
+        Ok(match a {
+            J::HS256 => Algorithm::HS256,
+            J::HS384 => Algorithm::HS384,
+            J::HS512 => Algorithm::HS512,
+            J::RS256 => Algorithm::RS256,
+            J::RS384 => Algorithm::RS384,
+            J::RS512 => Algorithm::RS512,
+            J::PS256 => Algorithm::PS256,
+            J::PS384 => Algorithm::PS384,
+            J::PS512 => Algorithm::PS512,
+            J::ES256 => Algorithm::ES256,
+            J::ES384 => Algorithm::ES384,
+            J::EdDSA => Algorithm::EdDSA,
+            _ => return Err(()),
+        })
+    }
+}
 
 /// The asymmetric algorithms this validator can verify; `none` and HMAC never.
 pub const ASYMMETRIC_ALGS: &[Algorithm] = &[
@@ -25,6 +89,7 @@ pub const ASYMMETRIC_ALGS: &[Algorithm] = &[
     Algorithm::PS512,
     Algorithm::ES256,
     Algorithm::ES384,
+    Algorithm::ES512,
     Algorithm::EdDSA,
 ];
 
@@ -73,8 +138,8 @@ pub fn alg_name(a: Algorithm) -> &'static str {
         Algorithm::PS512 => "PS512",
         Algorithm::ES256 => "ES256",
         Algorithm::ES384 => "ES384",
+        Algorithm::ES512 => "ES512",
         Algorithm::EdDSA => "EdDSA",
-        _ => "unsupported",
     }
 }
 
@@ -199,9 +264,17 @@ pub fn ecdsa_scalars_are_the_order(signature: &[u8], alg: Algorithm) -> bool {
         0x2d, 0xdf, 0x58, 0x1a, 0x0d, 0xb2, 0x48, 0xb0, 0xa7, 0x7a, 0xec, 0xec, 0x19, 0x6a, 0xcc,
         0xc5, 0x29, 0x73,
     ];
+    const P521_N: [u8; 66] = [
+        0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xfa, 0x51, 0x86, 0x87, 0x83, 0xbf, 0x2f, 0x96, 0x6b, 0x7f, 0xcc, 0x01,
+        0x48, 0xf7, 0x09, 0xa5, 0xd0, 0x3b, 0xb5, 0xc9, 0xb8, 0x89, 0x9c, 0x47, 0xae, 0xbb, 0x6f,
+        0xb7, 0x1e, 0x91, 0x38, 0x64, 0x09,
+    ];
     let n: &[u8] = match alg {
         Algorithm::ES256 => &P256_N,
         Algorithm::ES384 => &P384_N,
+        Algorithm::ES512 => &P521_N,
         _ => return false,
     };
     signature.len() == 2 * n.len() && signature.chunks(n.len()).all(|half| half == n)
@@ -615,6 +688,9 @@ mod tests {
         let pair = |n: &[u8]| [n, n].concat();
         assert!(ecdsa_scalars_are_the_order(&pair(&n256), Algorithm::ES256));
         assert!(ecdsa_scalars_are_the_order(&pair(&n384), Algorithm::ES384));
+        // p521's ORDER, without its leading zero bytes.
+        let n521 = hex("01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409");
+        assert!(ecdsa_scalars_are_the_order(&pair(&n521), Algorithm::ES512));
         assert!(!ecdsa_scalars_are_the_order(&pair(&n256), Algorithm::ES384));
         assert!(!ecdsa_scalars_are_the_order(&pair(&n256), Algorithm::RS256));
         assert!(!ecdsa_scalars_are_the_order(&[0; 64], Algorithm::ES256));
@@ -681,8 +757,12 @@ mod tests {
         }
         assert_eq!(classify_alg("HS256"), Ok(HeaderAlg::Hmac(Algorithm::HS256)));
         assert!(classify_alg("rs256").is_err());
-        assert!(classify_alg("ES512").is_err());
-        assert_eq!(allowed_algs(None).len(), 9);
+        assert_eq!(
+            classify_alg("ES512"),
+            Ok(HeaderAlg::Asymmetric(Algorithm::ES512))
+        );
+        assert!(classify_alg("ES521").is_err());
+        assert_eq!(allowed_algs(None).len(), 10);
         let list = json!(["RS256", "HS256", "none", "ES256"]);
         assert_eq!(
             allowed_algs(Some(&list)),
@@ -690,7 +770,7 @@ mod tests {
         );
         assert_eq!(
             allowed_algs(Some(&json!("RS256"))).len(),
-            9,
+            10,
             "not a list: ignored"
         );
     }

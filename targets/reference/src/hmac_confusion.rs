@@ -7,9 +7,10 @@ use base64::Engine;
 use der::asn1::{AnyRef, BitStringRef, UintRef};
 use der::pem::LineEnding;
 use der::{Encode, EncodePem};
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::DecodingKey;
 use spki::{AlgorithmIdentifierRef, ObjectIdentifier, SubjectPublicKeyInfoRef};
 
+use crate::checks::Algorithm;
 use crate::defect::{Defect, DefectSet};
 use crate::jwks::{Jwk, KeyKind};
 use crate::token::ParsedToken;
@@ -18,9 +19,10 @@ use crate::token::ParsedToken;
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 /// `id-ecPublicKey` (RFC 5480 section 2.1.1).
 const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-/// `secp256r1` and `secp384r1` (RFC 5480 section 2.1.1.1).
+/// `secp256r1`, `secp384r1` and `secp521r1` (RFC 5480 section 2.1.1.1).
 const P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+const P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
 
 /// What PyJWT (up to 2.3.0) and python-jose (up to 3.3.0) refuse as an HMAC secret: any key
 /// text containing one of these. The `hmac-key-blocklist` defect keeps the same list.
@@ -67,12 +69,13 @@ fn der_encodings(n: &[u8], e: &[u8]) -> der::Result<Vec<Vec<u8>>> {
     ])
 }
 
-/// The encodings of an EC public key (`crv` P-256 or P-384, `point` uncompressed) that a
+/// The encodings of an EC public key (`crv` P-256, P-384 or P-521, `point` uncompressed) that a
 /// confused verifier may hold: SPKI PEM with and without the final newline, and SPKI DER.
 pub fn ec_public_key_encodings(crv: &str, point: &[u8]) -> Vec<Vec<u8>> {
     let curve = match crv {
         "P-256" => P256,
         "P-384" => P384,
+        "P-521" => P521,
         _ => return Vec::new(),
     };
     let encode = || -> der::Result<Vec<Vec<u8>>> {
@@ -94,7 +97,7 @@ pub fn ec_public_key_encodings(crv: &str, point: &[u8]) -> Vec<Vec<u8>> {
 }
 
 /// The OpenSSH public-key line of `k`, without a comment: `ssh-rsa` (RFC 4253 section
-/// 6.6) or `ecdsa-sha2-nistp256`/`-nistp384` (RFC 5656 section 3.1); `None` for other keys.
+/// 6.6) or `ecdsa-sha2-nistp256`/`-384`/`-521` (RFC 5656 section 3.1); `None` for other keys.
 pub fn openssh_line(k: &Jwk) -> Option<String> {
     fn string(out: &mut Vec<u8>, bytes: &[u8]) {
         out.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
@@ -123,6 +126,7 @@ pub fn openssh_line(k: &Jwk) -> Option<String> {
             let (name, id) = match crv.as_str() {
                 "P-256" => ("ecdsa-sha2-nistp256", "nistp256"),
                 "P-384" => ("ecdsa-sha2-nistp384", "nistp384"),
+                "P-521" => ("ecdsa-sha2-nistp521", "nistp521"),
                 _ => return None,
             };
             string(&mut blob, name.as_bytes());
@@ -232,7 +236,7 @@ mod tests {
             _ => jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()),
         }
         .unwrap();
-        let public = jsonwebtoken::jwk::Jwk::from_encoding_key(&key, alg).unwrap();
+        let public = jsonwebtoken::jwk::Jwk::from_encoding_key(&key, alg.jwt().unwrap()).unwrap();
         let mut v = serde_json::to_value(public).unwrap();
         for (k, x) in extra.as_object().unwrap() {
             v[k] = x.clone();
@@ -254,7 +258,7 @@ mod tests {
             enc[2].len() == 91 && enc[2][0] == 0x30,
             "SPKI DER of a P-256 key"
         );
-        assert!(ec_public_key_encodings("P-521", &[4; 133]).is_empty());
+        assert!(ec_public_key_encodings("P-192", &[4; 49]).is_empty());
         assert_eq!(
             openssh_line(&ec).unwrap(),
             fixture("ec256.pub.ssh").trim_end()

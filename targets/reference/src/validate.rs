@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::DecodingKey;
 use serde_json::Value;
 
-use crate::checks::{self, HeaderAlg, KidLookup};
+use crate::checks::{self, Algorithm, HeaderAlg, KidLookup};
 use crate::defect::Defect;
 use crate::ecdsa_der::der_to_raw;
 use crate::error::AuthError;
@@ -348,7 +348,7 @@ impl Validator {
                 k.fits(alg)
             }
         };
-        let is_ecdsa = matches!(alg, Algorithm::ES256 | Algorithm::ES384);
+        let is_ecdsa = matches!(alg, Algorithm::ES256 | Algorithm::ES384 | Algorithm::ES512);
         let verifies = |k: &Jwk| {
             if !fits(k) {
                 return false;
@@ -370,9 +370,12 @@ impl Validator {
                     return true;
                 }
                 if self.has(Defect::EcdsaDerAccepted) && signature.first() == Some(&0x30) {
-                    if let Some(raw) =
-                        der_to_raw(&signature, if alg == Algorithm::ES384 { 48 } else { 32 })
-                    {
+                    let width = match alg {
+                        Algorithm::ES384 => 48,
+                        Algorithm::ES512 => 66,
+                        _ => 32,
+                    };
+                    if let Some(raw) = der_to_raw(&signature, width) {
                         let b64 = base64::Engine::encode(
                             &base64::engine::general_purpose::URL_SAFE_NO_PAD,
                             &raw,
