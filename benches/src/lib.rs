@@ -428,7 +428,9 @@ fn bare_verify(check: &BareCheck, headers: &axum::http::HeaderMap) -> bool {
             jsonwebtoken::crypto::verify(sig, input.as_bytes(), key, jsonwebtoken::Algorithm::RS256)
                 .unwrap_or(false)
         }
-        BareCheck::Prepared(key) => key.verify(input, sig, jsonwebtoken::Algorithm::RS256),
+        BareCheck::Prepared(key) => {
+            key.verify(input, sig, byoid_reference::checks::Algorithm::RS256)
+        }
     }
 }
 

@@ -8,7 +8,8 @@
 //!   `{attacker.x5c}` the attacker's certificate chain (one self-signed certificate);
 //! * otherwise `{issuer}`, `{audience}`, `{client_id}`, `{tenant_id}`, `{kid}`, `{jwks_url}`,
 //!   `{other.issuer}`, `{other.client_id}`, `{other.kid}`, `{attacker.issuer}`,
-//!   `{attacker.kid}`, `{attacker.jku}` are replaced inside the text.
+//!   `{attacker.kid}`, `{attacker.jku}` are replaced inside the text, and `{repeat:N:TEXT}`
+//!   by TEXT repeated N times (at most 1 MiB).
 
 use mock_idp::forge::{self, NonCanonical, PublicKeyEncoding, Signature, SignatureDamage};
 use mock_idp::{MintOptions, Tenant, TokenKind};
@@ -71,7 +72,17 @@ impl Context<'_> {
             "attacker.issuer" => self.attacker.issuer().to_string(),
             "attacker.kid" => self.attacker.active_key().kid().to_string(),
             "attacker.jku" => self.attacker_jku.clone(),
-            other => return Err(RecipeError::UnknownPlaceholder(other.to_string())),
+            other => match other
+                .strip_prefix("repeat:")
+                .and_then(|r| r.split_once(':'))
+            {
+                // `{repeat:8192:k}`: the text repeated, at most 1 MiB in all.
+                Some((n, text)) => match n.parse::<usize>() {
+                    Ok(n) if n.saturating_mul(text.len()) <= 1 << 20 => text.repeat(n),
+                    _ => return Err(RecipeError::UnknownPlaceholder(other.to_string())),
+                },
+                None => return Err(RecipeError::UnknownPlaceholder(other.to_string())),
+            },
         })
     }
 
@@ -325,6 +336,7 @@ fn signature(
                 mock_idp::keys::KeyKind::Rsa => "RS256",
                 mock_idp::keys::KeyKind::P256 => "ES256",
                 mock_idp::keys::KeyKind::P384 => "ES384",
+                mock_idp::keys::KeyKind::P521 => "ES512",
                 mock_idp::keys::KeyKind::Ed25519 => "EdDSA",
             }
             .to_string()
@@ -348,6 +360,8 @@ fn signature(
             });
             let secret = match spec.hmac_secret.as_deref().unwrap_or("spki-pem") {
                 "empty" => Vec::new(),
+                "jwk-json" => published_jwk_text(origin)?.into_bytes(),
+                name if name.starts_with("text:") => ctx.interpolate(&name[5..])?.into_bytes(),
                 name => {
                     let enc = PublicKeyEncoding::from_name(name).ok_or_else(|| {
                         RecipeError::Invalid(format!("unknown hmac_secret `{name}`"))
@@ -357,7 +371,11 @@ fn signature(
             };
             Signature::Hmac { alg, secret }
         }
-        SignSpec::Attacker => key_sig(ctx.attacker.active_key()),
+        // The attacker's key of the kind the header's alg needs (an EC key for ES256).
+        SignSpec::Attacker => key_sig(match mock_idp::keys::KeyKind::for_alg(header_alg) {
+            Some(kind) => ctx.attacker.key(kind),
+            None => ctx.attacker.active_key(),
+        }),
         SignSpec::OtherTenant => key_sig(ctx.other()?.active_key()),
         SignSpec::EcdsaZero => Signature::Bytes(forge::ecdsa_zero(header_alg)),
         SignSpec::EcdsaOrder => Signature::Bytes(forge::ecdsa_order(header_alg)),
@@ -385,6 +403,20 @@ fn signature(
         ),
         SignSpec::EncKey => key_sig(origin.enc_key()),
     })
+}
+
+/// The JSON text of the JWK the tenant's JWKS publishes for its active key, as served (what a
+/// verifier that keeps each JWKS member as text holds).
+fn published_jwk_text(tenant: &Tenant) -> Result<String, RecipeError> {
+    let kid = tenant.active_key().kid().to_string();
+    let jwks = tenant.jwks();
+    jwks["keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|k| k["kid"] == kid.as_str() && k["use"] != "enc")
+        .map(Value::to_string)
+        .ok_or_else(|| RecipeError::Invalid(format!("the JWKS publishes no key `{kid}`")))
 }
 
 /// The signed token with the recipe's `damage` and `non_canonical` encoding applied.

@@ -80,6 +80,13 @@ pub enum ForgeError {
 /// Computes the base64url signature segment over `signing_input` (`b64(header).b64(payload)`).
 pub fn sign_segment(signing_input: &[u8], sig: &Signature) -> Result<String, ForgeError> {
     match sig {
+        Signature::Key { key, alg } if alg == "ES512" => key
+            .sign_es512(signing_input)
+            .map(|sig| b64(&sig))
+            .ok_or_else(|| ForgeError::KeyMismatch {
+                kind: key.kind(),
+                alg: alg.clone(),
+            }),
         Signature::Key { key, alg } => {
             let algorithm = jwt_alg(alg).ok_or_else(|| ForgeError::UnsupportedAlg(alg.clone()))?;
             if KeyKind::for_alg(alg) != Some(key.kind()) {
@@ -132,21 +139,34 @@ pub enum PublicKeyEncoding {
     Pkcs1Pem,
     /// SubjectPublicKeyInfo DER.
     Der,
-    /// The public JWK as compact JSON text.
+    /// The key's bare public JWK (`kty`, `kid` and the key's members) as compact JSON text.
     JwkJson,
     /// The raw RSA modulus (RSA only; falls back to DER).
     Modulus,
+    /// The key's self-signed X.509 certificate as DER: the bytes of the JWK's `x5c[0]`
+    /// (falls back to SPKI DER if the certificate could not be made).
+    X5cDer,
+    /// That certificate as PEM, built from `x5c[0]` as code that feeds JWKS certificates to a
+    /// PEM-taking verifier does: 64-column lines, a final newline.
+    X5cPem,
+    /// The OpenSSH public-key line without a comment: `ssh-rsa AAAA...`,
+    /// `ecdsa-sha2-nistp256 AAAA...`, `ssh-ed25519 AAAA...` (RFC 4253 section 6.6, RFC 5656
+    /// section 3.1, RFC 8709 section 4).
+    OpenSsh,
 }
 
 impl PublicKeyEncoding {
     /// Every encoding, for case generation.
-    pub const ALL: [PublicKeyEncoding; 6] = [
+    pub const ALL: [PublicKeyEncoding; 9] = [
         PublicKeyEncoding::SpkiPem,
         PublicKeyEncoding::SpkiPemNoNewline,
         PublicKeyEncoding::Pkcs1Pem,
         PublicKeyEncoding::Der,
         PublicKeyEncoding::JwkJson,
         PublicKeyEncoding::Modulus,
+        PublicKeyEncoding::X5cDer,
+        PublicKeyEncoding::X5cPem,
+        PublicKeyEncoding::OpenSsh,
     ];
 
     /// Parses the kebab-case name used in scenario files.
@@ -158,6 +178,9 @@ impl PublicKeyEncoding {
             "der" => Self::Der,
             "jwk-json" => Self::JwkJson,
             "modulus" => Self::Modulus,
+            "x5c-der" => Self::X5cDer,
+            "x5c-pem" => Self::X5cPem,
+            "openssh" => Self::OpenSsh,
             _ => return None,
         })
     }
@@ -176,15 +199,99 @@ pub fn public_key_bytes(key: &SigningKey, encoding: PublicKeyEncoding) -> Vec<u8
         PublicKeyEncoding::Der => key.spki_der().to_vec(),
         PublicKeyEncoding::JwkJson => key.public_jwk().to_string().into_bytes(),
         PublicKeyEncoding::Modulus => key.modulus().unwrap_or(key.spki_der()).to_vec(),
+        PublicKeyEncoding::X5cDer => key.certificate_der().unwrap_or(key.spki_der()).to_vec(),
+        PublicKeyEncoding::X5cPem => match key.x5c() {
+            Some(b64) => certificate_pem(&b64).into_bytes(),
+            None => key.spki_pem().as_bytes().to_vec(),
+        },
+        PublicKeyEncoding::OpenSsh => openssh_public_key(key.public_jwk()).into_bytes(),
     }
 }
 
-/// Width in bytes of one ECDSA integer for `alg` (32 for ES256, 48 for ES384).
+/// A certificate's standard base64 (an `x5c` entry) as PEM: 64-column lines between the
+/// `CERTIFICATE` armour, ending in a newline.
+///
+/// ```
+/// assert_eq!(
+///     mock_idp::forge::certificate_pem(&"A".repeat(70)),
+///     format!("-----BEGIN CERTIFICATE-----\n{}\nAAAAAA\n-----END CERTIFICATE-----\n", "A".repeat(64)),
+/// );
+/// ```
+pub fn certificate_pem(x5c: &str) -> String {
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in x5c.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    pem
+}
+
+/// The OpenSSH public-key line (no comment) of a public JWK: `ssh-rsa` (RFC 4253 section
+/// 6.6), `ecdsa-sha2-nistp256`/`-nistp384`/`-nistp521` (RFC 5656 section 3.1) or `ssh-ed25519` (RFC 8709
+/// section 4); empty for any other JWK.
+pub fn openssh_public_key(jwk: &serde_json::Value) -> String {
+    let field = |name: &str| {
+        jwk.get(name)
+            .and_then(serde_json::Value::as_str)
+            .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
+            .unwrap_or_default()
+    };
+    fn string(out: &mut Vec<u8>, bytes: &[u8]) {
+        out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+        out.extend_from_slice(bytes);
+    }
+    // An mpint: big-endian two's complement, shortest form, so a set high bit gets a 0 byte.
+    fn mpint(out: &mut Vec<u8>, magnitude: &[u8]) {
+        let start = magnitude
+            .iter()
+            .position(|&b| b != 0)
+            .unwrap_or(magnitude.len());
+        let m = &magnitude[start..];
+        let mut v = Vec::with_capacity(m.len() + 1);
+        if m.first().is_some_and(|b| b & 0x80 != 0) {
+            v.push(0);
+        }
+        v.extend_from_slice(m);
+        string(out, &v);
+    }
+    let kty = jwk.get("kty").and_then(serde_json::Value::as_str);
+    let crv = jwk.get("crv").and_then(serde_json::Value::as_str);
+    let mut blob = Vec::new();
+    let name = match (kty, crv) {
+        (Some("RSA"), _) => {
+            string(&mut blob, b"ssh-rsa");
+            mpint(&mut blob, &field("e"));
+            mpint(&mut blob, &field("n"));
+            "ssh-rsa"
+        }
+        (Some("EC"), Some(crv @ ("P-256" | "P-384" | "P-521"))) => {
+            let (name, id) = match crv {
+                "P-256" => ("ecdsa-sha2-nistp256", "nistp256"),
+                "P-384" => ("ecdsa-sha2-nistp384", "nistp384"),
+                _ => ("ecdsa-sha2-nistp521", "nistp521"),
+            };
+            string(&mut blob, name.as_bytes());
+            string(&mut blob, id.as_bytes());
+            string(&mut blob, &[&[0x04][..], &field("x"), &field("y")].concat());
+            name
+        }
+        (Some("OKP"), Some("Ed25519")) => {
+            string(&mut blob, b"ssh-ed25519");
+            string(&mut blob, &field("x"));
+            "ssh-ed25519"
+        }
+        _ => return String::new(),
+    };
+    format!("{name} {}", STANDARD.encode(blob))
+}
+
+/// Width in bytes of one ECDSA integer for `alg` (32 for ES256, 48 for ES384, 66 for ES512).
 fn ec_width(alg: &str) -> usize {
-    if alg == "ES384" {
-        48
-    } else {
-        32
+    match alg {
+        "ES384" => 48,
+        "ES512" => 66,
+        _ => 32,
     }
 }
 
@@ -197,7 +304,12 @@ pub fn ecdsa_zero(alg: &str) -> Vec<u8> {
 pub fn ecdsa_order(alg: &str) -> Vec<u8> {
     const P256_N: &str = "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551";
     const P384_N: &str = "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973";
-    let n = hex(if alg == "ES384" { P384_N } else { P256_N });
+    const P521_N: &str = "01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409";
+    let n = hex(match alg {
+        "ES384" => P384_N,
+        "ES512" => P521_N,
+        _ => P256_N,
+    });
     [n.clone(), n].concat()
 }
 
@@ -415,5 +527,8 @@ mod tests {
         assert_eq!(sig.len(), 64);
         assert_eq!(&sig[..4], &[0xff, 0xff, 0xff, 0xff]);
         assert_eq!(ecdsa_order("ES384").len(), 96);
+        let p521 = ecdsa_order("ES512");
+        assert_eq!((p521.len(), p521[0], p521[66]), (132, 0x01, 0x01));
+        assert_eq!(ecdsa_zero("ES512"), vec![0; 132]);
     }
 }

@@ -28,6 +28,9 @@ pub enum KeyKind {
     P384,
     /// Ed25519, for EdDSA.
     Ed25519,
+    /// NIST P-521, for ES512 (signed with the `p521` crate: jsonwebtoken has no ES512). Last,
+    /// so that the other kinds' discriminants, which seed their keys, stay as they were.
+    P521,
 }
 
 impl KeyKind {
@@ -37,6 +40,7 @@ impl KeyKind {
             "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" => Some(KeyKind::Rsa),
             "ES256" => Some(KeyKind::P256),
             "ES384" => Some(KeyKind::P384),
+            "ES512" => Some(KeyKind::P521),
             "EdDSA" => Some(KeyKind::Ed25519),
             _ => None,
         }
@@ -45,7 +49,7 @@ impl KeyKind {
 
 /// The asymmetric JWS algorithms the mock IdPs can sign with.
 pub const ASYMMETRIC_ALGS: &[&str] = &[
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
 ];
 
 /// Maps a JWS `alg` name onto jsonwebtoken's enum.
@@ -151,6 +155,7 @@ impl SigningKey {
             }
             KeyKind::P256 => ec_key::<p256::NistP256>(&mut rng, kid, KeyKind::P256, "P-256"),
             KeyKind::P384 => ec_key::<p384::NistP384>(&mut rng, kid, KeyKind::P384, "P-384"),
+            KeyKind::P521 => ec_key::<p521::NistP521>(&mut rng, kid, KeyKind::P521, "P-521"),
             KeyKind::Ed25519 => ed25519_key(&mut rng, kid),
         }
     }
@@ -158,6 +163,27 @@ impl SigningKey {
     /// The key's kind.
     pub fn kind(&self) -> KeyKind {
         self.kind
+    }
+    /// P-521 only: an ES512 signature of `message`, raw `r || s` (132 octets, RFC 7518
+    /// section 3.4). The nonce comes from a ChaCha20 stream seeded with the key and the
+    /// message, so a message always gets the same signature and two messages never share a
+    /// nonce. `None` for other kinds.
+    pub fn sign_es512(&self, message: &[u8]) -> Option<Vec<u8>> {
+        use p521::ecdsa::signature::RandomizedSigner;
+        use p521::elliptic_curve::pkcs8::DecodePrivateKey;
+        if self.kind != KeyKind::P521 {
+            return None;
+        }
+        let secret = p521::SecretKey::from_pkcs8_der(&self.pkcs8_der).ok()?;
+        let signer = p521::ecdsa::SigningKey::from_bytes(&secret.to_bytes()).ok()?;
+        let seed: [u8; 32] = Sha256::new()
+            .chain_update(&self.pkcs8_der)
+            .chain_update(message)
+            .finalize()
+            .into();
+        let mut rng = ChaCha20Rng::from_seed(seed);
+        let signature: p521::ecdsa::Signature = signer.try_sign_with_rng(&mut rng, message).ok()?;
+        Some(signature.to_bytes().to_vec())
     }
     /// The key id published in the JWKS.
     pub fn kid(&self) -> &str {
@@ -192,7 +218,7 @@ impl SigningKey {
         let j = &self.jwk;
         let canonical = match self.kind {
             KeyKind::Rsa => json!({"e": j["e"], "kty": "RSA", "n": j["n"]}),
-            KeyKind::P256 | KeyKind::P384 => {
+            KeyKind::P256 | KeyKind::P384 | KeyKind::P521 => {
                 json!({"crv": j["crv"], "kty": "EC", "x": j["x"], "y": j["y"]})
             }
             KeyKind::Ed25519 => json!({"crv": "Ed25519", "kty": "OKP", "x": j["x"]}),
@@ -246,6 +272,7 @@ fn self_signed(kind: KeyKind, pkcs8: &[u8], kid: &str) -> Option<Certificate> {
         KeyKind::Rsa => &rcgen::PKCS_RSA_SHA256,
         KeyKind::P256 => &rcgen::PKCS_ECDSA_P256_SHA256,
         KeyKind::P384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+        KeyKind::P521 => &rcgen::PKCS_ECDSA_P521_SHA512,
         KeyKind::Ed25519 => &rcgen::PKCS_ED25519,
     };
     let der = rustls::pki_types::PrivatePkcs8KeyDer::from(pkcs8);
@@ -470,6 +497,32 @@ mod tests {
         let c = SigningKey::derive(2, "t", KeyKind::P256);
         assert_ne!(a.public_jwk()["x"], c.public_jwk()["x"]);
         assert_ne!(a.kid(), c.kid());
+    }
+
+    /// ES512 (no jsonwebtoken support): the signature is raw r || s, verifies with the
+    /// public JWK's point, is the same for the same message and differs for another.
+    #[test]
+    fn p521_signs_es512() {
+        use p521::ecdsa::signature::Verifier;
+        let key = SigningKey::derive(0, "unit", KeyKind::P521);
+        let jwk = key.public_jwk();
+        assert_eq!(jwk["crv"], "P-521");
+        let coord = |n: &str| URL_SAFE_NO_PAD.decode(jwk[n].as_str().unwrap()).unwrap();
+        let (x, y) = (coord("x"), coord("y"));
+        assert_eq!((x.len(), y.len()), (66, 66));
+        let point = [&[4u8][..], &x, &y].concat();
+        let verifier = p521::ecdsa::VerifyingKey::from_sec1_bytes(&point).unwrap();
+        let sig = key.sign_es512(b"msg").unwrap();
+        assert_eq!(sig.len(), 132);
+        let parsed = p521::ecdsa::Signature::from_slice(&sig).unwrap();
+        assert!(verifier.verify(b"msg", &parsed).is_ok());
+        assert!(verifier.verify(b"msG", &parsed).is_err());
+        assert_eq!(key.sign_es512(b"msg").unwrap(), sig);
+        assert_ne!(key.sign_es512(b"msG").unwrap()[..66], sig[..66]);
+        assert!(SigningKey::derive(0, "unit", KeyKind::P256)
+            .sign_es512(b"msg")
+            .is_none());
+        assert!(key.x5c().is_some(), "a self-signed P-521 certificate");
     }
 
     #[test]

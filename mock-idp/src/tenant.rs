@@ -928,6 +928,7 @@ fn default_alg(kind: KeyKind) -> &'static str {
         KeyKind::Rsa => "RS256",
         KeyKind::P256 => "ES256",
         KeyKind::P384 => "ES384",
+        KeyKind::P521 => "ES512",
         KeyKind::Ed25519 => "EdDSA",
     }
 }

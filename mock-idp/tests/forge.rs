@@ -91,6 +91,18 @@ fn hmac_with_the_public_key_uses_exactly_each_encoding() {
             key.public_jwk().to_string().into_bytes(),
         ),
         (PublicKeyEncoding::Modulus, key.modulus().unwrap().to_vec()),
+        (
+            PublicKeyEncoding::X5cDer,
+            key.certificate_der().unwrap().to_vec(),
+        ),
+        (
+            PublicKeyEncoding::X5cPem,
+            forge::certificate_pem(&key.x5c().unwrap()).into_bytes(),
+        ),
+        (
+            PublicKeyEncoding::OpenSsh,
+            forge::openssh_public_key(key.public_jwk()).into_bytes(),
+        ),
     ];
     for (enc, secret) in cases {
         assert_eq!(forge::public_key_bytes(&key, enc), secret, "{enc:?}");
@@ -195,5 +207,37 @@ fn damaged_and_reshaped_tokens() {
     assert!(
         serde_json::from_str::<serde_json::Value>(&deep).is_err(),
         "deeper than serde_json's limit of 128"
+    );
+}
+
+/// The OpenSSH lines are what `ssh-keygen -i -m PKCS8` makes of the keys' SPKI PEM (checked
+/// once by hand; ssh-keygen does not convert Ed25519 PKCS#8, whose line is RFC 8709's form),
+/// and a JWK of another kind has none.
+#[test]
+fn openssh_public_key_lines_are_pinned() {
+    let line = |kind| forge::openssh_public_key(SigningKey::derive(0, "pool/0", kind).public_jwk());
+    assert_eq!(
+        line(KeyKind::P256),
+        "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBFw9LIdQJg8bBncHc6HeOueBduOhFeYtZ2hUWVphxrnaZR9sUyki1YBCPjX6DwwE2NP/jnoLg39VJBN98+Mwv1o="
+    );
+    assert_eq!(
+        line(KeyKind::Ed25519),
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJWEevDB05l6PACAFmLB4p2ick6cZGNJQknw2gIbaTIV"
+    );
+    let rsa = line(KeyKind::Rsa);
+    assert!(rsa.starts_with("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQClRyVO2WSUQ+3nNjS9jkEu"));
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(rsa.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        hex,
+        "a95d26cb2242af322f7378ea4a19949a82920181aef1ab80bf9de64b5bcfe907"
+    );
+    assert_eq!(
+        line(KeyKind::P384).split(' ').next(),
+        Some("ecdsa-sha2-nistp384")
+    );
+    assert_eq!(
+        forge::openssh_public_key(&serde_json::json!({"kty": "oct"})),
+        ""
     );
 }

@@ -222,7 +222,8 @@ pub struct TokenSpec {
     /// How it is signed (default `genuine`).
     #[serde(default)]
     pub sign: SignSpec,
-    /// For `sign = "hmac"`: the secret (a public-key encoding name or `empty`; default `spki-pem`).
+    /// For `sign = "hmac"`: the secret (a public-key encoding name, `jwk-json` for the JWK as
+    /// the JWKS publishes it, `text:...` for literal text, or `empty`; default `spki-pem`).
     #[serde(default)]
     pub hmac_secret: Option<String>,
     /// The algorithm actually used to sign (default: the header's `alg`).

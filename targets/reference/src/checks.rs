@@ -6,7 +6,6 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
 use crate::defect::{Defect, DefectSet};
@@ -14,6 +13,71 @@ use crate::json_object::{Field, JsonObject};
 
 /// A failed check: a fixed sentence, safe to send.
 pub type CheckResult = Result<(), &'static str>;
+
+/// A JWS algorithm (RFC 7518 section 3.1) the reference knows. jsonwebtoken 11's `Algorithm`
+/// has no ES512, so the reference has its own, with the same names; [`Algorithm::jwt`] gives
+/// jsonwebtoken's for the checks that go through it (the HMAC of the key-confusion defects).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(clippy::upper_case_acronyms, missing_docs)]
+pub enum Algorithm {
+    HS256,
+    HS384,
+    HS512,
+    RS256,
+    RS384,
+    RS512,
+    PS256,
+    PS384,
+    PS512,
+    ES256,
+    ES384,
+    ES512,
+    EdDSA,
+}
+
+impl Algorithm {
+    /// jsonwebtoken's algorithm of the same name; `None` for ES512, which it does not have.
+    pub fn jwt(self) -> Option<jsonwebtoken::Algorithm> {
+        use jsonwebtoken::Algorithm as J;
+        Some(match self {
+            Algorithm::HS256 => J::HS256,
+            Algorithm::HS384 => J::HS384,
+            Algorithm::HS512 => J::HS512,
+            Algorithm::RS256 => J::RS256,
+            Algorithm::RS384 => J::RS384,
+            Algorithm::RS512 => J::RS512,
+            Algorithm::PS256 => J::PS256,
+            Algorithm::PS384 => J::PS384,
+            Algorithm::PS512 => J::PS512,
+            Algorithm::ES256 => J::ES256,
+            Algorithm::ES384 => J::ES384,
+            Algorithm::EdDSA => J::EdDSA,
+            Algorithm::ES512 => return None,
+        })
+    }
+}
+
+impl TryFrom<jsonwebtoken::Algorithm> for Algorithm {
+    type Error = ();
+    fn try_from(a: jsonwebtoken::Algorithm) -> Result<Self, ()> {
+        use jsonwebtoken::Algorithm as J;
+        Ok(match a {
+            J::HS256 => Algorithm::HS256,
+            J::HS384 => Algorithm::HS384,
+            J::HS512 => Algorithm::HS512,
+            J::RS256 => Algorithm::RS256,
+            J::RS384 => Algorithm::RS384,
+            J::RS512 => Algorithm::RS512,
+            J::PS256 => Algorithm::PS256,
+            J::PS384 => Algorithm::PS384,
+            J::PS512 => Algorithm::PS512,
+            J::ES256 => Algorithm::ES256,
+            J::ES384 => Algorithm::ES384,
+            J::EdDSA => Algorithm::EdDSA,
+            _ => return Err(()),
+        })
+    }
+}
 
 /// The asymmetric algorithms this validator can verify; `none` and HMAC never.
 pub const ASYMMETRIC_ALGS: &[Algorithm] = &[
@@ -25,6 +89,7 @@ pub const ASYMMETRIC_ALGS: &[Algorithm] = &[
     Algorithm::PS512,
     Algorithm::ES256,
     Algorithm::ES384,
+    Algorithm::ES512,
     Algorithm::EdDSA,
 ];
 
@@ -73,8 +138,8 @@ pub fn alg_name(a: Algorithm) -> &'static str {
         Algorithm::PS512 => "PS512",
         Algorithm::ES256 => "ES256",
         Algorithm::ES384 => "ES384",
+        Algorithm::ES512 => "ES512",
         Algorithm::EdDSA => "EdDSA",
-        _ => "unsupported",
     }
 }
 
@@ -89,6 +154,130 @@ pub fn allowed_algs(discovery_supported: Option<&Value>) -> Vec<Algorithm> {
             .collect(),
         None => ASYMMETRIC_ALGS.to_vec(),
     }
+}
+
+/// What the `header-members-unchecked` defect throws for `header`: it reads `alg` and then
+/// `kid` as present strings (`header['alg']`, `header['kid'].startswith(...)`), as code that
+/// indexes the decoded header dict does. `None` when both are strings.
+pub fn unchecked_header_read(header: &JsonObject) -> Option<String> {
+    for name in ["alg", "kid"] {
+        let python_type = match header.get(name) {
+            None => return Some(format!("KeyError: '{name}'")),
+            Some(Field::Str(_)) => continue,
+            Some(Field::Num(n)) if n.is_f64() => "float",
+            Some(Field::Num(_)) => "int",
+            Some(Field::Array(_)) => "list",
+            Some(Field::Other(Value::Null)) => "NoneType",
+            Some(Field::Other(Value::Bool(_))) => "bool",
+            Some(Field::Other(_)) => "dict",
+        };
+        return Some(format!(
+            "AttributeError: '{python_type}' object has no attribute 'startswith'"
+        ));
+    }
+    None
+}
+
+/// What the `kid-lookup-unchecked` defect's key lookup makes of a `kid`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KidLookup {
+    /// An ordinary kid: the JWKS lookup as usual.
+    Normal,
+    /// The lookup returned this key, which an HS token is verified with.
+    Secret(Vec<u8>),
+    /// The lookup threw this.
+    Throws(&'static str),
+}
+
+/// The members every JS object inherits from `Object.prototype`: `keys[kid]` finds them.
+const INHERITED_MEMBERS: &[&str] = &[
+    "constructor",
+    "__proto__",
+    "__defineGetter__",
+    "__defineSetter__",
+    "__lookupGetter__",
+    "__lookupSetter__",
+    "hasOwnProperty",
+    "isPrototypeOf",
+    "propertyIsEnumerable",
+    "toLocaleString",
+    "toString",
+    "valueOf",
+];
+
+/// The `kid-lookup-unchecked` defect's lookups (jwt_tool's kid attacks): a JS object keyed by
+/// kid, then `SELECT key FROM keys WHERE kid = '<kid>'` built by concatenation, then a key file
+/// `/srv/keys/<kid>`.
+pub fn unchecked_kid_lookup(kid: &str) -> KidLookup {
+    if INHERITED_MEMBERS.contains(&kid) {
+        return KidLookup::Throws(
+            "TypeError [ERR_INVALID_ARG_TYPE]: The \"key\" argument must be of type string or an instance of ArrayBuffer, Buffer, TypedArray, DataView, KeyObject, or CryptoKey. Received function Object",
+        );
+    }
+    if kid.contains('\'') {
+        // The quote closes the string literal: a UNION makes the query return its own value.
+        let lower = kid.to_ascii_lowercase();
+        let value = lower
+            .find("union select '")
+            .map(|i| &kid[i + "union select '".len()..])
+            .and_then(|rest| rest.split_once('\''))
+            .map(|(value, _)| value);
+        return match value {
+            Some(v) => KidLookup::Secret(v.as_bytes().to_vec()),
+            None => KidLookup::Throws("sqlite3.OperationalError: unrecognized token"),
+        };
+    }
+    if kid.len() > 255 {
+        return KidLookup::Throws("OSError: [Errno 36] File name too long");
+    }
+    if kid.contains('/') {
+        let mut path: Vec<&str> = vec!["srv", "keys"];
+        for part in kid.split('/') {
+            match part {
+                "" | "." => {}
+                ".." => {
+                    path.pop();
+                }
+                p => path.push(p),
+            }
+        }
+        return if path == ["dev", "null"] {
+            KidLookup::Secret(Vec::new())
+        } else {
+            KidLookup::Throws("FileNotFoundError: [Errno 2] No such file or directory")
+        };
+    }
+    KidLookup::Normal
+}
+
+/// Whether an ECDSA signature is `r = s = n`, the group order of `alg`'s curve: what the
+/// `ecdsa-range-unchecked` defect's arithmetic reduces to the psychic `r = s = 0`.
+pub fn ecdsa_scalars_are_the_order(signature: &[u8], alg: Algorithm) -> bool {
+    const P256_N: [u8; 32] = [
+        0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63,
+        0x25, 0x51,
+    ];
+    const P384_N: [u8; 48] = [
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xc7, 0x63, 0x4d, 0x81, 0xf4, 0x37,
+        0x2d, 0xdf, 0x58, 0x1a, 0x0d, 0xb2, 0x48, 0xb0, 0xa7, 0x7a, 0xec, 0xec, 0x19, 0x6a, 0xcc,
+        0xc5, 0x29, 0x73,
+    ];
+    const P521_N: [u8; 66] = [
+        0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xfa, 0x51, 0x86, 0x87, 0x83, 0xbf, 0x2f, 0x96, 0x6b, 0x7f, 0xcc, 0x01,
+        0x48, 0xf7, 0x09, 0xa5, 0xd0, 0x3b, 0xb5, 0xc9, 0xb8, 0x89, 0x9c, 0x47, 0xae, 0xbb, 0x6f,
+        0xb7, 0x1e, 0x91, 0x38, 0x64, 0x09,
+    ];
+    let n: &[u8] = match alg {
+        Algorithm::ES256 => &P256_N,
+        Algorithm::ES384 => &P384_N,
+        Algorithm::ES512 => &P521_N,
+        _ => return false,
+    };
+    signature.len() == 2 * n.len() && signature.chunks(n.len()).all(|half| half == n)
 }
 
 /// The JOSE `typ` check (RFC 9068 section 4, RFC 8725 section 3.11).
@@ -442,6 +631,82 @@ mod tests {
     }
 
     #[test]
+    fn unchecked_header_reads_throw_like_python() {
+        let h = |v: Value| unchecked_header_read(&obj(v));
+        assert_eq!(h(json!({"alg": "RS256", "kid": "k"})), None);
+        assert_eq!(h(json!({"kid": "k"})).unwrap(), "KeyError: 'alg'");
+        assert_eq!(h(json!({"alg": "RS256"})).unwrap(), "KeyError: 'kid'");
+        for (v, t) in [
+            (json!(null), "NoneType"),
+            (json!(5), "int"),
+            (json!(2.5), "float"),
+            (json!(["RS256"]), "list"),
+            (json!({}), "dict"),
+            (json!(true), "bool"),
+        ] {
+            let want = format!("AttributeError: '{t}' object has no attribute 'startswith'");
+            assert_eq!(h(json!({"alg": v.clone(), "kid": "k"})).unwrap(), want);
+            assert_eq!(h(json!({"alg": "RS256", "kid": v})).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn unchecked_kid_lookups() {
+        use KidLookup::*;
+        for kid in ["k1", "AbC-_09", "a.b", "x".repeat(255).as_str()] {
+            assert_eq!(unchecked_kid_lookup(kid), Normal, "{kid}");
+        }
+        for kid in ["constructor", "__proto__", "toString", "hasOwnProperty"] {
+            assert!(matches!(unchecked_kid_lookup(kid), Throws(t) if t.starts_with("TypeError")));
+        }
+        assert_eq!(
+            unchecked_kid_lookup("x' UNION SELECT 'key';--"),
+            Secret(b"key".to_vec())
+        );
+        assert_eq!(
+            unchecked_kid_lookup("' union select 'Ab c'--"),
+            Secret(b"Ab c".to_vec())
+        );
+        assert!(matches!(unchecked_kid_lookup("it's"), Throws(t) if t.contains("sqlite3")));
+        assert_eq!(unchecked_kid_lookup("../../dev/null"), Secret(Vec::new()));
+        assert_eq!(
+            unchecked_kid_lookup("../../../../../dev/null"),
+            Secret(Vec::new())
+        );
+        assert!(
+            matches!(unchecked_kid_lookup("../dev/null"), Throws(t) if t.starts_with("FileNotFound"))
+        );
+        assert!(
+            matches!(unchecked_kid_lookup(&"k".repeat(256)), Throws(t) if t.contains("too long"))
+        );
+    }
+
+    #[test]
+    fn ecdsa_order_pairs() {
+        let n256 = hex("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
+        let n384 = hex("ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973");
+        let pair = |n: &[u8]| [n, n].concat();
+        assert!(ecdsa_scalars_are_the_order(&pair(&n256), Algorithm::ES256));
+        assert!(ecdsa_scalars_are_the_order(&pair(&n384), Algorithm::ES384));
+        // p521's ORDER, without its leading zero bytes.
+        let n521 = hex("01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409");
+        assert!(ecdsa_scalars_are_the_order(&pair(&n521), Algorithm::ES512));
+        assert!(!ecdsa_scalars_are_the_order(&pair(&n256), Algorithm::ES384));
+        assert!(!ecdsa_scalars_are_the_order(&pair(&n256), Algorithm::RS256));
+        assert!(!ecdsa_scalars_are_the_order(&[0; 64], Algorithm::ES256));
+        let mut r_only = pair(&n256);
+        r_only[63] ^= 1;
+        assert!(!ecdsa_scalars_are_the_order(&r_only, Algorithm::ES256));
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
     fn typ_rules() {
         for ok in [
             "at+jwt",
@@ -492,8 +757,12 @@ mod tests {
         }
         assert_eq!(classify_alg("HS256"), Ok(HeaderAlg::Hmac(Algorithm::HS256)));
         assert!(classify_alg("rs256").is_err());
-        assert!(classify_alg("ES512").is_err());
-        assert_eq!(allowed_algs(None).len(), 9);
+        assert_eq!(
+            classify_alg("ES512"),
+            Ok(HeaderAlg::Asymmetric(Algorithm::ES512))
+        );
+        assert!(classify_alg("ES521").is_err());
+        assert_eq!(allowed_algs(None).len(), 10);
         let list = json!(["RS256", "HS256", "none", "ES256"]);
         assert_eq!(
             allowed_algs(Some(&list)),
@@ -501,7 +770,7 @@ mod tests {
         );
         assert_eq!(
             allowed_algs(Some(&json!("RS256"))).len(),
-            9,
+            10,
             "not a list: ignored"
         );
     }

@@ -44,7 +44,7 @@ defects! {
     DayOfSkew = "day-of-skew":
         "86400 s of extra clock skew (a misread unit: skew configured in seconds where minutes or hours were meant)",
     AlgFromHeader = "alg-from-header":
-        "the algorithm is taken from the token header, so HS256/384/512 verifies with the RSA public key bytes as HMAC secret (the classic key-confusion attack; SPKI PEM with and without trailing newline, PKCS#1 PEM, SPKI and PKCS#1 DER and the raw modulus are all tried)",
+        "the algorithm is taken from the token header, so HS256/384/512 verifies with the public key bytes as HMAC secret (the classic key-confusion attack, CVE-2016-5431; every form a verifier may hold the key in is tried: for RSA keys SPKI PEM with and without trailing newline, PKCS#1 PEM, SPKI and PKCS#1 DER and the raw modulus, for EC keys SPKI PEM and DER, for both the OpenSSH line, and the JWK's JSON text and its `x5c` certificate as DER and PEM)",
     NoneAccepted = "none-accepted":
         "`alg: none` in any casing skips the signature (the original JWT library bug, CVE-2015-9235 and friends)",
     TypIgnored = "typ-ignored":
@@ -193,6 +193,16 @@ defects! {
         "tenant configuration (audiences, clients, issuers) and keys are cached by metadata address, the first slug to use an address filling the entry, so a customer who registers two APIs of one Entra tenant gets the first API's audiences and clients on the second slug (a per-authority cache of validation parameters keyed by the metadata URL)",
     JwksUriSchemeUnchecked = "jwks-uri-scheme-unchecked":
         "only the configured `metadata_address` is held to `require_https_metadata` (a check made once, on configuration); the `jwks_uri` the discovery document names is fetched over plain HTTP, where anyone on the path can swap the keys",
+    HmacKeyBlocklist = "hmac-key-blocklist":
+        "the algorithm is taken from the token header and an HMAC secret is refused only when it contains a blocklisted marker (`-----BEGIN PUBLIC KEY-----`, `-----BEGIN RSA PUBLIC KEY-----`, `-----BEGIN CERTIFICATE-----`, `ssh-rsa`): keys held as OpenSSH lines pass unless RSA, so HS256 keyed with an EC key's `ecdsa-sha2-nistp256 AAAA...` verifies (PyJWT up to 2.3.0, CVE-2022-29217; python-jose up to 3.3.0, CVE-2024-33663)",
+    X5cPemHmacSecret = "x5c-pem-hmac-secret":
+        "the signing key is the JWK's `x5c[0]` turned into a PEM certificate (64-column lines, as jwks-rsa's `certToPEM` does) and handed to a verify call without an algorithm list, so HS256 keyed with that PEM text verifies (node-jsonwebtoken up to 8.5.1 with a key-retrieval callback, CVE-2022-23541)",
+    EcdsaRangeUnchecked = "ecdsa-range-unchecked":
+        "an ECDSA signature is refused when r or s is zero but never range-checked against the group order n, so r = s = n, which the arithmetic reduces to zero, verifies like the psychic signature (CVE-2022-21449 fixed with a zero check only)",
+    HeaderMembersUnchecked = "header-members-unchecked":
+        "`alg` and `kid` are read from the header without a presence or type check (`header['alg']`, `header['kid'].startswith(...)`): a missing one throws KeyError (PyJWT issue 167), a null, number or array one AttributeError, and the exception becomes a 500 with its text",
+    KidLookupUnchecked = "kid-lookup-unchecked":
+        "the `kid` reaches the key lookup unchecked, as in the lookups jwt_tool attacks: a JS object keyed by kid (`constructor`, `__proto__` find inherited members, which the verify call refuses with a TypeError), a SQL query built by concatenation (`x' UNION SELECT 'key';--` returns the key `key`), a key file named by the kid (`../../dev/null` reads an empty key; a name over 255 bytes fails with ENAMETOOLONG); a key found so is the HMAC secret of an HS token, and every exception a 500 with its text",
 }
 
 impl Defect {
@@ -276,7 +286,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_are_kebab_case() {
-        assert_eq!(Defect::all().len(), 80);
+        assert_eq!(Defect::all().len(), 85);
         for d in Defect::all() {
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
             assert!(

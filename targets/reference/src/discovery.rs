@@ -143,7 +143,7 @@ pub struct Discovery {
     /// The algorithms a token of this issuer may use: [`crate::checks::allowed_algs`] of
     /// `id_token_signing_alg_values_supported`, worked out once per document rather than
     /// per request.
-    pub allowed_algs: Vec<jsonwebtoken::Algorithm>,
+    pub allowed_algs: Vec<crate::checks::Algorithm>,
 }
 
 /// Whether `metadata_address` is where `issuer`'s metadata lives: the OIDC form

@@ -15,10 +15,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::Algorithm;
 use serde_json::Value;
 
-use crate::checks::alg_name;
+use crate::checks::{alg_name, Algorithm};
 use crate::clock::Clock;
 use crate::defect::{Defect, DefectSet};
 use crate::discovery::{fetch_json, Discovery, FetchError};
@@ -54,6 +53,9 @@ pub struct Jwk {
     pub alg: Option<String>,
     /// The verification key, parsed once per algorithm ([`PreparedKey`]).
     pub key: PreparedKey,
+    /// The JWK as the JWKS served it, re-serialized compactly (member order kept): the text
+    /// the key-confusion defects key an HMAC with, and where they find its `x5c`.
+    pub text: Arc<str>,
 }
 
 impl std::fmt::Debug for Jwk {
@@ -114,6 +116,7 @@ impl Jwk {
                 let size = match crv {
                     "P-256" => 32,
                     "P-384" => 48,
+                    "P-521" => 66,
                     _ => return None,
                 };
                 let (x, y) = (b64(v, "x")?, b64(v, "y")?);
@@ -139,6 +142,7 @@ impl Jwk {
             key_ops,
             alg,
             key,
+            text: v.to_string().into(),
         })
     }
 
@@ -166,6 +170,7 @@ impl Jwk {
             | Algorithm::PS512 => self.kind == KeyKind::Rsa,
             Algorithm::ES256 => matches!(&self.kind, KeyKind::Ec(c) if c == "P-256"),
             Algorithm::ES384 => matches!(&self.kind, KeyKind::Ec(c) if c == "P-384"),
+            Algorithm::ES512 => matches!(&self.kind, KeyKind::Ec(c) if c == "P-521"),
             Algorithm::EdDSA => matches!(&self.kind, KeyKind::Okp(c) if c == "Ed25519"),
             _ => false,
         }
@@ -177,6 +182,7 @@ impl Jwk {
         let fixed = match alg {
             Algorithm::ES256 | Algorithm::EdDSA => Some(64),
             Algorithm::ES384 => Some(96),
+            Algorithm::ES512 => Some(132),
             _ => None,
         };
         // The decoded length of unpadded base64url (a non-canonical text fails

@@ -79,7 +79,7 @@
 //! * Header ([`checks`]): `crit` is refused (no extension is understood);
 //!   `typ` must be `at+jwt` (any case, with or without `application/`), or
 //!   `JWT` unless `require_access_token_type`; `alg` from the allow-list
-//!   RS/PS 256/384/512, ES256, ES384, EdDSA intersected with the discovery
+//!   RS/PS 256/384/512, ES256, ES384, ES512, EdDSA intersected with the discovery
 //!   `id_token_signing_alg_values_supported`; never `none` or HMAC. `jku`,
 //!   `x5u`, `jwk` and `x5c` are never fetched or trusted; `x5t` is ignored.
 //! * Keys ([`jwks`]): selected by `kid` (all keys with that `kid` that fit the

@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use byoid_reference::prepared_key::PreparedKey;
-//! use jsonwebtoken::Algorithm;
+//! use byoid_reference::checks::Algorithm;
 //!
 //! // An Ed25519 key (RFC 8037 appendix A.1) and its signature of "Example of Ed25519 signing".
 //! let x = byoid_reference::token::decode_b64url("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo").unwrap();
@@ -26,10 +26,11 @@
 use std::sync::OnceLock;
 
 use aws_lc_rs::signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents};
-use jsonwebtoken::Algorithm;
+
+use crate::checks::Algorithm;
 
 /// The algorithms a prepared key can check, each with a slot of its own.
-const ALGS: usize = 9;
+const ALGS: usize = 10;
 
 /// The public key material, as the JWK gave it.
 #[derive(Clone)]
@@ -85,6 +86,7 @@ fn slot(alg: Algorithm) -> Option<(usize, Check)> {
         Algorithm::ES256 => (6, Check::Ecdsa(&sig::ECDSA_P256_SHA256_FIXED)),
         Algorithm::ES384 => (7, Check::Ecdsa(&sig::ECDSA_P384_SHA384_FIXED)),
         Algorithm::EdDSA => (8, Check::Ed25519),
+        Algorithm::ES512 => (9, Check::Ecdsa(&sig::ECDSA_P521_SHA512_FIXED)),
         _ => return None,
     })
 }
@@ -145,6 +147,15 @@ impl PreparedKey {
         }
     }
 
+    /// An EC key's uncompressed point `0x04 || x || y` (for the key-confusion defects,
+    /// which key an HMAC with its encodings); `None` for other key types.
+    pub fn ec_point(&self) -> Option<&[u8]> {
+        match &self.material {
+            Material::Ec(point) => Some(point),
+            _ => None,
+        }
+    }
+
     /// Whether `signature_b64` (canonical unpadded base64url) is a valid
     /// `alg` signature of `signing_input` under this key.
     pub fn verify(&self, signing_input: &str, signature_b64: &str, alg: Algorithm) -> bool {
@@ -179,6 +190,11 @@ mod tests {
     const EC256: &[u8] = include_bytes!("../tests/fixtures/ec256.pem");
     const EC384: &[u8] = include_bytes!("../tests/fixtures/ec384.pem");
     const ED: &[u8] = include_bytes!("../tests/fixtures/ed25519.pem");
+
+    /// The reference's algorithm of jsonwebtoken's.
+    fn ours_of(a: Algorithm) -> crate::checks::Algorithm {
+        a.try_into().unwrap()
+    }
 
     /// Flips the low bit of the `i`-th character's alphabet value (keeps it base64url).
     fn flip(b64: &str, i: usize) -> String {
@@ -231,7 +247,7 @@ mod tests {
                     for &checked_as in &all {
                         let want = crypto::verify(s, input.as_bytes(), &theirs, checked_as)
                             .unwrap_or(false);
-                        let got = ours.key.verify(input, s, checked_as);
+                        let got = ours.key.verify(input, s, ours_of(checked_as));
                         assert_eq!(
                             got, want,
                             "{signed_with:?} signature variant {i} checked as {checked_as:?}"
@@ -243,10 +259,44 @@ mod tests {
                     }
                 }
                 // A different message never verifies.
-                assert!(!ours.key.verify(&format!("{input}x"), &sig, signed_with));
+                assert!(!ours
+                    .key
+                    .verify(&format!("{input}x"), &sig, ours_of(signed_with)));
             }
         }
         assert_eq!(checked, 9 * 7 * 9);
+    }
+
+    /// ES512, which jsonwebtoken does not have: a P-521 JWK verifies an aws-lc signature
+    /// (raw r || s), and refuses a damaged one or another algorithm.
+    #[test]
+    fn es512_verifies() {
+        use aws_lc_rs::rand::SystemRandom;
+        use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P521_SHA512_FIXED_SIGNING};
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine;
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P521_SHA512_FIXED_SIGNING, &rng).unwrap();
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P521_SHA512_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+        let point = pair.public_key().as_ref();
+        assert_eq!(point.len(), 133);
+        let jwk = serde_json::json!({
+            "kty": "EC", "crv": "P-521",
+            "x": URL_SAFE_NO_PAD.encode(&point[1..67]), "y": URL_SAFE_NO_PAD.encode(&point[67..]),
+        });
+        let ours = Jwk::parse(&jwk).unwrap();
+        let es512 = crate::checks::Algorithm::ES512;
+        assert!(ours.fits(es512) && !ours.fits(crate::checks::Algorithm::ES256));
+        let input = "eyJhbGciOiJFUzUxMiJ9.e30";
+        let sig = pair.sign(&rng, input.as_bytes()).unwrap();
+        assert_eq!(sig.as_ref().len(), 132);
+        let b64 = URL_SAFE_NO_PAD.encode(sig.as_ref());
+        assert!(ours.verify(input, &b64, es512));
+        assert!(!ours.verify(input, &flip(&b64, 3), es512));
+        assert!(!ours.verify(&format!("{input}x"), &b64, es512));
+        assert!(!ours.verify(input, &b64, crate::checks::Algorithm::ES384));
+        assert!(!ours.verify(input, &URL_SAFE_NO_PAD.encode([0u8; 132]), es512));
     }
 
     /// A signature longer than any key's is refused without decoding (no panic).
@@ -256,6 +306,6 @@ mod tests {
         let public = jwk::Jwk::from_encoding_key(&encoding, Algorithm::RS256).unwrap();
         let ours = Jwk::parse(&serde_json::to_value(&public).unwrap()).unwrap();
         let huge = "A".repeat(4000);
-        assert!(!ours.key.verify("a.b", &huge, Algorithm::RS256));
+        assert!(!ours.key.verify("a.b", &huge, ours_of(Algorithm::RS256)));
     }
 }

@@ -70,8 +70,12 @@ impl ParsedToken<'_> {
     pub fn verifies_with(
         &self,
         key: &jsonwebtoken::DecodingKey,
-        alg: jsonwebtoken::Algorithm,
+        alg: crate::checks::Algorithm,
     ) -> bool {
+        // jsonwebtoken has no ES512: nothing here verifies it (no defect trusts a P-521 key).
+        let Some(alg) = alg.jwt() else {
+            return false;
+        };
         jsonwebtoken::crypto::verify(self.signature_b64, self.signing_input.as_bytes(), key, alg)
             .unwrap_or(false)
     }

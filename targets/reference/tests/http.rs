@@ -1942,3 +1942,183 @@ async fn d_config_cached_by_metadata_address() {
         assert_eq!(own.status == 200, !bled, "{defects:?}");
     }
 }
+
+// Defects added with the third round of catalog cases: key confusion in every encoding, the
+// ECDSA range, and `kid`/`alg` as the header really carries them.
+
+fn fixture_text(name: &str) -> String {
+    String::from_utf8(fixture(name)).unwrap()
+}
+
+/// An HS256 token under `kid` keyed with `secret`.
+fn hs256(e: &Env, kid: &str, secret: &[u8]) -> String {
+    mint(
+        &json!({"alg":"HS256","typ":"at+jwt","kid":kid}),
+        &e.claims(),
+        &EncodingKey::from_secret(secret),
+        Algorithm::HS256,
+    )
+}
+
+#[tokio::test]
+async fn alg_from_header_tries_every_published_form() {
+    for (defects, expected) in [(vec![], 401), (vec![Defect::AlgFromHeader], 200)] {
+        let e = env(&defects).await;
+        // The JWK's text as the IdP serves it, the OpenSSH lines (by ssh-keygen) and the EC
+        // key's SPKI PEM (by openssl).
+        let ec_jwk_text = e.idp.state.jwks.lock().unwrap()["keys"][1].to_string();
+        for (kid, secret) in [
+            ("e1", ec_jwk_text.into_bytes()),
+            (
+                "k1",
+                fixture_text("rsa1.pub.ssh").trim_end().as_bytes().to_vec(),
+            ),
+            (
+                "e1",
+                fixture_text("ec256.pub.ssh").trim_end().as_bytes().to_vec(),
+            ),
+            ("e1", fixture("ec256.pub.pem")),
+        ] {
+            let r = e.whoami(&hs256(&e, kid, &secret)).await;
+            assert_eq!(r.status, expected, "{defects:?} {kid}: {}", r.body);
+        }
+    }
+}
+
+defect_test!(
+    d_hmac_key_blocklist,
+    Defect::HmacKeyBlocklist,
+    401,
+    200,
+    |e| who(
+        e,
+        hs256(e, "e1", fixture_text("ec256.pub.ssh").trim_end().as_bytes())
+    )
+);
+
+#[tokio::test]
+async fn hmac_key_blocklist_still_refuses_what_it_lists() {
+    let e = env(&[Defect::HmacKeyBlocklist]).await;
+    for (kid, secret) in [
+        (
+            "k1",
+            fixture_text("rsa1.pub.ssh").trim_end().as_bytes().to_vec(),
+        ),
+        ("k1", fixture("rsa1.pub.pem")),
+        ("e1", fixture("ec256.pub.pem")),
+    ] {
+        assert_invalid_token(&e.whoami(&hs256(&e, kid, &secret)).await);
+    }
+}
+
+defect_test!(
+    d_x5c_pem_hmac_secret,
+    Defect::X5cPemHmacSecret,
+    401,
+    200,
+    |e| {
+        // A key published with its certificate (fixtures/rsa2-cert.b64; rsa2-cert.pem is
+        // `openssl x509 -outform PEM` of it, 64-column lines).
+        let mut jwk = public_jwk(&e.k.rsa2, Algorithm::RS256, "c1");
+        jwk["x5c"] = json!([fixture_text("rsa2-cert.b64").trim()]);
+        e.idp.state.jwks.lock().unwrap()["keys"]
+            .as_array_mut()
+            .unwrap()
+            .push(jwk);
+        who(e, hs256(e, "c1", &fixture("rsa2-cert.pem")))
+    }
+);
+
+/// An ES256 signature with r = s = n, the order of P-256.
+fn order_es256(e: &Env) -> String {
+    let h = json!({"alg":"ES256","typ":"at+jwt","kid":"e1"});
+    let n: Vec<u8> = (0..32)
+        .map(|i| {
+            let hex = "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551";
+            u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()
+        })
+        .collect();
+    format!(
+        "{}.{}.{}",
+        b64(&h),
+        b64(&e.claims()),
+        URL_SAFE_NO_PAD.encode([n.clone(), n].concat())
+    )
+}
+
+defect_test!(
+    d_ecdsa_range_unchecked,
+    Defect::EcdsaRangeUnchecked,
+    401,
+    200,
+    |e| who(e, order_es256(e))
+);
+
+#[tokio::test]
+async fn ecdsa_range_unchecked_keeps_its_zero_check() {
+    let e = env(&[Defect::EcdsaRangeUnchecked]).await;
+    assert_invalid_token(&e.whoami(&zero_es256(&e)).await);
+}
+
+// Without `kid`, the one RSA key of the test JWKS verifies the token: the clean target
+// accepts it; the defect reads `header['kid']` and throws.
+defect_test!(
+    d_header_members_unchecked,
+    Defect::HeaderMembersUnchecked,
+    200,
+    500,
+    |e| who(
+        e,
+        e.token_with(|h, _| {
+            h.as_object_mut().unwrap().remove("kid");
+        })
+    )
+);
+
+#[tokio::test]
+async fn header_members_unchecked_throws_on_other_types() {
+    for (defects, expected) in [(vec![], 401), (vec![Defect::HeaderMembersUnchecked], 500)] {
+        let e = env(&defects).await;
+        for (name, v) in [
+            ("alg", json!(null)),
+            ("alg", json!(["RS256"])),
+            ("kid", json!(7)),
+        ] {
+            let r = e.whoami(&e.token_with(|h, _| h[name] = v.clone())).await;
+            assert_eq!(r.status, expected, "{defects:?} {name}: {}", r.body);
+        }
+    }
+}
+
+defect_test!(
+    d_kid_lookup_unchecked,
+    Defect::KidLookupUnchecked,
+    401,
+    200,
+    |e| who(e, hs256(e, "../../dev/null", b""))
+);
+
+#[tokio::test]
+async fn kid_lookup_unchecked_sql_and_inherited_members() {
+    let long = "k".repeat(8192);
+    for (defects, sql, thrown) in [
+        (vec![], 401, 401),
+        (vec![Defect::KidLookupUnchecked], 200, 500),
+    ] {
+        let e = env(&defects).await;
+        let r = e
+            .whoami(&hs256(&e, "x' UNION SELECT 'key';--", b"key"))
+            .await;
+        assert_eq!(r.status, sql, "{defects:?}: {}", r.body);
+        for kid in ["constructor", "__proto__", long.as_str()] {
+            let r = e.whoami(&e.token_with(|h, _| h["kid"] = json!(kid))).await;
+            assert_eq!(
+                r.status,
+                thrown,
+                "{defects:?} {}: {}",
+                &kid[..kid.len().min(20)],
+                r.body
+            );
+        }
+    }
+}
