@@ -235,12 +235,9 @@ pub fn build(spec: &TokenSpec, ctx: &Context<'_>) -> Result<Built, RecipeError> 
         segments.claims = inner;
     }
     let signature = signature(spec, ctx, origin, &genuine.signature, &segments)?;
-    let token = forge::try_compact(
-        segments.header.as_bytes(),
-        segments.claims.as_bytes(),
-        &signature,
-    )
-    .map_err(|e| RecipeError::Invalid(e.to_string()))?;
+    let claims = claims_bytes(&segments.claims, spec)?;
+    let token = forge::try_compact(segments.header.as_bytes(), &claims, &signature)
+        .map_err(|e| RecipeError::Invalid(e.to_string()))?;
     Ok(Built {
         token: reshaped(token, spec)?,
     })
@@ -448,6 +445,34 @@ fn reshaped(mut token: String, spec: &TokenSpec) -> Result<String, RecipeError> 
         token = shaped(&token, shape)?;
     }
     Ok(token)
+}
+
+/// The claims as the token carries them: UTF-8, or the recipe's `claims_encoding`.
+fn claims_bytes(claims: &str, spec: &TokenSpec) -> Result<Vec<u8>, RecipeError> {
+    let Some(encoding) = &spec.claims_encoding else {
+        return Ok(claims.as_bytes().to_vec());
+    };
+    if spec.sign != SignSpec::Genuine {
+        return Err(RecipeError::Invalid(
+            "`claims_encoding` needs a genuine signature".into(),
+        ));
+    }
+    let units = claims.encode_utf16();
+    Ok(match encoding.as_str() {
+        "utf-16le" => [0xFF, 0xFE]
+            .into_iter()
+            .chain(units.flat_map(u16::to_le_bytes))
+            .collect(),
+        "utf-16be" => [0xFE, 0xFF]
+            .into_iter()
+            .chain(units.flat_map(u16::to_be_bytes))
+            .collect(),
+        other => {
+            return Err(RecipeError::Invalid(format!(
+                "unknown claims_encoding `{other}` (known: utf-16le, utf-16be)"
+            )))
+        }
+    })
 }
 
 /// The compact token `token` in the outer form `shape` (see [`TokenSpec::shape`]).

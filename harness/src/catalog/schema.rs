@@ -245,6 +245,10 @@ pub struct TokenSpec {
     /// nests one JWT in another (set `cty` in `header` to say so).
     #[serde(default)]
     pub nested_token: bool,
+    /// The claims' bytes in another Unicode encoding, with its byte order mark:
+    /// `utf-16le` or `utf-16be` (genuine signatures only).
+    #[serde(default)]
+    pub claims_encoding: Option<String>,
     /// A literal token (placeholders allowed); everything else is ignored.
     #[serde(default)]
     pub raw: Option<String>,

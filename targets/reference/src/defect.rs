@@ -175,6 +175,12 @@ defects! {
         "a sender-constrained token (`cnf` claim, RFC 9449 DPoP or RFC 8705 mTLS) is accepted with the `Bearer` scheme, which strips its proof of possession (a stolen DPoP token replays as a bearer token)",
     KidCacheAcrossTenants = "kid-cache-across-tenants":
         "keys are looked up by `kid` in one process-wide cache filled from every tenant's JWKS, so a token carrying this tenant's `iss` and `aud` verifies under another tenant's key (RFC 8725 section 3.8: the keys must belong to the issuer)",
+    Base64DecodedLeniently = "base64-decoded-leniently":
+        "token segments are decoded by a forgiving base64 decoder that takes the standard alphabet and padding too (`atob`, `Buffer.from(s, 'base64')`, `urlsafe_b64decode(s + '==')`), so a re-encoded token passes as the original",
+    JsonEncodingSniffed = "json-encoding-sniffed":
+        "a header or claims segment that is not UTF-8 is decoded as UTF-16 when it starts with a byte order mark (decoders that detect the encoding, as Python's `json.loads(bytes)` does), so JSON in another Unicode encoding is admitted (RFC 8725 section 3.7)",
+    UnknownHeaderRefused = "unknown-header-refused":
+        "the JOSE header is read into a fixed struct that refuses members it does not list (serde's `deny_unknown_fields`, strict schema validation), so a header parameter no specification defines makes a genuine token invalid",
     PathSlugFirstSegment = "path-slug-first-segment":
         "the tenant slug is always the first path segment (`segments[1]`), whatever prefix the routes have, so `/tenants/contoso/api/whoami` names the tenant `tenants`",
     AgreeHeaderIgnored = "agree-header-ignored":
@@ -286,7 +292,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_are_kebab_case() {
-        assert_eq!(Defect::all().len(), 85);
+        assert_eq!(Defect::all().len(), 88);
         for d in Defect::all() {
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
             assert!(

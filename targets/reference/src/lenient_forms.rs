@@ -28,7 +28,23 @@ pub fn lenient_reading(token: &str, defects: &DefectSet) -> Option<String> {
         return Some(token.split('.').take(3).collect::<Vec<_>>().join("."));
     }
     if defects.contains(Defect::NestedJwtUnwrapped) {
-        return nested_token(token);
+        if let Some(inner) = nested_token(token) {
+            return Some(inner);
+        }
+    }
+    if defects.contains(Defect::Base64DecodedLeniently) && token.contains(['=', '+', '/']) {
+        // A decoder that takes both alphabets and ignores padding, as `atob` or
+        // `base64.urlsafe_b64decode(s + "==")` do.
+        let canonical = token
+            .chars()
+            .filter(|c| *c != '=')
+            .map(|c| match c {
+                '+' => '-',
+                '/' => '_',
+                c => c,
+            })
+            .collect();
+        return Some(canonical);
     }
     None
 }
@@ -93,5 +109,9 @@ mod tests {
             Some("a.b.c")
         );
         assert_eq!(lenient_reading(&nested, &DefectSet::default()), None);
+        assert_eq!(
+            lenient_reading("h+/=.p.s==", &with(Defect::Base64DecodedLeniently)).as_deref(),
+            Some("h-_.p.s")
+        );
     }
 }

@@ -106,6 +106,17 @@ pub fn decode_b64url(s: &str) -> Option<Vec<u8>> {
 /// Parses a compact JWS. Bounded in time and memory by [`MAX_TOKEN_BYTES`]
 /// (checked first) and the JSON scanner's nesting limit (128).
 pub fn parse(token: &str) -> Result<ParsedToken<'_>, TokenError> {
+    parse_with(token, false)
+}
+
+/// [`parse`], reading a header or claims segment that is not UTF-8 as UTF-16
+/// when it starts with a byte order mark (the `json-encoding-sniffed` defect:
+/// decoders that detect the encoding, as Python's `json.loads(bytes)` does).
+pub fn parse_sniffing_encoding(token: &str) -> Result<ParsedToken<'_>, TokenError> {
+    parse_with(token, true)
+}
+
+fn parse_with(token: &str, sniff: bool) -> Result<ParsedToken<'_>, TokenError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(TokenError::TooLong);
     }
@@ -125,8 +136,8 @@ pub fn parse(token: &str) -> Result<ParsedToken<'_>, TokenError> {
     if p.is_empty() {
         return Err(TokenError::Empty("payload"));
     }
-    let header = decode_object(h, "header")?;
-    let claims = decode_object(p, "claims")?;
+    let header = decode_object(h, "header", sniff)?;
+    let claims = decode_object(p, "claims", sniff)?;
     // The signature is decoded only where it is used (the prepared-key check
     // decodes it), not twice. An empty one (`alg: none`) is syntactically fine.
     Ok(ParsedToken {
@@ -137,9 +148,33 @@ pub fn parse(token: &str) -> Result<ParsedToken<'_>, TokenError> {
     })
 }
 
-fn decode_object(segment: &str, part: &'static str) -> Result<JsonObject, TokenError> {
+/// UTF-16 text behind a byte order mark, in either byte order.
+fn utf16_with_bom(bytes: &[u8]) -> Option<String> {
+    let (le, rest) = match bytes {
+        [0xFF, 0xFE, rest @ ..] => (true, rest),
+        [0xFE, 0xFF, rest @ ..] => (false, rest),
+        _ => return None,
+    };
+    let units: Vec<u16> = rest
+        .chunks_exact(2)
+        .map(|c| {
+            if le {
+                u16::from_le_bytes([c[0], c[1]])
+            } else {
+                u16::from_be_bytes([c[0], c[1]])
+            }
+        })
+        .collect();
+    String::from_utf16(&units).ok()
+}
+
+fn decode_object(segment: &str, part: &'static str, sniff: bool) -> Result<JsonObject, TokenError> {
     let bytes = decode_b64url(segment).ok_or(TokenError::Base64(part))?;
-    let text = String::from_utf8(bytes).map_err(|_| TokenError::Utf8(part))?;
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) if sniff => utf16_with_bom(e.as_bytes()).ok_or(TokenError::Utf8(part))?,
+        Err(_) => return Err(TokenError::Utf8(part)),
+    };
     let json_error = |e: crate::json_object::JsonError| TokenError::Json {
         part,
         message: e.to_string(),

@@ -241,7 +241,12 @@ impl Validator {
         } else {
             tenant
         };
-        let parsed = match token::parse(token) {
+        let parsed = if self.has(Defect::JsonEncodingSniffed) {
+            token::parse_sniffing_encoding(token)
+        } else {
+            token::parse(token)
+        };
+        let parsed = match parsed {
             Ok(p) => p,
             Err(e) if self.has(Defect::LeakExceptionText) => {
                 return Err(AuthError::leaked(format!("token parse failed: {e:?}")))
@@ -253,6 +258,19 @@ impl Validator {
         if self.has(Defect::HeaderMembersUnchecked) {
             if let Some(text) = checks::unchecked_header_read(&parsed.header) {
                 return Err(AuthError::leaked(text));
+            }
+        }
+        if self.has(Defect::UnknownHeaderRefused) {
+            const LISTED: [&str; 11] = [
+                "alg", "typ", "kid", "cty", "crit", "jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256",
+            ];
+            if parsed
+                .header
+                .to_map()
+                .keys()
+                .any(|k| !LISTED.contains(&k.as_str()))
+            {
+                return Err(AuthError::invalid_token("unknown header parameter"));
             }
         }
         if parsed.header.contains_key("crit") && !self.has(Defect::CritIgnored) {

@@ -2122,3 +2122,42 @@ async fn kid_lookup_unchecked_sql_and_inherited_members() {
         }
     }
 }
+
+defect_test!(
+    d_base64_decoded_leniently,
+    Defect::Base64DecodedLeniently,
+    401,
+    200,
+    |e| {
+        // The genuine signature in the standard alphabet with padding.
+        let (h, p, s) = segments(&e.genuine());
+        let raw = URL_SAFE_NO_PAD.decode(s).unwrap();
+        let padded = base64::engine::general_purpose::STANDARD.encode(raw);
+        who(e, format!("{h}.{p}.{padded}"))
+    }
+);
+defect_test!(
+    d_unknown_header_refused,
+    Defect::UnknownHeaderRefused,
+    200,
+    401,
+    |e| who(e, e.token_with(|h, _| h["x-byoid-ext"] = json!("ignored")))
+);
+defect_test!(
+    d_json_encoding_sniffed,
+    Defect::JsonEncodingSniffed,
+    401,
+    200,
+    |e| {
+        // The claims as UTF-16LE behind a byte order mark, genuinely signed.
+        let text = e.claims().to_string();
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let input = format!("{}.{}", b64(&e.header()), URL_SAFE_NO_PAD.encode(utf16));
+        let sig =
+            jsonwebtoken::crypto::sign(input.as_bytes(), &e.k.rsa1, Algorithm::RS256).unwrap();
+        who(e, format!("{input}.{sig}"))
+    }
+);
