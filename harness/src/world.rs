@@ -328,10 +328,16 @@ impl World {
             "require_https_metadata": world.settings.tls,
             "ca_bundle": world.idp.ca_pem_path().map(|p| p.display().to_string()),
             "tenants": entries,
+            // Contract section 2: fields a target does not know are ignored. Every manifest
+            // carries one, run-wide and per tenant, so the positive controls check it.
+            UNKNOWN_FIELD: {"ignored": true},
         });
         Ok(world)
     }
 }
+
+/// The manifest field no contract version defines (section 2: a target MUST ignore it).
+pub const UNKNOWN_FIELD: &str = "x_byoid_unknown_field";
 
 impl World {
     /// The manifest cut down to the tenants named by `slugs`: what an instance of the
@@ -390,6 +396,7 @@ pub fn manifest_entry(t: &Tenant, case: Option<&Case>) -> Value {
         mappings.insert(t.roles_claim().to_string(), "roles".to_string());
     }
     let mut entry = json!({
+        UNKNOWN_FIELD: true,
         "slug": t.slug(),
         "enabled": !spec.disabled,
         "metadata_address": t.discovery_url(),
