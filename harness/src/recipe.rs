@@ -399,6 +399,7 @@ fn signature(
                 .ok_or_else(|| RecipeError::Invalid("no previous key: rotate first".into()))?,
         ),
         SignSpec::EncKey => key_sig(origin.enc_key()),
+        SignSpec::Impostor => key_sig(origin.impostor_key()),
     })
 }
 

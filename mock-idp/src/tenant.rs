@@ -271,6 +271,16 @@ pub struct Quirks {
     pub jwks_max_age: Option<u64>,
     /// Auth0 only: the RFC 9068 access-token profile (`typ: at+jwt`, `client_id`, `jti`).
     pub rfc9068_profile: bool,
+    /// Every JWK and the JWK Set carry a member no specification defines
+    /// (`x_unknown_member`), as Entra's keys carry `issuer` and `cloud_instance_name`.
+    pub jwks_extra_members: bool,
+    /// The JWKS also lists, first, keys no validator can use: one of an unknown `kty` and an
+    /// RSA key without `n`.
+    pub unusable_keys: bool,
+    /// A duplicate member in the JWKS text, the impostor's value first and the genuine one
+    /// last: `jwk-n` (the active RSA key's `n` twice) or `keys` (`keys` twice, the first
+    /// holding only the impostor's key under the active `kid`). See [`Tenant::impostor_key`].
+    pub jwks_duplicate: Option<String>,
 }
 
 /// A fault injected into one endpoint.
@@ -748,10 +758,45 @@ impl TenantInner {
                 return b.clone();
             }
         }
-        let bytes = Bytes::from(self.jwks_json().to_string());
+        let bytes = Bytes::from(self.jwks_text());
         *self.jwks_cache.write().unwrap_or_else(|e| e.into_inner()) =
             Some((ring_v, own_v, bytes.clone()));
         bytes
+    }
+
+    /// The JWKS as served: [`Self::jwks_json`], with the `jwks_duplicate` quirk's repeated
+    /// member written into the text (no JSON value can hold one).
+    fn jwks_text(&self) -> String {
+        let doc = self.jwks_json();
+        let text = doc.to_string();
+        let Some(which) = self.quirks().jwks_duplicate else {
+            return text;
+        };
+        let active = self.ring.active(KeyKind::Rsa);
+        let mut impostor = self.jwk_for(&self.impostor_key(), "sig");
+        impostor["kid"] = json!(active.kid());
+        match which.as_str() {
+            "keys" => format!("{{\"keys\":[{impostor}],{}", &text[1..]),
+            "jwk-n" => {
+                let genuine = self.jwk_for(&active, "sig");
+                let (Some(n), Some(fake)) = (genuine["n"].as_str(), impostor["n"].as_str()) else {
+                    return text;
+                };
+                let member = format!("\"n\":\"{n}\"");
+                text.replacen(&member, &format!("\"n\":\"{fake}\",{member}"), 1)
+            }
+            _ => text,
+        }
+    }
+
+    /// A key no JWKS of this tenant publishes under its own name: the `duplicate_kids` and
+    /// `jwks_duplicate` quirks put it first under the active `kid`.
+    fn impostor_key(&self) -> Arc<SigningKey> {
+        SigningKey::derive(
+            self.ring.seed(),
+            &format!("{}/duplicate", self.ring.label_base()),
+            KeyKind::Rsa,
+        )
     }
 
     pub(crate) fn jwks_json(&self) -> Value {
@@ -762,14 +807,14 @@ impl TenantInner {
         }
         let mut keys: Vec<Value> = Vec::new();
         let active_rsa = self.ring.active(KeyKind::Rsa);
+        if quirks.unusable_keys {
+            keys.push(json!({"kty": "XYZ", "use": "sig", "kid": "unusable-kty", "k": "AQAB"}));
+            keys.push(json!({"kty": "RSA", "use": "sig", "kid": "unusable-no-n", "e": "AQAB"}));
+        }
         if quirks.duplicate_kids {
             // A different key under the active kid, listed first: a validator that takes the
             // first kid match without trying the others rejects genuine tokens.
-            let impostor = SigningKey::derive(
-                self.ring.seed(),
-                &format!("{}/duplicate", self.ring.label_base()),
-                KeyKind::Rsa,
-            );
+            let impostor = self.impostor_key();
             let mut jwk = self.jwk_for(&impostor, "sig");
             jwk["kid"] = json!(active_rsa.kid());
             if jwk.get("x5t").is_some() {
@@ -789,6 +834,12 @@ impl TenantInner {
                 KeyKind::Rsa,
             );
             keys.push(self.jwk_for(&enc, "enc"));
+        }
+        if quirks.jwks_extra_members {
+            for k in &mut keys {
+                k["x_unknown_member"] = json!("ignored");
+            }
+            return json!({ "keys": keys, "x_unknown_member": true });
         }
         json!({ "keys": keys })
     }
@@ -1131,6 +1182,11 @@ impl Tenant {
         self.0
             .ring
             .non_active(KeyKind::for_alg(&self.0.alg()).unwrap_or(KeyKind::Rsa))
+    }
+    /// The impostor RSA key that the `duplicate_kids` and `jwks_duplicate` quirks publish first
+    /// under the active `kid` (a genuine token is never signed with it).
+    pub fn impostor_key(&self) -> Arc<SigningKey> {
+        self.0.impostor_key()
     }
     /// The `use: enc` key the tenant publishes with the `extra_enc_key` quirk.
     pub fn enc_key(&self) -> Arc<SigningKey> {

@@ -321,6 +321,9 @@ pub enum SignSpec {
     Previous,
     /// The `use: enc` key the tenant publishes (quirk `extra_enc_key`).
     EncKey,
+    /// The impostor key the quirks `duplicate_kids` and `jwks_duplicate` publish first under
+    /// the active `kid`.
+    Impostor,
 }
 
 /// How the request carries the token.

@@ -179,6 +179,10 @@ defects! {
         "token segments are decoded by a forgiving base64 decoder that takes the standard alphabet and padding too (`atob`, `Buffer.from(s, 'base64')`, `urlsafe_b64decode(s + '==')`), so a re-encoded token passes as the original",
     JsonEncodingSniffed = "json-encoding-sniffed":
         "a header or claims segment that is not UTF-8 is decoded as UTF-16 when it starts with a byte order mark (decoders that detect the encoding, as Python's `json.loads(bytes)` does), so JSON in another Unicode encoding is admitted (RFC 8725 section 3.7)",
+    JwksParsedStrictly = "jwks-parsed-strictly":
+        "the JWK Set is read into fixed structs that refuse members they do not list, and one key that cannot be used takes the whole set down (RFC 7517 says to ignore both), so a real IdP's extra members or a new key type break every token",
+    JwksFirstDuplicateWins = "jwks-first-duplicate-wins":
+        "the JWK Set is read by a JSON parser that keeps the first of duplicate member names (RFC 7517 allows rejecting them or keeping the last), so a key set with a member twice is read as nobody else reads it",
     UnknownHeaderRefused = "unknown-header-refused":
         "the JOSE header is read into a fixed struct that refuses members it does not list (serde's `deny_unknown_fields`, strict schema validation), so a header parameter no specification defines makes a genuine token invalid",
     PathSlugFirstSegment = "path-slug-first-segment":
@@ -292,7 +296,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_are_kebab_case() {
-        assert_eq!(Defect::all().len(), 88);
+        assert_eq!(Defect::all().len(), 90);
         for d in Defect::all() {
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
             assert!(

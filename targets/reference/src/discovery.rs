@@ -72,6 +72,20 @@ pub async fn fetch_json(
     require_https: bool,
     timeout: Duration,
 ) -> Result<Value, FetchError> {
+    fetch_json_with(client, url, require_https, timeout, |body| {
+        serde_json::from_slice(body)
+    })
+    .await
+}
+
+/// [`fetch_json`] with the body parsed by `parse` (a defect reads JSON another way).
+pub async fn fetch_json_with(
+    client: Option<&reqwest::Client>,
+    url: &str,
+    require_https: bool,
+    timeout: Duration,
+    parse: impl FnOnce(&[u8]) -> serde_json::Result<Value>,
+) -> Result<Value, FetchError> {
     let client = client.ok_or(FetchError::NoClient)?;
     let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
     let https = lower.starts_with("https://");
@@ -119,7 +133,7 @@ pub async fn fetch_json(
             }
             body.extend_from_slice(&chunk);
         }
-        serde_json::from_slice(&body).map_err(|e| FetchError::Document {
+        parse(&body).map_err(|e| FetchError::Document {
             url: url.to_owned(),
             message: e.to_string(),
         })

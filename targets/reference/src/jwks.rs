@@ -20,7 +20,8 @@ use serde_json::Value;
 use crate::checks::{alg_name, Algorithm};
 use crate::clock::Clock;
 use crate::defect::{Defect, DefectSet};
-use crate::discovery::{fetch_json, Discovery, FetchError};
+use crate::discovery::{fetch_json, fetch_json_with, Discovery, FetchError};
+use crate::first_wins_json::parse_first_wins;
 use crate::manifest::TenantConfig;
 use crate::prepared_key::PreparedKey;
 
@@ -207,6 +208,26 @@ pub fn parse_jwks(doc: &Value) -> Option<Vec<Jwk>> {
     )
 }
 
+/// The `jwks-parsed-strictly` defect's reading: the whole set is refused when it or
+/// any key has a member the parser does not list, or a key cannot be used.
+fn parse_jwks_strictly(doc: &Value) -> Option<Vec<Jwk>> {
+    const SET: [&str; 1] = ["keys"];
+    // What RFC 7517 and 7518 define for public keys, and Entra's `issuer`.
+    const KEY: [&str; 15] = [
+        "kty", "use", "key_ops", "alg", "kid", "x5u", "x5c", "x5t", "x5t#S256", "n", "e", "crv",
+        "x", "y", "issuer",
+    ];
+    let listed = |v: &Value, names: &[&str]| {
+        v.as_object()
+            .is_some_and(|o| o.keys().all(|k| names.contains(&k.as_str())))
+    };
+    let keys = doc.get("keys")?.as_array()?;
+    if !listed(doc, &SET) || !keys.iter().all(|k| listed(k, &KEY)) {
+        return None;
+    }
+    keys.iter().map(Jwk::parse).collect()
+}
+
 /// Settings shared by every tenant's fetches.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
@@ -248,6 +269,16 @@ impl Fetcher {
     /// Fetches a URL as JSON under the bounds.
     pub async fn json(&self, url: &str) -> Result<Value, FetchError> {
         fetch_json(self.client.as_ref(), url, self.require_https, self.timeout).await
+    }
+
+    /// Fetches a JWKS: [`Self::json`], read first-wins with the
+    /// `jwks-first-duplicate-wins` defect.
+    async fn jwks_json(&self, url: &str) -> Result<Value, FetchError> {
+        if !self.defects.contains(Defect::JwksFirstDuplicateWins) {
+            return self.json(url).await;
+        }
+        let (client, https, timeout) = (self.client.as_ref(), self.require_https, self.timeout);
+        fetch_json_with(client, url, https, timeout, parse_first_wins).await
     }
 }
 
@@ -460,10 +491,16 @@ impl TenantKeys {
         };
         fetches += 1;
         let doc = f
-            .json(&discovery.jwks_uri)
+            .jwks_json(&discovery.jwks_uri)
             .await
             .map_err(|e| (e, fetches, true))?;
-        let keys = parse_jwks(&doc).ok_or_else(|| {
+        let strict = f.defects.contains(Defect::JwksParsedStrictly);
+        let keys = if strict {
+            parse_jwks_strictly(&doc)
+        } else {
+            parse_jwks(&doc)
+        };
+        let keys = keys.ok_or_else(|| {
             let e = FetchError::Document {
                 url: discovery.jwks_uri.clone(),
                 message: "no `keys` array".into(),

@@ -155,6 +155,7 @@ pub mod defect;
 pub mod discovery;
 mod ecdsa_der;
 pub mod error;
+pub mod first_wins_json;
 pub mod hmac_confusion;
 pub mod json_object;
 pub mod jwks;

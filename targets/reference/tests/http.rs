@@ -1795,6 +1795,16 @@ fn mock_entry(t: &mock_idp::Tenant) -> Value {
 /// What the reference (with `defects`) answers to `t`'s genuine token, `t` alone in its
 /// manifest; HTTPS metadata is required when the IdP serves TLS.
 async fn genuine_on_mock(idp: &mock_idp::MockIdp, t: &mock_idp::Tenant, defects: &[Defect]) -> u16 {
+    answer_on_mock(idp, t, defects, &t.access_token()).await
+}
+
+/// What the reference (with `defects`) answers to `token` for `t`, `t` alone in its manifest.
+async fn answer_on_mock(
+    idp: &mock_idp::MockIdp,
+    t: &mock_idp::Tenant,
+    defects: &[Defect],
+    token: &str,
+) -> u16 {
     let m = json!({
         "contract": "byoid-target/2",
         "tenant_source": {"kind": "header", "header": "X-Tenant-Slug"},
@@ -1807,7 +1817,7 @@ async fn genuine_on_mock(idp: &mock_idp::MockIdp, t: &mock_idp::Tenant, defects:
         reqwest::Client::new()
             .get(format!("{url}/api/whoami"))
             .header("X-Tenant-Slug", t.slug())
-            .bearer_auth(t.access_token()),
+            .bearer_auth(token),
     )
     .await;
     r.status
@@ -2161,3 +2171,44 @@ defect_test!(
         who(e, format!("{input}.{sig}"))
     }
 );
+
+#[tokio::test]
+async fn d_jwks_parsed_strictly() {
+    for (defects, expected) in [(vec![], 200), (vec![Defect::JwksParsedStrictly], 401)] {
+        let e = env(&defects).await;
+        e.idp.state.jwks.lock().unwrap()["x_unknown_member"] = json!(true);
+        assert_eq!(e.whoami(&e.genuine()).await.status, expected, "{defects:?}");
+    }
+}
+
+#[tokio::test]
+async fn d_jwks_first_duplicate_wins() {
+    use mock_idp::forge::{self, Signature};
+    use mock_idp::{Flavor, MintOptions, MockIdp, Quirks, TenantSpec};
+    let idp = MockIdp::builder().start().await.unwrap();
+    let t = idp
+        .add_tenant(TenantSpec::new("acme", Flavor::Generic))
+        .unwrap();
+    t.set_quirks(Quirks {
+        jwks_duplicate: Some("keys".into()),
+        ..Quirks::default()
+    });
+    // The tenant's own claims and kid, signed by the impostor the first `keys` lists.
+    let parts = t.parts(&MintOptions::default());
+    let forged = forge::compact(
+        Value::Object(parts.header).to_string().as_bytes(),
+        Value::Object(parts.claims).to_string().as_bytes(),
+        &Signature::Key {
+            key: t.impostor_key(),
+            alg: "RS256".into(),
+        },
+    );
+    assert_eq!(
+        genuine_on_mock(&idp, &t, &[]).await,
+        200,
+        "the last `keys` is read"
+    );
+    assert_eq!(answer_on_mock(&idp, &t, &[], &forged).await, 401);
+    let first_wins = [Defect::JwksFirstDuplicateWins];
+    assert_eq!(answer_on_mock(&idp, &t, &first_wins, &forged).await, 200);
+}
