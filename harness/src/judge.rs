@@ -182,6 +182,18 @@ const LEAK_MARKERS: &[&str] = &[
     "File \"/",
 ];
 
+/// Whether RFC 6750 section 3 allows `ch` in the value of the Bearer parameter `name`:
+/// `error`, `error_description` and `scope` are %x20-21 / %x23-5B / %x5D-7E, `error_uri` the
+/// same without the space; other parameters are not limited there.
+fn rfc6750_allows(name: &str, ch: char) -> bool {
+    let visible = matches!(ch, '\x21' | '\x23'..='\x5B' | '\x5D'..='\x7E');
+    match name {
+        "error" | "error_description" | "scope" => visible || ch == ' ',
+        "error_uri" => visible,
+        _ => true,
+    }
+}
+
 /// Judges one answer. Returns the match and the reasons it is not `Expected`.
 pub fn judge(
     expect: &Expect,
@@ -222,11 +234,22 @@ pub fn judge(
                     .into(),
             );
         }
-        for (n, _, quoted) in &c.params {
+        if c.params.is_empty() && expect.challenge_auth_param {
+            reasons.push(
+                "a Bearer challenge without any auth-param (RFC 6750 section 3: the scheme MUST be followed by one or more auth-param values)"
+                    .into(),
+            );
+        }
+        for (n, value, quoted) in &c.params {
             if ["error", "error_description", "realm", "scope", "error_uri"].contains(&n.as_str())
                 && !quoted
             {
                 reasons.push(format!("`{n}` is not a quoted-string (RFC 6750 section 3)"));
+            }
+            if let Some(bad) = value.chars().find(|ch| !rfc6750_allows(n, *ch)) {
+                reasons.push(format!(
+                    "`{n}` holds {bad:?}, outside the characters RFC 6750 section 3 allows in it"
+                ));
             }
         }
     }
@@ -395,6 +418,42 @@ mod tests {
             headers,
             body: bytes::Bytes::from(body.to_string()),
         })
+    }
+
+    #[test]
+    fn challenges_keep_to_rfc6750_syntax() {
+        // Only the syntax reasons: the expectation (any) is beside the point here.
+        let reasons = |www: &str| {
+            let (_, _, r) = judge(&Expect::default(), &answer(401, www, ""));
+            r.into_iter()
+                .filter(|r| !r.starts_with("expected "))
+                .collect::<Vec<_>>()
+        };
+        assert!(reasons(r#"Bearer realm="x""#).is_empty());
+        assert!(
+            reasons("Bearer").is_empty(),
+            "asked for by the cases that name it"
+        );
+        let named = Expect {
+            challenge_auth_param: true,
+            ..Expect::default()
+        };
+        let (_, _, bare) = judge(&named, &answer(401, "Bearer", ""));
+        assert!(
+            bare.iter().any(|r| r.contains("without any auth-param")),
+            "{bare:?}"
+        );
+        let quote = reasons(r#"Bearer error="invalid_token", error_description="kid \"k\"""#);
+        assert!(
+            quote
+                .iter()
+                .any(|r| r.contains("`error_description` holds '\"'")),
+            "{quote:?}"
+        );
+        let accent = reasons("Bearer error=\"invalid_token\", error_description=\"caf\u{e9}\"");
+        assert!(accent.iter().any(|r| r.contains("'é'")), "{accent:?}");
+        assert!(rfc6750_allows("error_uri", '~') && !rfc6750_allows("error_uri", ' '));
+        assert!(rfc6750_allows("realm", '"'));
     }
 
     #[test]

@@ -214,7 +214,8 @@ func writeJSON(w http.ResponseWriter, status int, v interface{}) {
 }
 
 func noCredentials(w http.ResponseWriter) {
-	w.Header().Set("WWW-Authenticate", `Bearer`)
+	// RFC 6750 section 3: the scheme is followed by one auth-param at least.
+	w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
 	writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized"})
 }
 

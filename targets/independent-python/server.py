@@ -123,7 +123,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _error(self, kind: str):
         if kind == "no-credentials":
-            self._send(401, {"error": "unauthorized"}, 'Bearer')
+            # RFC 6750 section 3: the scheme is followed by one auth-param at least.
+            self._send(401, {"error": "unauthorized"}, 'Bearer realm="api"')
         elif kind == "invalid_request":
             self._send(400, {"error": "invalid_request"}, 'Bearer error="invalid_request"')
         elif kind == "insufficient_scope":

@@ -581,6 +581,11 @@ pub struct Expect {
     /// Whether the attacker host may be contacted (default: never).
     #[serde(default)]
     pub attacker_may_be_contacted: bool,
+    /// Every Bearer challenge must carry at least one auth-param (RFC 6750 section 3). Only
+    /// the cases that name this sentence ask for it, so a bare `Bearer` fails once, not in
+    /// every case that sends no credentials.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub challenge_auth_param: bool,
 }
 
 impl Default for Expect {
@@ -591,6 +596,7 @@ impl Default for Expect {
             claims: None,
             traffic: None,
             attacker_may_be_contacted: false,
+            challenge_auth_param: false,
         }
     }
 }

@@ -183,6 +183,10 @@ defects! {
         "the JWK Set is read into fixed structs that refuse members they do not list, and one key that cannot be used takes the whole set down (RFC 7517 says to ignore both), so a real IdP's extra members or a new key type break every token",
     JwksFirstDuplicateWins = "jwks-first-duplicate-wins":
         "the JWK Set is read by a JSON parser that keeps the first of duplicate member names (RFC 7517 allows rejecting them or keeping the last), so a key set with a member twice is read as nobody else reads it",
+    BareBearerChallenge = "bare-bearer-challenge":
+        "a request without credentials gets `WWW-Authenticate: Bearer` with no auth-param at all (as ASP.NET Core's JwtBearer handler sends), which RFC 6750 section 3 forbids: the scheme MUST be followed by one or more auth-params",
+    ErrorDescriptionEchoesKid = "error-description-echoes-kid":
+        "the `error_description` of an unknown `kid` repeats the kid as the token wrote it (exception messages passed through), so quotes, backslashes and non-ASCII letters reach a parameter RFC 6750 section 3 limits to %x20-21 / %x23-5B / %x5D-7E",
     UnknownHeaderRefused = "unknown-header-refused":
         "the JOSE header is read into a fixed struct that refuses members it does not list (serde's `deny_unknown_fields`, strict schema validation), so a header parameter no specification defines makes a genuine token invalid",
     PathSlugFirstSegment = "path-slug-first-segment":
@@ -296,7 +300,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_are_kebab_case() {
-        assert_eq!(Defect::all().len(), 90);
+        assert_eq!(Defect::all().len(), 92);
         for d in Defect::all() {
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
             assert!(

@@ -48,6 +48,10 @@ pub struct AuthError {
     bare: bool,
     /// The `no-challenge-on-401` defect: no `WWW-Authenticate` at all.
     no_challenge: bool,
+    /// The `bare-bearer-challenge` defect: `Bearer` without any auth-param.
+    bare_scheme: bool,
+    /// The `error-description-echoes-kid` defect: the description with the token's text in it.
+    echoed: Option<String>,
 }
 
 impl AuthError {
@@ -85,7 +89,16 @@ impl AuthError {
             detail: None,
             bare: false,
             no_challenge: false,
+            bare_scheme: false,
+            echoed: None,
         }
+    }
+
+    /// The `error-description-echoes-kid` defect: `description` is sent instead of the fixed
+    /// sentence, escaped for a quoted-string but not filtered to RFC 6750's characters.
+    pub(crate) fn echoing(mut self, description: String) -> Self {
+        self.echoed = Some(description);
+        self
     }
 
     /// Attaches internal detail, shown only in debug mode.
@@ -118,6 +131,8 @@ impl AuthError {
             self.kind == AuthErrorKind::InvalidToken && defects.contains(Defect::NoErrorParam);
         self.no_challenge =
             self.kind == AuthErrorKind::NoCredentials && defects.contains(Defect::NoChallengeOn401);
+        self.bare_scheme = self.kind == AuthErrorKind::NoCredentials
+            && defects.contains(Defect::BareBearerChallenge);
         self
     }
 
@@ -125,6 +140,7 @@ impl AuthError {
     pub fn www_authenticate(&self) -> Option<String> {
         let (error, scope) = match self.kind {
             _ if self.no_challenge => return None,
+            AuthErrorKind::NoCredentials if self.bare_scheme => return Some("Bearer".to_owned()),
             AuthErrorKind::NoCredentials => return Some(r#"Bearer realm="byoid""#.to_owned()),
             AuthErrorKind::InvalidToken if self.bare => {
                 return Some(r#"Bearer realm="byoid""#.to_owned())
@@ -137,7 +153,10 @@ impl AuthError {
             | AuthErrorKind::HeaderTooLarge => return None,
         };
         let mut v = format!(r#"Bearer realm="byoid", error="{error}""#);
-        if !self.description.is_empty() {
+        if let Some(echoed) = &self.echoed {
+            let escaped = echoed.replace('\\', "\\\\").replace('"', "\\\"");
+            v.push_str(&format!(r#", error_description="{escaped}""#));
+        } else if !self.description.is_empty() {
             v.push_str(&format!(
                 r#", error_description="{}""#,
                 quotable(self.description)
@@ -213,7 +232,7 @@ impl IntoResponse for AuthError {
             .into_response();
         if let Some(v) = self
             .www_authenticate()
-            .and_then(|v| HeaderValue::from_str(&v).ok())
+            .and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok())
         {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }

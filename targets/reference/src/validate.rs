@@ -526,6 +526,11 @@ impl Validator {
             }
         }
         if candidates.peek().is_none() {
+            if self.has(Defect::ErrorDescriptionEchoesKid) {
+                return Err(
+                    AuthError::invalid_token("unknown kid").echoing(format!("unknown kid {kid}"))
+                );
+            }
             return Err(AuthError::invalid_token("unknown kid"));
         }
         if self.has(Defect::KeyTypeMismatchCrashes)

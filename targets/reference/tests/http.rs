@@ -260,7 +260,7 @@ async fn send(rb: reqwest::RequestBuilder) -> Reply {
     let challenge = r
         .headers()
         .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_owned());
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     Reply {
         status,
         challenge,
@@ -2211,4 +2211,37 @@ async fn d_jwks_first_duplicate_wins() {
     assert_eq!(answer_on_mock(&idp, &t, &[], &forged).await, 401);
     let first_wins = [Defect::JwksFirstDuplicateWins];
     assert_eq!(answer_on_mock(&idp, &t, &first_wins, &forged).await, 200);
+}
+
+#[tokio::test]
+async fn d_bare_bearer_challenge() {
+    for (defects, want) in [
+        (vec![], r#"Bearer realm="byoid""#),
+        (vec![Defect::BareBearerChallenge], "Bearer"),
+    ] {
+        let e = env(&defects).await;
+        let r = send(e.get("/api/whoami", "contoso")).await;
+        assert_eq!(r.status, 401);
+        assert_eq!(r.challenge.as_deref(), Some(want), "{defects:?}");
+    }
+}
+
+#[tokio::test]
+async fn d_error_description_echoes_kid() {
+    for (defects, echoed) in [
+        (vec![], false),
+        (vec![Defect::ErrorDescriptionEchoesKid], true),
+    ] {
+        let e = env(&defects).await;
+        let r = e
+            .whoami(&e.token_with(|h, _| h["kid"] = json!("k\"\\\u{e9}")))
+            .await;
+        assert_invalid_token(&r);
+        let challenge = r.challenge.unwrap_or_default();
+        assert_eq!(
+            challenge.contains(r#"error_description="unknown kid k\"\\"#),
+            echoed,
+            "{defects:?}: {challenge}"
+        );
+    }
 }
