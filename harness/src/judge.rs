@@ -283,6 +283,19 @@ pub fn judge(
         if let Some(want) = &expect.claims {
             check_claims(want, &text, &mut reasons);
         }
+        for (name, directive) in &expect.headers_when_ok {
+            let values = answer.all(name);
+            let carried = values
+                .iter()
+                .flat_map(|v| v.split(','))
+                .any(|item| item.trim().eq_ignore_ascii_case(directive));
+            if !carried {
+                reasons.push(format!(
+                    "a 200 answer without `{name}: {directive}` (got `{}`)",
+                    values.join(", ")
+                ));
+            }
+        }
     }
     let obs = Observed {
         outcome,
@@ -454,6 +467,24 @@ mod tests {
         assert!(accent.iter().any(|r| r.contains("'é'")), "{accent:?}");
         assert!(rfc6750_allows("error_uri", '~') && !rfc6750_allows("error_uri", ' '));
         assert!(rfc6750_allows("realm", '"'));
+    }
+
+    #[test]
+    fn a_200_carries_the_directives_asked_for() {
+        let e = Expect {
+            headers_when_ok: [("cache-control".to_string(), "private".to_string())].into(),
+            ..Expect::default()
+        };
+        let with = |cc: &str| {
+            let mut a = answer(200, "", "{}").unwrap();
+            if !cc.is_empty() {
+                a.headers.push(("cache-control".into(), cc.into()));
+            }
+            judge(&e, &Ok(a)).0
+        };
+        assert_eq!(with("no-store, Private"), Match::Expected);
+        assert_eq!(with("privateish"), Match::Wrong);
+        assert_eq!(with(""), Match::Wrong);
     }
 
     #[test]

@@ -586,6 +586,10 @@ pub struct Expect {
     /// every case that sends no credentials.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub challenge_auth_param: bool,
+    /// Directives a 200 answer's header must carry, e.g. `{ cache-control = "private" }`
+    /// (compared case-insensitively, as one of the header's comma-separated items).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers_when_ok: BTreeMap<String, String>,
 }
 
 impl Default for Expect {
@@ -597,6 +601,7 @@ impl Default for Expect {
             traffic: None,
             attacker_may_be_contacted: false,
             challenge_auth_param: false,
+            headers_when_ok: BTreeMap::new(),
         }
     }
 }
