@@ -399,7 +399,11 @@ pub fn manifest_entry(t: &Tenant, case: Option<&Case>) -> Value {
         UNKNOWN_FIELD: true,
         "slug": t.slug(),
         "enabled": !spec.disabled,
-        "metadata_address": t.discovery_url(),
+        "metadata_address": spec
+            .oauth_metadata
+            .then(|| t.oauth_metadata_url())
+            .flatten()
+            .unwrap_or_else(|| t.discovery_url()),
         "valid_issuers": spec.valid_issuers.as_ref().map(|v| json!(v.iter().map(interp).collect::<Vec<_>>())).unwrap_or(default_issuers),
         "valid_audiences": spec.valid_audiences.as_ref().map(|v| v.iter().map(interp).collect()).unwrap_or_else(|| vec![t.audience().to_string()]),
         "allowed_client_ids": spec.allowed_client_ids.as_ref().map(|v| v.iter().map(interp).collect()).unwrap_or_else(|| vec![t.clients()[0].id.clone()]),

@@ -1070,6 +1070,12 @@ impl Tenant {
     pub fn discovery_url(&self) -> String {
         format!("{}{}", self.0.base, self.0.layout.discovery)
     }
+    /// The RFC 8414 metadata URL, for the flavors that serve one (Okta, generic): the same
+    /// document as [`Self::discovery_url`], faults included.
+    pub fn oauth_metadata_url(&self) -> Option<String> {
+        let path = self.0.layout.oauth_metadata.as_ref()?;
+        Some(format!("{}{path}", self.0.base))
+    }
     /// The JWKS URL (the one the discovery document names).
     pub fn jwks_url(&self) -> String {
         self.0.jwks_url()

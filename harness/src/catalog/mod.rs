@@ -191,6 +191,12 @@ pub fn parse_file(path: &Path, text: &str) -> Result<Vec<Case>, CatalogError> {
         };
         let multi = flavors.len() > 1 || matches!(spec.flavors, FlavorSel::All);
         for flavor in flavors {
+            if spec.tenant.oauth_metadata && !matches!(flavor, Flavor::Okta | Flavor::Generic) {
+                return Err(CatalogError {
+                    file: path.to_path_buf(),
+                    message: format!("line {line_no}: case `{name}`: field `tenant.oauth_metadata`: the {flavor} flavor serves no RFC 8414 metadata (okta and generic do)"),
+                });
+            }
             let id = if multi {
                 format!("{}/{name}/{flavor}", file.section)
             } else {

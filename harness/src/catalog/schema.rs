@@ -174,6 +174,11 @@ pub struct TenantSpec {
     /// `--tls`: without it the case is skipped.
     #[serde(default)]
     pub metadata_over_http: bool,
+    /// The manifest's `metadata_address` is the tenant's RFC 8414 metadata URL
+    /// (`.well-known/oauth-authorization-server`) instead of its OpenID discovery URL;
+    /// for the flavors that serve one (okta, generic).
+    #[serde(default)]
+    pub oauth_metadata: bool,
     /// `agree_header` in the manifest: a header that, when present, must name this tenant.
     #[serde(default)]
     pub agree_header: Option<String>,

@@ -187,6 +187,8 @@ defects! {
         "a request without credentials gets `WWW-Authenticate: Bearer` with no auth-param at all (as ASP.NET Core's JwtBearer handler sends), which RFC 6750 section 3 forbids: the scheme MUST be followed by one or more auth-params",
     ErrorDescriptionEchoesKid = "error-description-echoes-kid":
         "the `error_description` of an unknown `kid` repeats the kid as the token wrote it (exception messages passed through), so quotes, backslashes and non-ASCII letters reach a parameter RFC 6750 section 3 limits to %x20-21 / %x23-5B / %x5D-7E",
+    OidcDiscoveryOnly = "oidc-discovery-only":
+        "the issuer a metadata address implies is worked out for OpenID discovery URLs only, so a tenant configured with its RFC 8414 metadata (`.well-known/oauth-authorization-server`, as Okta documents for API access) never validates a token",
     UnknownHeaderRefused = "unknown-header-refused":
         "the JOSE header is read into a fixed struct that refuses members it does not list (serde's `deny_unknown_fields`, strict schema validation), so a header parameter no specification defines makes a genuine token invalid",
     PathSlugFirstSegment = "path-slug-first-segment":
@@ -300,7 +302,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_are_kebab_case() {
-        assert_eq!(Defect::all().len(), 92);
+        assert_eq!(Defect::all().len(), 93);
         for d in Defect::all() {
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
             assert!(

@@ -238,10 +238,16 @@ impl Discovery {
             !defects.contains(Defect::DiscoveryIssuerUnchecked) && !issuer.is_empty();
         // With valid_issuers the discovery issuer may be a `{tenantid}` template
         // (Entra "common") and cannot match; the token's iss is checked against the list.
-        if tenant.valid_issuers.is_none()
-            && check_issuer
-            && !metadata_matches_issuer(&tenant.metadata_address, &issuer)
-        {
+        let matches = if defects.contains(Defect::OidcDiscoveryOnly) {
+            // The defect: only `issuer + /.well-known/openid-configuration` is known.
+            tenant
+                .metadata_address
+                .strip_suffix("/.well-known/openid-configuration")
+                == Some(issuer.trim_end_matches('/'))
+        } else {
+            metadata_matches_issuer(&tenant.metadata_address, &issuer)
+        };
+        if tenant.valid_issuers.is_none() && check_issuer && !matches {
             return Err(FetchError::IssuerMismatch {
                 issuer,
                 metadata: tenant.metadata_address.clone(),

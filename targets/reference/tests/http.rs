@@ -2245,3 +2245,31 @@ async fn d_error_description_echoes_kid() {
         );
     }
 }
+
+#[tokio::test]
+async fn d_oidc_discovery_only() {
+    use mock_idp::{Flavor, MockIdp, TenantSpec};
+    let idp = MockIdp::builder().start().await.unwrap();
+    let t = idp
+        .add_tenant(TenantSpec::new("acme", Flavor::Generic))
+        .unwrap();
+    // The tenant configured with its RFC 8414 metadata URL instead of its discovery URL.
+    let mut entry = mock_entry(&t);
+    entry["metadata_address"] = json!(t.oauth_metadata_url().unwrap());
+    for (defects, expected) in [(vec![], 200), (vec![Defect::OidcDiscoveryOnly], 401)] {
+        let m = json!({
+            "contract": "byoid-target/2",
+            "tenant_source": {"kind": "header", "header": "X-Tenant-Slug"},
+            "tenants": [entry.clone()],
+        });
+        let url = start_target(m, defects.iter().copied().collect(), false).await;
+        let r = send(
+            reqwest::Client::new()
+                .get(format!("{url}/api/whoami"))
+                .header("X-Tenant-Slug", t.slug())
+                .bearer_auth(t.access_token()),
+        )
+        .await;
+        assert_eq!(r.status, expected, "{defects:?}: {:?}", r.challenge);
+    }
+}
