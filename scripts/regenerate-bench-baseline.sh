@@ -20,7 +20,7 @@ SECS=${1:-10}
 OUT=reports/bench
 mkdir -p "$OUT"
 cargo build --release --quiet -p byoid
-target/release/byoid bench --duration "$SECS" --connections 64 --save-baseline "$OUT/reference.json"
+"${CARGO_TARGET_DIR:-target}"/release/byoid bench --duration "$SECS" --connections 64 --save-baseline "$OUT/reference.json"
 
 python3 - "$OUT/reference.json" "$OUT/reference.md" "$SECS" <<'PY'
 import json, os, platform, subprocess, sys, time

@@ -29,7 +29,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release --quiet -p byoid
-BYOID="$PWD/target/release/byoid"
+BYOID="${CARGO_TARGET_DIR:-$PWD/target}/release/byoid"
 OUT=reports
 mkdir -p "$OUT"
 

@@ -456,7 +456,7 @@ export function createApp(config) {
       });
       if (token === null) {
         debug('no credentials');
-        send(res, 401, { error: 'unauthorized' }, 'Bearer');
+        send(res, 401, { error: 'unauthorized' }, 'Bearer realm="api"'); // RFC 6750 section 3: an auth-param at least
         return;
       }
       const { tenant, claims } = await validate(r.slug, token);
