@@ -516,44 +516,102 @@ fn base64_decode(s: &str) -> Vec<u8> {
 /// token's mint time (`now+3600`) so that two runs give the same bytes. Segments that are not
 /// canonical base64url are decoded leniently; undecodable ones are shown as text.
 pub fn decode_for_evidence(token: &str, now: i64) -> Value {
-    let mut parts = token.split('.');
-    let mut seg = |limit: usize| -> Value {
-        let Some(s) = parts.next() else {
-            return Value::Null;
-        };
-        let Some(bytes) = lenient_b64(s) else {
-            return Value::String(truncate(s, limit));
-        };
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(mut m)) => {
-                let base = match m.get("iat").and_then(Value::as_i64) {
-                    Some(iat) if (iat - now).abs() < 5 => iat,
-                    _ => now,
-                };
-                for k in ["iat", "nbf", "exp", "auth_time"] {
-                    if let Some(v) = m.get(k) {
-                        let r = relative_time(v, base);
-                        m.insert(k.into(), r);
-                    }
-                }
-                for k in ["aio", "uti", "rh", "jti", "pad"] {
-                    if let Some(Value::String(s)) = m.get(k) {
-                        if s.len() > 12 {
-                            m.insert(
-                                k.into(),
-                                Value::String(format!("{}…", truncate(s, 8).trim_end_matches('…'))),
-                            );
-                        }
-                    }
-                }
-                Value::Object(m)
-            }
-            _ => Value::String(truncate(&String::from_utf8_lossy(&bytes), limit)),
+    if token.starts_with('{') {
+        // The JWS JSON serialization (and its polyglots): shown as the compact token it holds.
+        if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(token) {
+            let member = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or_default();
+            let compact = format!(
+                "{}.{}.{}",
+                member("protected"),
+                member("payload"),
+                member("signature")
+            );
+            let mut shown = decode_for_evidence(&compact, now);
+            shown["serialization"] = Value::String("json".into());
+            return shown;
         }
-    };
-    let header = seg(200);
-    let claims = seg(400);
+    }
+    let mut parts = token.split('.');
+    let header = segment_evidence(parts.next(), 200, now);
+    let claims = segment_evidence(parts.next(), 400, now);
     serde_json::json!({ "header": header, "claims": claims, "segments": token.split('.').count() })
+}
+
+/// One segment for evidence: its JSON object with times made relative and long random values
+/// cut, a nested compact token decoded in turn, or else its text, truncated. UTF-16 behind a
+/// byte order mark is read as such, so that what a case sent is shown, not its bytes.
+fn segment_evidence(segment: Option<&str>, limit: usize, now: i64) -> Value {
+    let Some(s) = segment else {
+        return Value::Null;
+    };
+    let Some(bytes) = lenient_b64(s) else {
+        return Value::String(truncate(s, limit));
+    };
+    let (text, utf16) = match String::from_utf8(bytes) {
+        Ok(t) => (t, false),
+        Err(e) => match utf16_with_bom(e.as_bytes()) {
+            Some(t) => (t, true),
+            None => (String::from_utf8_lossy(e.as_bytes()).into_owned(), false),
+        },
+    };
+    let shown = json_evidence(&text, limit, now);
+    if utf16 {
+        return serde_json::json!({ "utf-16": shown });
+    }
+    shown
+}
+
+/// A segment's text for evidence (see [`segment_evidence`]).
+fn json_evidence(text: &str, limit: usize, now: i64) -> Value {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(mut m)) => {
+            let base = match m.get("iat").and_then(Value::as_i64) {
+                Some(iat) if (iat - now).abs() < 5 => iat,
+                _ => now,
+            };
+            for k in ["iat", "nbf", "exp", "auth_time"] {
+                if let Some(v) = m.get(k) {
+                    let r = relative_time(v, base);
+                    m.insert(k.into(), r);
+                }
+            }
+            for k in ["aio", "uti", "rh", "jti", "pad"] {
+                if let Some(Value::String(s)) = m.get(k) {
+                    if s.len() > 12 {
+                        m.insert(
+                            k.into(),
+                            Value::String(format!("{}…", truncate(s, 8).trim_end_matches('…'))),
+                        );
+                    }
+                }
+            }
+            Value::Object(m)
+        }
+        _ if text.matches('.').count() == 2 && text.starts_with("eyJ") => {
+            serde_json::json!({ "nested": decode_for_evidence(text, now) })
+        }
+        _ => Value::String(truncate(text, limit)),
+    }
+}
+
+/// UTF-16 text behind a byte order mark, in either byte order.
+fn utf16_with_bom(bytes: &[u8]) -> Option<String> {
+    let (le, rest) = match bytes {
+        [0xFF, 0xFE, rest @ ..] => (true, rest),
+        [0xFE, 0xFF, rest @ ..] => (false, rest),
+        _ => return None,
+    };
+    let units: Vec<u16> = rest
+        .chunks_exact(2)
+        .map(|c| {
+            if le {
+                u16::from_le_bytes([c[0], c[1]])
+            } else {
+                u16::from_be_bytes([c[0], c[1]])
+            }
+        })
+        .collect();
+    String::from_utf16(&units).ok()
 }
 
 /// base64url, also accepting padding, the standard alphabet and whitespace.
