@@ -549,7 +549,7 @@ fn segment_evidence(segment: Option<&str>, limit: usize, now: i64) -> Value {
     };
     let (text, utf16) = match String::from_utf8(bytes) {
         Ok(t) => (t, false),
-        Err(e) => match utf16_with_bom(e.as_bytes()) {
+        Err(e) => match byoid_reference::token::utf16_with_bom(e.as_bytes()) {
             Some(t) => (t, true),
             None => (String::from_utf8_lossy(e.as_bytes()).into_owned(), false),
         },
@@ -592,26 +592,6 @@ fn json_evidence(text: &str, limit: usize, now: i64) -> Value {
         }
         _ => Value::String(truncate(text, limit)),
     }
-}
-
-/// UTF-16 text behind a byte order mark, in either byte order.
-fn utf16_with_bom(bytes: &[u8]) -> Option<String> {
-    let (le, rest) = match bytes {
-        [0xFF, 0xFE, rest @ ..] => (true, rest),
-        [0xFE, 0xFF, rest @ ..] => (false, rest),
-        _ => return None,
-    };
-    let units: Vec<u16> = rest
-        .chunks_exact(2)
-        .map(|c| {
-            if le {
-                u16::from_le_bytes([c[0], c[1]])
-            } else {
-                u16::from_be_bytes([c[0], c[1]])
-            }
-        })
-        .collect();
-    String::from_utf16(&units).ok()
 }
 
 /// base64url, also accepting padding, the standard alphabet and whitespace.

@@ -149,7 +149,14 @@ fn parse_with(token: &str, sniff: bool) -> Result<ParsedToken<'_>, TokenError> {
 }
 
 /// UTF-16 text behind a byte order mark, in either byte order.
-fn utf16_with_bom(bytes: &[u8]) -> Option<String> {
+///
+/// ```
+/// use byoid_reference::token::utf16_with_bom;
+///
+/// assert_eq!(utf16_with_bom(&[0xFF, 0xFE, b'{', 0, b'}', 0]).as_deref(), Some("{}"));
+/// assert_eq!(utf16_with_bom(b"{}"), None);
+/// ```
+pub fn utf16_with_bom(bytes: &[u8]) -> Option<String> {
     let (le, rest) = match bytes {
         [0xFF, 0xFE, rest @ ..] => (true, rest),
         [0xFE, 0xFF, rest @ ..] => (false, rest),
