@@ -51,7 +51,7 @@ impl TargetResponse {
 }
 
 /// Why no answer came.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, thiserror::Error)]
 #[serde(tag = "kind", content = "detail", rename_all = "kebab-case")]
 pub enum Failure {
     /// The connection was refused: nothing listens.

@@ -8,7 +8,7 @@ use crate::catalog::{Expect, Outcome};
 use crate::client::{Failure, TargetResponse};
 
 /// One challenge of a `WWW-Authenticate` header.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Challenge {
     /// The auth scheme as sent.
     pub scheme: String,
@@ -135,22 +135,22 @@ pub fn parse_challenges(value: &str) -> Result<Vec<Challenge>, String> {
 }
 
 /// What was observed, in the terms the expectations use.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq)]
 pub struct Observed {
     /// The outcome the answer amounts to, if it is one of the named ones.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
     /// Status code, when an answer came.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     /// Parsed `WWW-Authenticate` challenges.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub challenges: Vec<Challenge>,
     /// The first bytes of the body.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub body: String,
     /// Why no answer came.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
 }
 

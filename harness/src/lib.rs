@@ -40,6 +40,7 @@ pub mod fuzz;
 pub mod idp_cli;
 pub mod input;
 pub mod judge;
+pub mod partition;
 pub mod recipe;
 pub mod report;
 pub mod request;
@@ -77,6 +78,8 @@ pub struct ScenarioOptions {
     pub filters: Vec<String>,
     /// Flavors the target does not serve (`--skip-flavor`): their cases are not selected.
     pub skip_flavors: Vec<mock_idp::Flavor>,
+    /// Only this share of the selected cases (`--partition K/N`).
+    pub partition: Option<partition::Partition>,
     /// Where requests name the tenant.
     pub tenant_source: TenantSource,
     /// Cases in flight.
@@ -106,6 +109,7 @@ impl Default for ScenarioOptions {
             catalog_dir: None,
             filters: Vec::new(),
             skip_flavors: Vec::new(),
+            partition: None,
             tenant_source: TenantSource::Header("X-Tenant-Slug".into()),
             jobs: 32,
             timeout: Duration::from_secs(5),
@@ -229,9 +233,12 @@ pub fn select_cases(opts: &ScenarioOptions) -> Result<Vec<Case>, HarnessError> {
         .filter(|c| {
             opts.filters.is_empty() || opts.filters.iter().any(|f| catalog::matches_filter(c, f))
         })
+        .filter(|c| opts.partition.is_none_or(|p| p.contains(&c.info.id)))
         .collect();
     if cases.is_empty() {
-        return Err(HarnessError::NoCases(opts.filters.clone()));
+        let mut terms = opts.filters.clone();
+        terms.extend(opts.partition.map(|p| format!("partition {p}")));
+        return Err(HarnessError::NoCases(terms));
     }
     Ok(cases)
 }
@@ -333,6 +340,7 @@ pub fn run_info(opts: &ScenarioOptions, target: String) -> RunInfo {
         seed: opts.seed,
         tenant_source: opts.tenant_source.name().to_string(),
         filters: opts.filters.clone(),
+        partition: opts.partition.map(|p| p.to_string()),
         skipped_flavors: opts.skip_flavors.iter().map(|f| f.to_string()).collect(),
         target_exited: None,
         deadline_passed: false,

@@ -57,6 +57,15 @@ enum ReportCommand {
         /// The later report.json.
         after: PathBuf,
     },
+    /// Join the report.json files of a partitioned run (`scenarios --partition K/N`, one per
+    /// share) into one report: report.json, junit.xml, summary.md and report.html.
+    Merge {
+        /// The parts' report.json files, shares 1/N to N/N.
+        reports: Vec<PathBuf>,
+        /// Where to write the merged report.
+        #[arg(long)]
+        report_dir: PathBuf,
+    },
     /// Build one HTML matrix of cases against several targets' reports.
     Matrix {
         /// report.json files (the label is the file's parent directory name).
@@ -80,6 +89,10 @@ struct ScenariosArgs {
     /// Where requests name the tenant.
     #[arg(long, default_value = "header", value_parser = ["header", "path", "subdomain"])]
     tenant_source: String,
+    /// Run only share K of N of the selected cases (a stable hash of each case id), to fan a
+    /// run out over N CI runners; `byoid report merge` joins their report.json files.
+    #[arg(long, value_name = "K/N")]
+    partition: Option<byoid::partition::Partition>,
     /// With `--tenant-source path`: the routes' path before the slug segment, e.g.
     /// `/tenants` for `GET /tenants/<slug>/api/whoami` (the manifest's `tenant_source.prefix`).
     #[arg(long, value_name = "PREFIX")]
@@ -244,6 +257,7 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
         filters: args.filter.clone(),
         skip_flavors: args.skip_flavor.clone(),
         tenant_source,
+        partition: args.partition,
         jobs: args.jobs,
         timeout: Duration::from_secs_f64(args.timeout),
         ready_timeout: Duration::from_secs_f64(args.ready_timeout),
@@ -345,18 +359,9 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
         report.run.target, report.timings.run_ms, report.run.seed
     );
     if let Some(dir) = &args.report_dir {
-        let files = [
-            ("report.json", report.to_json()),
-            ("junit.xml", byoid::report::junit::render(&report, false)),
-            ("summary.md", byoid::report::markdown::render(&report)),
-            ("report.html", byoid::report::html::render(&report)),
-        ];
-        for (name, text) in files {
-            let path = dir.join(name);
-            if let Err(e) = std::fs::write(&path, text) {
-                eprintln!("error: cannot write `{}`: {e}", path.display());
-                return exit::SETUP_ERROR;
-            }
+        if let Err((path, e)) = report.write_files(dir) {
+            eprintln!("error: cannot write `{}`: {e}", path.display());
+            return exit::SETUP_ERROR;
         }
         let _ = writeln!(
             out,
@@ -474,6 +479,37 @@ fn report_command(command: ReportCommand) -> i32 {
             let d = diff::compare(&a, &b);
             print!("{}", diff::render(&d));
             if d.has_regressions() {
+                exit::CASES_FAILED
+            } else {
+                exit::OK
+            }
+        }
+        ReportCommand::Merge {
+            reports,
+            report_dir,
+        } => {
+            let parts: Result<Vec<_>, _> = reports
+                .iter()
+                .map(|p| byoid::report::merge::load(p))
+                .collect();
+            let merged = match parts.and_then(byoid::report::merge::merge) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return exit::SETUP_ERROR;
+                }
+            };
+            if let Err((path, e)) = merged.write_files(&report_dir) {
+                eprintln!("error: cannot write `{}`: {e}", path.display());
+                return exit::SETUP_ERROR;
+            }
+            println!(
+                "{} cases: {}\nReports: {}/{{report.json,junit.xml,summary.md,report.html}}",
+                merged.summary.total,
+                merged.summary.counts(),
+                report_dir.display()
+            );
+            if merged.summary.fail + merged.summary.error + merged.summary.untestable > 0 {
                 exit::CASES_FAILED
             } else {
                 exit::OK

@@ -227,6 +227,7 @@ pub fn build(spec: &TokenSpec, ctx: &Context<'_>) -> Result<Built, RecipeError> 
     };
     let genuine = origin.parts(&MintOptions {
         kind,
+        issued_at: Some(ctx.now),
         ..MintOptions::default()
     });
     let inner = spec.nested_token.then(|| genuine.compact());

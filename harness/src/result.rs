@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use mock_idp::Flavor;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::catalog::CaseInfo;
 use crate::client::Outgoing;
@@ -71,7 +71,7 @@ impl Verdict {
 }
 
 /// Evidence of the request that decided the verdict.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Evidence {
     /// The request as sent, the token shortened.
     pub request: Outgoing,
@@ -80,7 +80,7 @@ pub struct Evidence {
 }
 
 /// The result of one case.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CaseResult {
     /// The case: id, section, requirement, level, flavor.
     #[serde(flatten)]
@@ -90,13 +90,13 @@ pub struct CaseResult {
     /// What was expected, as text.
     pub expected: String,
     /// What was observed on the deciding request.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed: Option<Observed>,
     /// Why the verdict is not a pass.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
     /// The deciding request.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Evidence>,
     /// Wall time (kept out of the verdict bytes by the report writer).
     #[serde(skip)]
@@ -104,7 +104,7 @@ pub struct CaseResult {
 }
 
 /// The outcome of a flavor's positive control.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Control {
     /// The flavor.
     pub flavor: Flavor,

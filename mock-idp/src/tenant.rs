@@ -536,6 +536,10 @@ pub struct MintOptions {
     pub client_id: Option<String>,
     /// Audience (default: the tenant's).
     pub audience: Option<String>,
+    /// The Unix time the token is issued at (default: now, on the IdP's clock). A harness that
+    /// drives a target on a clock of its own mints on that clock, so `iat` and `nbf` never lie
+    /// ahead of the target's time by the second that passed between the two readings.
+    pub issued_at: Option<i64>,
 }
 
 impl Default for MintOptions {
@@ -546,6 +550,7 @@ impl Default for MintOptions {
             scopes: Vec::new(),
             client_id: None,
             audience: None,
+            issued_at: None,
         }
     }
 }
@@ -932,7 +937,7 @@ impl TenantInner {
             .client_id
             .clone()
             .unwrap_or_else(|| self.clients[0].id.clone());
-        let now = now_unix() + quirks.clock_offset_seconds;
+        let now = opts.issued_at.unwrap_or_else(now_unix) + quirks.clock_offset_seconds;
         let lifetime = quirks.lifetime_seconds.unwrap_or(match self.flavor {
             Flavor::EntraV2 | Flavor::EntraV1 | Flavor::EntraCommon => 4799,
             _ => 3600,

@@ -19,7 +19,7 @@ pub use schema::{
 
 /// What a case is about: its id, its place in the catalog and the sentence it enforces. A
 /// result carries it as it is ([`crate::result::CaseResult::case`]).
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CaseInfo {
     /// Stable id: `section/name[/flavor]`.
     pub id: String,

@@ -28,10 +28,13 @@ pub mod diff;
 pub mod html;
 pub mod junit;
 pub mod markdown;
+pub mod merge;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::result::{CaseResult, Control, Verdict};
 
@@ -39,7 +42,7 @@ use crate::result::{CaseResult, Control, Verdict};
 pub const SCHEMA: &str = "byoid-report/1";
 
 /// Run metadata.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunInfo {
     /// The target.
     pub target: String,
@@ -53,6 +56,10 @@ pub struct RunInfo {
     pub tenant_source: String,
     /// Filters applied.
     pub filters: Vec<String>,
+    /// The share of the selected cases this run judged (`--partition K/N`); a merged report
+    /// (`byoid report merge`) has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
     /// Flavors the user deselected (`--skip-flavor`): the target does not serve them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped_flavors: Vec<String>,
@@ -69,7 +76,7 @@ pub struct RunInfo {
 }
 
 /// Verdict counts.
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Summary {
     /// Cases.
     pub total: usize,
@@ -148,10 +155,10 @@ pub enum Health {
 }
 
 /// A whole run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
     /// Always [`SCHEMA`].
-    pub schema: &'static str,
+    pub schema: Cow<'static, str>,
     /// Run metadata.
     pub run: RunInfo,
     /// Counts.
@@ -165,7 +172,7 @@ pub struct Report {
 }
 
 /// Wall times.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Timings {
     /// When the run started, UTC (RFC 3339).
     pub started_at: String,
@@ -194,7 +201,7 @@ impl Report {
                 .collect(),
         };
         Report {
-            schema: SCHEMA,
+            schema: Cow::Borrowed(SCHEMA),
             run,
             summary: Summary::of(&cases),
             controls,
@@ -212,6 +219,22 @@ impl Report {
             .map(Control::of)
             .collect();
         Report::new(info, controls, cases, 0)
+    }
+
+    /// Writes `report.json`, `junit.xml`, `summary.md` and `report.html` into `dir`; on a
+    /// failure, the file that could not be written and why.
+    pub fn write_files(&self, dir: &Path) -> Result<(), (PathBuf, std::io::Error)> {
+        let files = [
+            ("report.json", self.to_json()),
+            ("junit.xml", junit::render(self, false)),
+            ("summary.md", markdown::render(self)),
+            ("report.html", html::render(self)),
+        ];
+        for (name, text) in files {
+            let path = dir.join(name);
+            std::fs::write(&path, text).map_err(|e| (path, e))?;
+        }
+        Ok(())
     }
 
     /// The JSON text.

@@ -158,6 +158,7 @@ pub fn sample(s: Sample) -> Report {
         seed: 0,
         tenant_source: "header".into(),
         filters: vec![],
+        partition: None,
         skipped_flavors: vec![],
         target_exited: None,
         deadline_passed: false,
