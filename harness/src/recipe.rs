@@ -517,20 +517,11 @@ fn base64_decode(s: &str) -> Vec<u8> {
 /// token's mint time (`now+3600`) so that two runs give the same bytes. Segments that are not
 /// canonical base64url are decoded leniently; undecodable ones are shown as text.
 pub fn decode_for_evidence(token: &str, now: i64) -> Value {
-    if token.starts_with('{') {
-        // The JWS JSON serialization (and its polyglots): shown as the compact token it holds.
-        if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(token) {
-            let member = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or_default();
-            let compact = format!(
-                "{}.{}.{}",
-                member("protected"),
-                member("payload"),
-                member("signature")
-            );
-            let mut shown = decode_for_evidence(&compact, now);
-            shown["serialization"] = Value::String("json".into());
-            return shown;
-        }
+    // The JWS JSON serialization (and its polyglots): shown as the compact token it holds.
+    if let Some(compact) = byoid_reference::token::compact_of_json_serialization(token) {
+        let mut shown = decode_for_evidence(&compact, now);
+        shown["serialization"] = Value::String("json".into());
+        return shown;
     }
     let mut parts = token.split('.');
     let header = segment_evidence(parts.next(), 200, now);

@@ -44,6 +44,16 @@ impl TenantSource {
             TenantSource::Subdomain => "subdomain",
         }
     }
+
+    /// The manifest's `tenant_source` (contract section 2.1).
+    pub fn manifest_json(&self) -> Value {
+        match self {
+            TenantSource::Header(h) => json!({"kind": "header", "header": h}),
+            TenantSource::Path(prefix) if prefix.is_empty() => json!({"kind": "path"}),
+            TenantSource::Path(prefix) => json!({"kind": "path", "prefix": prefix}),
+            TenantSource::Subdomain => json!({"kind": "subdomain"}),
+        }
+    }
 }
 
 /// Run-wide settings written into the manifest.
@@ -314,15 +324,9 @@ impl World {
         for h in handles {
             let _ = h.await;
         }
-        let source = match &world.settings.tenant_source {
-            TenantSource::Header(h) => json!({"kind": "header", "header": h}),
-            TenantSource::Path(prefix) if prefix.is_empty() => json!({"kind": "path"}),
-            TenantSource::Path(prefix) => json!({"kind": "path", "prefix": prefix}),
-            TenantSource::Subdomain => json!({"kind": "subdomain"}),
-        };
         world.manifest = json!({
             "contract": CONTRACT,
-            "tenant_source": source,
+            "tenant_source": world.settings.tenant_source.manifest_json(),
             "clock_skew_seconds": world.settings.clock_skew_seconds,
             "jwks_cache_seconds": world.settings.jwks_cache_seconds,
             "require_https_metadata": world.settings.tls,

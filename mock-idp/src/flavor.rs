@@ -54,6 +54,17 @@ impl Flavor {
         }
     }
 
+    /// Whether tenants of this flavor serve RFC 8414 metadata
+    /// ([`crate::Tenant::oauth_metadata_url`]), as Okta and plain RFC 9068 IdPs do.
+    ///
+    /// ```
+    /// assert!(mock_idp::Flavor::Okta.serves_oauth_metadata());
+    /// assert!(!mock_idp::Flavor::Auth0.serves_oauth_metadata());
+    /// ```
+    pub fn serves_oauth_metadata(self) -> bool {
+        layout(self, "", "t", "").oauth_metadata.is_some()
+    }
+
     /// Entra flavors share one key ring per cloud, as the real service does.
     pub fn is_entra(self) -> bool {
         matches!(

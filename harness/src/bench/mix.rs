@@ -193,15 +193,9 @@ pub async fn build_world(
         }
         tenants.push(ts);
     }
-    let kind = match source {
-        TenantSource::Header(h) => json!({"kind": "header", "header": h}),
-        TenantSource::Path(prefix) if prefix.is_empty() => json!({"kind": "path"}),
-        TenantSource::Path(prefix) => json!({"kind": "path", "prefix": prefix}),
-        TenantSource::Subdomain => json!({"kind": "subdomain"}),
-    };
     let manifest = json!({
         "contract": crate::world::CONTRACT,
-        "tenant_source": kind,
+        "tenant_source": source.manifest_json(),
         "clock_skew_seconds": 60,
         "jwks_cache_seconds": jwks_cache_seconds,
         "require_https_metadata": false,

@@ -191,10 +191,15 @@ pub fn parse_file(path: &Path, text: &str) -> Result<Vec<Case>, CatalogError> {
         };
         let multi = flavors.len() > 1 || matches!(spec.flavors, FlavorSel::All);
         for flavor in flavors {
-            if spec.tenant.oauth_metadata && !matches!(flavor, Flavor::Okta | Flavor::Generic) {
+            if spec.tenant.oauth_metadata && !flavor.serves_oauth_metadata() {
+                let serving: Vec<&str> = Flavor::ALL
+                    .iter()
+                    .filter(|f| f.serves_oauth_metadata())
+                    .map(|f| f.name())
+                    .collect();
                 return Err(CatalogError {
                     file: path.to_path_buf(),
-                    message: format!("line {line_no}: case `{name}`: field `tenant.oauth_metadata`: the {flavor} flavor serves no RFC 8414 metadata (okta and generic do)"),
+                    message: format!("line {line_no}: case `{name}`: field `tenant.oauth_metadata`: the {flavor} flavor serves no RFC 8414 metadata ({} do)", serving.join(" and ")),
                 });
             }
             let id = if multi {

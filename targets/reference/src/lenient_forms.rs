@@ -2,10 +2,10 @@
 //! token the clean reference refuses for its form into the compact token the
 //! defective validator goes on to check.
 
-use base64::Engine;
 use serde_json::Value;
 
 use crate::defect::{Defect, DefectSet};
+use crate::token::{compact_of_json_serialization, decode_b64url};
 
 /// The compact token a validator with `defects` would check instead of
 /// `token`, when one of them reads `token` leniently; `None` otherwise.
@@ -21,7 +21,7 @@ use crate::defect::{Defect, DefectSet};
 /// ```
 pub fn lenient_reading(token: &str, defects: &DefectSet) -> Option<String> {
     if defects.contains(Defect::JwsJsonAccepted) && token.starts_with('{') {
-        return flattened_json(token);
+        return compact_of_json_serialization(token);
     }
     if defects.contains(Defect::SegmentsSplitLoosely) && token.matches('.').count() > 2 {
         // `token.split('.')` and then parts [0], [1] and [2]: the rest is never looked at.
@@ -49,30 +49,17 @@ pub fn lenient_reading(token: &str, defects: &DefectSet) -> Option<String> {
     None
 }
 
-/// `protected.payload.signature` of a flattened JWS JSON serialization.
-fn flattened_json(token: &str) -> Option<String> {
-    let v: Value = serde_json::from_str(token).ok()?;
-    let member = |name: &str| v.get(name).and_then(Value::as_str);
-    Some(format!(
-        "{}.{}.{}",
-        member("protected")?,
-        member("payload")?,
-        member("signature")?
-    ))
-}
-
 /// The payload of a token whose header says `cty: JWT`, when it is text: the
 /// inner token, unwrapped without checking the outer signature.
 fn nested_token(token: &str) -> Option<String> {
     let mut parts = token.split('.');
     let (header, payload) = (parts.next()?, parts.next()?);
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let header: Value = serde_json::from_slice(&b64.decode(header).ok()?).ok()?;
+    let header: Value = serde_json::from_slice(&decode_b64url(header)?).ok()?;
     let cty = header.get("cty").and_then(Value::as_str)?;
     if !cty.eq_ignore_ascii_case("JWT") {
         return None;
     }
-    String::from_utf8(b64.decode(payload).ok()?).ok()
+    String::from_utf8(decode_b64url(payload)?).ok()
 }
 
 #[cfg(test)]
@@ -98,6 +85,7 @@ mod tests {
             lenient_reading("h.p.s.", &with(Defect::SegmentsSplitLoosely)).as_deref(),
             Some("h.p.s")
         );
+        use base64::Engine;
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let nested = format!(
             "{}.{}.sig",

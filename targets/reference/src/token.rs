@@ -148,6 +148,28 @@ fn parse_with(token: &str, sniff: bool) -> Result<ParsedToken<'_>, TokenError> {
     })
 }
 
+/// The compact token `protected.payload.signature` that a flattened JWS JSON serialization
+/// (RFC 7515 section 7.2.2) holds; `None` when `text` is no JSON object with the three as
+/// strings.
+///
+/// ```
+/// use byoid_reference::token::compact_of_json_serialization;
+///
+/// let json = r#"{"protected":"h","payload":"p","signature":"s"}"#;
+/// assert_eq!(compact_of_json_serialization(json).as_deref(), Some("h.p.s"));
+/// assert_eq!(compact_of_json_serialization("h.p.s"), None);
+/// ```
+pub fn compact_of_json_serialization(text: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let member = |name: &str| v.get(name).and_then(serde_json::Value::as_str);
+    Some(format!(
+        "{}.{}.{}",
+        member("protected")?,
+        member("payload")?,
+        member("signature")?
+    ))
+}
+
 /// UTF-16 text behind a byte order mark, in either byte order.
 ///
 /// ```

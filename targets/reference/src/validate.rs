@@ -513,11 +513,11 @@ impl Validator {
             .peekable();
         if candidates.peek().is_none() && self.has(Defect::KidCacheAcrossTenants) {
             // The defect: one `kid -> key` cache for the whole process.
-            let elsewhere = self
+            let mut elsewhere = self
                 .tenants
                 .values()
                 .filter_map(|t| t.cached(&self.fetcher));
-            if elsewhere.into_iter().any(|s| {
+            if elsewhere.any(|s| {
                 s.keys
                     .iter()
                     .any(|k| k.kid.as_deref() == Some(kid) && verifies(k))
