@@ -194,9 +194,48 @@ fn rfc6750_allows(name: &str, ch: char) -> bool {
     }
 }
 
-/// Judges one answer. Returns the match and the reasons it is not `Expected`.
+/// How to read a target's answers: which statuses mean the token was accepted, and where an
+/// accepted answer shows the resolved tenant and the claims (a [`crate::profile::Route`]'s
+/// view, with the slug the request named).
+#[derive(Clone, Copy, Debug)]
+pub struct Reading<'a> {
+    /// Statuses that mean "accepted".
+    pub accepted: &'a [u16],
+    /// JSON pointer to the resolved tenant's slug in an accepted answer.
+    pub tenant_pointer: Option<&'a str>,
+    /// JSON pointer to the claims object in an accepted answer.
+    pub claims_pointer: Option<&'a str>,
+    /// The slug the request named (empty: none), which an accepted answer's tenant must be.
+    pub slug: &'a str,
+}
+
+impl Reading<'static> {
+    /// The contract's whoami (section 3.2): 200 with `{"tenant": ..., "claims": {...}}`.
+    pub const CONTRACT: Reading<'static> = Reading {
+        accepted: &[200],
+        tenant_pointer: Some("/tenant"),
+        claims_pointer: Some("/claims"),
+        slug: "",
+    };
+}
+
+/// Judges one answer, read as `reading` says. Returns the match and the reasons it is not
+/// `Expected`.
+///
+/// ```
+/// use byoid::catalog::{Expect, Outcome};
+/// use byoid::judge::{judge, Match, Reading};
+/// let refused = byoid::client::TargetResponse {
+///     status: 401,
+///     headers: vec![("www-authenticate".into(), r#"Bearer error="invalid_token""#.into())],
+///     body: Default::default(),
+/// };
+/// let expect = Expect { outcome: Outcome::InvalidToken, ..Expect::default() };
+/// assert_eq!(judge(&expect, Reading::CONTRACT, &Ok(refused)).0, Match::Expected);
+/// ```
 pub fn judge(
     expect: &Expect,
+    reading: Reading<'_>,
     result: &Result<TargetResponse, Failure>,
 ) -> (Match, Observed, Vec<String>) {
     let answer = match result {
@@ -255,7 +294,7 @@ pub fn judge(
     }
     let error = bearer.iter().find_map(|c| c.param("error"));
     let outcome = match (answer.status, error) {
-        (200, _) => Some(Outcome::Ok),
+        (s, _) if reading.accepted.contains(&s) => Some(Outcome::Ok),
         (401, Some("invalid_token")) => Some(Outcome::InvalidToken),
         (401, None) if !bearer.is_empty() => Some(Outcome::NoCredentials),
         (400, Some("invalid_request")) => Some(Outcome::InvalidRequest),
@@ -280,9 +319,7 @@ pub fn judge(
         ));
     }
     if outcome == Some(Outcome::Ok) {
-        if let Some(want) = &expect.claims {
-            check_claims(want, &text, &mut reasons);
-        }
+        check_identity(expect, reading, &text, &mut reasons);
         for (name, directive) in &expect.headers_when_ok {
             let values = answer.all(name);
             let carried = values
@@ -343,17 +380,39 @@ pub fn expect_text(e: &Expect) -> String {
     s
 }
 
-fn check_claims(
-    want: &std::collections::BTreeMap<String, toml::Value>,
-    body: &str,
-    reasons: &mut Vec<String>,
-) {
+/// On an accepted answer: the tenant it shows is the one the request named, and the claims it
+/// shows hold what the case expects.
+fn check_identity(expect: &Expect, reading: Reading<'_>, body: &str, reasons: &mut Vec<String>) {
+    let checks_tenant = reading.tenant_pointer.is_some() && !reading.slug.is_empty();
+    if !checks_tenant && expect.claims.is_none() {
+        return;
+    }
     let Ok(v) = serde_json::from_str::<Value>(body) else {
-        reasons.push("the 200 body is not JSON".into());
+        reasons.push("the accepted answer's body is not JSON".into());
+        return;
+    };
+    if let (Some(pointer), true) = (reading.tenant_pointer, checks_tenant) {
+        match v.pointer(pointer) {
+            Some(Value::String(t)) if t == reading.slug => {}
+            Some(got) => reasons.push(format!(
+                "the answer names the tenant {got} at `{pointer}`, the request named \"{}\"",
+                reading.slug
+            )),
+            None => reasons.push(format!("the answer shows no tenant at `{pointer}`")),
+        }
+    }
+    let Some(want) = &expect.claims else {
+        return;
+    };
+    let Some(claims) = reading.claims_pointer.and_then(|p| v.pointer(p)) else {
+        reasons.push(format!(
+            "the answer shows no claims at `{}`",
+            reading.claims_pointer.unwrap_or("(no pointer)")
+        ));
         return;
     };
     for (name, expected) in want {
-        let got = &v["claims"][name];
+        let got = &claims[name];
         let expected_json = toml_to_json(expected);
         let ok = match (&expected_json, got) {
             (Value::Array(want), Value::Array(have)) => want.iter().all(|w| have.contains(w)),
@@ -437,7 +496,7 @@ mod tests {
     fn challenges_keep_to_rfc6750_syntax() {
         // Only the syntax reasons: the expectation (any) is beside the point here.
         let reasons = |www: &str| {
-            let (_, _, r) = judge(&Expect::default(), &answer(401, www, ""));
+            let (_, _, r) = judge(&Expect::default(), Reading::CONTRACT, &answer(401, www, ""));
             r.into_iter()
                 .filter(|r| !r.starts_with("expected "))
                 .collect::<Vec<_>>()
@@ -451,7 +510,7 @@ mod tests {
             challenge_auth_param: true,
             ..Expect::default()
         };
-        let (_, _, bare) = judge(&named, &answer(401, "Bearer", ""));
+        let (_, _, bare) = judge(&named, Reading::CONTRACT, &answer(401, "Bearer", ""));
         assert!(
             bare.iter().any(|r| r.contains("without any auth-param")),
             "{bare:?}"
@@ -480,7 +539,7 @@ mod tests {
             if !cc.is_empty() {
                 a.headers.push(("cache-control".into(), cc.into()));
             }
-            judge(&e, &Ok(a)).0
+            judge(&e, Reading::CONTRACT, &Ok(a)).0
         };
         assert_eq!(with("no-store, Private"), Match::Expected);
         assert_eq!(with("privateish"), Match::Wrong);
@@ -494,17 +553,26 @@ mod tests {
             ..Expect::default()
         };
         assert_eq!(
-            judge(&e, &answer(401, r#"Bearer error="invalid_token""#, "")).0,
+            judge(
+                &e,
+                Reading::CONTRACT,
+                &answer(401, r#"Bearer error="invalid_token""#, "")
+            )
+            .0,
             Match::Expected
         );
         assert_eq!(
-            judge(&e, &answer(401, "Bearer", "")).0,
+            judge(&e, Reading::CONTRACT, &answer(401, "Bearer", "")).0,
             Match::Wrong,
             "no error param"
         );
-        assert_eq!(judge(&e, &answer(200, "", "{}")).0, Match::Wrong);
+        assert_eq!(
+            judge(&e, Reading::CONTRACT, &answer(200, "", "{}")).0,
+            Match::Wrong
+        );
         let (m, _, r) = judge(
             &e,
+            Reading::CONTRACT,
             &answer(
                 401,
                 r#"Bearer error="invalid_token", error="invalid_token""#,
@@ -513,7 +581,11 @@ mod tests {
         );
         assert_eq!(m, Match::Wrong);
         assert!(r[0].contains("repeats"), "{r:?}");
-        let (m, _, r) = judge(&e, &answer(500, "", "thread 'main' panicked at src/x.rs"));
+        let (m, _, r) = judge(
+            &e,
+            Reading::CONTRACT,
+            &answer(500, "", "thread 'main' panicked at src/x.rs"),
+        );
         assert_eq!(m, Match::Wrong);
         assert!(r.iter().any(|x| x.contains("5xx")) && r.iter().any(|x| x.contains("leaked")));
         let e2 = Expect {
@@ -522,10 +594,18 @@ mod tests {
             ..Expect::default()
         };
         assert_eq!(
-            judge(&e2, &answer(401, r#"Bearer error="invalid_token""#, "")).0,
+            judge(
+                &e2,
+                Reading::CONTRACT,
+                &answer(401, r#"Bearer error="invalid_token""#, "")
+            )
+            .0,
             Match::Acceptable
         );
-        assert_eq!(judge(&e, &Err(Failure::Timeout(10))).0, Match::NoAnswer);
+        assert_eq!(
+            judge(&e, Reading::CONTRACT, &Err(Failure::Timeout(10))).0,
+            Match::NoAnswer
+        );
     }
 
     #[test]
@@ -543,13 +623,19 @@ mod tests {
         assert_eq!(
             judge(
                 &e,
+                Reading::CONTRACT,
                 &answer(200, "", r#"{"claims":{"roles":["x","admin"]}}"#)
             )
             .0,
             Match::Expected
         );
         assert_eq!(
-            judge(&e, &answer(200, "", r#"{"claims":{"groups":["admin"]}}"#)).0,
+            judge(
+                &e,
+                Reading::CONTRACT,
+                &answer(200, "", r#"{"claims":{"groups":["admin"]}}"#)
+            )
+            .0,
             Match::Wrong
         );
     }

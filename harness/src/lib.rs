@@ -41,6 +41,7 @@ pub mod idp_cli;
 pub mod input;
 pub mod judge;
 pub mod partition;
+pub mod profile;
 pub mod recipe;
 pub mod report;
 pub mod request;
@@ -98,6 +99,9 @@ pub struct ScenarioOptions {
     pub manifest_out: Option<PathBuf>,
     /// Serve the mock IdPs over HTTPS (`require_https_metadata` and `ca_bundle` set).
     pub tls: bool,
+    /// The target's own routes and lacking capabilities (`--profile`); `None`: the contract's
+    /// routes. Its tenant source replaces `tenant_source`.
+    pub profile: Option<Arc<profile::TargetProfile>>,
 }
 
 impl Default for ScenarioOptions {
@@ -119,11 +123,27 @@ impl Default for ScenarioOptions {
             idp_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             manifest_out: None,
             tls: false,
+            profile: None,
         }
     }
 }
 
 impl ScenarioOptions {
+    /// The world a run with these options builds: the profile's tenant source wins.
+    pub fn world_settings(&self) -> Settings {
+        Settings {
+            tenant_source: self
+                .profile
+                .as_ref()
+                .map_or_else(|| self.tenant_source.clone(), |p| p.tenant_source.clone()),
+            seed: self.seed,
+            idp_listen: self.idp_listen,
+            tls: self.tls,
+            profile: self.profile.clone(),
+            ..Settings::default()
+        }
+    }
+
     /// The defaults against the built-in reference validator with `defects` planted.
     ///
     /// ```no_run
@@ -263,13 +283,7 @@ pub async fn run_selected(
     on_result: impl Fn(&CaseResult) + Send + Sync + 'static,
 ) -> Result<Report, HarnessError> {
     let started = Instant::now();
-    let settings = Settings {
-        tenant_source: opts.tenant_source.clone(),
-        seed: opts.seed,
-        idp_listen: opts.idp_listen,
-        tls: opts.tls,
-        ..Settings::default()
-    };
+    let settings = opts.world_settings();
     let world = World::build(&cases, settings).await?;
     let (manifest_path, _tmp) = match &opts.manifest_out {
         Some(p) => (p.clone(), None),
@@ -283,7 +297,13 @@ pub async fn run_selected(
         doing: "cannot write the manifest",
         source,
     })?;
-    let target = RunningTarget::start(&opts.target, &manifest_path, opts.ready_timeout).await?;
+    let health = opts
+        .profile
+        .as_ref()
+        .map_or("/healthz", |p| p.health.as_str());
+    let target =
+        RunningTarget::start_with_health(&opts.target, &manifest_path, opts.ready_timeout, health)
+            .await?;
     let world = Arc::new(world);
     let (controls, mut results) = runner::run(
         world.clone(),
@@ -326,6 +346,54 @@ pub async fn run_selected(
     ))
 }
 
+/// The tenants a run of `cases` with these options tells its target about, one per line,
+/// tab-separated: slug, metadata address, audience, client id, and what differs from a
+/// tenant's defaults. An attached target that cannot read the manifest registers these
+/// before the run; the same options (seed, `--idp-listen`, filters) give the same lines.
+pub async fn tenant_registrations(
+    opts: &ScenarioOptions,
+    cases: &[Case],
+) -> Result<String, HarnessError> {
+    let world = World::build(cases, opts.world_settings()).await?;
+    let mut out = String::from("# slug\tmetadata_address\taudience\tclient_id\tnotes\n");
+    let first = |v: &serde_json::Value| {
+        v.as_array()
+            .and_then(|a| a.first())
+            .and_then(|x| x.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    for t in world.manifest["tenants"].as_array().into_iter().flatten() {
+        let mut notes = Vec::new();
+        if t["enabled"] == serde_json::Value::Bool(false) {
+            notes.push("disabled".to_string());
+        }
+        if t["require_access_token_type"] == serde_json::Value::Bool(true) {
+            notes.push("typ at+jwt required".to_string());
+        }
+        if let Some(issuers) = t["valid_issuers"].as_array() {
+            let list: Vec<&str> = issuers.iter().filter_map(|i| i.as_str()).collect();
+            notes.push(format!("issuers {}", list.join(" ")));
+        }
+        if let Some(h) = t["agree_header"].as_str() {
+            notes.push(format!("agree_header {h}"));
+        }
+        let audiences = t["valid_audiences"].as_array().map_or(0, Vec::len);
+        if audiences > 1 {
+            notes.push(format!("{audiences} audiences, see the manifest"));
+        }
+        out.push_str(&format!(
+            "{}\t{}\t{}\t{}\t{}\n",
+            t["slug"].as_str().unwrap_or(""),
+            t["metadata_address"].as_str().unwrap_or(""),
+            first(&t["valid_audiences"]),
+            first(&t["allowed_client_ids"]),
+            notes.join("; ")
+        ));
+    }
+    Ok(out)
+}
+
 /// The metadata of a run with these options against `target` (also what an interrupted run's
 /// report says).
 pub fn run_info(opts: &ScenarioOptions, target: String) -> RunInfo {
@@ -338,7 +406,8 @@ pub fn run_info(opts: &ScenarioOptions, target: String) -> RunInfo {
             "custom".into()
         },
         seed: opts.seed,
-        tenant_source: opts.tenant_source.name().to_string(),
+        tenant_source: opts.world_settings().tenant_source.name().to_string(),
+        profile: opts.profile.as_ref().map(|p| p.summary()),
         filters: opts.filters.clone(),
         partition: opts.partition.map(|p| p.to_string()),
         skipped_flavors: opts.skip_flavors.iter().map(|f| f.to_string()).collect(),

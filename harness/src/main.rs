@@ -86,9 +86,9 @@ struct ScenariosArgs {
     /// Write the manifest here (attached mode: load it into your target before the run).
     #[arg(long)]
     manifest_out: Option<PathBuf>,
-    /// Where requests name the tenant.
-    #[arg(long, default_value = "header", value_parser = ["header", "path", "subdomain"])]
-    tenant_source: String,
+    /// Where requests name the tenant [default: header].
+    #[arg(long, value_parser = ["header", "path", "subdomain"])]
+    tenant_source: Option<String>,
     /// Run only share K of N of the selected cases (a stable hash of each case id), to fan a
     /// run out over N CI runners; `byoid report merge` joins their report.json files.
     #[arg(long, value_name = "K/N")]
@@ -100,6 +100,15 @@ struct ScenariosArgs {
     /// Serve the mock IdPs over HTTPS with a CA made at start (the manifest's `ca_bundle`).
     #[arg(long)]
     tls: bool,
+    /// A target profile (TOML, contract section 7): your API's own routes, where it names the
+    /// tenant, and the capabilities it lacks (their cases are reported as not applicable).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["tenant_source", "path_prefix"])]
+    profile: Option<PathBuf>,
+    /// Print the tenants the selected cases need (slug, metadata address, audience, client id)
+    /// as tab-separated lines to register in an attached target, and exit. Use a fixed
+    /// --idp-listen port and the same options as the run.
+    #[arg(long)]
+    print_tenants: bool,
     /// Only cases whose id starts with, or whose tag or flavor equals, one of these (repeatable).
     #[arg(long)]
     filter: Vec<String>,
@@ -235,8 +244,20 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
     }
     let mut tenant_source = args
         .tenant_source
+        .as_deref()
+        .unwrap_or("header")
         .parse()
         .unwrap_or(byoid::world::TenantSource::Header("X-Tenant-Slug".into()));
+    let profile = match &args.profile {
+        Some(path) => match byoid::profile::TargetProfile::load(path) {
+            Ok(p) => Some(std::sync::Arc::new(p)),
+            Err(e) => {
+                eprintln!("error: {}", console::printable(&e.to_string()));
+                return exit::SETUP_ERROR;
+            }
+        },
+        None => None,
+    };
     if let Some(prefix) = &args.path_prefix {
         let usable = prefix.starts_with('/')
             && !prefix.ends_with('/')
@@ -266,6 +287,7 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
         idp_listen: args.idp_listen,
         manifest_out: args.manifest_out.clone(),
         tls: args.tls,
+        profile,
     };
     let expected = match &args.expected_failures {
         Some(p) => match ExpectedFailures::load(p) {
@@ -277,6 +299,26 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
         },
         None => None,
     };
+    if args.print_tenants {
+        if args.idp_listen.port() == 0 {
+            eprintln!("error: --print-tenants wants a fixed --idp-listen port (e.g. 127.0.0.1:8089): the metadata addresses name it, and the run must use the same one");
+            return exit::USAGE;
+        }
+        let printed = match byoid::select_cases(&opts) {
+            Ok(cases) => byoid::tenant_registrations(&opts, &cases).await,
+            Err(e) => Err(e),
+        };
+        return match printed {
+            Ok(text) => {
+                let _ = std::io::stdout().lock().write_all(text.as_bytes());
+                exit::OK
+            }
+            Err(e) => {
+                eprintln!("error: {}", console::printable(&e.to_string()));
+                e.exit_code()
+            }
+        };
+    }
     if args.list {
         return match byoid::select_cases(&opts) {
             Ok(cases) => {

@@ -41,35 +41,52 @@ pub(crate) fn stable_observed(
     }
 }
 
-/// Builds the request; returns it with the Host header to use. `slug` goes where the run's
-/// tenant source says; a `decoy` slug goes into the channels it does not use (a `Host`
-/// subdomain in header and path runs, an `X-Tenant-Slug` header in path and subdomain runs).
+/// Builds the request to `route`; returns it with the Host header to use. `slug` goes where
+/// the run's tenant source says; a `decoy` slug goes into the channels it does not use (a
+/// `Host` subdomain in header and path runs, an `X-Tenant-Slug` header in path and subdomain
+/// runs). A path-source request that names no tenant drops the prefix and the slug's segment.
 pub fn request_for(
     world: &World,
     addr: &str,
     slug: &str,
     decoy: Option<&str>,
     spec: &crate::catalog::RequestSpec,
+    route: &crate::profile::Route,
     token: &str,
 ) -> (Outgoing, String) {
     let port = addr.rsplit(':').next().unwrap_or("80");
+    let profile = &world.profile;
     let mut headers: Vec<(String, String)> = Vec::new();
     let mut host = format!("127.0.0.1:{port}");
-    let route = format!("/api/{}", spec.route);
-    let mut path = route.clone();
-    match &world.settings.tenant_source {
+    let mut path = route.path.clone();
+    match &profile.tenant_source {
         TenantSource::Header(h) if !slug.is_empty() => headers.push((h.clone(), slug.to_string())),
         TenantSource::Header(_) => {}
-        TenantSource::Path(prefix) if !slug.is_empty() => path = format!("{prefix}/{slug}{route}"),
-        TenantSource::Path(_) => {}
-        TenantSource::Subdomain if !slug.is_empty() => host = format!("{slug}.localhost:{port}"),
-        TenantSource::Subdomain => host = format!("localhost:{port}"),
+        TenantSource::Path(_) if !slug.is_empty() => path = path.replace("{tenant}", slug),
+        TenantSource::Path(_) => {
+            let after = path.split_once("/{tenant}").map_or("", |(_, rest)| rest);
+            path = if after.is_empty() {
+                "/".into()
+            } else {
+                after.to_string()
+            };
+        }
+        TenantSource::Subdomain if !slug.is_empty() => {
+            host = format!("{}:{port}", profile.host.replace("{tenant}", slug))
+        }
+        TenantSource::Subdomain => {
+            let bare = profile
+                .host
+                .strip_prefix("{tenant}.")
+                .unwrap_or("localhost");
+            host = format!("{bare}:{port}")
+        }
     }
     if let Some(decoy) = decoy {
-        if !matches!(world.settings.tenant_source, TenantSource::Subdomain) {
+        if !matches!(profile.tenant_source, TenantSource::Subdomain) {
             host = format!("{decoy}.localhost:{port}");
         }
-        if !matches!(world.settings.tenant_source, TenantSource::Header(_)) {
+        if !matches!(profile.tenant_source, TenantSource::Header(_)) {
             headers.push(("x-tenant-slug".into(), decoy.to_string()));
         }
     }
@@ -80,10 +97,11 @@ pub fn request_for(
         .unwrap_or_else(|| format!("{}{}{token}", spec.scheme, spec.separator));
     let form = format!("access_token={}", urlencode(token));
     let mut body = String::new();
-    let mut method = spec.method.clone().unwrap_or_else(|| "GET".into());
+    let mut method = spec.method.clone().unwrap_or_else(|| route.method.clone());
+    let query_sep = if path.contains('?') { '&' } else { '?' };
     match spec.token_in {
         TokenIn::Header => headers.push(("authorization".into(), auth)),
-        TokenIn::Query => path = format!("{path}?{form}"),
+        TokenIn::Query => path = format!("{path}{query_sep}{form}"),
         TokenIn::Body | TokenIn::HeaderAndBody => {
             if spec.token_in == TokenIn::HeaderAndBody {
                 headers.push(("authorization".into(), auth));
@@ -97,7 +115,7 @@ pub fn request_for(
         }
         TokenIn::HeaderAndQuery => {
             headers.push(("authorization".into(), auth));
-            path = format!("{path}?{form}");
+            path = format!("{path}{query_sep}{form}");
         }
         TokenIn::TwoHeaders => {
             headers.push(("authorization".into(), auth.clone()));

@@ -31,21 +31,38 @@ pub enum Verdict {
     Untestable,
     /// Not run.
     Skip,
+    /// Not run: the case needs a capability the target's profile says it lacks.
+    NotApplicable,
     /// The target hung, reset the connection or answered garbage, or the case could not be built.
     Error,
 }
 
 impl Verdict {
     /// Every verdict, best first: the column order of the reports.
-    pub const ALL: [Verdict; 7] = [
+    pub const ALL: [Verdict; 8] = [
         Verdict::Pass,
         Verdict::Acceptable,
         Verdict::Warn,
         Verdict::Fail,
         Verdict::Untestable,
         Verdict::Skip,
+        Verdict::NotApplicable,
         Verdict::Error,
     ];
+
+    /// The report columns: every verdict, but "not applicable" only for runs that have it
+    /// (a run against the contract never does, and its reports keep their columns).
+    ///
+    /// ```
+    /// use byoid::result::Verdict;
+    /// assert_eq!(Verdict::columns(false).count(), 7);
+    /// assert!(Verdict::columns(true).any(|v| v == Verdict::NotApplicable));
+    /// ```
+    pub fn columns(with_not_applicable: bool) -> impl Iterator<Item = Verdict> {
+        Verdict::ALL
+            .into_iter()
+            .filter(move |v| with_not_applicable || *v != Verdict::NotApplicable)
+    }
 
     /// Upper-case word for the console.
     pub fn word(self) -> &'static str {
@@ -56,13 +73,14 @@ impl Verdict {
             Verdict::Fail => "FAIL",
             Verdict::Untestable => "UNTESTABLE",
             Verdict::Skip => "SKIP",
+            Verdict::NotApplicable => "N/A",
             Verdict::Error => "ERROR",
         }
     }
     /// How bad, for baselines: higher is worse.
     pub fn severity(self) -> u8 {
         match self {
-            Verdict::Pass | Verdict::Acceptable | Verdict::Skip => 0,
+            Verdict::Pass | Verdict::Acceptable | Verdict::Skip | Verdict::NotApplicable => 0,
             Verdict::Warn => 1,
             Verdict::Untestable => 2,
             Verdict::Fail | Verdict::Error => 3,

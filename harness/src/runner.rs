@@ -138,16 +138,22 @@ async fn control(
     let target_addr = target.addr.as_str();
     let tenant = &world.controls[&flavor];
     let token = tenant.mint(&MintOptions::default());
+    let route = &world.profile.protected;
     let req = request_for(
         world,
         target_addr,
         tenant.slug(),
         None,
         &crate::catalog::RequestSpec::default(),
+        route,
         &token,
     );
     let res = client::send(target_addr, &req.1, &req.0, timeout).await;
-    let (m, observed, reasons) = judge::judge(&Expect::default(), &res);
+    let reading = judge::Reading {
+        slug: tenant.slug(),
+        ..route.reading()
+    };
+    let (m, observed, reasons) = judge::judge(&Expect::default(), reading, &res);
     let reasons = reasons
         .into_iter()
         .map(|r| stable_text(world, target_addr, None, r))

@@ -45,6 +45,9 @@ pub async fn run_case(
             )],
         );
     }
+    if let Some(reason) = world.profile.not_applicable(case) {
+        return CaseResult::for_case(case, Verdict::NotApplicable, vec![reason]);
+    }
     let mut run = CaseRun::new(world, target, case, tenants, timeout);
     let one_request = [Step {
         send: true,
@@ -307,9 +310,24 @@ impl<'a> CaseRun<'a> {
         };
         let slug = slug_of(placement);
         let decoy = case.request.decoy_tenant.map(slug_of);
-        let (req, host) = request_for(world, addr, &slug, decoy.as_deref(), &case.request, token);
+        let route = world
+            .profile
+            .route_for(&case.request.route, expect.claims.is_some());
+        let (req, host) = request_for(
+            world,
+            addr,
+            &slug,
+            decoy.as_deref(),
+            &case.request,
+            route,
+            token,
+        );
         let res = client::send(addr, &host, &req, self.timeout).await;
-        let (m, obs, reasons) = judge::judge(expect, &res);
+        let reading = judge::Reading {
+            slug: &slug,
+            ..route.reading()
+        };
+        let (m, obs, reasons) = judge::judge(expect, reading, &res);
         let evidence = Evidence {
             request: shorten(&req, token),
             token: recipe::decode_for_evidence(token, minted_at),

@@ -94,7 +94,7 @@ impl TargetArgs {
 /// Why the target could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    /// It never answered `/healthz` with 2xx.
+    /// It never answered `/healthz` (or its profile's readiness path) with 2xx.
     #[error("the target never became ready within {secs} s (last: {last})\n{tail}")]
     NeverReady {
         /// The limit.
@@ -178,6 +178,16 @@ impl RunningTarget {
         manifest_path: &Path,
         ready_timeout: Duration,
     ) -> Result<RunningTarget, TargetError> {
+        RunningTarget::start_with_health(spec, manifest_path, ready_timeout, "/healthz").await
+    }
+
+    /// Like [`RunningTarget::start`], waiting for `health` (a profile's readiness path).
+    pub async fn start_with_health(
+        spec: &TargetSpec,
+        manifest_path: &Path,
+        ready_timeout: Duration,
+        health: &str,
+    ) -> Result<RunningTarget, TargetError> {
         let stderr = Arc::new(Mutex::new(StderrTail::default()));
         let mut builtin = None;
         let mut target = match spec {
@@ -260,16 +270,16 @@ impl RunningTarget {
             }
         };
         target.builtin = builtin;
-        target.wait_ready(ready_timeout).await?;
+        target.wait_ready(ready_timeout, health).await?;
         Ok(target)
     }
 
-    async fn wait_ready(&mut self, limit: Duration) -> Result<(), TargetError> {
+    async fn wait_ready(&mut self, limit: Duration, health: &str) -> Result<(), TargetError> {
         let start = Instant::now();
         let mut last = String::from("nothing yet");
         let req = Outgoing {
             method: "GET".into(),
-            path: "/healthz".into(),
+            path: health.into(),
             headers: vec![],
             body: String::new(),
         };
@@ -284,7 +294,7 @@ impl RunningTarget {
             }
             match client::send(&self.addr, &self.addr, &req, Duration::from_secs(2)).await {
                 Ok(a) if (200..300).contains(&a.status) => return Ok(()),
-                Ok(a) => last = format!("/healthz answered {}", a.status),
+                Ok(a) => last = format!("{health} answered {}", a.status),
                 Err(e) => last = e.to_string(),
             }
             tokio::time::sleep(delay).await;

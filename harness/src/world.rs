@@ -71,6 +71,9 @@ pub struct Settings {
     pub idp_listen: SocketAddr,
     /// Serve the IdPs over HTTPS with a CA made at start (the manifest names its PEM).
     pub tls: bool,
+    /// The target's own routes (`--profile`); `None`: the contract's, under `tenant_source`.
+    /// A profile's tenant source must be `tenant_source`.
+    pub profile: Option<std::sync::Arc<crate::profile::TargetProfile>>,
 }
 
 impl Default for Settings {
@@ -83,6 +86,7 @@ impl Default for Settings {
             seed: 0,
             idp_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             tls: false,
+            profile: None,
         }
     }
 }
@@ -110,6 +114,9 @@ pub struct World {
     pub controls: BTreeMap<Flavor, Tenant>,
     /// The manifest (contract section 2).
     pub manifest: Value,
+    /// How requests reach the target and how its answers read: the settings' profile, or
+    /// the contract's routes.
+    pub profile: std::sync::Arc<crate::profile::TargetProfile>,
 }
 
 /// A slug for a case: stable across runs and filters, and a valid DNS label.
@@ -205,8 +212,14 @@ impl World {
             builder = builder.tls();
         }
         let idp = builder.start().await?;
+        let profile = settings.profile.clone().unwrap_or_else(|| {
+            std::sync::Arc::new(crate::profile::TargetProfile::contract(
+                &settings.tenant_source,
+            ))
+        });
         let mut world = World {
             idp,
+            profile,
             settings,
             cases: HashMap::new(),
             controls: BTreeMap::new(),

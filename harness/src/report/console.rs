@@ -27,6 +27,7 @@ fn verdict_code(v: Verdict) -> &'static str {
     match v {
         Verdict::Pass | Verdict::Acceptable => "32",
         Verdict::Warn | Verdict::Untestable | Verdict::Skip => "33",
+        Verdict::NotApplicable => "36",
         Verdict::Fail | Verdict::Error => "31",
     }
 }
@@ -76,8 +77,8 @@ pub fn case_line(c: &CaseResult, color: Color) -> String {
 }
 
 fn details(c: &CaseResult, out: &mut String) {
-    if c.verdict == Verdict::Skip {
-        // Why it was not run (e.g. it needs `--tls`).
+    if matches!(c.verdict, Verdict::Skip | Verdict::NotApplicable) {
+        // Why it was not run (it needs `--tls`, or a capability the target lacks).
         for r in &c.reasons {
             let _ = writeln!(out, "                     why: {}", printable(r));
         }

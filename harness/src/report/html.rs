@@ -67,6 +67,7 @@ td.verdict,td.cell{font-weight:700;white-space:nowrap;text-align:center}
 .v-fail{background:var(--fail-bg)}.v-fail td.verdict,td.cell.v-fail,.badge.v-fail{color:#fff;background:var(--fail)}
 .v-untestable{background:var(--unt-bg)}.v-untestable td.verdict,td.cell.v-untestable,.badge.v-untestable{color:#fff;background:var(--unt)}
 .v-skip{background:var(--skip-bg)}.v-skip td.verdict,td.cell.v-skip,.badge.v-skip{color:#fff;background:var(--skip)}
+.v-not-applicable{background:var(--skip-bg)}.v-not-applicable td.verdict,td.cell.v-not-applicable,.badge.v-not-applicable{color:#fff;background:#6b7280}
 .v-error{background:var(--err-bg)}.v-error td.verdict,td.cell.v-error,.badge.v-error{color:#fff;background:var(--err)}
 td.cell.v-none{color:#999;background:#fff}
 details>summary{cursor:pointer}details .ev{margin:.4em 0 .2em 1em}details .ev h4{margin:.6em 0 .2em;font-size:1em}
@@ -201,7 +202,7 @@ pub fn render(report: &Report) -> String {
         "<span class=\"badge\">{} cases</span>",
         report.summary.total
     );
-    for v in Verdict::ALL {
+    for v in Verdict::columns(report.summary.not_applicable > 0) {
         let n = report.cases.iter().filter(|c| c.verdict == v).count();
         let _ = write!(
             out,
@@ -212,7 +213,7 @@ pub fn render(report: &Report) -> String {
         );
     }
     out.push_str("</p>\n<table class=\"levels\">\n<thead><tr><th>Level</th>");
-    for v in Verdict::ALL {
+    for v in Verdict::columns(report.summary.not_applicable > 0) {
         let _ = write!(out, "<th>{}</th>", v.word());
     }
     out.push_str("<th>Total</th></tr></thead>\n<tbody>\n");
@@ -227,7 +228,7 @@ pub fn render(report: &Report) -> String {
             .filter(|c| c.case.level == level)
             .collect();
         let _ = write!(out, "<tr><th>{level}</th>");
-        for v in Verdict::ALL {
+        for v in Verdict::columns(report.summary.not_applicable > 0) {
             let n = cases.iter().filter(|c| c.verdict == v).count();
             let class = if n > 0 {
                 format!(" v-{}", verdict_name(v))
@@ -277,7 +278,7 @@ pub fn render(report: &Report) -> String {
 
     // Filters.
     out.push_str("<div class=\"filters\" id=\"filters\">\n<label>Level <select id=\"f-level\"><option value=\"\">all</option><option value=\"must\">MUST</option><option value=\"should\">SHOULD</option><option value=\"may\">MAY</option></select></label>\n<span>");
-    for v in Verdict::ALL {
+    for v in Verdict::columns(report.summary.not_applicable > 0) {
         let _ = write!(
             out,
             "<label><input type=\"checkbox\" class=\"f-verdict\" value=\"{0}\" checked> <span class=\"badge v-{0}\">{1}</span></label> ",
@@ -471,6 +472,9 @@ pub fn render_matrix(reports: &[(String, Value)]) -> String {
         columns.push(col);
     }
     let total_rows: usize = rows.values().map(BTreeMap::len).sum();
+    let any_not_applicable = columns.iter().flat_map(|c| c.values()).any(|c| {
+        c.get("verdict").and_then(Value::as_str) == Some(verdict_name(Verdict::NotApplicable))
+    });
 
     let mut out = String::new();
     head(&mut out, "byoid conformance matrix", MATRIX_JS);
@@ -481,7 +485,7 @@ pub fn render_matrix(reports: &[(String, Value)]) -> String {
         reports.len()
     );
     out.push_str("<table class=\"targets\">\n<thead><tr><th>Label</th><th>Target</th><th>Harness</th><th>Catalog</th>");
-    for v in Verdict::ALL {
+    for v in Verdict::columns(any_not_applicable) {
         let _ = write!(out, "<th>{}</th>", v.word());
     }
     out.push_str("</tr></thead>\n<tbody>\n");
@@ -495,7 +499,7 @@ pub fn render_matrix(reports: &[(String, Value)]) -> String {
             escape(&str_of(&run, "harness_version")),
             escape(&str_of(&run, "catalog_hash"))
         );
-        for v in Verdict::ALL {
+        for v in Verdict::columns(any_not_applicable) {
             let name = verdict_name(v);
             let n = col
                 .values()
@@ -530,7 +534,7 @@ pub fn render_matrix(reports: &[(String, Value)]) -> String {
         let _ = write!(out, "<option value=\"{0}\">{0}</option>", escape(t));
     }
     out.push_str("</select></label>\n<label>Verdict in any column <select id=\"f-verdict\"><option value=\"\">any</option>");
-    for v in Verdict::ALL {
+    for v in Verdict::columns(any_not_applicable) {
         let _ = write!(
             out,
             "<option value=\"{}\">{}</option>",

@@ -81,7 +81,7 @@ fn test_case(c: &CaseResult, time: Duration) -> TestCase {
             s.set_description(details(c));
             s
         }
-        Verdict::Skip => {
+        Verdict::Skip | Verdict::NotApplicable => {
             let mut s = TestCaseStatus::skipped();
             let why = if c.reasons.is_empty() {
                 "not run".to_string()
@@ -134,6 +134,7 @@ pub(crate) fn verdict_name(v: Verdict) -> &'static str {
         Verdict::Fail => "fail",
         Verdict::Untestable => "untestable",
         Verdict::Skip => "skip",
+        Verdict::NotApplicable => "not-applicable",
         Verdict::Error => "error",
     }
 }

@@ -58,10 +58,24 @@ pub fn render(report: &Report) -> String {
 
     // Totals by level.
     let _ = writeln!(out, "## Totals\n");
-    out.push_str(
-        "| Level | Pass | Acceptable | Warn | Fail | Untestable | Skip | Error | Total |\n",
-    );
-    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    let columns: Vec<Verdict> = Verdict::columns(report.summary.not_applicable > 0).collect();
+    let mut header = "| Level |".to_string();
+    let mut rule = "|---|".to_string();
+    for v in &columns {
+        let name = match v {
+            Verdict::Pass => "Pass",
+            Verdict::Acceptable => "Acceptable",
+            Verdict::Warn => "Warn",
+            Verdict::Fail => "Fail",
+            Verdict::Untestable => "Untestable",
+            Verdict::Skip => "Skip",
+            Verdict::NotApplicable => "N/A",
+            Verdict::Error => "Error",
+        };
+        let _ = write!(header, " {name} |");
+        rule.push_str("---:|");
+    }
+    let _ = writeln!(out, "{header} Total |\n{rule}---:|");
     for level in [Level::Must, Level::Should, Level::May] {
         let cases: Vec<&CaseResult> = report
             .cases
@@ -69,7 +83,7 @@ pub fn render(report: &Report) -> String {
             .filter(|c| c.case.level == level)
             .collect();
         let mut row = format!("| {level} |");
-        for v in Verdict::ALL {
+        for &v in &columns {
             let _ = write!(
                 row,
                 " {} |",
@@ -79,7 +93,7 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "{row} {} |", cases.len());
     }
     let mut row = "| **All** |".to_string();
-    for v in Verdict::ALL {
+    for &v in &columns {
         let _ = write!(
             row,
             " **{}** |",
@@ -98,12 +112,20 @@ pub fn render(report: &Report) -> String {
             Verdict::Pass | Verdict::Acceptable => 0,
             Verdict::Fail | Verdict::Error => 1,
             Verdict::Warn => 2,
-            Verdict::Untestable | Verdict::Skip => 3,
+            Verdict::Untestable | Verdict::Skip | Verdict::NotApplicable => 3,
         };
         e.1[i] += 1;
     }
     let _ = writeln!(out, "## By section\n");
-    out.push_str("Pass counts acceptable outcomes, fail counts errors, other is untestable and skipped cases.\n\n");
+    let other = if report.summary.not_applicable > 0 {
+        "untestable, skipped and not applicable"
+    } else {
+        "untestable and skipped"
+    };
+    let _ = writeln!(
+        out,
+        "Pass counts acceptable outcomes, fail counts errors, other is {other} cases.\n"
+    );
     out.push_str(
         "| Section | Title | Pass | Fail | Warn | Other |\n|---|---|---:|---:|---:|---:|\n",
     );

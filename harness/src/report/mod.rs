@@ -54,6 +54,10 @@ pub struct RunInfo {
     pub seed: u64,
     /// Tenant source.
     pub tenant_source: String,
+    /// The target profile the run used (`--profile`): its file and the capabilities it
+    /// declares missing. Absent: the contract's routes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
     /// Filters applied.
     pub filters: Vec<String>,
     /// The share of the selected cases this run judged (`--partition K/N`); a merged report
@@ -92,8 +96,15 @@ pub struct Summary {
     pub untestable: usize,
     /// Not run.
     pub skip: usize,
+    /// Not run: the target's profile says it lacks what the case needs.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_applicable: usize,
     /// Target or harness problems.
     pub error: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -111,6 +122,7 @@ impl Summary {
                 Verdict::Fail => s.fail += 1,
                 Verdict::Untestable => s.untestable += 1,
                 Verdict::Skip => s.skip += 1,
+                Verdict::NotApplicable => s.not_applicable += 1,
                 Verdict::Error => s.error += 1,
             }
         }
@@ -128,9 +140,10 @@ impl Summary {
         }
     }
 
-    /// `N passed, N acceptable, N warned, N failed, N untestable, N errors, N skipped`.
+    /// `N passed, N acceptable, N warned, N failed, N untestable, N errors, N skipped`, and
+    /// `N not applicable` when there are any.
     pub fn counts(&self) -> String {
-        format!(
+        let mut s = format!(
             "{} passed, {} acceptable, {} warned, {} failed, {} untestable, {} errors, {} skipped",
             self.pass,
             self.acceptable,
@@ -139,7 +152,11 @@ impl Summary {
             self.untestable,
             self.error,
             self.skip
-        )
+        );
+        if self.not_applicable > 0 {
+            s.push_str(&format!(", {} not applicable", self.not_applicable));
+        }
+        s
     }
 }
 

@@ -157,6 +157,7 @@ pub fn sample(s: Sample) -> Report {
         catalog_hash: "abc123".into(),
         seed: 0,
         tenant_source: "header".into(),
+        profile: None,
         filters: vec![],
         partition: None,
         skipped_flavors: vec![],

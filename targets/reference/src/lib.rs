@@ -297,10 +297,15 @@ async fn respond(v: &Validator, route: ApiRoute, req: Result<ApiRequest, AuthErr
             verified.body.clone(),
         )
             .into_response(),
-        Err(e) => e
-            .into_sent(v.config.debug, &v.config.defects)
-            .into_response(),
+        Err(e) => refusal(v, e),
     }
+}
+
+/// The answer to a refused request, as the contract's table says (RFC 6750 section 3):
+/// internal detail only in debug mode, and the validator's challenge defects applied.
+pub fn refusal(v: &Validator, e: AuthError) -> Response {
+    e.into_sent(v.config.debug, &v.config.defects)
+        .into_response()
 }
 
 /// The `jws-json-accepted` defect lets a JSON value past the `b64token` check.
@@ -313,6 +318,36 @@ async fn authorize(
     route: ApiRoute,
     req: ApiRequest,
 ) -> Result<Arc<Verified>, AuthError> {
+    let verified = authenticate(v, req).await?;
+    let d = &v.config.defects;
+    if route == ApiRoute::Admin
+        && !d.contains(Defect::AdminRoleNotChecked)
+        && !checks::has_role_with(&verified.claims, "admin", d)
+    {
+        if d.contains(Defect::InsufficientScopeAs401) {
+            return Err(AuthError::invalid_token("the admin role is required"));
+        }
+        return Err(AuthError::insufficient_scope("the admin role is required"));
+    }
+    Ok(verified)
+}
+
+/// Authenticates an API request for an application's own routes: the token it presents,
+/// verified for the tenant it names, or the [`AuthError`] to answer with (send it with
+/// [`AuthError::into_sent`]). `/api/whoami` is this and nothing else; `/api/admin` adds the
+/// role check. `targets/orders-api` puts it in front of routes of its own.
+///
+/// ```no_run
+/// # async fn f(v: &byoid_reference::Validator, req: byoid_reference::api_request::ApiRequest)
+/// #     -> axum::response::Response {
+/// match byoid_reference::authenticate(v, req).await {
+///     Ok(verified) => format!("hello, {}", verified.tenant).into_response(),
+///     Err(refused) => byoid_reference::refusal(v, refused),
+/// }
+/// # }
+/// # use axum::response::IntoResponse;
+/// ```
+pub async fn authenticate(v: &Validator, req: ApiRequest) -> Result<Arc<Verified>, AuthError> {
     let token = req.token.ok_or_else(AuthError::no_credentials)?;
     let resolution = v.resolver.lookup(req.tenant_slug.as_deref());
     // A cache hit needs no syntax check (see `bearer::Bearer`). Every wait for
@@ -327,15 +362,5 @@ async fn authorize(
         }
         None => v.validate_uncached(resolution, token.checked()?).await?,
     };
-    let d = &v.config.defects;
-    if route == ApiRoute::Admin
-        && !d.contains(Defect::AdminRoleNotChecked)
-        && !checks::has_role_with(&verified.claims, "admin", d)
-    {
-        if d.contains(Defect::InsufficientScopeAs401) {
-            return Err(AuthError::invalid_token("the admin role is required"));
-        }
-        return Err(AuthError::insufficient_scope("the admin role is required"));
-    }
     Ok(verified)
 }
