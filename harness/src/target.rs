@@ -21,6 +21,46 @@ pub enum TargetSpec {
     Command(String),
     /// A running target at this URL (attached mode).
     Url(String),
+    /// A router built from the run's manifest and served by this process on an ephemeral
+    /// loopback port: a Rust validator tested from its own `cargo test`.
+    InProcess(InProcessTarget),
+}
+
+/// A validator in this process: a function from the run's manifest (contract section 2, as
+/// JSON) to the axum [`Router`](axum::Router) that serves it. Any tower service becomes one
+/// with [`Router::fallback_service`](axum::Router::fallback_service). It is served over real
+/// HTTP on `127.0.0.1:0`, since some cases need exact bytes on the wire.
+///
+/// ```
+/// use byoid::target::{InProcessTarget, TargetSpec};
+/// let target = InProcessTarget::new("hello", |_manifest: &serde_json::Value| {
+///     axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }))
+/// });
+/// assert_eq!(TargetSpec::InProcess(target).describe(), "in-process:hello");
+/// ```
+#[derive(Clone)]
+pub struct InProcessTarget {
+    name: String,
+    make: Arc<dyn Fn(&serde_json::Value) -> axum::Router + Send + Sync>,
+}
+
+impl InProcessTarget {
+    /// A target named `name` in reports, whose router `make` builds from the manifest.
+    pub fn new(
+        name: impl Into<String>,
+        make: impl Fn(&serde_json::Value) -> axum::Router + Send + Sync + 'static,
+    ) -> Self {
+        InProcessTarget {
+            name: name.into(),
+            make: Arc::new(make),
+        }
+    }
+}
+
+impl std::fmt::Debug for InProcessTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "InProcessTarget({:?})", self.name)
+    }
 }
 
 impl TargetSpec {
@@ -31,6 +71,7 @@ impl TargetSpec {
             TargetSpec::Builtin { defects } => format!("builtin:reference+{}", defects.join("+")),
             TargetSpec::Command(c) => format!("command:{c}"),
             TargetSpec::Url(u) => format!("url:{u}"),
+            TargetSpec::InProcess(t) => format!("in-process:{}", t.name),
         }
     }
 }
@@ -206,6 +247,33 @@ impl RunningTarget {
                 let (addr, task) = serve_builtin(config)
                     .await
                     .map_err(|e| TargetError::Spawn(e.to_string()))?;
+                RunningTarget {
+                    addr,
+                    description: spec.describe(),
+                    child: None,
+                    pgid: None,
+                    stderr,
+                    stderr_reader: None,
+                    task: Some(task),
+                    builtin: None,
+                }
+            }
+            TargetSpec::InProcess(t) => {
+                let text = std::fs::read_to_string(manifest_path)
+                    .map_err(|e| TargetError::Spawn(format!("the manifest: {e}")))?;
+                let manifest: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|e| TargetError::Spawn(format!("the manifest: {e}")))?;
+                let router = (t.make)(&manifest);
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .map_err(|e| TargetError::Spawn(e.to_string()))?;
+                let addr = listener
+                    .local_addr()
+                    .map_err(|e| TargetError::Spawn(e.to_string()))?
+                    .to_string();
+                let task = tokio::spawn(async move {
+                    let _ = axum::serve(listener, router).await;
+                });
                 RunningTarget {
                     addr,
                     description: spec.describe(),

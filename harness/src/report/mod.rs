@@ -268,6 +268,23 @@ impl Report {
         serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
     }
 
+    /// One line per case, `VERDICT id`, in report order: what a verdict snapshot (insta)
+    /// holds. No times, no ports: the same target gives the same lines.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), byoid::HarnessError> {
+    /// let report = byoid::run_scenarios(&byoid::ScenarioOptions::default()).await?;
+    /// assert!(report.verdict_lines().starts_with("PASS control/genuine-token/"));
+    /// # Ok(()) }
+    /// ```
+    pub fn verdict_lines(&self) -> String {
+        let mut out = String::new();
+        for c in &self.cases {
+            out.push_str(&format!("{:<10} {}\n", c.verdict.word(), c.case.id));
+        }
+        out
+    }
+
     /// Whether the run judged anything: at least one case beyond the positive controls passed,
     /// warned or failed on the target's answer (all skipped, untestable or in error is a run
     /// that judged nothing).
