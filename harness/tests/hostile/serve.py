@@ -1,5 +1,6 @@
 """A target that answers /healthz and then misbehaves on /api/* (see README.md)."""
 import http.server
+import json
 import os
 import sys
 import threading
@@ -28,7 +29,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             sys.stderr.flush()
             os._exit(3)
         if MODE in ("accept", "die-after"):
-            return self.answer(200, b'{"tenant":"x","claims":{}}')
+            # Accepts any token, for whichever tenant the request names.
+            tenant = json.dumps(self.headers.get("X-Tenant-Slug", ""))
+            return self.answer(200, b'{"tenant":' + tenant.encode() + b',"claims":{}}')
         if MODE == "c1-challenge":
             # U+009B (CSI) in UTF-8: kept as one character in reports, escaped on the console.
             return self.answer(401, b"", 'Bearer error="invalid_token", error_description="\u009b31m"')
