@@ -541,6 +541,11 @@ fn report_command(command: ReportCommand) -> i32 {
                     return exit::SETUP_ERROR;
                 }
             };
+            // As `scenarios --report-dir` does: a CI merge job starts with no such folder.
+            if let Err(e) = std::fs::create_dir_all(&report_dir) {
+                eprintln!("error: cannot create `{}`: {e}", report_dir.display());
+                return exit::SETUP_ERROR;
+            }
             if let Err((path, e)) = merged.write_files(&report_dir) {
                 eprintln!("error: cannot write `{}`: {e}", path.display());
                 return exit::SETUP_ERROR;
