@@ -47,6 +47,7 @@ svg .line.c-all{stroke-width:2.6}
 ul.legend{list-style:none;padding:0;margin:.3em 0;display:flex;flex-wrap:wrap;gap:.2em 1.4em}
 ul.legend li{white-space:nowrap}svg.sw{vertical-align:middle;margin-right:.35em}
 table.figures td.n,table.cmp td.n{font-variant-numeric:tabular-nums}
+table.cmp td.verdict{white-space:normal;text-align:left;font-weight:600}
 "#;
 
 /// The plot area inside the SVG's view box (pixels): left, top, right, bottom.
