@@ -23,7 +23,8 @@ use serde_json::Value;
 use super::report::{compare, verdict, BenchReport, MixReport};
 use crate::report::html::{csp_hash, escape, CSS};
 
-/// A baseline to compare with, as `byoid bench --baseline FILE --max-regression PCT` gives it.
+/// A baseline to compare with, as `byoid bench --baseline FILE --max-regression PCT` gives it
+/// (see [`render`] for an example).
 #[derive(Clone, Copy, Debug)]
 pub struct Baseline<'a> {
     /// How the page names the baseline (the path given to `--baseline`).
@@ -687,19 +688,25 @@ fn baseline_section(out: &mut String, report: &BenchReport, b: &Baseline) {
 /// The page for `report`, compared with `baseline` when there is one.
 ///
 /// ```
-/// use byoid::bench::html::render;
+/// use byoid::bench::html::{render, Baseline};
 /// use byoid::bench::report::BenchReport;
-/// let report: BenchReport = serde_json::from_str(r#"{
+/// let json = r#"{
 ///   "format": "byoid-bench/1", "harness_version": "0.1.0", "target": "builtin:reference",
 ///   "mode": "closed-loop", "connections": 4, "threads": 1, "rate": null, "elapsed_s": 1.0,
 ///   "pool": 8, "mixes": [],
 ///   "total": {"name": "all", "weight": 0, "requests": 0, "errors": 0, "rps": 0.0,
 ///             "latency_us": {"p50": 0, "p90": 0, "p99": 0, "p99_9": 0, "max": 0, "mean": 0.0},
 ///             "statuses": {}, "error_kinds": {}, "idp": null}
-/// }"#).unwrap();
+/// }"#;
+/// let report: BenchReport = serde_json::from_str(json).unwrap();
 /// let page = render(&report, None);
 /// assert!(page.starts_with("<!DOCTYPE html>") && page.contains("builtin:reference"));
 /// assert_eq!(page, render(&report, None)); // deterministic
+///
+/// // Compared with an earlier run (here, itself).
+/// let doc: serde_json::Value = serde_json::from_str(json).unwrap();
+/// let base = Baseline { label: "before.json", doc: &doc, max_regression: 10.0 };
+/// assert!(render(&report, Some(&base)).contains("id=\"baseline-table\""));
 /// ```
 pub fn render(report: &BenchReport, baseline: Option<&Baseline>) -> String {
     let css = format!("{CSS}{BENCH_CSS}");

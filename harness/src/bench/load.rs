@@ -187,6 +187,13 @@ impl MixStats {
     }
 
     /// Counts a failed exchange of `kind` that ended in `tick`.
+    ///
+    /// ```
+    /// use byoid::bench::load::{LoadErrorKind, MixStats};
+    /// let mut m = MixStats::empty();
+    /// m.record_error(LoadErrorKind::Timeout, 1);
+    /// assert_eq!((m.failed(), m.errors_per_tick.as_slice()), (1, &[0, 1][..]));
+    /// ```
     pub fn record_error(&mut self, kind: LoadErrorKind, tick: usize) {
         self.errors[kind as usize] += 1;
         count_at(&mut self.errors_per_tick, tick);
