@@ -190,8 +190,33 @@ impl BenchReport {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             let _ = std::fs::create_dir_all(dir);
         }
-        let json = serde_json::to_string_pretty(self).unwrap_or_default();
-        std::fs::write(path, format!("{json}\n"))
+        std::fs::write(path, self.to_json())
+    }
+
+    /// The JSON document: indented like `serde_json`'s pretty printer, except that a list of
+    /// numbers (or of number pairs) stays on one line, so that the per-interval counts and
+    /// the percentile curves take a line each instead of one per number.
+    ///
+    /// ```
+    /// use byoid::bench::report::BenchReport;
+    /// let text = r#"{"format": "byoid-bench/1", "harness_version": "0.1.0", "target": "t",
+    ///   "mode": "closed-loop", "connections": 1, "threads": 1, "rate": null, "elapsed_s": 0.2,
+    ///   "pool": 1, "interval_s": 0.1, "mixes": [],
+    ///   "total": {"name": "all", "weight": 0, "requests": 3, "errors": 0, "rps": 15.0,
+    ///     "latency_us": {"p50": 9, "p90": 9, "p99": 9, "p99_9": 9, "max": 9, "mean": 9.0},
+    ///     "statuses": {"200": 3}, "error_kinds": {}, "idp": null,
+    ///     "latency_curve": [[0.0, 9], [20.567, 9]], "answers_per_interval": [2, 1]}}"#;
+    /// let r: BenchReport = serde_json::from_str(text).unwrap();
+    /// let json = r.to_json();
+    /// assert!(json.contains("\"latency_curve\": [[0.0, 9], [20.567, 9]],\n"));
+    /// assert!(json.contains("\"answers_per_interval\": [2, 1]\n"));
+    /// assert!(json.contains("\"statuses\": {\n      \"200\": 3\n    },"));
+    /// ```
+    pub fn to_json(&self) -> String {
+        let mut out = String::new();
+        write_json(&mut out, &serde_json::to_value(self).unwrap_or_default(), 0);
+        out.push('\n');
+        out
     }
 
     /// An error when the target answered nothing at all: figures of no answer mean nothing.
@@ -203,6 +228,50 @@ impl BenchReport {
             ));
         }
         Ok(())
+    }
+}
+
+/// Writes `v` at `indent`: objects and lists of objects one member a line, lists of scalars
+/// (or of lists of scalars) on one line.
+fn write_json(out: &mut String, v: &Value, indent: usize) {
+    let scalar = |v: &Value| !v.is_array() && !v.is_object();
+    let flat = |v: &Value| scalar(v) || v.as_array().is_some_and(|a| a.iter().all(scalar));
+    let pad = |out: &mut String, n: usize| out.extend(std::iter::repeat_n(' ', n));
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            out.push_str("{\n");
+            for (i, (k, v)) in m.iter().enumerate() {
+                pad(out, indent + 2);
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push_str(": ");
+                write_json(out, v, indent + 2);
+                out.push_str(if i + 1 < m.len() { ",\n" } else { "\n" });
+            }
+            pad(out, indent);
+            out.push('}');
+        }
+        Value::Array(a) if !a.is_empty() && !a.iter().all(flat) => {
+            out.push_str("[\n");
+            for (i, v) in a.iter().enumerate() {
+                pad(out, indent + 2);
+                write_json(out, v, indent + 2);
+                out.push_str(if i + 1 < a.len() { ",\n" } else { "\n" });
+            }
+            pad(out, indent);
+            out.push(']');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, v) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_json(out, v, indent);
+            }
+            out.push(']');
+        }
+        // Scalars, `{}`.
+        v => out.push_str(&v.to_string()),
     }
 }
 
@@ -587,6 +656,63 @@ mod tests {
         }
         assert_eq!(latency_curve(&s.hist).len(), 61, "six nines at most");
         assert!(latency_curve(&MixStats::empty().hist).is_empty());
+    }
+
+    #[test]
+    fn the_document_is_pretty_json_with_number_lists_on_one_line() {
+        let mut s = MixStats::empty();
+        for us in 1..=500 {
+            s.record_answer(if us % 2 == 0 { 200 } else { 401 }, us, (us / 100) as usize);
+        }
+        s.record_error(LoadErrorKind::Closed, 2);
+        let measured = Measurements {
+            mixes: vec![s],
+            elapsed: std::time::Duration::from_millis(512),
+        };
+        let setup = RunSetup {
+            target: "cmd:\"quoted\" \u{1}".into(),
+            connections: 2,
+            threads: 1,
+            rate: Some(100.5),
+            pool: 4,
+        };
+        let label = MixLabel {
+            name: "genuine",
+            weight: 1,
+            idp: Some((1, 2)),
+        };
+        let r = BenchReport::new(setup, &[label], &measured);
+        let json = r.to_json();
+        let value = serde_json::to_value(&r).unwrap();
+        assert_eq!(serde_json::from_str::<Value>(&json).unwrap(), value);
+        assert!(
+            json.contains("\"answers_per_interval\": [99, 100, 100, 100, 100, 1]"),
+            "{json}"
+        );
+        assert!(
+            json.contains("\"errors_per_interval\": [0, 0, 1, 0, 0, 0]"),
+            "{json}"
+        );
+        // Without number lists it is serde_json's pretty printing, byte for byte.
+        let mut plain = value.clone();
+        let strip = |m: &mut Value| {
+            for k in [
+                "latency_curve",
+                "answers_per_interval",
+                "errors_per_interval",
+            ] {
+                m.as_object_mut().unwrap().remove(k);
+            }
+        };
+        plain["mixes"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .for_each(strip);
+        strip(&mut plain["total"]);
+        let mut out = String::new();
+        write_json(&mut out, &plain, 0);
+        assert_eq!(out, serde_json::to_string_pretty(&plain).unwrap());
     }
 
     #[test]
