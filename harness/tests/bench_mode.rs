@@ -100,6 +100,40 @@ fn bench_drives_the_reference_and_reports_per_mix() {
         bad["requests"].as_f64().unwrap(),
     );
     assert!((g / (g + b) - 0.8).abs() < 0.02, "{g} vs {b}");
+    // req/s over time: the intervals cover the run and add up to the answers.
+    let interval = r["interval_s"].as_f64().unwrap();
+    assert!(interval >= 0.1, "{r:#}");
+    for m in [genuine, bad, &r["total"]] {
+        let series: Vec<u64> = m["answers_per_interval"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_u64().unwrap())
+            .collect();
+        let elapsed = r["elapsed_s"].as_f64().unwrap();
+        assert_eq!(series.len() as f64, (elapsed / interval).ceil(), "{m:#}");
+        assert_eq!(series.iter().sum::<u64>(), m["requests"].as_u64().unwrap());
+        let curve = m["latency_curve"].as_array().unwrap();
+        assert!((2..=61).contains(&curve.len()), "{m:#}");
+        let us: Vec<u64> = curve.iter().map(|p| p[1].as_u64().unwrap()).collect();
+        assert!(us.windows(2).all(|w| w[0] <= w[1]), "{m:#}");
+        assert!(*us.last().unwrap() <= m["latency_us"]["max"].as_u64().unwrap());
+        assert_eq!(curve[0][0], 0.0);
+    }
+
+    // The HTML page beside the JSON is a function of the JSON alone, and states its figures.
+    let page = std::fs::read_to_string(dir.join("bench.html")).unwrap();
+    let parsed: byoid::bench::report::BenchReport = serde_json::from_value(r.clone()).unwrap();
+    assert_eq!(page, byoid::bench::html::render(&parsed, None));
+    for m in [genuine, bad, &r["total"]] {
+        for k in ["p50", "p90", "p99", "p99_9", "max"] {
+            let us = m["latency_us"][k].as_u64().unwrap();
+            let cell = format!("<td class=\"n\">{:.3}</td>", us as f64 / 1000.0);
+            assert!(page.contains(&cell), "{k} of {}: {cell}", m["name"]);
+        }
+    }
+    assert!(page.contains("<code>builtin:reference</code>"));
+    assert!(!page.contains("http://") && !page.contains("https://"));
 
     // The baseline gate: a planted regression (a baseline with 10x the throughput) fails ...
     let mut fast = r.clone();
@@ -109,9 +143,12 @@ fn bench_drives_the_reference_and_reports_per_mix() {
     }
     let fast_path = dir.join("fast-baseline.json");
     std::fs::write(&fast_path, fast.to_string()).unwrap();
+    let regressed_json = dir.join("regressed.json");
     let args = |base: &Path| -> Output {
         byoid(&[
             "bench",
+            "--json",
+            regressed_json.to_str().unwrap(),
             "--requests",
             "3000",
             "--connections",
@@ -132,6 +169,15 @@ fn bench_drives_the_reference_and_reports_per_mix() {
         String::from_utf8_lossy(&o.stdout).contains("REGRESSION"),
         "{}",
         show(&o)
+    );
+    // The page of a regressed run says so, mix by mix, as the console does.
+    let page = std::fs::read_to_string(dir.join("regressed.html")).unwrap();
+    assert!(page.contains("id=\"baseline-table\""));
+    assert_eq!(
+        page.matches("<td class=\"verdict\">REGRESSION: throughput dropped")
+            .count(),
+        2,
+        "both mixes regressed"
     );
 
     // ... and an unchanged one (lower throughput, higher p99 than anything we will measure) passes.

@@ -97,6 +97,29 @@ pub struct Plan {
     pub schedule: Arc<Vec<u16>>,
 }
 
+/// The width of one [`MixStats::answers_per_tick`] bucket: the finest resolution of req/s over
+/// time. The report coalesces ticks into at most [`MAX_INTERVALS`] intervals.
+///
+/// [`MAX_INTERVALS`]: super::report::MAX_INTERVALS
+pub const TICK: Duration = Duration::from_millis(100);
+/// The last tick counted: the longest run plus the longest request limit. A later answer (a
+/// thread that overran its hard stop) counts in this tick, so the counters stay bounded.
+const LAST_TICK: usize = (super::MAX_DURATION_S as usize + 121) * 10;
+
+/// The tick `since_start` falls in.
+///
+/// ```
+/// use byoid::bench::load::tick_of;
+/// use std::time::Duration;
+/// assert_eq!(tick_of(Duration::from_millis(99)), 0);
+/// assert_eq!(tick_of(Duration::from_millis(1_250)), 12);
+/// ```
+pub fn tick_of(since_start: Duration) -> usize {
+    // Whole seconds and tenths: no 128-bit division on the hot path.
+    let t = since_start.as_secs() as usize * 10 + since_start.subsec_millis() as usize / 100;
+    t.min(LAST_TICK)
+}
+
 /// Per-mix measurements.
 pub struct MixStats {
     /// Latency in microseconds.
@@ -105,6 +128,33 @@ pub struct MixStats {
     pub statuses: Vec<u64>,
     /// Failures by kind, indexed by [`LoadErrorKind`] (`errors[kind as usize]`).
     pub errors: [u64; LoadErrorKind::ALL.len()],
+    /// Answers completed in each [`TICK`] since the start (index = [`tick_of`]); grows as the
+    /// run goes, so a short run holds a short vector.
+    pub answers_per_tick: Vec<u64>,
+    /// Failed exchanges in each [`TICK`] since the start.
+    pub errors_per_tick: Vec<u64>,
+}
+
+/// Adds one to `series[tick]`, growing the series when a new tick begins (once per [`TICK`]
+/// per mix and thread, amortized by `Vec`'s doubling).
+fn count_at(series: &mut Vec<u64>, tick: usize) {
+    match series.get_mut(tick) {
+        Some(n) => *n += 1,
+        None => {
+            series.resize(tick + 1, 0);
+            series[tick] = 1;
+        }
+    }
+}
+
+/// Adds `b` into `a` bucket by bucket.
+fn add_series(a: &mut Vec<u64>, b: &[u64]) {
+    if a.len() < b.len() {
+        a.resize(b.len(), 0);
+    }
+    for (x, y) in a.iter_mut().zip(b) {
+        *x += y;
+    }
 }
 
 impl MixStats {
@@ -116,7 +166,37 @@ impl MixStats {
             hist,
             statuses: vec![0; 600],
             errors: [0; LoadErrorKind::ALL.len()],
+            answers_per_tick: Vec::new(),
+            errors_per_tick: Vec::new(),
         }
+    }
+
+    /// Counts an answer with `status` that took `us` microseconds and completed in `tick`.
+    ///
+    /// ```
+    /// use byoid::bench::load::MixStats;
+    /// let mut m = MixStats::empty();
+    /// m.record_answer(200, 450, 3);
+    /// assert_eq!((m.answered(), m.answers_per_tick.as_slice()), (1, &[0, 0, 0, 1][..]));
+    /// ```
+    #[inline]
+    pub fn record_answer(&mut self, status: u16, us: u64, tick: usize) {
+        self.hist.saturating_record(us.max(1));
+        self.statuses[(status as usize).min(599)] += 1;
+        count_at(&mut self.answers_per_tick, tick);
+    }
+
+    /// Counts a failed exchange of `kind` that ended in `tick`.
+    ///
+    /// ```
+    /// use byoid::bench::load::{LoadErrorKind, MixStats};
+    /// let mut m = MixStats::empty();
+    /// m.record_error(LoadErrorKind::Timeout, 1);
+    /// assert_eq!((m.failed(), m.errors_per_tick.as_slice()), (1, &[0, 1][..]));
+    /// ```
+    pub fn record_error(&mut self, kind: LoadErrorKind, tick: usize) {
+        self.errors[kind as usize] += 1;
+        count_at(&mut self.errors_per_tick, tick);
     }
 
     /// Completed answers.
@@ -138,6 +218,8 @@ impl MixStats {
         for (a, b) in self.errors.iter_mut().zip(&other.errors) {
             *a += b;
         }
+        add_series(&mut self.answers_per_tick, &other.answers_per_tick);
+        add_series(&mut self.errors_per_tick, &other.errors_per_tick);
     }
 }
 
@@ -513,13 +595,12 @@ async fn conn_loop(ctx: ConnCtx, stream: Option<(TcpStream, std::net::TcpStream)
         };
         match result {
             Ok((status, keep)) => {
-                let us = t0.elapsed().as_micros() as u64;
-                {
-                    let mut st = ctx.stats.borrow_mut();
-                    let m = &mut st[mix];
-                    m.hist.saturating_record(us.max(1));
-                    m.statuses[(status as usize).min(599)] += 1;
-                }
+                // One clock read gives the latency and the tick (req/s over time), counted in
+                // the thread's own stats: no lock, no atomic.
+                let done = Instant::now();
+                let us = done.saturating_duration_since(t0).as_micros() as u64;
+                let tick = tick_of(done.saturating_duration_since(ctx.started));
+                ctx.stats.borrow_mut()[mix].record_answer(status, us, tick);
                 counters.answered.fetch_add(1, Ordering::Relaxed);
                 if !keep {
                     stream = None;
@@ -536,7 +617,8 @@ async fn conn_loop(ctx: ConnCtx, stream: Option<(TcpStream, std::net::TcpStream)
 }
 
 fn fail(ctx: &ConnCtx, counters: &PaddedCounters, mix: usize, kind: LoadErrorKind) {
-    ctx.stats.borrow_mut()[mix].errors[kind as usize] += 1;
+    let tick = tick_of(ctx.started.elapsed());
+    ctx.stats.borrow_mut()[mix].record_error(kind, tick);
     counters.failed.fetch_add(1, Ordering::Relaxed);
 }
 

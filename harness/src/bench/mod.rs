@@ -8,6 +8,7 @@
 //! count and time (at most [`MAX_DURATION_S`] seconds and [`MAX_REQUESTS`] requests), and only
 //! loopback targets are accepted.
 
+pub mod html;
 pub mod load;
 pub mod mix;
 pub mod report;
@@ -62,10 +63,10 @@ pub struct BenchArgs {
     /// Distinct pre-minted tokens per mix.
     #[arg(long, default_value_t = 256)]
     pub pool: usize,
-    /// Write the results as JSON here.
+    /// Write the results as JSON here, and as an HTML page beside it (same name, `.html`).
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Write the results as JSON here, to use later as --baseline.
+    /// Write the results as JSON here, to use later as --baseline (and the HTML page beside it).
     #[arg(long)]
     pub save_baseline: Option<PathBuf>,
     /// Compare with an earlier --json/--save-baseline file, per mix.
@@ -414,14 +415,29 @@ async fn run_inner(args: BenchArgs) -> Result<i32, Fail> {
 
     let mut out = std::io::stdout().lock();
     let _ = write!(out, "{}", report::render_table(&report));
+    let baseline_label = args.baseline.as_ref().map(|p| p.display().to_string());
+    let page_baseline = match (&baseline, &baseline_label) {
+        (Some(doc), Some(label)) => Some(html::Baseline {
+            label,
+            doc,
+            max_regression: args.max_regression,
+        }),
+        _ => None,
+    };
+    let mut page = None;
     for path in [&args.json, &args.save_baseline].into_iter().flatten() {
-        report.save(path).map_err(|e| {
+        let cannot = |p: &std::path::Path, e: std::io::Error| {
             (
                 exit::SETUP_ERROR,
-                format!("cannot write `{}`: {e}", path.display()),
+                format!("cannot write `{}`: {e}", p.display()),
             )
-        })?;
-        let _ = writeln!(out, "Wrote {}", path.display());
+        };
+        report.save(path).map_err(|e| cannot(path, e))?;
+        // The page beside each JSON document, so the figures and their charts travel together.
+        let html_path = html::page_path(path);
+        let page = page.get_or_insert_with(|| html::render(&report, page_baseline.as_ref()));
+        std::fs::write(&html_path, page.as_bytes()).map_err(|e| cannot(&html_path, e))?;
+        let _ = writeln!(out, "Wrote {} and {}", path.display(), html_path.display());
     }
     if let Some(msg) = died {
         return Err((exit::TARGET_FAILED, msg));

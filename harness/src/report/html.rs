@@ -47,7 +47,8 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-const CSS: &str = r#"
+/// The pages' stylesheet (the load mode's page adds its chart rules to it).
+pub(crate) const CSS: &str = r#"
 :root{--pass:#2e7d32;--pass-bg:#e8f5e9;--acc:#558b2f;--acc-bg:#f1f8e9;--warn:#a86b00;--warn-bg:#fff8e1;--fail:#c62828;--fail-bg:#ffebee;--unt:#6a1b9a;--unt-bg:#f3e5f5;--skip:#616161;--skip-bg:#f5f5f5;--err:#8e0000;--err-bg:#ffcdd2}
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:1400px;padding:1em 2em;color:#222}
 h1{font-size:1.6em;margin:.2em 0}h2{font-size:1.2em;margin:1.4em 0 .4em;border-bottom:1px solid #ddd;padding-bottom:.2em}
@@ -125,7 +126,8 @@ apply();
 })();
 "#;
 
-fn csp_hash(s: &str) -> String {
+/// The CSP source expression that allows exactly the inline `<style>` or `<script>` `s`.
+pub(crate) fn csp_hash(s: &str) -> String {
     format!(
         "'sha256-{}'",
         base64::engine::general_purpose::STANDARD.encode(Sha256::digest(s.as_bytes()))
