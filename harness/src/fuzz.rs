@@ -300,7 +300,8 @@ pub async fn fuzz(target: TargetSpec, args: &FuzzArgs) -> Result<FuzzOutcome, cr
     let addr = running.addr.clone();
     // Mutations of a genuine token mean nothing to a target that rejects the genuine token.
     let targets = CaseTargets::Shared(addr.clone());
-    let (controls, _) = crate::runner::run_controls(&world, &targets, Duration::from_secs(5)).await;
+    let (controls, _) =
+        crate::runner::run_controls(&world, &targets, Duration::from_secs(5), None).await;
     if controls.iter().any(|c| !c.accepted) {
         running.stop().await;
         return Ok(FuzzOutcome {

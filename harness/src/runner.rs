@@ -36,7 +36,8 @@ pub async fn run(
     opts: RunOptions,
     on_result: impl Fn(&CaseResult) + Send + Sync + 'static,
 ) -> (Vec<Control>, Vec<CaseResult>) {
-    let (controls, mut control_results) = run_controls(&world, &targets, opts.timeout).await;
+    let (controls, mut control_results) =
+        run_controls(&world, &targets, opts.timeout, opts.deadline).await;
     control_results.iter().for_each(&on_result);
     let controls_arc = Arc::new(controls.clone());
     let sem = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
@@ -60,7 +61,10 @@ pub async fn run(
             let cut_off =
                 || CaseResult::for_case(&case, Verdict::Skip, vec![DEADLINE_REASON.into()]);
             let control = controls.iter().find(|c| c.flavor == case.info.flavor);
+            let past_deadline = deadline.is_some_and(|d| Instant::now() >= d);
             let mut result = match control {
+                // A control the deadline cut off says nothing about the target.
+                _ if past_deadline => cut_off(),
                 Some(c) if !c.accepted => CaseResult::for_case(
                     &case,
                     Verdict::Untestable,
@@ -99,11 +103,13 @@ pub async fn run(
 
 /// Sends a genuine token of each flavor the world has a control tenant for, all at once: the
 /// positive controls, as [`Control`]s and as case results of their own (section
-/// [`CONTROL_SECTION`]), in flavor order.
+/// [`CONTROL_SECTION`]), in flavor order. A control still waiting at `deadline` is not run
+/// (verdict skip, [`DEADLINE_REASON`]).
 pub async fn run_controls(
     world: &Arc<World>,
     targets: &CaseTargets,
     timeout: Duration,
+    deadline: Option<Instant>,
 ) -> (Vec<Control>, Vec<CaseResult>) {
     let mut set = tokio::task::JoinSet::new();
     for (index, flavor) in world.controls.keys().copied().enumerate() {
@@ -111,7 +117,22 @@ pub async fn run_controls(
         set.spawn(async move {
             let slug = world.controls[&flavor].slug().to_string();
             let result = match targets.for_case(&world.manifest_for(&[&slug])).await {
-                Ok(target) => control(&world, &target, flavor, timeout).await,
+                Ok(target) => {
+                    let judged = control(&world, &target, flavor, timeout);
+                    match deadline {
+                        Some(d) => tokio::time::timeout_at(d.into(), judged)
+                            .await
+                            .unwrap_or_else(|_| {
+                                let result = control_result(
+                                    flavor,
+                                    Verdict::Skip,
+                                    vec![DEADLINE_REASON.into()],
+                                );
+                                (Control::of(&result), result)
+                            }),
+                        None => judged.await,
+                    }
+                }
                 Err(e) => {
                     let result = control_result(flavor, Verdict::Error, vec![e]);
                     (Control::of(&result), result)

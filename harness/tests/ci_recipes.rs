@@ -12,9 +12,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::SystemTime;
 
 use serde_yaml_ng::Value;
+
+#[path = "support/workspace_bin.rs"]
+mod workspace_bin;
 
 /// The runs' `BYOID_ARGS`, the recipes' knob for more arguments: one section, which the
 /// planted defect fails in part, and a flavor deselected as a user would (several words, so
@@ -306,76 +308,12 @@ fn validator(defect: Option<&str>) -> String {
     }
 }
 
-/// The `byoid-reference` binary, never older than the reference's sources: the one next to
-/// `byoid` when a build made it after their last change (`cargo test --workspace` does), else
-/// built now with this test's features (`-p byoid` unifies them: the reference alone, no
-/// dependency rebuilt).
+/// The `byoid-reference` binary, never older than the reference's sources.
 fn reference_validator() -> &'static Path {
     static EXE: OnceLock<PathBuf> = OnceLock::new();
     EXE.get_or_init(|| {
-        let byoid = Path::new(env!("CARGO_BIN_EXE_byoid"));
-        let sibling =
-            byoid.with_file_name(format!("byoid-reference{}", std::env::consts::EXE_SUFFIX));
-        let inputs = ["targets/reference", "Cargo.toml", "Cargo.lock"]
-            .iter()
-            .filter_map(|p| newest(&root().join(p)))
-            .max()
-            .expect("the reference's sources");
-        if modified(&sibling).is_some_and(|m| m >= inputs) {
-            return sibling;
-        }
-        let profile_dir = byoid.parent().expect("a profile folder");
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => "dev",
-            Some(p) => p,
-        };
-        let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-            .current_dir(root())
-            .args(["build", "-p", "byoid", "-p", "byoid-reference"])
-            .args(["--bin", "byoid-reference", "--profile", profile])
-            .args([
-                "--message-format",
-                "json-render-diagnostics",
-                "--target-dir",
-            ])
-            .arg(profile_dir.parent().expect("a target folder"))
-            .output()
-            .expect("cargo runs");
-        assert!(
-            out.status.success(),
-            "cargo build -p byoid-reference:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|m| m["target"]["name"] == "byoid-reference")
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .expect("cargo names the byoid-reference executable")
+        workspace_bin::built("byoid-reference", "byoid-reference", "targets/reference")
     })
-}
-
-fn modified(p: &Path) -> Option<SystemTime> {
-    std::fs::metadata(p).and_then(|m| m.modified()).ok()
-}
-
-/// The newest modification time of a file or of the files under a folder (`tests/` and
-/// `proptest-regressions/` aside: they are not built into the binary).
-fn newest(p: &Path) -> Option<SystemTime> {
-    if !p.is_dir() {
-        return modified(p);
-    }
-    std::fs::read_dir(p)
-        .ok()?
-        .flatten()
-        .filter(|e| {
-            !matches!(
-                e.file_name().to_str(),
-                Some("tests" | "proptest-regressions")
-            )
-        })
-        .filter_map(|e| newest(&e.path()))
-        .max()
 }
 
 // What the recipes hold.

@@ -1,8 +1,9 @@
 //! byoid runs other people's code: targets that hang, crash, flood and lie, bad command lines
-//! and hostile files. Each test drives the `byoid` binary the way a user does, with a small
-//! Python target from `tests/hostile/` where a target is needed, and asserts what must hold:
+//! and hostile files. Each test drives the `byoid` binary the way a user does, with a
+//! misbehaving target where one is needed, and asserts what must hold:
 //! no process left behind, bounded memory, no escape sequence on the terminal, a clear exit
-//! code.
+//! code. The misbehaving targets are `targets/hostile` (`hostile-target MODE`), standard
+//! library Rust, so these tests need nothing but the toolchain.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -12,12 +13,16 @@ fn byoid() -> Command {
     Command::new(env!("CARGO_BIN_EXE_byoid"))
 }
 
-fn hostile(script: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/hostile")
-        .join(script)
-        .display()
-        .to_string()
+#[path = "support/workspace_bin.rs"]
+mod workspace_bin;
+
+/// The `hostile-target` binary, quoted for `sh -c`.
+fn hostile() -> String {
+    static EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let exe = EXE.get_or_init(|| {
+        workspace_bin::built("byoid-hostile-target", "hostile-target", "targets/hostile")
+    });
+    format!("'{}'", exe.display().to_string().replace('\'', r"'\''"))
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -125,14 +130,14 @@ fn assert_no_process_with(marker: &str) {
     panic!("left behind: {:?}", processes_with(marker));
 }
 
-/// Whether the Python target carrying `marker` runs (byoid's own command line carries the
+/// Whether the hostile target carrying `marker` runs (byoid's own command line carries the
 /// marker too, inside `--target-cmd`).
 fn target_runs(marker: &str) -> bool {
     processes_with(marker).iter().any(|p| {
         p.split_once(": ")
             .and_then(|(_, c)| c.split(' ').next())
             .and_then(|argv0| argv0.rsplit('/').next())
-            .is_some_and(|name| name.starts_with("python"))
+            .is_some_and(|name| name == "hostile-target")
     })
 }
 
@@ -155,8 +160,8 @@ fn marker(name: &str) -> String {
 #[test]
 fn a_target_that_never_becomes_ready_is_ended_with_its_whole_process_group() {
     let m = marker("never-ready");
-    // No `exec`: `sh` stays the group leader and python is its child.
-    let cmd = format!("python3 {} {m}", hostile("never_ready.py"));
+    // No `exec`: `sh` stays the group leader and the target is its child.
+    let cmd = format!("{} never-ready {m}", hostile());
     let out = run(&[
         "scenarios",
         "--target-cmd",
@@ -173,7 +178,7 @@ fn a_target_that_never_becomes_ready_is_ended_with_its_whole_process_group() {
 /// Starts `byoid scenarios` against a target that hangs on `/api/*`, waits until the target
 /// runs, sends `signal`, and returns the output.
 fn interrupt_a_hanging_run(signal: libc::c_int, m: &str, report_dir: &Path) -> Output {
-    let cmd = format!("python3 {} hang {m}", hostile("serve.py"));
+    let cmd = format!("{} hang 0 {m}", hostile());
     let child = byoid()
         .args([
             "scenarios",
@@ -235,7 +240,7 @@ fn sigint_and_sigterm_end_the_target_clean_up_and_keep_a_report() {
 fn the_run_directory_is_removed_after_an_interruption() {
     let m = marker("run-dir");
     let dir = scratch("run-dir");
-    let cmd = format!("python3 {} hang {m}", hostile("serve.py"));
+    let cmd = format!("{} hang 0 {m}", hostile());
     let child = byoid()
         .args(["scenarios", "--timeout", "60", "--target-cmd", &cmd])
         .stdin(Stdio::null())
@@ -262,7 +267,7 @@ fn the_run_directory_is_removed_after_an_interruption() {
 #[test]
 fn a_target_that_dies_mid_run_is_reported_once_and_the_rest_is_not_run() {
     let dir = scratch("dies");
-    let cmd = format!("exec python3 {} die-after 40", hostile("serve.py"));
+    let cmd = format!("exec {} die-after 40", hostile());
     let out = scenarios_against(&cmd, &["--report-dir", dir.to_str().unwrap()]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(97), "{all}");
@@ -288,7 +293,7 @@ fn a_target_that_dies_mid_run_is_reported_once_and_the_rest_is_not_run() {
 #[test]
 fn a_target_that_hangs_is_cut_off_by_the_run_deadline() {
     let m = marker("deadline");
-    let cmd = format!("python3 {} hang {m}", hostile("serve.py"));
+    let cmd = format!("{} hang 0 {m}", hostile());
     let out = scenarios_against(&cmd, &["--timeout", "30", "--deadline", "2"]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(97), "{all}");
@@ -332,7 +337,7 @@ fn a_stderr_flood_without_newlines_keeps_memory_bounded() {
 
 #[test]
 fn escape_sequences_from_a_target_never_reach_the_terminal() {
-    let cmd = format!("exec python3 {}", hostile("escape.py"));
+    let cmd = format!("exec {} escape", hostile());
     let out = scenarios_against(&cmd, &["--filter", "rfc8725/3.1/alg-none/okta"]);
     assert_eq!(out.status.code(), Some(97));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -458,7 +463,7 @@ fn only_literal_loopback_urls_with_a_port_are_targets() {
 #[test]
 fn challenge_text_is_kept_as_sent_and_escaped_on_the_console() {
     let dir = scratch("c1");
-    let cmd = format!("exec python3 {} c1-challenge", hostile("serve.py"));
+    let cmd = format!("exec {} c1-challenge", hostile());
     let out = scenarios_against(
         &cmd,
         &[

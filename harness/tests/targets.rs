@@ -1,6 +1,8 @@
 //! The launch contract across languages and the ways a target can misbehave.
 
 mod external;
+#[path = "support/workspace_bin.rs"]
+mod workspace_bin;
 
 use std::time::Duration;
 
@@ -97,15 +99,10 @@ async fn a_target_that_never_becomes_ready_is_reported_in_bounded_time() {
 #[tokio::test]
 async fn a_target_answering_garbage_gets_error_verdicts_not_passes() {
     // Answers /healthz, then closes every other connection without a valid HTTP answer.
-    let script = r#"python3 -c "
-import socket,os
-s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', int(os.environ['BYOID_PORT']))); s.listen(64)
-while True:
-    c,_=s.accept(); d=c.recv(65536)
-    c.sendall(b'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok' if b'/healthz' in d else b'garbage\r\n\r\n'); c.close()
-""#;
+    let exe = workspace_bin::built("byoid-hostile-target", "hostile-target", "targets/hostile");
+    let script = format!("exec '{}' garbage", exe.display());
     let report = byoid::run_scenarios(&opts(
-        TargetSpec::Command(script.into()),
+        TargetSpec::Command(script),
         &["rfc8725/3.1/alg-none"],
     ))
     .await

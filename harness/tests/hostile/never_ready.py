@@ -1,4 +1,0 @@
-"""A target that never listens: it sleeps until it is killed."""
-import time
-
-time.sleep(3600)
