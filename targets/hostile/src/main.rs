@@ -27,7 +27,7 @@ fn main() {
     match mode.as_str() {
         "never-ready" => std::thread::sleep(Duration::from_secs(3600)),
         "escape" => {
-            eprint!("\x1b]0;PWNED\x07\x1b[2Jcleared \u{9b}31m csi\n");
+            eprintln!("\x1b]0;PWNED\x07\x1b[2Jcleared \u{9b}31m csi");
             std::process::exit(4);
         }
         "hang" | "die-after" | "reject" | "c1-challenge" | "accept" | "garbage" => {

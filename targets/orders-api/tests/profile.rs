@@ -105,6 +105,6 @@ async fn without_its_profile_the_api_cannot_be_judged() {
     let mut opts = orders(None);
     opts.ready_timeout = std::time::Duration::from_secs(2);
     opts.filters = vec!["rfc8725/3.1".into()];
-    let err = byoid::run_scenarios(&opts).await.err().expect("not ready");
+    let err = byoid::run_scenarios(&opts).await.expect_err("not ready");
     assert!(err.to_string().contains("/healthz answered 404"), "{err}");
 }
