@@ -36,6 +36,9 @@
 //! * **properties** of the run: the report's run metadata (target, catalog hash, seed, tenant
 //!   source, filters, …) under the names `report.json` uses, and the verdict counts.
 //!
+//! Message texts double their braces (`{{`, `}}`), as SARIF reserves `{0}` for placeholders;
+//! property bags hold the report's text as it is.
+//!
 //! Deterministic: everything comes from the report but its timings, in report order, so two
 //! runs with the same seed give the same bytes.
 
@@ -217,9 +220,9 @@ fn rule(id: &str, cases: &[&CaseResult]) -> Value {
     }
     json!({
         "id": id,
-        "shortDescription": {"text": title},
-        "fullDescription": {"text": first.requirement},
-        "help": {"text": help},
+        "shortDescription": message(title),
+        "fullDescription": message(&first.requirement),
+        "help": message(&help),
         "defaultConfiguration": {"level": rule_level(first.level)},
         "properties": {
             "level": first.level.to_string().to_lowercase(),
@@ -259,7 +262,7 @@ fn result(
         None if c.is_control() => json!({"artifactLocation": {"uri": CONTRACT_FILE}}),
         None => json!({"artifactLocation": {
             "uri": "scenarios/",
-            "description": {"text": "the catalog directory the case came from (the report does not record its file)"},
+            "description": message("the catalog directory the case came from (the report does not record its file)"),
         }}),
     };
     let mut properties = Map::new();
@@ -285,7 +288,7 @@ fn result(
         "ruleId": rule,
         "ruleIndex": rule_index,
         "level": level,
-        "message": {"text": text},
+        "message": message(&text),
         "locations": [{
             "physicalLocation": physical,
             "logicalLocations": [{
@@ -296,6 +299,13 @@ fn result(
         "partialFingerprints": {"caseId/v1": c.case.id},
         "properties": properties,
     })
+}
+
+/// A SARIF message object of plain `text`. SARIF reads `{n}` in a message as a placeholder
+/// for an argument, so literal braces are doubled (SARIF 2.1.0 section 3.11.5): a target's
+/// JSON body in a reason stays text.
+fn message(text: &str) -> Value {
+    json!({"text": text.replace('{', "{{").replace('}', "}}")})
 }
 
 /// What the deciding request got, in a few words.
@@ -341,7 +351,7 @@ fn invocation(report: &Report) -> Value {
     if !notes.is_empty() {
         let notes: Vec<Value> = notes
             .into_iter()
-            .map(|(level, text)| json!({"level": level, "message": {"text": text}}))
+            .map(|(level, text)| json!({"level": level, "message": message(&text)}))
             .collect();
         inv.insert("toolExecutionNotifications".into(), notes.into());
     }
