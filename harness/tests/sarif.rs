@@ -339,3 +339,27 @@ fn an_interrupted_run_is_not_a_successful_execution() {
         .unwrap()
         .contains("exit status: 3"));
 }
+
+/// The published reports (`reports/*/report.sarif`, `scripts/regenerate-reports.sh`) are
+/// valid SARIF.
+#[test]
+fn published_reports_are_valid_sarif() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut found = 0;
+    for entry in std::fs::read_dir(repo.join("reports")).expect("reports/") {
+        let path = entry.expect("an entry").path().join("report.sarif");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue; // bench/ and the matrix files
+        };
+        found += 1;
+        let doc: Value = serde_json::from_str(&text).expect("SARIF is JSON");
+        let errors = schema_errors(&doc);
+        assert!(
+            errors.is_empty(),
+            "{}:\n{}",
+            path.display(),
+            errors.join("\n")
+        );
+    }
+    assert!(found >= 10, "published report.sarif files: {found}");
+}
