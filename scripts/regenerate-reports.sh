@@ -8,8 +8,8 @@
 #   reports/node-jose/               the Node adapter on panva's jose (targets/node-jose)
 #   reports/independent-go/          the independent Go validator (targets/independent-go)
 #   reports/independent-python/      the independent Python validator (targets/independent-python)
-#       each with report.json, junit.xml, summary.md, report.html; the two independent
-#       validators also with the path and subdomain tenant sources and over HTTPS
+#       each with report.json, junit.xml, summary.md, report.html, report.sarif; the two
+#       independent validators also with the path and subdomain tenant sources and over HTTPS
 #       (reports/independent-*-{path,subdomain,tls}/)
 #   reports/matrix.html              the header-source runs side by side (`byoid report matrix`)
 #   reports/matrix.png               a Chromium screenshot of the matrix

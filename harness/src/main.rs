@@ -58,7 +58,8 @@ enum ReportCommand {
         after: PathBuf,
     },
     /// Join the report.json files of a partitioned run (`scenarios --partition K/N`, one per
-    /// share) into one report: report.json, junit.xml, summary.md and report.html.
+    /// share) into one report: report.json, junit.xml, summary.md, report.html and
+    /// report.sarif.
     Merge {
         /// The parts' report.json files, shares 1/N to N/N.
         reports: Vec<PathBuf>,
@@ -138,7 +139,7 @@ struct ScenariosArgs {
     /// Load the catalog from this directory instead of the built-in one.
     #[arg(long)]
     catalog: Option<PathBuf>,
-    /// Write report.json here.
+    /// Write report.json, junit.xml, summary.md, report.html and report.sarif here.
     #[arg(long)]
     report_dir: Option<PathBuf>,
     /// Cases known to fail for this target (TOML `[expected_failures]` id = "reason").
@@ -407,7 +408,7 @@ async fn scenarios(args: ScenariosArgs) -> i32 {
         }
         let _ = writeln!(
             out,
-            "Reports: {}/{{report.json,junit.xml,summary.md,report.html}}",
+            "Reports: {}/{{report.json,junit.xml,summary.md,report.html,report.sarif}}",
             dir.display()
         );
     }
@@ -551,7 +552,7 @@ fn report_command(command: ReportCommand) -> i32 {
                 return exit::SETUP_ERROR;
             }
             println!(
-                "{} cases: {}\nReports: {}/{{report.json,junit.xml,summary.md,report.html}}",
+                "{} cases: {}\nReports: {}/{{report.json,junit.xml,summary.md,report.html,report.sarif}}",
                 merged.summary.total,
                 merged.summary.counts(),
                 report_dir.display()

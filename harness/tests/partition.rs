@@ -4,7 +4,7 @@
 
 use byoid::partition::Partition;
 use byoid::report::merge::{merge, MergeError};
-use byoid::report::{html, junit, markdown, Report};
+use byoid::report::{html, junit, markdown, sarif, Report};
 use byoid::ScenarioOptions;
 
 /// Sections with stateful cases, several flavors and positive controls of their own.
@@ -22,12 +22,13 @@ async fn run(partition: Option<&str>) -> Report {
 }
 
 /// Every rendering of a report but its timings.
-fn renderings(r: &Report) -> [String; 4] {
+fn renderings(r: &Report) -> [String; 5] {
     [
         r.verdict_json(),
         junit::render(r, false),
         markdown::render(r),
         html::render(r),
+        sarif::render(r),
     ]
 }
 
@@ -59,7 +60,13 @@ async fn three_shares_merged_equal_one_unpartitioned_run() {
     let merged = merge(loaded).expect("merged");
     assert_eq!(merged.run.partition, None);
     assert_eq!(merged.summary, whole.summary);
-    let formats = ["report.json", "junit.xml", "summary.md", "report.html"];
+    let formats = [
+        "report.json",
+        "junit.xml",
+        "summary.md",
+        "report.html",
+        "report.sarif",
+    ];
     for ((got, want), name) in renderings(&merged)
         .iter()
         .zip(renderings(&whole).iter())

@@ -1,4 +1,5 @@
-//! One result model, several renderers: the console (h2spec-style), JSON (versioned schema).
+//! One result model, several renderers: the console (h2spec-style), JSON (versioned schema),
+//! JUnit XML ([`junit`]), Markdown ([`markdown`]), HTML ([`html`]) and SARIF 2.1.0 ([`sarif`]).
 //!
 //! # JSON schema `byoid-report/1`
 //!
@@ -29,6 +30,7 @@ pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod merge;
+pub mod sarif;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -238,14 +240,15 @@ impl Report {
         Report::new(info, controls, cases, 0)
     }
 
-    /// Writes `report.json`, `junit.xml`, `summary.md` and `report.html` into `dir`; on a
-    /// failure, the file that could not be written and why.
+    /// Writes `report.json`, `junit.xml`, `summary.md`, `report.html` and `report.sarif` into
+    /// `dir`; on a failure, the file that could not be written and why.
     pub fn write_files(&self, dir: &Path) -> Result<(), (PathBuf, std::io::Error)> {
         let files = [
             ("report.json", self.to_json()),
             ("junit.xml", junit::render(self, false)),
             ("summary.md", markdown::render(self)),
             ("report.html", html::render(self)),
+            ("report.sarif", sarif::render(self)),
         ];
         for (name, text) in files {
             let path = dir.join(name);
