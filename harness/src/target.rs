@@ -244,46 +244,16 @@ impl RunningTarget {
                 let mut per_case = config.clone();
                 per_case.manifest.tenants.clear();
                 builtin = Some(Arc::new(per_case));
-                let (addr, task) = serve_builtin(config)
-                    .await
-                    .map_err(|e| TargetError::Spawn(e.to_string()))?;
-                RunningTarget {
-                    addr,
-                    description: spec.describe(),
-                    child: None,
-                    pgid: None,
-                    stderr,
-                    stderr_reader: None,
-                    task: Some(task),
-                    builtin: None,
-                }
+                let served = serve_builtin(config).await;
+                RunningTarget::in_this_process(spec, served, stderr)?
             }
             TargetSpec::InProcess(t) => {
                 let text = std::fs::read_to_string(manifest_path)
                     .map_err(|e| TargetError::Spawn(format!("the manifest: {e}")))?;
                 let manifest: serde_json::Value = serde_json::from_str(&text)
                     .map_err(|e| TargetError::Spawn(format!("the manifest: {e}")))?;
-                let router = (t.make)(&manifest);
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .map_err(|e| TargetError::Spawn(e.to_string()))?;
-                let addr = listener
-                    .local_addr()
-                    .map_err(|e| TargetError::Spawn(e.to_string()))?
-                    .to_string();
-                let task = tokio::spawn(async move {
-                    let _ = axum::serve(listener, router).await;
-                });
-                RunningTarget {
-                    addr,
-                    description: spec.describe(),
-                    child: None,
-                    pgid: None,
-                    stderr,
-                    stderr_reader: None,
-                    task: Some(task),
-                    builtin: None,
-                }
+                let served = serve_router((t.make)(&manifest)).await;
+                RunningTarget::in_this_process(spec, served, stderr)?
             }
             TargetSpec::Command(cmd) => {
                 let port = free_port().map_err(|e| TargetError::Spawn(e.to_string()))?;
@@ -372,6 +342,26 @@ impl RunningTarget {
             secs: limit.as_secs(),
             last,
             tail: self.stderr_tail(),
+        })
+    }
+
+    /// A target served by a task of this process (the built-in reference, an in-process
+    /// router): no child, no stderr of its own.
+    fn in_this_process(
+        spec: &TargetSpec,
+        served: std::io::Result<(String, tokio::task::JoinHandle<()>)>,
+        stderr: Arc<Mutex<StderrTail>>,
+    ) -> Result<RunningTarget, TargetError> {
+        let (addr, task) = served.map_err(|e| TargetError::Spawn(e.to_string()))?;
+        Ok(RunningTarget {
+            addr,
+            description: spec.describe(),
+            child: None,
+            pgid: None,
+            stderr,
+            stderr_reader: None,
+            task: Some(task),
+            builtin: None,
         })
     }
 
@@ -467,10 +457,22 @@ fn builtin_config(
 async fn serve_builtin(
     config: byoid_reference::Config,
 ) -> std::io::Result<(String, tokio::task::JoinHandle<()>)> {
+    serve_router(byoid_reference::app(config)).await
+}
+
+/// Serves `router` on 127.0.0.1:0, as a task of this runtime.
+async fn serve_router(
+    router: axum::Router,
+) -> std::io::Result<(String, tokio::task::JoinHandle<()>)> {
+    use axum::serve::ListenerExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?.to_string();
+    // Small answers on keep-alive connections: send each at once (as `byoid_reference::serve`).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let task = tokio::spawn(async move {
-        let _ = byoid_reference::serve(listener, config).await;
+        let _ = axum::serve(listener, router).await;
     });
     Ok((addr, task))
 }
