@@ -6,6 +6,8 @@
 #   reports/defect-alg-from-header/  the reference with the `alg-from-header` defect planted
 #   reports/defect-no-audience-check/ the reference with the `no-audience-check` defect planted
 #   reports/node-jose/               the Node adapter on panva's jose (targets/node-jose)
+#   reports/orders-api/              an API with routes of its own, through its profile
+#       (targets/orders-api): the cases it lacks the capabilities for are not applicable
 #   reports/independent-go/          the independent Go validator (targets/independent-go)
 #   reports/independent-python/      the independent Python validator (targets/independent-python)
 #       each with report.json, junit.xml, summary.md, report.html, report.sarif; the two
@@ -28,7 +30,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release --quiet -p byoid
+cargo build --release --quiet -p byoid -p byoid-orders-api
 BYOID="${CARGO_TARGET_DIR:-$PWD/target}/release/byoid"
 OUT=reports
 mkdir -p "$OUT"
@@ -73,6 +75,11 @@ run reference-tls --tls
 run defect-alg-from-header --defect alg-from-header
 run defect-no-audience-check --defect no-audience-check
 
+# `cargo run`, not the binary's path: the report names the command, and a path would differ
+# from machine to machine.
+run orders-api --profile targets/orders-api/orders.profile.toml \
+  --target-cmd 'cargo run --quiet --release -p byoid-orders-api'
+
 (cd targets/node-jose && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 run node-jose --target-cmd 'node targets/node-jose/server.js'
 
@@ -96,6 +103,7 @@ done
   "$OUT/node-jose/report.json" \
   "$OUT/independent-go/report.json" \
   "$OUT/independent-python/report.json" \
+  "$OUT/orders-api/report.json" \
   -o "$OUT/matrix.html" >/dev/null
 echo "wrote $OUT/matrix.html"
 
