@@ -30,7 +30,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release --quiet -p byoid -p byoid-orders-api
+cargo build --release --quiet -p byoid
+# Built alone, as the `cargo run` below builds it: then that run starts at once.
+cargo build --release --quiet -p byoid-orders-api
 BYOID="${CARGO_TARGET_DIR:-$PWD/target}/release/byoid"
 OUT=reports
 mkdir -p "$OUT"

@@ -18,17 +18,20 @@ use serde_json::Value;
 
 use crate::report::console::printable;
 use crate::report::SCHEMA;
+use crate::result::Verdict;
 
-/// The verdict names a report may hold.
-pub const VERDICTS: [&str; 7] = [
-    "pass",
-    "acceptable",
-    "warn",
-    "fail",
-    "untestable",
-    "skip",
-    "error",
-];
+/// The verdict a report names `name`, if any (the JSON report's kebab-case names).
+///
+/// ```
+/// use byoid::{report::diff::verdict_named, result::Verdict};
+/// assert_eq!(verdict_named("not-applicable"), Some(Verdict::NotApplicable));
+/// assert_eq!(verdict_named("PASS"), None);
+/// ```
+pub fn verdict_named(name: &str) -> Option<Verdict> {
+    Verdict::ALL
+        .into_iter()
+        .find(|v| crate::report::junit::verdict_name(*v) == name)
+}
 
 /// Why a report file cannot be used. Every message starts with the file's path.
 #[derive(Debug, thiserror::Error)]
@@ -189,12 +192,16 @@ fn validate(v: &Value) -> Result<(), Invalid> {
             None => return Err(Invalid::Field(format!("`cases[{i}]` has no `id`"))),
         };
         match c.get("verdict") {
-            Some(Value::String(s)) if VERDICTS.contains(&s.as_str()) => {}
+            Some(Value::String(s)) if verdict_named(s).is_some() => {}
             Some(Value::String(s)) => {
+                let names: Vec<&str> = Verdict::ALL
+                    .into_iter()
+                    .map(crate::report::junit::verdict_name)
+                    .collect();
                 return Err(Invalid::Field(format!(
                     "`cases[{i}].verdict` ({id}) is {s:?}, not one of {}",
-                    VERDICTS.join(", ")
-                )))
+                    names.join(", ")
+                )));
             }
             Some(other) => {
                 return Err(Invalid::Field(format!(
@@ -228,14 +235,9 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-/// The severity of a verdict name; unknown names count as the worst.
+/// The severity of a verdict name ([`Verdict::severity`]); unknown names count as the worst.
 pub fn severity(verdict: &str) -> u8 {
-    match verdict {
-        "pass" | "acceptable" | "skip" => 0,
-        "warn" => 1,
-        "untestable" => 2,
-        _ => 3,
-    }
+    verdict_named(verdict).map_or(3, Verdict::severity)
 }
 
 /// A case whose verdict changed.
