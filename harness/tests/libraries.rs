@@ -1,0 +1,87 @@
+//! The library adapters (`targets/lib-*`): real JWT libraries configured as their own
+//! documentation shows, behind only the contract's glue. Their verdicts are findings about the
+//! libraries, so this test does not ask them to pass: it holds each to its
+//! `expected-failures.toml`, the way a team gates its own validator in CI. A MUST failure not
+//! listed, a listed case that now passes, a rejected genuine token, an error or an untestable
+//! case fails it; then the list (and the adapter's README) is read again.
+
+mod external;
+
+use std::path::{Path, PathBuf};
+
+use byoid::result::Verdict;
+use byoid::target::TargetSpec;
+use byoid::{ExpectedFailures, ScenarioOptions};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+async fn holds_to_its_list(adapter: &str, program: PathBuf, args: &str) {
+    let dir = root().join("targets").join(adapter);
+    assert!(
+        program.exists(),
+        "{} is missing: scripts/external-suites.sh installs it",
+        program.display()
+    );
+    let opts = ScenarioOptions {
+        target: TargetSpec::Command(format!("exec {}{args}", program.display())),
+        ..ScenarioOptions::default()
+    };
+    let report = byoid::run_scenarios(&opts)
+        .await
+        .expect("the run completes");
+    assert!(
+        report.controls.iter().all(|c| c.accepted),
+        "{adapter}: a genuine token was rejected: {:?}",
+        report.controls
+    );
+    let broken: Vec<_> = report
+        .cases
+        .iter()
+        .filter(|c| matches!(c.verdict, Verdict::Error | Verdict::Untestable))
+        .map(|c| (&c.case.id, &c.reasons))
+        .collect();
+    assert!(broken.is_empty(), "{adapter}: {broken:?}");
+    let list = ExpectedFailures::load(&dir.join("expected-failures.toml")).expect("the list loads");
+    let (new, now_pass, stale) = list.compare(&report, false);
+    assert!(
+        new.is_empty() && now_pass.is_empty() && stale.is_empty(),
+        "{adapter}: new failures {new:?}; listed but passing {now_pass:?}; entries matching nothing {stale:?}"
+    );
+    assert!(
+        report.must_failures() > 0,
+        "{adapter}: the list is not empty for nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pyjwt_holds_to_its_expected_failures() {
+    if !external::external_suite("the PyJWT adapter (targets/lib-pyjwt)") {
+        return;
+    }
+    let dir = root().join("targets/lib-pyjwt");
+    let args = format!(" {}", dir.join("server.py").display());
+    holds_to_its_list("lib-pyjwt", dir.join(".venv/bin/python"), &args).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jsonwebtoken_holds_to_its_expected_failures() {
+    if !external::external_suite(
+        "the jsonwebtoken + jwks-rsa adapter (targets/lib-node-jsonwebtoken)",
+    ) {
+        return;
+    }
+    let dir = root().join("targets/lib-node-jsonwebtoken");
+    assert!(
+        dir.join("node_modules/jsonwebtoken").exists(),
+        "run `npm ci` in targets/lib-node-jsonwebtoken (scripts/external-suites.sh does)"
+    );
+    let args = format!(" {}", dir.join("server.js").display());
+    holds_to_its_list(
+        "lib-node-jsonwebtoken",
+        PathBuf::from("/usr/bin/env"),
+        &format!(" node{args}"),
+    )
+    .await;
+}
