@@ -27,6 +27,7 @@ use mock_idp::{Flavor, Quirks, Tenant, TenantSpec};
 use serde::Deserialize;
 
 use crate::exit;
+use crate::input::line_of;
 
 /// Arguments of `byoid idp serve`.
 #[derive(clap::Args, Debug, Clone)]
@@ -100,12 +101,6 @@ impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-/// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    let before = &text[..offset.min(text.len())];
-    before.matches('\n').count() + 1
 }
 
 /// The key a TOML error is about: named in the message (`unknown field`, `missing field`),

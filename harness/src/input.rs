@@ -71,6 +71,16 @@ pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
     Ok(bytes)
 }
 
+/// The 1-based line of byte `offset` in `text`, for errors that name a file's line (a TOML
+/// span's start).
+///
+/// ```
+/// assert_eq!(byoid::input::line_of("a = 1\nb = x\n", 10), 2);
+/// ```
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
 /// The text of the regular file at `path`, at most `limit` bytes.
 pub fn read_to_string(path: &Path, limit: u64) -> Result<String, InputError> {
     String::from_utf8(read(path, limit)?).map_err(|_| InputError::NotText)

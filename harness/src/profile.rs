@@ -92,13 +92,9 @@ impl Capability {
     /// The capabilities `case` needs: derived from its data, so a new case needs no tag.
     pub fn needed_by(case: &Case) -> BTreeSet<Capability> {
         let mut needs = BTreeSet::new();
-        let expects = std::iter::once(&case.expect).chain(
-            case.steps
-                .iter()
-                .filter_map(|s| s.expect.as_ref())
-                .collect::<Vec<_>>(),
-        );
-        if expects.into_iter().any(|e| e.full().claims.is_some()) {
+        let mut expects = std::iter::once(&case.expect)
+            .chain(case.steps.iter().filter_map(|s| s.expect.as_ref()));
+        if expects.any(|e| e.full().claims.is_some()) {
             needs.insert(Capability::IdentityRoute);
         }
         if case.request.route == "admin" {
@@ -289,10 +285,9 @@ impl TargetProfile {
 
     /// Parses a profile from `text`; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<TargetProfile, ProfileError> {
-        let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
         let fail = |span: Option<std::ops::Range<usize>>, message: String| ProfileError {
             file: file.to_string(),
-            line: span.map(|s| line_of(s.start)),
+            line: span.map(|s| crate::input::line_of(text, s.start)),
             message,
         };
         let raw: FileProfile = toml::from_str(text).map_err(|e| {
@@ -310,14 +305,20 @@ impl TargetProfile {
                 ),
             ));
         }
-        let source = match raw.tenant.source.get_ref().as_str() {
-            "header" => TenantSource::Header(raw.tenant.header.clone().ok_or_else(|| {
-                fail(
-                    Some(raw.tenant.source.span()),
-                    "`tenant.header`: a header source needs the header's name".into(),
-                )
-            })?),
-            "path" => {
+        // The names and their error are the CLI's (`TenantSource::from_str`); the header's name
+        // and the path's prefix come from this file.
+        let source_span = Some(raw.tenant.source.span());
+        let source = match raw.tenant.source.get_ref().parse::<TenantSource>() {
+            Err(e) => return Err(fail(source_span, format!("`tenant.source`: {e}"))),
+            Ok(TenantSource::Header(_)) => {
+                TenantSource::Header(raw.tenant.header.clone().ok_or_else(|| {
+                    fail(
+                        source_span,
+                        "`tenant.header`: a header source needs the header's name".into(),
+                    )
+                })?)
+            }
+            Ok(TenantSource::Path(_)) => {
                 let p = raw.protected.path.get_ref();
                 let prefix = p
                     .split_once("/{tenant}")
@@ -329,13 +330,7 @@ impl TargetProfile {
                     )
                 })?)
             }
-            "subdomain" => TenantSource::Subdomain,
-            other => {
-                return Err(fail(
-                    Some(raw.tenant.source.span()),
-                    format!("`tenant.source`: `{other}` (known: header, path, subdomain)"),
-                ))
-            }
+            Ok(TenantSource::Subdomain) => TenantSource::Subdomain,
         };
         let host = match &raw.tenant.host {
             Some(h) if !h.get_ref().starts_with("{tenant}.") => {
@@ -602,6 +597,12 @@ accepted = [200, 404]
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("p.toml:7: `protected.accepted`"), "{e}");
+        let bad = ORDERS.replace("source = \"path\"", "source = \"cookie\"");
+        let e = TargetProfile::parse(&bad, "p.toml").unwrap_err().to_string();
+        assert!(
+            e.starts_with("p.toml:4: `tenant.source`: unknown tenant source `cookie`"),
+            "{e}"
+        );
         let bad = ORDERS.replace("byoid-profile/1", "byoid-profile/9");
         let e = TargetProfile::parse(&bad, "p.toml")
             .unwrap_err()
