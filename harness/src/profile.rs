@@ -598,7 +598,9 @@ accepted = [200, 404]
             .to_string();
         assert!(e.starts_with("p.toml:7: `protected.accepted`"), "{e}");
         let bad = ORDERS.replace("source = \"path\"", "source = \"cookie\"");
-        let e = TargetProfile::parse(&bad, "p.toml").unwrap_err().to_string();
+        let e = TargetProfile::parse(&bad, "p.toml")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("p.toml:4: `tenant.source`: unknown tenant source `cookie`"),
             "{e}"

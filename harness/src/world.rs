@@ -72,7 +72,7 @@ pub struct Settings {
     /// Serve the IdPs over HTTPS with a CA made at start (the manifest names its PEM).
     pub tls: bool,
     /// The target's own routes (`--profile`); `None`: the contract's, under `tenant_source`.
-    /// A profile's tenant source must be `tenant_source`.
+    /// A profile names its own tenant source, which replaces `tenant_source` in the world.
     pub profile: Option<std::sync::Arc<crate::profile::TargetProfile>>,
 }
 
@@ -204,7 +204,7 @@ pub fn base_quirks(flavor: Flavor) -> Quirks {
 
 impl World {
     /// Starts the IdPs and creates every tenant the cases need.
-    pub async fn build(cases: &[Case], settings: Settings) -> Result<World, mock_idp::Error> {
+    pub async fn build(cases: &[Case], mut settings: Settings) -> Result<World, mock_idp::Error> {
         let mut builder = MockIdp::builder()
             .seed(settings.seed)
             .listen(settings.idp_listen);
@@ -212,11 +212,16 @@ impl World {
             builder = builder.tls();
         }
         let idp = builder.start().await?;
-        let profile = settings.profile.clone().unwrap_or_else(|| {
-            std::sync::Arc::new(crate::profile::TargetProfile::contract(
+        // One tenant source for the manifest, the requests and the case filters.
+        let profile = match &settings.profile {
+            Some(p) => {
+                settings.tenant_source = p.tenant_source.clone();
+                p.clone()
+            }
+            None => std::sync::Arc::new(crate::profile::TargetProfile::contract(
                 &settings.tenant_source,
-            ))
-        });
+            )),
+        };
         let mut world = World {
             idp,
             profile,
