@@ -75,6 +75,18 @@ enum ReportCommand {
         #[arg(long, short, default_value = "matrix.html")]
         output: PathBuf,
     },
+    /// Write the findings page of library adapters: every case each fails or warns, under the
+    /// library behaviour its `library.toml` says is behind it, with a command to reproduce it.
+    Findings {
+        /// The adapters' `library.toml` files, in page order.
+        notes: Vec<PathBuf>,
+        /// The folder holding each library's run as `NAME/report.json` (NAME from its notes).
+        #[arg(long)]
+        reports: PathBuf,
+        /// Where to write the Markdown.
+        #[arg(long, short, default_value = "FINDINGS.md")]
+        output: PathBuf,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -562,6 +574,48 @@ fn report_command(command: ReportCommand) -> i32 {
             } else {
                 exit::OK
             }
+        }
+        ReportCommand::Findings {
+            notes,
+            reports,
+            output,
+        } => {
+            use byoid::report::findings::{self, LibraryNotes, LibraryRun};
+            let mut runs = Vec::new();
+            for path in notes {
+                let loaded = LibraryNotes::load(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|n| {
+                        let report_path = reports.join(&n.name).join("report.json");
+                        byoid::report::merge::load(&report_path)
+                            .map(|report| LibraryRun {
+                                notes_path: path.clone(),
+                                notes: n,
+                                report,
+                            })
+                            .map_err(|e| e.to_string())
+                    });
+                match loaded {
+                    Ok(run) => runs.push(run),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return exit::SETUP_ERROR;
+                    }
+                }
+            }
+            let page = match findings::render(&runs) {
+                Ok(page) => page,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return exit::SETUP_ERROR;
+                }
+            };
+            if let Err(e) = std::fs::write(&output, page) {
+                eprintln!("error: cannot write `{}`: {e}", output.display());
+                return exit::SETUP_ERROR;
+            }
+            println!("wrote {}", output.display());
+            exit::OK
         }
         ReportCommand::Matrix { reports, output } => {
             let mut loaded = Vec::new();

@@ -155,3 +155,76 @@ fn version_names_the_harness_the_contract_and_the_catalog() {
         "{text}"
     );
 }
+
+#[test]
+fn the_findings_page_explains_every_failure_or_names_what_it_cannot() {
+    let dir = tmp("findings");
+    let out = byoid()
+        .args(["scenarios", "--defect", "none-accepted", "--color", "never"])
+        .args(["--filter", "rfc8725/3.1/alg-none", "--report-dir"])
+        .arg(dir.join("lib"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(100),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let head = "name = \"lib\"\nversions = \"lib 1.2.3\"\nlanguage = \"Rust\"\n\
+                target_cmd = \"lib-server --port 0\"\n";
+    let notes = dir.join("library.toml");
+    let page = dir.join("FINDINGS.md");
+    let findings = |notes_text: &str| {
+        std::fs::write(&notes, notes_text).unwrap();
+        byoid()
+            .args(["report", "findings"])
+            .arg(&notes)
+            .arg("--reports")
+            .arg(&dir)
+            .arg("-o")
+            .arg(&page)
+            .output()
+            .unwrap()
+    };
+
+    let explained = format!(
+        "{head}[[finding]]\ncases = [\"rfc8725/3.1/alg-none\"]\nwhat = \"accepts `alg: none`\"\n\
+         why = \"the defect\"\nfix = \"`algorithms = [\\\"RS256\\\"]`\"\n"
+    );
+    let ok = findings(&explained);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let text = std::fs::read_to_string(&page).unwrap();
+    assert!(text.contains("lib 1.2.3"), "{text}");
+    assert!(text.contains("accepts `alg: none`"), "{text}");
+    assert!(
+        text.contains("`byoid scenarios --target-cmd 'lib-server --port 0' --filter rfc8725/3.1/alg-none/okta`"),
+        "{text}"
+    );
+
+    // A failure nobody explained is refused, naming the notes and the case.
+    let bare = findings(head);
+    assert_eq!(bare.status.code(), Some(96));
+    let err = String::from_utf8_lossy(&bare.stderr);
+    assert!(
+        err.contains("library.toml") && err.contains("rfc8725/3.1/alg-none/okta (FAIL)"),
+        "{err}"
+    );
+
+    // A misspelt field names the file and its line.
+    let typo = findings(&format!(
+        "{head}[[finding]]\ncases = [\"x\"]\nwaht = \"?\"\n"
+    ));
+    assert_eq!(typo.status.code(), Some(96));
+    let err = String::from_utf8_lossy(&typo.stderr);
+    assert!(
+        err.contains("library.toml") && err.contains("line 7") && err.contains("waht"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

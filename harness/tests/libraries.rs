@@ -3,12 +3,14 @@
 //! libraries, so this test does not ask them to pass: it holds each to its
 //! `expected-failures.toml`, the way a team gates its own validator in CI. A MUST failure not
 //! listed, a listed case that now passes, a rejected genuine token, an error or an untestable
-//! case fails it; then the list (and the adapter's README) is read again.
+//! case fails it; then the list (and the adapter's README) is read again. So does a failed or
+//! warned case that the adapter's `library.toml` does not explain.
 
 mod external;
 
 use std::path::{Path, PathBuf};
 
+use byoid::report::findings::LibraryNotes;
 use byoid::result::Verdict;
 use byoid::target::TargetSpec;
 use byoid::{ExpectedFailures, ScenarioOptions};
@@ -52,6 +54,14 @@ async fn holds_to_its_list(adapter: &str, program: PathBuf, args: &str) {
     assert!(
         report.must_failures() > 0,
         "{adapter}: the list is not empty for nothing"
+    );
+    // The findings page (scripts/regenerate-libraries.sh) explains every failed or warned
+    // case from library.toml: a verdict nobody explained fails here, not at publication.
+    let notes = LibraryNotes::load(&dir.join("library.toml")).expect("library.toml loads");
+    let unexplained = notes.unexplained(&report);
+    assert!(
+        unexplained.is_empty(),
+        "{adapter}: failed or warned cases that no [[finding]] of library.toml explains (or several do): {unexplained:?}"
     );
 }
 

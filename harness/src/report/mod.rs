@@ -26,6 +26,7 @@
 pub mod baseline;
 pub mod console;
 pub mod diff;
+pub mod findings;
 pub mod html;
 pub mod junit;
 pub mod markdown;
@@ -186,7 +187,8 @@ pub struct Report {
     pub controls: Vec<Control>,
     /// Case results, sorted by id.
     pub cases: Vec<CaseResult>,
-    /// Wall times, kept apart from verdicts.
+    /// Wall times, kept apart from verdicts (absent from published reports).
+    #[serde(default)]
     pub timings: Timings,
 }
 
