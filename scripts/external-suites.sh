@@ -2,7 +2,8 @@
 # The suites that need more than Rust: installs Node's `jose` for targets/node-jose and
 # `jsonwebtoken` + `jwks-rsa` for targets/lib-node-jsonwebtoken, Python's PyJWT for
 # targets/independent-python and targets/lib-pyjwt, Debian's Go with golang-jwt and go-jose for
-# targets/independent-go, and Debian's Chromium for the browser test of the HTML reports; then
+# targets/independent-go and targets/lib-go-jwt, and Debian's Chromium for the browser test of
+# the HTML reports; then
 # runs every test with BYOID_EXTERNAL_SUITES=1, under which a missing runtime is a failure,
 # never a skip. `.ci/run` runs this script.
 set -euo pipefail
@@ -29,6 +30,8 @@ targets/independent-python/setup.sh
 targets/lib-pyjwt/setup.sh
 targets/independent-go/build.sh
 targets/independent-go/build.sh test
+targets/lib-go-jwt/build.sh
+targets/lib-go-jwt/build.sh test
 
 # The README's test command, with the external suites switched on.
 BYOID_EXTERNAL_SUITES=1 cargo test --workspace --all-features

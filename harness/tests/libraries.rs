@@ -95,3 +95,12 @@ async fn jsonwebtoken_holds_to_its_expected_failures() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn golang_jwt_holds_to_its_expected_failures() {
+    if !external::external_suite("the golang-jwt v4 adapter (targets/lib-go-jwt)") {
+        return;
+    }
+    let dir = root().join("targets/lib-go-jwt");
+    holds_to_its_list("lib-go-jwt", dir.join("bin/byoid-lib-go-jwt"), "").await;
+}
