@@ -2,7 +2,8 @@
 # The suites that need more than Rust: installs Node's `jose` for targets/node-jose and
 # `jsonwebtoken` + `jwks-rsa` for targets/lib-node-jsonwebtoken, Python's PyJWT for
 # targets/independent-python and targets/lib-pyjwt, Debian's Go with golang-jwt and go-jose for
-# targets/independent-go, and Debian's Chromium for the browser test of the HTML reports; then
+# targets/independent-go, Debian's Ruby with ruby-jwt and WEBrick for targets/lib-ruby-jwt, and
+# Debian's Chromium for the browser test of the HTML reports; then
 # runs every test with BYOID_EXTERNAL_SUITES=1, under which a missing runtime is a failure,
 # never a skip. `.ci/run` runs this script.
 set -euo pipefail
@@ -14,7 +15,7 @@ need python3 "install CPython 3.11 or later"
 
 apt_packages=()
 command -v chromium >/dev/null || apt_packages+=(chromium)
-for p in golang-go golang-github-golang-jwt-jwt-dev golang-gopkg-square-go-jose.v2-dev; do
+for p in golang-go golang-github-golang-jwt-jwt-dev golang-gopkg-square-go-jose.v2-dev ruby ruby-jwt ruby-webrick; do
   dpkg -s "$p" >/dev/null 2>&1 || apt_packages+=("$p")
 done
 if ((${#apt_packages[@]})); then
@@ -29,6 +30,7 @@ targets/independent-python/setup.sh
 targets/lib-pyjwt/setup.sh
 targets/independent-go/build.sh
 targets/independent-go/build.sh test
+targets/lib-ruby-jwt/setup.sh
 
 # The README's test command, with the external suites switched on.
 BYOID_EXTERNAL_SUITES=1 cargo test --workspace --all-features

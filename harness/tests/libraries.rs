@@ -85,3 +85,17 @@ async fn jsonwebtoken_holds_to_its_expected_failures() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ruby_jwt_holds_to_its_expected_failures() {
+    if !external::external_suite("the ruby-jwt adapter (targets/lib-ruby-jwt)") {
+        return;
+    }
+    let dir = root().join("targets/lib-ruby-jwt");
+    assert!(
+        Path::new("/usr/share/rubygems-integration/all/gems/jwt-2.5.0").exists(),
+        "run targets/lib-ruby-jwt/setup.sh (scripts/external-suites.sh does)"
+    );
+    let args = format!(" {}", dir.join("server.rb").display());
+    holds_to_its_list("lib-ruby-jwt", PathBuf::from("/usr/bin/ruby"), &args).await;
+}
