@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The suites that need more than Rust: installs Node's `jose` for targets/node-jose and
-# `jsonwebtoken` + `jwks-rsa` for targets/lib-node-jsonwebtoken, Python's PyJWT for
-# targets/independent-python and targets/lib-pyjwt, Debian's Go with golang-jwt and go-jose for
-# targets/independent-go and targets/lib-go-jwt, and Debian's Chromium for the browser test of
-# the HTML reports; then
-# runs every test with BYOID_EXTERNAL_SUITES=1, under which a missing runtime is a failure,
-# never a skip. `.ci/run` runs this script.
+# The suites that need more than Rust. Installs:
+#   Node packages (npm ci): targets/node-jose and the targets/lib-node-* library adapters;
+#   Python venvs (PyPI): targets/independent-python and the targets/lib-py* adapters;
+#   Debian's Go with golang-jwt and go-jose: targets/independent-go and targets/lib-go-jwt;
+#   Debian's Ruby with ruby-jwt and WEBrick: targets/lib-ruby-jwt;
+#   Debian's Chromium: the browser tests of the HTML reports;
+# then runs every test with BYOID_EXTERNAL_SUITES=1, under which a missing runtime is a
+# failure, never a skip. `.ci/run` runs this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +16,7 @@ need python3 "install CPython 3.11 or later"
 
 apt_packages=()
 command -v chromium >/dev/null || apt_packages+=(chromium)
-for p in golang-go golang-github-golang-jwt-jwt-dev golang-gopkg-square-go-jose.v2-dev; do
+for p in golang-go golang-github-golang-jwt-jwt-dev golang-gopkg-square-go-jose.v2-dev ruby ruby-jwt ruby-webrick; do
   dpkg -s "$p" >/dev/null 2>&1 || apt_packages+=("$p")
 done
 if ((${#apt_packages[@]})); then
@@ -32,6 +33,7 @@ targets/independent-go/build.sh
 targets/independent-go/build.sh test
 targets/lib-go-jwt/build.sh
 targets/lib-go-jwt/build.sh test
+targets/lib-ruby-jwt/setup.sh
 
 # The README's test command, with the external suites switched on.
 BYOID_EXTERNAL_SUITES=1 cargo test --workspace --all-features

@@ -104,3 +104,17 @@ async fn golang_jwt_holds_to_its_expected_failures() {
     let dir = root().join("targets/lib-go-jwt");
     holds_to_its_list("lib-go-jwt", dir.join("bin/byoid-lib-go-jwt"), "").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ruby_jwt_holds_to_its_expected_failures() {
+    if !external::external_suite("the ruby-jwt adapter (targets/lib-ruby-jwt)") {
+        return;
+    }
+    let dir = root().join("targets/lib-ruby-jwt");
+    assert!(
+        Path::new("/usr/share/rubygems-integration/all/gems/jwt-2.5.0").exists(),
+        "run targets/lib-ruby-jwt/setup.sh (scripts/external-suites.sh does)"
+    );
+    let args = format!(" {}", dir.join("server.rb").display());
+    holds_to_its_list("lib-ruby-jwt", PathBuf::from("/usr/bin/ruby"), &args).await;
+}
