@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The suites that need more than Rust: installs Node's `jose` for targets/node-jose and
 # `jsonwebtoken` + `jwks-rsa` for targets/lib-node-jsonwebtoken, Python's PyJWT for
-# targets/independent-python and targets/lib-pyjwt, Debian's Go with golang-jwt and go-jose for
+# targets/independent-python and targets/lib-pyjwt, python-jose for targets/lib-python-jose,
+# Debian's Go with golang-jwt and go-jose for
 # targets/independent-go, and Debian's Chromium for the browser test of the HTML reports; then
 # runs every test with BYOID_EXTERNAL_SUITES=1, under which a missing runtime is a failure,
 # never a skip. `.ci/run` runs this script.
@@ -27,6 +28,7 @@ fi
 (cd targets/lib-node-jsonwebtoken && npm ci --no-audit --no-fund)
 targets/independent-python/setup.sh
 targets/lib-pyjwt/setup.sh
+targets/lib-python-jose/setup.sh
 targets/independent-go/build.sh
 targets/independent-go/build.sh test
 
