@@ -29,6 +29,7 @@ fi
 (cd targets/lib-node-jsonwebtoken && npm ci --no-audit --no-fund)
 targets/independent-python/setup.sh
 targets/lib-pyjwt/setup.sh
+targets/lib-python-jose/setup.sh
 targets/independent-go/build.sh
 targets/independent-go/build.sh test
 targets/lib-go-jwt/build.sh

@@ -1,7 +1,7 @@
 #!/bin/sh
 # python-venv.sh DIR: creates DIR/.venv and installs DIR/requirements.txt (the pins) into it,
-# for the Python targets (targets/independent-python, targets/lib-pyjwt). Idempotent:
-# re-running reuses the virtualenv and re-checks the pins.
+# for the Python targets (targets/independent-python, targets/lib-pyjwt, targets/lib-python-jose).
+# Idempotent: re-running reuses the virtualenv and re-checks the pins.
 set -eu
 here=$(cd "$1" && pwd)
 if ! command -v python3 >/dev/null 2>&1; then

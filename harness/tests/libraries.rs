@@ -76,6 +76,16 @@ async fn pyjwt_holds_to_its_expected_failures() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_jose_holds_to_its_expected_failures() {
+    if !external::external_suite("the python-jose adapter (targets/lib-python-jose)") {
+        return;
+    }
+    let dir = root().join("targets/lib-python-jose");
+    let args = format!(" {}", dir.join("server.py").display());
+    holds_to_its_list("lib-python-jose", dir.join(".venv/bin/python"), &args).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jsonwebtoken_holds_to_its_expected_failures() {
     if !external::external_suite(
         "the jsonwebtoken + jwks-rsa adapter (targets/lib-node-jsonwebtoken)",
