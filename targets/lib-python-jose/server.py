@@ -26,7 +26,7 @@ from byoid_glue import invalid_token  # noqa: E402
 
 # Each IdP fetch (discovery, then the JWKS) may take this long: a request that needs both
 # still answers within the contract's 5 s (section 6).
-FETCH_TIMEOUT = 2.0
+FETCH_TIMEOUT = 1.5
 # The asymmetric rows of the "Supported Algorithms" table (docs/jws/index.rst): the keys are
 # public keys, so no HS*; python-jose has no PS* and no EdDSA.
 ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512"]
