@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The suites that need more than Rust: installs Node's `jose` for targets/node-jose and
-# `jsonwebtoken` + `jwks-rsa` for targets/lib-node-jsonwebtoken, Python's PyJWT for
+# The suites that need more than Rust: installs Node's `jose` for targets/node-jose,
+# `jsonwebtoken` + `jwks-rsa` for targets/lib-node-jsonwebtoken and `express-jwt` + `jwks-rsa`
+# + `express` for targets/lib-node-express-jwt, Python's PyJWT for
 # targets/independent-python and targets/lib-pyjwt, Debian's Go with golang-jwt and go-jose for
 # targets/independent-go, and Debian's Chromium for the browser test of the HTML reports; then
 # runs every test with BYOID_EXTERNAL_SUITES=1, under which a missing runtime is a failure,
@@ -25,6 +26,7 @@ fi
 
 (cd targets/node-jose && npm ci --no-audit --no-fund)
 (cd targets/lib-node-jsonwebtoken && npm ci --no-audit --no-fund)
+(cd targets/lib-node-express-jwt && npm ci --no-audit --no-fund)
 targets/independent-python/setup.sh
 targets/lib-pyjwt/setup.sh
 targets/independent-go/build.sh
