@@ -27,6 +27,7 @@ fi
 
 (cd targets/node-jose && npm ci --no-audit --no-fund)
 (cd targets/lib-node-jsonwebtoken && npm ci --no-audit --no-fund)
+(cd targets/lib-node-express-jwt && npm ci --no-audit --no-fund)
 targets/independent-python/setup.sh
 targets/lib-pyjwt/setup.sh
 targets/lib-python-jose/setup.sh

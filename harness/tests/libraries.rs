@@ -128,3 +128,24 @@ async fn ruby_jwt_holds_to_its_expected_failures() {
     let args = format!(" {}", dir.join("server.rb").display());
     holds_to_its_list("lib-ruby-jwt", PathBuf::from("/usr/bin/ruby"), &args).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn express_jwt_holds_to_its_expected_failures() {
+    if !external::external_suite(
+        "the express-jwt + jwks-rsa adapter (targets/lib-node-express-jwt)",
+    ) {
+        return;
+    }
+    let dir = root().join("targets/lib-node-express-jwt");
+    assert!(
+        dir.join("node_modules/express-jwt").exists(),
+        "run `npm ci` in targets/lib-node-express-jwt (scripts/external-suites.sh does)"
+    );
+    let args = format!(" {}", dir.join("server.js").display());
+    holds_to_its_list(
+        "lib-node-express-jwt",
+        PathBuf::from("/usr/bin/env"),
+        &format!(" node{args}"),
+    )
+    .await;
+}

@@ -4,194 +4,27 @@
 //
 // Speaks byoid-target/2 (docs/target-contract.md). Everything about the token itself
 // (signature, alg allow-list, exp/nbf, iss, aud, kid lookup, JWKS fetching and caching) is
-// left to the two libraries with their documented options. The glue does only what they do
-// not: tenant resolution, token transport and the RFC 6750 response table, reading the
-// discovery document, `enabled`, the client-id allow-list, claim mappings and the admin role.
-// Where the contract asks more of a token than the libraries check, nothing is added here:
-// that is what byoid's report is meant to show. See README.md.
+// left to the two libraries with their documented options. The glue, shared with
+// lib-node-express-jwt in ../lib-node-glue/glue.js, does only what they do not: tenant
+// resolution, token transport and the RFC 6750 response table, reading the discovery
+// document, `enabled`, the client-id allow-list, claim mappings and the admin role. Where the
+// contract asks more of a token than the libraries check, nothing is added: that is what
+// byoid's report is meant to show. See README.md.
 
-const http = require('node:http');
-const https = require('node:https');
-const { readFileSync } = require('node:fs');
 const jwt = require('jsonwebtoken');
 const jwksClient = require('jwks-rsa');
+const glue = require('../lib-node-glue/glue');
 
 /**
  * Every asymmetric algorithm in jsonwebtoken's README table ("Algorithms supported"); HS* and
  * `none` are left out because the keys are the tenants' public keys. EdDSA is not in the table.
  */
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'];
-/** Timeout of one discovery or JWKS fetch: two in a row stay inside the contract's 5 s. */
-const FETCH_TIMEOUT_MS = 2000;
-/** Largest discovery document read (the JWKS is read by jwks-rsa, which has no such bound). */
-const MAX_DISCOVERY_BYTES = 1024 * 1024;
-/** Client id claims of a `byoid-target/1` manifest, which does not name them per tenant. */
-const DEFAULT_CLIENT_ID_CLAIMS = ['client_id', 'azp', 'cid', 'appid'];
-const CONTRACTS = ['byoid-target/1', 'byoid-target/2'];
 
-const DEBUG = process.env.BYOID_TARGET_DEBUG === '1';
-const debug = (...args) => DEBUG && console.error('[lib-node-jsonwebtoken]', ...args);
-
-/** A rejection with the RFC 6750 error it maps to; its message only ever goes to the debug log. */
-class Reject extends Error {
-  constructor(status, error, reason) {
-    super(reason);
-    this.status = status;
-    this.error = error;
-  }
-}
-const invalidToken = (reason) => new Reject(401, 'invalid_token', reason);
-const invalidRequest = (reason) => new Reject(400, 'invalid_request', reason);
-
-// ---------------------------------------------------------------------------------------
-// Manifest
-
-const stringList = (v) => (Array.isArray(v) ? v.filter((s) => typeof s === 'string') : []);
-const nonNegative = (v, fallback) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : fallback);
-
-function parseManifest(text) {
-  const m = JSON.parse(text);
-  if (m === null || typeof m !== 'object' || Array.isArray(m)) throw new Error('manifest is not a JSON object');
-  if (!CONTRACTS.includes(m.contract)) throw new Error(`unsupported contract ${JSON.stringify(m.contract)}`);
-  const source = m.tenant_source && typeof m.tenant_source === 'object' ? m.tenant_source : {};
-  const kind = source.kind ?? 'header';
-  if (!['header', 'path', 'subdomain'].includes(kind)) throw new Error(`unknown tenant_source.kind ${JSON.stringify(kind)}`);
-  const tenants = new Map();
-  for (const t of Array.isArray(m.tenants) ? m.tenants : []) {
-    if (!t || typeof t.slug !== 'string' || !t.slug) throw new Error('tenant without a slug');
-    if (tenants.has(t.slug)) throw new Error(`duplicate tenant slug ${JSON.stringify(t.slug)}`);
-    const mappings = [];
-    if (t.claim_mappings && typeof t.claim_mappings === 'object') {
-      for (const [from, to] of Object.entries(t.claim_mappings)) if (typeof to === 'string') mappings.push([from, to]);
-    }
-    tenants.set(t.slug, {
-      slug: t.slug,
-      enabled: t.enabled !== false,
-      metadataAddress: typeof t.metadata_address === 'string' ? t.metadata_address : '',
-      // null/absent: the discovery document's issuer; a list (even an empty one) replaces it.
-      validIssuers: Array.isArray(t.valid_issuers) ? stringList(t.valid_issuers) : null,
-      validAudiences: stringList(t.valid_audiences),
-      allowedClientIds: stringList(t.allowed_client_ids),
-      clientIdClaims: Array.isArray(t.client_id_claims) ? stringList(t.client_id_claims) : DEFAULT_CLIENT_ID_CLAIMS,
-      claimMappings: mappings,
-      agreeHeader: typeof t.agree_header === 'string' && t.agree_header ? t.agree_header.toLowerCase() : null,
-    });
-  }
-  return {
-    tenantSource: {
-      kind,
-      header: (typeof source.header === 'string' && source.header ? source.header : 'X-Tenant-Slug').toLowerCase(),
-      prefix: typeof source.prefix === 'string' ? source.prefix.replace(/\/+$/, '') : '',
-    },
-    clockSkewSeconds: nonNegative(m.clock_skew_seconds, 60),
-    jwksCacheSeconds: nonNegative(m.jwks_cache_seconds, 600),
-    requireHttpsMetadata: m.require_https_metadata === true,
-    caBundle: typeof m.ca_bundle === 'string' && m.ca_bundle ? m.ca_bundle : null,
-    tenants,
-  };
-}
-
-// ---------------------------------------------------------------------------------------
-// Discovery (neither library reads it: jwks-rsa wants a jwksUri, jsonwebtoken an issuer)
-
-/** GET a JSON document, bounded in time and size, no redirects, trusting `agent`'s CA. */
-function fetchJson(url, agent) {
-  return new Promise((resolve, reject) => {
-    const mod = url.protocol === 'https:' ? https : http;
-    const req = mod.get(url, { agent: url.protocol === 'https:' ? agent : undefined, timeout: FETCH_TIMEOUT_MS, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) }, (res) => {
-      const chunks = [];
-      let size = 0;
-      res.on('data', (c) => {
-        size += c.length;
-        if (size > MAX_DISCOVERY_BYTES) req.destroy(new Error('too large'));
-        else chunks.push(c);
-      });
-      res.on('end', () => {
-        if (res.statusCode !== 200) return reject(new Error(`status ${res.statusCode}`));
-        try {
-          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-        } catch (err) {
-          reject(err);
-        }
-      });
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
-/**
- * The issuer a metadata address implies (contract 2.2, 5.3): OIDC Discovery 4.3
- * (`issuer + /.well-known/openid-configuration`) or RFC 8414 (suffix, or its own
- * `/.well-known/oauth-authorization-server/<path>` form). null: the address has neither form.
- */
-function impliedIssuer(url) {
-  const base = url.origin;
-  const p = url.pathname;
-  for (const suffix of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) {
-    if (p.endsWith(suffix)) return base + p.slice(0, -suffix.length);
-  }
-  const rfc8414 = '/.well-known/oauth-authorization-server/';
-  if (p.startsWith(rfc8414)) return `${base}/${p.slice(rfc8414.length)}`;
-  return null;
-}
-
-/** One tenant's discovery data and its jwks-rsa client, fetched lazily, kept jwks_cache_seconds. */
-class TenantState {
-  constructor(tenant, config) {
-    this.tenant = tenant;
-    this.config = config;
-    this.current = null; // { issuer, jwksUri, client, fetchedAt }
-    this.pending = null;
-  }
-
-  url(value, what) {
-    let u;
-    try {
-      u = new URL(value);
-    } catch {
-      throw invalidToken(`${what} is not a URL`);
-    }
-    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw invalidToken(`${what} is not http(s)`);
-    if (this.config.requireHttpsMetadata && u.protocol !== 'https:') throw invalidToken(`${what} is not https`);
-    return u;
-  }
-
-  get() {
-    const c = this.current;
-    if (c && Date.now() - c.fetchedAt < this.config.jwksCacheSeconds * 1000) return Promise.resolve(c);
-    // Concurrent requests share one fetch; a failure is not cached (the next request retries).
-    this.pending ??= this.load().finally(() => {
-      this.pending = null;
-    });
-    return this.pending;
-  }
-
-  async load() {
-    const address = this.url(this.tenant.metadataAddress, 'metadata_address');
-    let doc;
-    try {
-      doc = await fetchJson(address, this.config.agent);
-    } catch (err) {
-      throw invalidToken(`discovery fetch failed: ${err?.message}`);
-    }
-    if (!doc || typeof doc !== 'object' || typeof doc.issuer !== 'string' || typeof doc.jwks_uri !== 'string') {
-      throw invalidToken('discovery document without issuer or jwks_uri');
-    }
-    // valid_issuers null: the discovery issuer must be the one its address implies (a trailing
-    // slash tolerated); with a list, the list is the whole answer and the address is not compared.
-    if (this.tenant.validIssuers === null && impliedIssuer(address) !== doc.issuer.replace(/\/$/, '')) {
-      throw invalidToken(`discovery issuer ${doc.issuer} does not match its address`);
-    }
-    const jwksUri = this.url(doc.jwks_uri, 'jwks_uri').href;
-    const prev = this.current;
-    const client = prev && prev.jwksUri === jwksUri ? prev.client : this.newClient(jwksUri);
-    this.current = { issuer: doc.issuer, jwksUri, client, fetchedAt: Date.now() };
-    return this.current;
-  }
-
-  newClient(jwksUri) {
+/** One jwks-rsa client per tenant and `jwks_uri`, kept while the discovery's `jwks_uri` stays. */
+function clientFor(config) {
+  return ({ jwksUri }, prev) => {
+    if (prev && prev.jwksUri === jwksUri) return prev.lib;
     // The README / EXAMPLES.md configuration: cache and rateLimit on, as in the Express
     // example; jwksRequestsPerMinute and cacheMaxEntries left at their defaults (10, 5);
     // cacheMaxAge is the manifest's window; timeout bounds a fetch; requestAgent carries the
@@ -199,12 +32,12 @@ class TenantState {
     return jwksClient({
       jwksUri,
       cache: true,
-      cacheMaxAge: this.config.jwksCacheSeconds * 1000,
+      cacheMaxAge: config.jwksCacheSeconds * 1000,
       rateLimit: true,
-      timeout: FETCH_TIMEOUT_MS,
-      ...(this.config.agent && jwksUri.startsWith('https:') ? { requestAgent: this.config.agent } : {}),
+      timeout: glue.FETCH_TIMEOUT_MS,
+      ...(config.agent && jwksUri.startsWith('https:') ? { requestAgent: config.agent } : {}),
     });
-  }
+  };
 }
 
 /** jsonwebtoken's verify with the README's getKey callback, as a promise. */
@@ -226,226 +59,34 @@ function verify(token, client, options) {
   });
 }
 
-// ---------------------------------------------------------------------------------------
-// Requests
-
-/** Values of a request header, however many times it was sent (node keeps only the first). */
-function rawHeaderValues(req, name) {
-  const out = [];
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    if (req.rawHeaders[i].toLowerCase() === name) out.push(req.rawHeaders[i + 1]);
-  }
-  return out;
-}
-
-/**
- * RFC 6750 section 2: the bearer token, or null when the request carries no credentials.
- * invalid_request for two Authorization fields, an empty credential, or a token in the query
- * or a form body (only the header method is supported; RFC 9700 discourages the query).
- */
-function extractToken(req, url, bodyTokens) {
-  const values = rawHeaderValues(req, 'authorization');
-  if (values.length > 1) throw invalidRequest('more than one Authorization header');
-  let token = null;
-  if (values.length === 1) {
-    const m = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?:[ \t]+(.*))?$/s.exec(values[0].trim());
-    if (m && m[1].toLowerCase() === 'bearer') {
-      token = (m[2] ?? '').trim();
-      if (!token) throw invalidRequest('empty Bearer credentials');
-    } // any other scheme (Basic ...) is not a bearer credential
-  }
-  const queryTokens = url.searchParams.getAll('access_token');
-  const methods = (token !== null) + (queryTokens.length > 0) + (bodyTokens.length > 0);
-  if (methods > 1) throw invalidRequest('token sent by more than one method');
-  if (queryTokens.length > 0 || bodyTokens.length > 0) throw invalidRequest('only the Authorization header is supported');
-  return token;
-}
-
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    let size = 0;
-    req.on('data', (c) => {
-      size += c.length;
-      if (size > 64 * 1024) {
-        reject(invalidRequest('body too large'));
-        req.destroy();
-      } else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', () => reject(invalidRequest('body read failed')));
-  });
-}
-
-const defineClaim = (obj, name, value) =>
-  Object.defineProperty(obj, name, { value, enumerable: true, writable: true, configurable: true });
-const asList = (v) => (Array.isArray(v) ? v : [v]);
-
-/** Contract 5.7: each source claim's value also under its normalized name, arrays merged. */
-function normalizeClaims(payload, mappings) {
-  const out = {};
-  for (const [k, v] of Object.entries(payload)) defineClaim(out, k, v);
-  for (const [from, to] of mappings) {
-    if (from === to || !Object.hasOwn(payload, from)) continue;
-    const value = payload[from];
-    if (!Object.hasOwn(out, to)) {
-      defineClaim(out, to, Array.isArray(value) ? [...value] : value);
-      continue;
-    }
-    const merged = [];
-    for (const item of [...asList(out[to]), ...asList(value)]) if (!merged.includes(item)) merged.push(item);
-    defineClaim(out, to, merged);
-  }
-  return out;
-}
-
-function hasRole(claims, role) {
-  if (!Object.hasOwn(claims, 'roles')) return false;
-  return Array.isArray(claims.roles) ? claims.roles.includes(role) : claims.roles === role;
-}
-
 function createApp(config) {
-  if (config.caBundle) config.agent = new https.Agent({ ca: readFileSync(config.caBundle) });
-  const states = new Map();
-  for (const t of config.tenants.values()) states.set(t.slug, new TenantState(t, config));
-
-  /** { slug, route } for the protected routes, or null (404). */
-  function route(url, req) {
-    const { kind, header, prefix } = config.tenantSource;
-    if (kind === 'path') {
-      // A route without the prefix and slug (`/api/whoami`) names no tenant: 401, not 404.
-      const rest = url.pathname.startsWith(`${prefix}/`) ? url.pathname.slice(prefix.length) : null;
-      const m = rest === null ? null : /^\/([^/]+)(\/api\/(?:whoami|admin))$/.exec(rest);
-      if (m) return { slug: m[1], route: m[2] };
-      return url.pathname === '/api/whoami' || url.pathname === '/api/admin' ? { slug: null, route: url.pathname } : null;
-    }
-    if (url.pathname !== '/api/whoami' && url.pathname !== '/api/admin') return null;
-    if (kind === 'header') {
-      const values = rawHeaderValues(req, header);
-      return { slug: values.length === 1 ? values[0].trim() : null, route: url.pathname };
-    }
-    const hosts = rawHeaderValues(req, 'host');
-    if (hosts.length > 1) throw invalidRequest('more than one Host header');
-    const host = (hosts[0] ?? '').trim().toLowerCase();
-    const name = host.startsWith('[') ? '' : host.replace(/:\d*$/, '');
-    return { slug: name.includes('.') ? name.split('.')[0] : null, route: url.pathname };
-  }
-
-  async function validate(slug, token, req) {
-    const tenant = slug ? config.tenants.get(slug) : undefined;
-    if (!tenant || !tenant.enabled) throw invalidToken('unknown or disabled tenant');
-    if (tenant.agreeHeader && rawHeaderValues(req, tenant.agreeHeader).some((v) => v.trim() !== tenant.slug)) {
-      throw invalidToken('agree_header names another tenant');
-    }
-    const d = await states.get(tenant.slug).get();
-    let payload;
-    try {
-      payload = await verify(token, d.client, {
-        audience: tenant.validAudiences,
-        issuer: tenant.validIssuers ?? d.issuer,
-        algorithms: ALGORITHMS,
-        clockTolerance: config.clockSkewSeconds,
-      });
-    } catch (err) {
-      throw invalidToken(`jsonwebtoken: ${err?.name}: ${err?.message}`);
-    }
-    // jsonwebtoken returns a string when the payload is not a JSON object; the audience check
-    // has already refused that, but the claims code below wants an object either way.
-    if (payload === null || typeof payload !== 'object') throw invalidToken('payload is not an object');
-    if (tenant.allowedClientIds.length > 0) {
-      const name = tenant.clientIdClaims.find((c) => Object.hasOwn(payload, c));
-      const clientId = name === undefined ? undefined : payload[name];
-      if (typeof clientId !== 'string' || !tenant.allowedClientIds.includes(clientId)) throw invalidToken('client not allowed');
-    }
-    return { tenant, claims: normalizeClaims(payload, tenant.claimMappings) };
-  }
-
-  function send(res, status, body, challenge) {
-    const text = JSON.stringify(body);
-    const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' };
-    if (challenge) headers['www-authenticate'] = challenge;
-    res.writeHead(status, headers);
-    res.end(text);
-  }
-
-  function sendReject(res, r) {
-    debug('reject', r.status, r.error, r.message);
-    send(res, r.status, { error: r.error }, `Bearer error="${r.error}"`);
-  }
+  const discoveries = new Map();
+  for (const t of config.tenants.values()) discoveries.set(t.slug, new glue.Discovery(t, config, clientFor(config)));
 
   async function handle(req, res) {
-    let url;
     try {
-      const raw = req.url ?? '/';
-      url = new URL(raw.startsWith('/') ? `http://target.invalid${raw}` : raw);
-    } catch {
-      return send(res, 400, { error: 'bad_request' });
-    }
-    if (url.pathname === '/healthz') return send(res, 200, { status: 'ok' });
-    try {
-      const r = route(url, req);
-      if (!r) return send(res, 404, { error: 'not_found' });
-      if (req.method !== 'GET') {
-        res.setHeader('allow', 'GET');
-        return send(res, 405, { error: 'method_not_allowed' });
+      const r = await glue.front(config, req, res);
+      if (!r) return; // answered: /healthz, 404, 405, no credentials
+      const tenant = glue.resolveTenant(config, r.slug, req);
+      const d = await discoveries.get(tenant.slug).get();
+      let payload;
+      try {
+        payload = await verify(r.token, d.lib, {
+          audience: tenant.validAudiences,
+          issuer: tenant.validIssuers ?? d.issuer,
+          algorithms: ALGORITHMS,
+          clockTolerance: config.clockSkewSeconds,
+        });
+      } catch (err) {
+        throw glue.invalidToken(`jsonwebtoken: ${err?.name}: ${err?.message}`);
       }
-      const body = await readBody(req);
-      const form = String(req.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded');
-      const bodyTokens = body.length > 0 && form ? new URLSearchParams(body.toString('latin1')).getAll('access_token') : [];
-      const token = extractToken(req, url, bodyTokens);
-      if (token === null) return send(res, 401, { error: 'unauthorized' }, 'Bearer realm="api"');
-      const { tenant, claims } = await validate(r.slug, token, req);
-      if (r.route === '/api/admin' && !hasRole(claims, 'admin')) {
-        return send(res, 403, { error: 'insufficient_scope' }, 'Bearer error="insufficient_scope"');
-      }
-      send(res, 200, { tenant: tenant.slug, claims });
+      glue.answer(res, r.route, tenant, payload);
     } catch (err) {
-      if (!(err instanceof Reject)) debug('unexpected', err);
-      // Anything unexpected while handling a token still rejects it, without detail.
-      sendReject(res, err instanceof Reject ? err : invalidToken('internal'));
+      glue.sendError(res, err);
     }
   }
 
-  return (req, res) =>
-    handle(req, res).catch((err) => {
-      debug('unexpected', err);
-      if (!res.headersSent) sendReject(res, invalidToken('internal'));
-      else res.destroy();
-    });
+  return (req, res) => handle(req, res).catch((err) => glue.sendError(res, err));
 }
 
-function main() {
-  const port = Number(process.env.BYOID_PORT);
-  const manifestPath = process.env.BYOID_MANIFEST;
-  if (!Number.isInteger(port) || port <= 0 || port > 65535 || !manifestPath) {
-    console.error('lib-node-jsonwebtoken: BYOID_PORT must be a TCP port and BYOID_MANIFEST a manifest path');
-    process.exit(2);
-  }
-  let config;
-  let handler;
-  try {
-    config = parseManifest(readFileSync(manifestPath, 'utf8'));
-    handler = createApp(config);
-  } catch (err) {
-    console.error(`lib-node-jsonwebtoken: cannot load manifest ${manifestPath}: ${err.message}`);
-    process.exit(2);
-  }
-  // Room for large tokens, so they reach the library rather than Node's 431.
-  const server = http.createServer({ maxHeaderSize: 64 * 1024 }, handler);
-  server.on('error', (err) => {
-    console.error(`lib-node-jsonwebtoken: cannot listen on 127.0.0.1:${port}: ${err.message}`);
-    process.exit(1);
-  });
-  server.listen(port, '127.0.0.1', () =>
-    console.error(`lib-node-jsonwebtoken: listening on 127.0.0.1:${port}, ${config.tenants.size} tenant(s), tenant source ${config.tenantSource.kind}`),
-  );
-  const stop = () => {
-    server.close();
-    server.closeAllConnections?.();
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-}
-
-if (require.main === module) main();
+if (require.main === module) glue.serve('lib-node-jsonwebtoken', createApp);
