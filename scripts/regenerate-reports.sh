@@ -15,6 +15,7 @@
 #       (reports/independent-*-{path,subdomain,tls}/)
 #   reports/matrix.html              the header-source runs side by side (`byoid report matrix`)
 #   reports/matrix.png               a Chromium screenshot of the matrix
+#   reports/libraries/               the library matrix (scripts/regenerate-libraries.sh, run last)
 #
 # Usage, from anywhere in the repository:
 #
@@ -121,3 +122,5 @@ if [ -x /usr/bin/chromium ]; then
 else
   echo "warning: /usr/bin/chromium not found (apt-get install -y chromium); $OUT/matrix.png not updated" >&2
 fi
+
+scripts/regenerate-libraries.sh
