@@ -5,6 +5,7 @@
 #   Debian's Go with golang-jwt and go-jose: targets/independent-go and targets/lib-go-jwt;
 #   Debian's Ruby with ruby-jwt and WEBrick: targets/lib-ruby-jwt;
 #   Debian's Chromium: the browser tests of the HTML reports;
+# builds targets/lib-rust-jwt-authorizer (outside the workspace: axum 0.7, jsonwebtoken 9);
 # then runs every test with BYOID_EXTERNAL_SUITES=1, under which a missing runtime is a
 # failure, never a skip. `.ci/run` runs this script.
 set -euo pipefail
@@ -36,6 +37,7 @@ targets/independent-go/build.sh test
 targets/lib-go-jwt/build.sh
 targets/lib-go-jwt/build.sh test
 targets/lib-ruby-jwt/setup.sh
+targets/lib-rust-jwt-authorizer/build.sh
 
 # The README's test command, with the external suites switched on.
 BYOID_EXTERNAL_SUITES=1 cargo test --workspace --all-features

@@ -7,6 +7,8 @@
 //! warned case that the adapter's `library.toml` does not explain.
 
 mod external;
+#[path = "support/workspace_bin.rs"]
+mod workspace_bin;
 
 use std::path::{Path, PathBuf};
 
@@ -148,4 +150,33 @@ async fn express_jwt_holds_to_its_expected_failures() {
         &format!(" node{args}"),
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_jsonwebtoken_holds_to_its_expected_failures() {
+    if !external::external_suite("the Rust jsonwebtoken adapter (targets/lib-rust-jsonwebtoken)") {
+        return;
+    }
+    let exe = workspace_bin::built(
+        "byoid-lib-jsonwebtoken",
+        "byoid-lib-jsonwebtoken",
+        "targets/lib-rust-jsonwebtoken",
+    );
+    holds_to_its_list("lib-rust-jsonwebtoken", exe, "").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_authorizer_holds_to_its_expected_failures() {
+    if !external::external_suite("the jwt-authorizer adapter (targets/lib-rust-jwt-authorizer)") {
+        return;
+    }
+    // Outside the workspace (axum 0.7, jsonwebtoken 9): its build.sh builds it.
+    let dir = root().join("targets/lib-rust-jwt-authorizer");
+    let exe = dir.join("target/release/byoid-lib-jwt-authorizer");
+    assert!(
+        exe.exists(),
+        "{} is missing: run targets/lib-rust-jwt-authorizer/build.sh (scripts/external-suites.sh does)",
+        exe.display()
+    );
+    holds_to_its_list("lib-rust-jwt-authorizer", exe, "").await;
 }
