@@ -244,9 +244,11 @@ impl<'a> CaseRun<'a> {
                 }
             }
             let this = &*self;
-            let judged = futures_util::future::join_all(tokens.iter().map(|(token, now)| {
-                this.send_and_judge(placement, token, &expect, *now)
-            }))
+            let judged = futures_util::future::join_all(
+                tokens
+                    .iter()
+                    .map(|(token, now)| this.send_and_judge(placement, token, &expect, *now)),
+            )
             .await;
             for (m, obs, ev, reasons) in judged {
                 self.tally.record(m, obs, ev, reasons, label);
