@@ -67,7 +67,7 @@ func (s *keyStore) freshLocked(now time.Time) bool {
 	if s.disc == nil || s.keys == nil {
 		return false
 	}
-	window := s.cfg.cacheWindow
+	window := s.cfg.CacheWindow
 	return now.Before(s.discAt.Add(window)) && now.Before(s.keysAt.Add(window))
 }
 
@@ -179,7 +179,7 @@ func (c *config) fetchDocument(address string) ([]byte, error) {
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := c.httpClient.Do(req)
+	resp, err := c.HTTPClient.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -76,7 +76,7 @@ func reject(format string, args ...interface{}) error {
 
 // validateToken applies every rule of contract section 5 and returns the verified claims.
 func (s *server) validateToken(t *tenant, token string, deadline time.Time) (map[string]interface{}, error) {
-	if !t.enabled() {
+	if !t.IsEnabled() {
 		return nil, reject("tenant disabled")
 	}
 	if err := s.cfg.checkFetchable(t.MetadataAddress); err != nil {
@@ -321,7 +321,7 @@ func (s *server) checkStaticClaims(t *tenant, claims map[string]interface{}) (st
 	// Client id: the first of client_id_claims the token carries.
 	if len(t.AllowedClientIDs) > 0 {
 		found := false
-		for _, name := range t.clientIDClaims() {
+		for _, name := range t.ClientIDClaimNames() {
 			v, present := claims[name]
 			if !present {
 				continue
@@ -337,7 +337,7 @@ func (s *server) checkStaticClaims(t *tenant, claims map[string]interface{}) (st
 			break
 		}
 		if !found {
-			return "", reject("no client id claim among %v", t.clientIDClaims())
+			return "", reject("no client id claim among %v", t.ClientIDClaimNames())
 		}
 	}
 

@@ -1,29 +1,15 @@
 #!/bin/sh
 # Builds targets/lib-go-jwt/bin/byoid-lib-go-jwt offline, in GOPATH mode, against Debian's
 # packaged golang-jwt v4.4.3 and go-jose v2.6.0 (no module proxy needed).
-# `./build.sh test` runs go vet and the unit tests instead.
+# The contract's glue, shared with targets/independent-go, is targets/go-glue (package
+# byoid.local/glue); go-glue/gopath.sh checks the packages and links it into .gopath.
+# `./build.sh test` runs go vet and the unit tests (this program's and the glue's) instead.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-debs="golang-go golang-github-golang-jwt-jwt-dev golang-gopkg-square-go-jose.v2-dev"
-
-if ! command -v go >/dev/null 2>&1; then
-	echo "build.sh: Go is not installed; run: apt-get install -y $debs" >&2
-	exit 1
-fi
-for dir in /usr/share/gocode/src/github.com/golang-jwt/jwt \
-           /usr/share/gocode/src/gopkg.in/square/go-jose.v2 \
-           /usr/share/gocode/src/golang.org/x/crypto; do
-	if [ ! -d "$dir" ]; then
-		echo "build.sh: $dir is missing; run: apt-get install -y $debs" >&2
-		exit 1
-	fi
-done
-
-mkdir -p "$here/bin" "$here/.gopath"
+. "$here/../go-glue/gopath.sh"
 cd "$here"
-export GO111MODULE=off GOFLAGS= GOPATH="$here/.gopath:/usr/share/gocode"
 if [ "${1:-}" = test ]; then
-	go vet . && go test -count=1 .
+	go vet . byoid.local/glue byoid.local/glue/gluetest && go test -count=1 . byoid.local/glue
 	exit
 fi
 go build -trimpath -o "$here/bin/byoid-lib-go-jwt" .

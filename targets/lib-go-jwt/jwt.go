@@ -60,7 +60,7 @@ type keySource struct {
 func (ks *keySource) get(deadline time.Time) (*keys, error) {
 	for {
 		ks.mu.Lock()
-		if c := ks.current; c != nil && time.Since(c.at) < ks.cfg.cacheWindow {
+		if c := ks.current; c != nil && time.Since(c.at) < ks.cfg.CacheWindow {
 			ks.mu.Unlock()
 			return c, nil
 		}
@@ -158,7 +158,7 @@ func (c *config) fetchDocument(address string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.httpClient.Do(req)
+	resp, err := c.HTTPClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +194,7 @@ func issuerMatchesAddress(issuer, address string) bool {
 
 // validate is golang-jwt's verdict on the token, then the contract's client allow-list.
 func (s *server) validate(t *tenant, token string, deadline time.Time) (map[string]interface{}, error) {
-	if !t.enabled() {
+	if !t.IsEnabled() {
 		return nil, errors.New("tenant disabled")
 	}
 	k, err := s.keySource(t).get(deadline)
@@ -238,7 +238,7 @@ func (s *server) validate(t *tenant, token string, deadline time.Time) (map[stri
 	// carries; it must be a string in allowed_client_ids.
 	if len(t.AllowedClientIDs) > 0 {
 		var clientID interface{}
-		for _, name := range t.clientIDClaims() {
+		for _, name := range t.ClientIDClaimNames() {
 			if v, ok := claims[name]; ok {
 				clientID = v
 				break
