@@ -1,12 +1,17 @@
 'use strict';
-// The contract glue shared by the lib-node-* adapters (lib-node-jsonwebtoken,
-// lib-node-express-jwt): everything byoid-target/2 (docs/target-contract.md) asks of a service
-// beyond validating the token, so each adapter's server.js holds only its library's calls.
+// The contract glue shared by the Node targets (the library adapters lib-node-jsonwebtoken and
+// lib-node-express-jwt, and node-jose): everything byoid-target/2 (docs/target-contract.md)
+// asks of a service beyond validating the token, so each target's server.js holds only its
+// library's calls and its own token checks.
 //
 // Tenant resolution, manifest parsing, the discovery fetch, token transport, the RFC 6750
 // response table, `enabled`, `agree_header`, the client-id allow-list, claim mappings and the
 // admin role. Nothing here reads the token's header, signature or any claim a library checks.
-// node:* modules only, so each adapter's package.json stays the library's pins.
+// node:* modules only, so each target's package.json stays the library's pins.
+//
+// The defaults are the library adapters' behaviour. node-jose's glue, written before this
+// module, differs in a few places; each difference is an option (MANIFEST_OPTIONS, the
+// options of route/front and of Discovery), so neither side's verdicts moved when it came here.
 
 const http = require('node:http');
 const https = require('node:https');
