@@ -7,11 +7,12 @@
 // Speaks byoid-target/2 (docs/target-contract.md). Everything about the token itself (reading
 // it from the Authorization header, signature, alg allow-list, exp/nbf, iss, aud, kid lookup,
 // JWKS fetching and caching) is left to express-jwt, jsonwebtoken under it, and jwks-rsa, with
-// their documented options. The glue, shared with lib-node-jsonwebtoken in
-// ../node-glue/glue.js, does only what they do not: tenant resolution, token transport
-// and the RFC 6750 response table, reading the discovery document, `enabled`, the client-id
-// allow-list, claim mappings and the admin role. Where the contract asks more of a token than
-// the libraries check, nothing is added: that is what byoid's report is meant to show.
+// their documented options. The glue, shared with lib-node-jsonwebtoken and node-jose in
+// ../node-glue/glue.js (used here with its defaults), does only what they do not: tenant
+// resolution, token transport and the RFC 6750 response table, reading the discovery
+// document, `enabled`, the client-id allow-list, claim mappings and the admin role. Where the
+// contract asks more of a token than the libraries check, nothing is added: that is what
+// byoid's report is meant to show.
 //
 // One app serves many tenants, each with its own issuer and JWKS, and express-jwt takes both
 // when the middleware is built. So each tenant gets its own middleware, built after the glue
