@@ -7,11 +7,12 @@
 // Speaks byoid-target/2 (docs/target-contract.md). Everything about the token itself (reading
 // it from the Authorization header, signature, alg allow-list, exp/nbf, iss, aud, kid lookup,
 // JWKS fetching and caching) is left to express-jwt, jsonwebtoken under it, and jwks-rsa, with
-// their documented options. The glue, shared with lib-node-jsonwebtoken in
-// ../lib-node-glue/glue.js, does only what they do not: tenant resolution, token transport
-// and the RFC 6750 response table, reading the discovery document, `enabled`, the client-id
-// allow-list, claim mappings and the admin role. Where the contract asks more of a token than
-// the libraries check, nothing is added: that is what byoid's report is meant to show.
+// their documented options. The glue, shared with lib-node-jsonwebtoken and node-jose in
+// ../node-glue/glue.js (used here with its defaults), does only what they do not: tenant
+// resolution, token transport and the RFC 6750 response table, reading the discovery
+// document, `enabled`, the client-id allow-list, claim mappings and the admin role. Where the
+// contract asks more of a token than the libraries check, nothing is added: that is what
+// byoid's report is meant to show.
 //
 // One app serves many tenants, each with its own issuer and JWKS, and express-jwt takes both
 // when the middleware is built. So each tenant gets its own middleware, built after the glue
@@ -21,7 +22,7 @@
 const express = require('express');
 const { expressjwt } = require('express-jwt');
 const jwksRsa = require('jwks-rsa');
-const glue = require('../lib-node-glue/glue');
+const glue = require('../node-glue/glue');
 
 /** jwks-rsa's express-jwt example (examples/express-demo): `algorithms: ['RS256']`. */
 const ALGORITHMS = ['RS256'];

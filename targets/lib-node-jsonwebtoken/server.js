@@ -5,15 +5,15 @@
 // Speaks byoid-target/2 (docs/target-contract.md). Everything about the token itself
 // (signature, alg allow-list, exp/nbf, iss, aud, kid lookup, JWKS fetching and caching) is
 // left to the two libraries with their documented options. The glue, shared with
-// lib-node-express-jwt in ../lib-node-glue/glue.js, does only what they do not: tenant
-// resolution, token transport and the RFC 6750 response table, reading the discovery
-// document, `enabled`, the client-id allow-list, claim mappings and the admin role. Where the
-// contract asks more of a token than the libraries check, nothing is added: that is what
-// byoid's report is meant to show. See README.md.
+// lib-node-express-jwt and node-jose in ../node-glue/glue.js (used here with its defaults),
+// does only what they do not: tenant resolution, token transport and the RFC 6750 response
+// table, reading the discovery document, `enabled`, the client-id allow-list, claim mappings
+// and the admin role. Where the contract asks more of a token than the libraries check,
+// nothing is added: that is what byoid's report is meant to show. See README.md.
 
 const jwt = require('jsonwebtoken');
 const jwksClient = require('jwks-rsa');
-const glue = require('../lib-node-glue/glue');
+const glue = require('../node-glue/glue');
 
 /**
  * Every asymmetric algorithm in jsonwebtoken's README table ("Algorithms supported"); HS* and

@@ -11,7 +11,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 
-import { checkTyp, extractToken, normalizeClaims } from '../server.js';
+import glue from '../../node-glue/glue.js';
+import { checkTyp } from '../server.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const serverJs = path.join(here, '..', 'server.js');
@@ -305,17 +306,20 @@ describe('helpers', () => {
     assert.throws(() => checkTyp('at+jwt ', false));
   });
 
-  test('extractToken distinguishes none, one and too many methods', () => {
-    const none = { authorizationValues: [], queryTokens: [], bodyTokens: [] };
-    assert.equal(extractToken(none), null);
-    assert.equal(extractToken({ ...none, authorizationValues: ['Basic dXNlcjpwYXNz'] }), null);
-    assert.equal(extractToken({ ...none, authorizationValues: ['BEARER abc.def.ghi'] }), 'abc.def.ghi');
-    assert.throws(() => extractToken({ ...none, authorizationValues: ['Bearer '] }), { error: 'invalid_request' });
-    assert.throws(() => extractToken({ ...none, authorizationValues: ['Bearer a', 'Bearer b'] }), { error: 'invalid_request' });
-    assert.throws(() => extractToken({ ...none, bodyTokens: ['a'] }), { error: 'invalid_request' });
+  test('the glue\'s extractToken distinguishes none, one and too many methods', () => {
+    const url = new URL('http://target.invalid/api/whoami');
+    const extract = (authorizationValues, bodyTokens = []) =>
+      glue.extractToken({ rawHeaders: authorizationValues.flatMap((v) => ['Authorization', v]) }, url, bodyTokens);
+    assert.equal(extract([]), null);
+    assert.equal(extract(['Basic dXNlcjpwYXNz']), null);
+    assert.equal(extract(['BEARER abc.def.ghi']), 'abc.def.ghi');
+    assert.throws(() => extract(['Bearer ']), { error: 'invalid_request' });
+    assert.throws(() => extract(['Bearer a', 'Bearer b']), { error: 'invalid_request' });
+    assert.throws(() => extract([], ['a']), { error: 'invalid_request' });
   });
 
-  test('normalizeClaims copies and merges', () => {
+  test('the glue\'s normalizeClaims copies and merges', () => {
+    const { normalizeClaims } = glue;
     assert.deepEqual(normalizeClaims({ groups: ['a'] }, [['groups', 'roles']]).roles, ['a']);
     assert.deepEqual(normalizeClaims({ groups: 'a', roles: ['b', 'a'] }, [['groups', 'roles']]).roles, ['b', 'a']);
     const out = normalizeClaims({ evil: 1 }, [['evil', '__proto__']]);

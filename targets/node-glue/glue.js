@@ -1,12 +1,17 @@
 'use strict';
-// The contract glue shared by the lib-node-* adapters (lib-node-jsonwebtoken,
-// lib-node-express-jwt): everything byoid-target/2 (docs/target-contract.md) asks of a service
-// beyond validating the token, so each adapter's server.js holds only its library's calls.
+// The contract glue shared by the Node targets (the library adapters lib-node-jsonwebtoken and
+// lib-node-express-jwt, and node-jose): everything byoid-target/2 (docs/target-contract.md)
+// asks of a service beyond validating the token, so each target's server.js holds only its
+// library's calls and its own token checks.
 //
 // Tenant resolution, manifest parsing, the discovery fetch, token transport, the RFC 6750
 // response table, `enabled`, `agree_header`, the client-id allow-list, claim mappings and the
 // admin role. Nothing here reads the token's header, signature or any claim a library checks.
-// node:* modules only, so each adapter's package.json stays the library's pins.
+// node:* modules only, so each target's package.json stays the library's pins.
+//
+// The defaults are the library adapters' behaviour. node-jose's glue, written before this
+// module, differs in a few places; each difference is an option (MANIFEST_OPTIONS, the
+// options of route/front and of Discovery), so neither side's verdicts moved when it came here.
 
 const http = require('node:http');
 const https = require('node:https');
@@ -43,10 +48,28 @@ const invalidRequest = (reason) => new Reject(400, 'invalid_request', reason);
 const stringList = (v) => (Array.isArray(v) ? v.filter((s) => typeof s === 'string') : []);
 const nonNegative = (v, fallback) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : fallback);
 
-function parseManifest(text) {
+/**
+ * How parseManifest reads a manifest; the defaults are the library adapters'. node-jose's
+ * values are in brackets.
+ */
+const MANIFEST_OPTIONS = {
+  /** Refuse a `contract` other than byoid-target/1 and /2 [node-jose: false, it never read it]. */
+  contract: true,
+  /** Read `tenant_source.prefix` [node-jose: false, its path routes are `/{slug}/api/...`]. */
+  pathPrefix: true,
+  /** Read a tenant's `agree_header` [node-jose: false, it never checks one]. */
+  agreeHeader: true,
+  /** The window when the manifest has no `jwks_cache_seconds` [node-jose: 300]. */
+  jwksCacheSeconds: 600,
+  /** More fields of each tenant, from its manifest object, for the target's own checks. */
+  tenant: (_raw) => ({}),
+};
+
+function parseManifest(text, options = {}) {
+  const o = { ...MANIFEST_OPTIONS, ...options };
   const m = JSON.parse(text);
   if (m === null || typeof m !== 'object' || Array.isArray(m)) throw new Error('manifest is not a JSON object');
-  if (!CONTRACTS.includes(m.contract)) throw new Error(`unsupported contract ${JSON.stringify(m.contract)}`);
+  if (o.contract && !CONTRACTS.includes(m.contract)) throw new Error(`unsupported contract ${JSON.stringify(m.contract)}`);
   const source = m.tenant_source && typeof m.tenant_source === 'object' ? m.tenant_source : {};
   const kind = source.kind ?? 'header';
   if (!['header', 'path', 'subdomain'].includes(kind)) throw new Error(`unknown tenant_source.kind ${JSON.stringify(kind)}`);
@@ -68,17 +91,18 @@ function parseManifest(text) {
       allowedClientIds: stringList(t.allowed_client_ids),
       clientIdClaims: Array.isArray(t.client_id_claims) ? stringList(t.client_id_claims) : DEFAULT_CLIENT_ID_CLAIMS,
       claimMappings: mappings,
-      agreeHeader: typeof t.agree_header === 'string' && t.agree_header ? t.agree_header.toLowerCase() : null,
+      agreeHeader: o.agreeHeader && typeof t.agree_header === 'string' && t.agree_header ? t.agree_header.toLowerCase() : null,
+      ...o.tenant(t),
     });
   }
   return {
     tenantSource: {
       kind,
       header: (typeof source.header === 'string' && source.header ? source.header : 'X-Tenant-Slug').toLowerCase(),
-      prefix: typeof source.prefix === 'string' ? source.prefix.replace(/\/+$/, '') : '',
+      prefix: o.pathPrefix && typeof source.prefix === 'string' ? source.prefix.replace(/\/+$/, '') : '',
     },
     clockSkewSeconds: nonNegative(m.clock_skew_seconds, 60),
-    jwksCacheSeconds: nonNegative(m.jwks_cache_seconds, 600),
+    jwksCacheSeconds: nonNegative(m.jwks_cache_seconds, o.jwksCacheSeconds),
     requireHttpsMetadata: m.require_https_metadata === true,
     caBundle: typeof m.ca_bundle === 'string' && m.ca_bundle ? m.ca_bundle : null,
     tenants,
@@ -86,8 +110,8 @@ function parseManifest(text) {
 }
 
 /** The manifest at `path`, with `agent`: an https.Agent trusting `ca_bundle`, when there is one. */
-function loadConfig(path) {
-  const config = parseManifest(readFileSync(path, 'utf8'));
+function loadConfig(path, manifestOptions) {
+  const config = parseManifest(readFileSync(path, 'utf8'), manifestOptions);
   config.agent = config.caBundle ? new https.Agent({ ca: readFileSync(config.caBundle) }) : undefined;
   return config;
 }
@@ -143,12 +167,21 @@ function impliedIssuer(url) {
  * adapter builds from it: `build({ issuer, jwksUri }, previous)` returns the library object
  * (a jwks-rsa client, an express-jwt middleware...); `previous` is the last state, so the
  * adapter can keep its library object (and the JWKS cache inside it) across refreshes.
+ * `build` may also throw a Reject, for a target's own checks of the document.
+ *
+ * Options (defaults: the library adapters'; node-jose's in brackets):
+ *   fetch(url): the parsed document at `url` (a URL), or a rejection; default fetchJson with
+ *     the manifest's CA [node-jose: its own fetch, the one jose's key set uses too].
+ *   impliedIssuer: with `valid_issuers` null, refuse a discovery issuer other than the one
+ *     its address implies (default true) [node-jose: false; its README says why].
  */
 class Discovery {
-  constructor(tenant, config, build) {
+  constructor(tenant, config, build, { fetch, impliedIssuer = true } = {}) {
     this.tenant = tenant;
     this.config = config;
     this.build = build;
+    this.fetch = fetch ?? ((url) => fetchJson(url, config.agent));
+    this.checkImpliedIssuer = impliedIssuer;
     this.current = null; // { issuer, jwksUri, lib, fetchedAt }
     this.pending = null;
   }
@@ -179,7 +212,7 @@ class Discovery {
     const address = this.url(this.tenant.metadataAddress, 'metadata_address');
     let doc;
     try {
-      doc = await fetchJson(address, this.config.agent);
+      doc = await this.fetch(address);
     } catch (err) {
       throw invalidToken(`discovery fetch failed: ${err?.message}`);
     }
@@ -188,7 +221,7 @@ class Discovery {
     }
     // valid_issuers null: the discovery issuer must be the one its address implies (a trailing
     // slash tolerated); with a list, the list is the whole answer and the address is not compared.
-    if (this.tenant.validIssuers === null && impliedIssuer(address) !== doc.issuer.replace(/\/$/, '')) {
+    if (this.checkImpliedIssuer && this.tenant.validIssuers === null && impliedIssuer(address) !== doc.issuer.replace(/\/$/, '')) {
       throw invalidToken(`discovery issuer ${doc.issuer} does not match its address`);
     }
     const found = { issuer: doc.issuer, jwksUri: this.url(doc.jwks_uri, 'jwks_uri').href };
@@ -220,14 +253,19 @@ function requestUrl(req) {
   }
 }
 
-/** Contract 3.1 and 3.2: { slug, route } for the protected routes, or null (404). */
-function route(config, url, req) {
+/**
+ * Contract 3.1 and 3.2: { slug, route } for the protected routes, or null (404).
+ * `pathWithoutTenant: 'not_found'` makes a path-mode route without its slug a 404 rather
+ * than a request naming no tenant [node-jose's behaviour].
+ */
+function route(config, url, req, { pathWithoutTenant = 'no_tenant' } = {}) {
   const { kind, header, prefix } = config.tenantSource;
   if (kind === 'path') {
     // A route without the prefix and slug (`/api/whoami`) names no tenant: 401, not 404.
     const rest = url.pathname.startsWith(`${prefix}/`) ? url.pathname.slice(prefix.length) : null;
     const m = rest === null ? null : /^\/([^/]+)(\/api\/(?:whoami|admin))$/.exec(rest);
     if (m) return { slug: m[1], route: m[2] };
+    if (pathWithoutTenant === 'not_found') return null;
     return url.pathname === '/api/whoami' || url.pathname === '/api/admin' ? { slug: null, route: url.pathname } : null;
   }
   if (url.pathname !== '/api/whoami' && url.pathname !== '/api/admin') return null;
@@ -377,18 +415,23 @@ function answer(res, routeName, tenant, payload) {
  * Everything before the library, for a request: the URL, /healthz, the route (404), the
  * method (405) and token transport. Returns { slug, route, token }, or null once it has
  * answered the request itself (no credentials included); throws a Reject for a 400/401.
+ *
+ * Options (defaults: the library adapters'; node-jose's in brackets): `healthzMethods`, the
+ * methods /healthz answers, others getting a 405 (default: any method) [['GET', 'HEAD'],
+ * its 405 without an Allow header]; `pathWithoutTenant`, passed on to route().
  */
-async function front(config, req, res) {
+async function front(config, req, res, { healthzMethods = null, pathWithoutTenant } = {}) {
   const url = requestUrl(req);
   if (!url) {
     send(res, 400, { error: 'bad_request' });
     return null;
   }
   if (url.pathname === '/healthz') {
-    send(res, 200, { status: 'ok' });
+    if (healthzMethods && !healthzMethods.includes(req.method)) send(res, 405, { error: 'method_not_allowed' });
+    else send(res, 200, { status: 'ok' });
     return null;
   }
-  const r = route(config, url, req);
+  const r = route(config, url, req, { pathWithoutTenant });
   if (!r) {
     send(res, 404, { error: 'not_found' });
     return null;
@@ -409,10 +452,11 @@ async function front(config, req, res) {
 // Process
 
 /**
- * Contract 1: read $BYOID_MANIFEST, serve `makeHandler(config)` on 127.0.0.1:$BYOID_PORT,
- * stop on SIGTERM/SIGINT. A bad environment or manifest ends the process with one line.
+ * Contract 1: read $BYOID_MANIFEST (with parseManifest's `manifestOptions`), serve
+ * `makeHandler(config)` on 127.0.0.1:$BYOID_PORT, stop on SIGTERM/SIGINT. A bad environment
+ * or manifest ends the process with one line.
  */
-function serve(name, makeHandler) {
+function serve(name, makeHandler, manifestOptions) {
   label = name;
   const port = Number(process.env.BYOID_PORT);
   const manifestPath = process.env.BYOID_MANIFEST;
@@ -423,7 +467,7 @@ function serve(name, makeHandler) {
   let config;
   let handler;
   try {
-    config = loadConfig(manifestPath);
+    config = loadConfig(manifestPath, manifestOptions);
     handler = makeHandler(config);
   } catch (err) {
     console.error(`${name}: cannot load manifest ${manifestPath}: ${err.message}`);
@@ -453,6 +497,7 @@ module.exports = {
   invalidToken,
   invalidRequest,
   debug,
+  MANIFEST_OPTIONS,
   parseManifest,
   loadConfig,
   fetchJson,
