@@ -26,7 +26,7 @@ if ((${#apt_packages[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}" >/dev/null
 fi
 
-(cd targets/node-jose && npm ci --no-audit --no-fund)
+(cd targets/node-jose && npm ci --no-audit --no-fund && npm test)
 (cd targets/lib-node-jsonwebtoken && npm ci --no-audit --no-fund)
 (cd targets/lib-node-express-jwt && npm ci --no-audit --no-fund)
 targets/independent-python/setup.sh

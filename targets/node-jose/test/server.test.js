@@ -227,10 +227,11 @@ describe('node-jose target', () => {
     invalid(await whoami('a'.repeat(20000)));
   });
 
-  test('no credentials give 401 with a bare Bearer challenge', { timeout: 5000 }, async () => {
+  // RFC 6750 section 3: the scheme MUST be followed by one or more auth-params, so not bare.
+  test('no credentials give 401 with a Bearer challenge naming only the realm', { timeout: 5000 }, async () => {
     const r = await whoami(undefined);
     assert.equal(r.status, 401);
-    assert.equal(r.headers['www-authenticate'], 'Bearer');
+    assert.equal(r.headers['www-authenticate'], 'Bearer realm="api"');
     assert.doesNotMatch(r.headers['www-authenticate'], /error=/);
   });
 
