@@ -197,7 +197,8 @@ pub fn render(runs: &[LibraryRun]) -> Result<String, FindingsError> {
         "Every case a library adapter fails or warns, grouped by the library behaviour behind \
          it. Each adapter configures its library as the library's own documentation shows; \
          its README says what its glue adds. A line's command reproduces that case alone, \
-         from the repository root, after the library's setup command.\n\n",
+         from the repository root, after the library's setup command (`byoid` is the \
+         installed binary, or `cargo run --release --` in a checkout).\n\n",
     );
     if let Some(first) = runs.first() {
         let r = &first.report.run;
