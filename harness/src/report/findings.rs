@@ -290,9 +290,10 @@ fn render_library(out: &mut String, run: &LibraryRun) {
         }
         let _ = writeln!(
             out,
-            "\n### {}: {}\n\n{}\n\n**Why:** {}\n\n**Fix:** {}\n",
+            "\n### {}: {}\n\n{}: {}\n\n**Why:** {}\n\n**Fix:** {}\n",
             text(&n.name),
             f.what,
+            text(&n.versions),
             counts.join(", "),
             f.why,
             f.fix
