@@ -41,7 +41,13 @@ for f in "${notes[@]}"; do
   setup="$(field "$f" setup)"
   cmd="$(field "$f" target_cmd)"
   if [ -n "$setup" ]; then
-    (eval "$setup") >/dev/null
+    setup_log="$(mktemp)"
+    if ! (eval "$setup") >"$setup_log" 2>&1; then
+      cat "$setup_log" >&2
+      echo "error: the setup of $name failed: $setup" >&2
+      exit 1
+    fi
+    rm -f "$setup_log"
   fi
   dir="$OUT/$name"
   rm -rf "$dir"
