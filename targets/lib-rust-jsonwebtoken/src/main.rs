@@ -380,34 +380,10 @@ fn router(app: Arc<App>, source: &TenantSource) -> Router {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let env = |name: &str| std::env::var(name).map_err(|_| format!("{name} is not set"));
-    let setup = async {
-        let path = env("BYOID_MANIFEST")?;
-        let port: u16 = env("BYOID_PORT")?
-            .parse()
-            .map_err(|e| format!("BYOID_PORT: {e}"))?;
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-        let manifest = Manifest::from_json(&text).map_err(|e| format!("{path}: {e}"))?;
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
-        Ok::<_, String>((listener, manifest))
-    };
-    let (listener, manifest) = match setup.await {
-        Ok(ready) => ready,
-        Err(e) => {
-            eprintln!("byoid-lib-jsonwebtoken: {e}");
-            return std::process::ExitCode::from(2);
-        }
-    };
     let debug = std::env::var_os("BYOID_TARGET_DEBUG").is_some_and(|v| v == "1");
-    let source = manifest.tenant_source.clone();
-    let app = Arc::new(App::new(manifest, debug));
-    match axum::serve(listener, router(app, &source)).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("byoid-lib-jsonwebtoken: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    byoid_reference::serve_from_env("byoid-lib-jsonwebtoken", |manifest| {
+        let source = manifest.tenant_source.clone();
+        router(Arc::new(App::new(manifest, debug)), &source)
+    })
+    .await
 }

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use byoid_reference::api_request::ApiRequest;
-use byoid_reference::{manifest::Manifest, AuthError, Config, Validator};
+use byoid_reference::{AuthError, Config, Validator};
 
 /// The one order every tenant has: the profile asks for it, so an accepted token gets 200.
 const KNOWN_ORDER: &str = "42";
@@ -62,30 +62,5 @@ fn app(config: Config) -> Router {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let env = |name: &str| std::env::var(name).map_err(|_| format!("{name} is not set"));
-    let setup = async {
-        let path = env("BYOID_MANIFEST")?;
-        let port: u16 = env("BYOID_PORT")?
-            .parse()
-            .map_err(|e| format!("BYOID_PORT: {e}"))?;
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-        let manifest = Manifest::from_json(&text).map_err(|e| format!("{path}: {e}"))?;
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
-        Ok::<_, String>((listener, Config::new(manifest)))
-    };
-    match setup.await {
-        Ok((listener, config)) => match axum::serve(listener, app(config)).await {
-            Ok(()) => std::process::ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("orders-api: {e}");
-                std::process::ExitCode::FAILURE
-            }
-        },
-        Err(e) => {
-            eprintln!("orders-api: {e}");
-            std::process::ExitCode::from(2)
-        }
-    }
+    byoid_reference::serve_from_env("orders-api", |manifest| app(Config::new(manifest))).await
 }

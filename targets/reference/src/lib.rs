@@ -272,6 +272,51 @@ pub async fn serve(listener: tokio::net::TcpListener, config: Config) -> std::io
     axum::serve(listener, app(config)).await
 }
 
+/// Runs a target process as the contract launches it: reads the manifest named by
+/// `$BYOID_MANIFEST`, listens on `127.0.0.1:$BYOID_PORT` and serves the router `app` makes of
+/// the manifest. A setup error is one line on stderr, prefixed with `name`, and exit code 2;
+/// an error while serving, exit code 1.
+///
+/// ```no_run
+/// use byoid_reference::{app, serve_from_env, Config};
+///
+/// #[tokio::main]
+/// async fn main() -> std::process::ExitCode {
+///     serve_from_env("my-target", |manifest| app(Config::new(manifest))).await
+/// }
+/// ```
+pub async fn serve_from_env(
+    name: &str,
+    app: impl FnOnce(Manifest) -> Router,
+) -> std::process::ExitCode {
+    let env = |var: &str| std::env::var(var).map_err(|_| format!("{var} is not set"));
+    let setup = async {
+        let path = env("BYOID_MANIFEST")?;
+        let port: u16 = env("BYOID_PORT")?
+            .parse()
+            .map_err(|e| format!("BYOID_PORT: {e}"))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+        let manifest = Manifest::from_json(&text).map_err(|e| format!("{path}: {e}"))?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+        Ok::<_, String>((listener, manifest))
+    };
+    match setup.await {
+        Ok((listener, manifest)) => match axum::serve(listener, app(manifest)).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
 async fn health() -> Response {
     ([(header::CONTENT_TYPE, TEXT_PLAIN)], "ok").into_response()
 }
