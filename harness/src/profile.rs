@@ -28,7 +28,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::catalog::{Case, TokenIn};
+use crate::catalog::{Case, Placement, TokenIn};
 use crate::world::TenantSource;
 
 /// The version a profile file names in `profile = "..."`.
@@ -52,17 +52,22 @@ pub enum Capability {
     FormBodyMethod,
     /// A tenant's `agree_header` (contract section 2.2).
     AgreeHeader,
+    /// A request that names no tenant still reaching the API's token check: under a path
+    /// source, the route without its `{tenant}` segment. Most routers answer such a path 404,
+    /// which a profile's `accepted` statuses may include.
+    TenantlessRoute,
 }
 
 impl Capability {
     /// Every capability, in the order the contract lists them.
-    pub const ALL: [Capability; 6] = [
+    pub const ALL: [Capability; 7] = [
         Capability::IdentityRoute,
         Capability::AdminRole,
         Capability::ClaimMappings,
         Capability::QueryMethod,
         Capability::FormBodyMethod,
         Capability::AgreeHeader,
+        Capability::TenantlessRoute,
     ];
 
     /// The name a profile's `lacks` list uses.
@@ -74,6 +79,7 @@ impl Capability {
             Capability::QueryMethod => "query-method",
             Capability::FormBodyMethod => "form-body-method",
             Capability::AgreeHeader => "agree-header",
+            Capability::TenantlessRoute => "tenantless-route",
         }
     }
 
@@ -86,6 +92,7 @@ impl Capability {
             Capability::QueryMethod => "the access_token query parameter",
             Capability::FormBodyMethod => "the form-body token on POST",
             Capability::AgreeHeader => "a tenant's agree_header",
+            Capability::TenantlessRoute => "a route that a request naming no tenant reaches",
         }
     }
 
@@ -114,6 +121,11 @@ impl Capability {
         }
         if case.tenant.agree_header.is_some() {
             needs.insert(Capability::AgreeHeader);
+        }
+        let placements =
+            std::iter::once(case.request.tenant).chain(case.steps.iter().filter_map(|s| s.tenant));
+        if placements.into_iter().any(|p| p == Placement::Missing) {
+            needs.insert(Capability::TenantlessRoute);
         }
         needs
     }

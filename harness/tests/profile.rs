@@ -197,3 +197,26 @@ fn the_cli_refuses_bad_profiles_and_prints_tenants_stably() {
         .starts_with("http://127.0.0.1:18231/")));
     assert!(rows.iter().any(|r| r.ends_with("\tdisabled")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_api_that_404s_tenantless_requests_declares_it_and_only_those_cases_are_set_aside() {
+    // Most routers answer `/api/whoami` (the route without its tenant segment) 404; an API
+    // whose `accepted` includes 404 would otherwise read that as a token accepted.
+    let text = CONTRACT_AS_PROFILE.replace("[tenant]", "lacks = [\"tenantless-route\"]\n[tenant]");
+    let mut opts = with_profile(&text);
+    opts.filters = vec!["rfc6750/3".into()];
+    let report = byoid::run_scenarios(&opts).await.unwrap();
+    let set_aside: Vec<_> = report
+        .cases
+        .iter()
+        .filter(|c| c.verdict == Verdict::NotApplicable)
+        .map(|c| (c.case.id.as_str(), c.reasons.join(" ")))
+        .collect();
+    assert_eq!(set_aside.len(), 1, "{set_aside:?}");
+    assert_eq!(set_aside[0].0, "rfc6750/3/missing-tenant");
+    assert!(
+        set_aside[0].1.contains("`tenantless-route`"),
+        "{set_aside:?}"
+    );
+    assert_eq!(report.must_failures(), 0);
+}
