@@ -1,6 +1,6 @@
 // Package gluetest is the two Go targets' shared unit-test helpers: a test IdP serving one
-// tenant's discovery document and JWKS, a manifest for it, and a request helper. Only the
-// programs' _test.go files import it.
+// tenant's discovery document and JWKS, a manifest for it, a request helper, and the checks
+// both programs' own fetching must pass. Only the programs' _test.go files import it.
 package gluetest
 
 import (
@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -121,4 +122,47 @@ func Call(h http.Handler, method, target, token string, body url.Values) *httpte
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return rec
+}
+
+// HangingIdPIsBounded checks a program's fetching against a JWKS that never answers: the
+// genuine token is refused with 401 invalid_token, within 4 s. server makes the program's
+// handler for the IdP.
+func HangingIdPIsBounded(t *testing.T, server func(*IdP) http.Handler) {
+	t.Helper()
+	idp := NewIdP(t)
+	idp.Hang = make(chan struct{})
+	defer close(idp.Hang)
+	s := server(idp)
+	start := time.Now()
+	rec := Call(s, "GET", "/api/whoami", idp.Token(t, nil), nil)
+	if rec.Code != 401 || !strings.Contains(rec.Header().Get("WWW-Authenticate"), `error="invalid_token"`) {
+		t.Fatalf("hanging JWKS: %d %q", rec.Code, rec.Header().Get("WWW-Authenticate"))
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Fatalf("hanging JWKS took %v", d)
+	}
+}
+
+// ColdCacheFetchesOnce checks that 50 concurrent genuine requests on a cold cache are all
+// accepted and fetch discovery and the JWKS once.
+func ColdCacheFetchesOnce(t *testing.T, server func(*IdP) http.Handler) {
+	t.Helper()
+	idp := NewIdP(t)
+	s := server(idp)
+	tok := idp.Token(t, nil)
+	var wg sync.WaitGroup
+	var bad int64
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if Call(s, "GET", "/api/whoami", tok, nil).Code != 200 {
+				atomic.AddInt64(&bad, 1)
+			}
+		}()
+	}
+	wg.Wait()
+	if bad != 0 || atomic.LoadInt64(&idp.Discovery) != 1 || atomic.LoadInt64(&idp.JWKS) != 1 {
+		t.Fatalf("refused %d, discovery fetched %d, jwks fetched %d", bad, idp.Discovery, idp.JWKS)
+	}
 }
