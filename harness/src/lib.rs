@@ -470,7 +470,7 @@ impl ExpectedFailures {
     fn covers(&self, id: &str) -> Option<&str> {
         self.expected_failures
             .iter()
-            .find(|(k, _)| id == k.as_str() || id.starts_with(&format!("{k}/")))
+            .find(|(k, _)| catalog::id_within(id, k))
             .map(|(k, _)| k.as_str())
     }
 

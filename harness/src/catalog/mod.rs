@@ -264,12 +264,27 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
+/// Whether a case id is `prefix` or lies below it at a `/` boundary: `rfc6750/3` holds
+/// `rfc6750/3/no-credentials/okta` but not `rfc6750/30/x`. Filters, expected-failure lists
+/// and findings all name cases this way.
+///
+/// ```
+/// use byoid::catalog::id_within;
+///
+/// assert!(id_within("rfc6750/3/no-credentials/okta", "rfc6750/3"));
+/// assert!(id_within("rfc6750/3", "rfc6750/3"));
+/// assert!(!id_within("rfc6750/30/x", "rfc6750/3"));
+/// ```
+pub fn id_within(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// Whether `case` matches a `--filter` term: an id prefix at `/` boundaries (`rfc6750`,
 /// `rfc6750/3`, `rfc6750/3/no-credentials`), a flavor name, or a tag.
 pub fn matches_filter(case: &Case, term: &str) -> bool {
     let term = term.trim_end_matches('/');
-    case.info.id == term
-        || case.info.id.starts_with(&format!("{term}/"))
+    id_within(&case.info.id, term)
         || case.info.tags.iter().any(|t| t == term)
         || case.info.flavor.name() == term
 }

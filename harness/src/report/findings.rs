@@ -31,6 +31,7 @@ use serde::Deserialize;
 
 use super::markdown::{code, text};
 use super::Report;
+use crate::catalog::id_within;
 use crate::result::Verdict;
 
 /// An adapter's notes on its library: what it is, how to run it, and its findings.
@@ -89,9 +90,12 @@ pub enum FindingsError {
 }
 
 fn explains(entry: &str, id: &str) -> bool {
-    match id.strip_prefix(entry) {
-        Some(rest) => rest.is_empty() || entry.ends_with('/') || rest.starts_with('/'),
-        None => false,
+    id_within(id, entry) || (entry.ends_with('/') && id.starts_with(entry))
+}
+
+impl Finding {
+    fn explains(&self, id: &str) -> bool {
+        self.cases.iter().any(|e| explains(e, id))
     }
 }
 
@@ -134,9 +138,7 @@ impl LibraryNotes {
     /// assert_eq!(notes.explaining("rfc9068/4.typx/a"), None);
     /// ```
     pub fn explaining(&self, id: &str) -> Option<usize> {
-        self.findings
-            .iter()
-            .position(|f| f.cases.iter().any(|e| explains(e, id)))
+        self.findings.iter().position(|f| f.explains(id))
     }
 
     /// The failed or warned cases of `report` that no finding explains, or that more than one
@@ -144,12 +146,11 @@ impl LibraryNotes {
     pub fn unexplained(&self, report: &Report) -> Vec<String> {
         noted_cases(report)
             .filter(|c| {
-                let n = self
-                    .findings
+                self.findings
                     .iter()
-                    .filter(|f| f.cases.iter().any(|e| explains(e, &c.case.id)))
-                    .count();
-                n != 1
+                    .filter(|f| f.explains(&c.case.id))
+                    .count()
+                    != 1
             })
             .map(|c| format!("{} ({})", c.case.id, c.verdict.word()))
             .collect()
