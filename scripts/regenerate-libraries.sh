@@ -20,6 +20,7 @@ cd "$(dirname "$0")/.."
 
 cargo build --release --quiet -p byoid
 BYOID="${CARGO_TARGET_DIR:-$PWD/target}/release/byoid"
+. scripts/publish-run.sh
 OUT=reports/libraries
 mkdir -p "$OUT"
 
@@ -50,20 +51,7 @@ for f in "${notes[@]}"; do
     rm -f "$setup_log"
   fi
   dir="$OUT/$name"
-  rm -rf "$dir"
-  log="$(mktemp)"
-  rc=0
-  "$BYOID" scenarios --seed 0 --color never --report-dir "$dir" --target-cmd "$cmd" >"$log" 2>&1 || rc=$?
-  # 100 means some cases failed: that is what these runs are for. Anything else is an error.
-  if [ "$rc" -ne 0 ] && [ "$rc" -ne 100 ]; then
-    cat "$log" >&2
-    echo "error: byoid scenarios for $name exited $rc" >&2
-    exit "$rc"
-  fi
-  echo "$name: $(grep '^Summary:' "$log" || echo 'no summary')"
-  rm -f "$log"
-  python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); r.pop("timings",None); print(json.dumps(r, indent=2, ensure_ascii=False))' "$dir/report.json" >"$dir/report.json.tmp"
-  mv "$dir/report.json.tmp" "$dir/report.json"
+  publish_run "$dir" --target-cmd "$cmd"
   reports+=("$dir/report.json")
 done
 

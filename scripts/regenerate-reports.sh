@@ -38,37 +38,12 @@ BYOID="${CARGO_TARGET_DIR:-$PWD/target}/release/byoid"
 OUT=reports
 mkdir -p "$OUT"
 
-# Drops `timings` from a report.json, in place.
-strip_timings() {
-  local f="$1"
-  if command -v jq >/dev/null 2>&1; then
-    jq --indent 2 'del(.timings)' "$f" >"$f.tmp"
-  else
-    python3 -c 'import json,sys; r=json.load(open(sys.argv[1]), object_pairs_hook=dict); r.pop("timings",None); print(json.dumps(r, indent=2, ensure_ascii=False))' "$f" >"$f.tmp"
-  fi
-  mv "$f.tmp" "$f"
-}
-
-# run NAME ARGS...: one catalog run into $OUT/NAME/, console output to a scratch file.
+# publish_run DIR ARGS...: one seed-0 catalog run into DIR (scripts/publish-run.sh).
+. scripts/publish-run.sh
 run() {
   local name="$1"
   shift
-  local dir="$OUT/$name" log
-  log="$(mktemp)"
-  rm -rf "$dir"
-  local rc=0
-  "$BYOID" scenarios --seed 0 --color never --report-dir "$dir" "$@" >"$log" 2>&1 || rc=$?
-  # Exit 100 means "some cases failed": that is the point of the defect runs (and the Node
-  # adapter may miss a case or two), so it is not an error here. Anything else is.
-  if [ "$rc" -ne 0 ] && [ "$rc" -ne 100 ]; then
-    cat "$log" >&2
-    echo "error: byoid scenarios for $name exited $rc" >&2
-    rm -f "$log"
-    exit "$rc"
-  fi
-  echo "$name: $(grep '^Summary:' "$log" || echo 'no summary')"
-  rm -f "$log"
-  strip_timings "$dir/report.json"
+  publish_run "$OUT/$name" "$@"
 }
 
 run reference
